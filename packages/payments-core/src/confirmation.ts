@@ -1,0 +1,77 @@
+import { isPaid } from './order-state.js';
+import type { OrderState } from './decide.js';
+
+/** What a payment (or, for the legacy handler, a completed Checkout) says was paid. */
+export type PaymentFacts = {
+  paymentIntentId: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** Why this confirms, for the audit trail. */
+  reason: string;
+};
+
+export type RejectionCode =
+  | 'ORDER_NOT_FOUND'
+  | 'ALREADY_CONFIRMED'
+  | 'DUPLICATE_PAYMENT'
+  | 'CURRENCY_MISMATCH'
+  | 'AMOUNT_MISMATCH'
+  | 'PAYMENT_INTENT_MISMATCH'
+  | 'PAID_AFTER_CANCELLATION';
+
+export type Rejection = { code: RejectionCode; message: string };
+
+export type ConfirmationCheck = (order: OrderState, payment: PaymentFacts) => Rejection | null;
+
+/**
+ * The business checks a payment must pass before an order is confirmed, in order. The first
+ * failure wins; `ALREADY_CONFIRMED` is a harmless duplicate, every other failure is parked
+ * for an admin and never granted.
+ */
+export const CONFIRMATION_CHECKS: readonly ConfirmationCheck[] = [
+  function notAlreadyConfirmed(order, payment) {
+    if (!isPaid(order.status)) return null;
+    if (order.paymentIntentId && payment.paymentIntentId && order.paymentIntentId !== payment.paymentIntentId) {
+      return {
+        code: 'DUPLICATE_PAYMENT',
+        message: `order already paid by ${order.paymentIntentId}; ${payment.paymentIntentId} paid it again`,
+      };
+    }
+    return { code: 'ALREADY_CONFIRMED', message: 'order already confirmed' };
+  },
+  function currencyMatches(order, payment) {
+    return payment.currency?.toLowerCase() === order.currency.toLowerCase()
+      ? null
+      : { code: 'CURRENCY_MISMATCH', message: `paid in ${payment.currency ?? 'unknown'}, order is in ${order.currency}` };
+  },
+  function amountMatches(order, payment) {
+    return payment.amount === order.amount
+      ? null
+      : { code: 'AMOUNT_MISMATCH', message: `paid ${payment.amount ?? 'unknown'}, order amount is ${order.amount}` };
+  },
+  function samePaymentIntent(order, payment) {
+    return !order.paymentIntentId || !payment.paymentIntentId || order.paymentIntentId === payment.paymentIntentId
+      ? null
+      : {
+          code: 'PAYMENT_INTENT_MISMATCH',
+          message: `order is linked to ${order.paymentIntentId}, payment came from ${payment.paymentIntentId}`,
+        };
+  },
+  function notCanceled(order) {
+    return order.status === 'canceled'
+      ? { code: 'PAID_AFTER_CANCELLATION', message: 'payment received for a canceled order' }
+      : null;
+  },
+];
+
+export function validateConfirmation(
+  order: OrderState | null,
+  payment: PaymentFacts,
+): { ok: true } | { ok: false; rejection: Rejection } {
+  if (!order) return { ok: false, rejection: { code: 'ORDER_NOT_FOUND', message: 'no order for this payment' } };
+  for (const check of CONFIRMATION_CHECKS) {
+    const rejection = check(order, payment);
+    if (rejection) return { ok: false, rejection };
+  }
+  return { ok: true };
+}

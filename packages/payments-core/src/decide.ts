@@ -1,0 +1,322 @@
+import {
+  STATUS_RANK,
+  canTransition,
+  isPaid,
+  type Handler,
+  type OrderStatus,
+} from './order-state.js';
+import type { InvoiceFacts, PaymentCommand } from './payment-command.js';
+import { validateConfirmation, type PaymentFacts, type Rejection } from './confirmation.js';
+
+/** What a paid order gives its buyer, from the product catalogue. */
+export type GrantSpec =
+  | { kind: 'credits'; credits: number; partialRefund: 'proportional' | 'none' }
+  | { kind: 'plan'; plan: string };
+
+export type DisputeStatus = 'open' | 'won' | 'lost';
+
+/** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
+export type OrderState = {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  handler: Handler;
+  amount: number;
+  currency: string;
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+  /** Stripe `created` of the event that set `status` (null: set by Settle itself). */
+  statusAt: number | null;
+  paidAt: number | null;
+  amountRefunded: number;
+  disputeId: string | null;
+  disputeStatus: DisputeStatus | null;
+  statusBeforeDispute: OrderStatus | null;
+  reviewReason: string | null;
+  failureReason: string | null;
+};
+
+export type Effect =
+  | { type: 'audit'; from: OrderStatus; to: OrderStatus; reason: string | null }
+  | { type: 'grant'; grant: GrantSpec }
+  /**
+   * Bring the revoked part of the order's grant up to `creditsRevoked` (a running total, so
+   * carrying it out twice revokes nothing more); for a plan, `creditsRevoked` is 0 and the
+   * plan is taken back.
+   */
+  | { type: 'revoke'; grant: GrantSpec; creditsRevoked: number; reason: 'refund' | 'chargeback' }
+  | { type: 'record_invoice'; invoice: InvoiceFacts };
+
+export type Outcome =
+  /** The order changed (status, links or amounts). */
+  | 'applied'
+  /** Nothing to do: the command was already applied, or carries nothing new. */
+  | 'noop'
+  /** Older than what set the current status. */
+  | 'stale'
+  /** The command does not apply to an order in this status. */
+  | 'not_applicable'
+  /** A business check failed; the order now waits for an admin. */
+  | 'parked'
+  /** The order waits for an admin; events are recorded but not applied. */
+  | 'under_review'
+  /** Recorded beside the order (an invoice); its status is untouched. */
+  | 'recorded';
+
+export type Decision = {
+  outcome: Outcome;
+  next: OrderState;
+  effects: Effect[];
+  /** The failed business check, when one failed. */
+  rejection: Rejection | null;
+};
+
+export type DecideContext = {
+  /** Stripe `created` of the event behind the command (epoch seconds). */
+  at: number;
+  grant: GrantSpec;
+};
+
+function result(order: OrderState, next: OrderState, effects: Effect[], fallback: Outcome = 'noop'): Decision {
+  const changed = (Object.keys(next) as (keyof OrderState)[]).some((k) => next[k] !== order[k]);
+  return { outcome: changed || effects.length > 0 ? 'applied' : fallback, next, effects, rejection: null };
+}
+
+function unchanged(order: OrderState, outcome: Outcome, rejection: Rejection | null = null): Decision {
+  return { outcome, next: order, effects: [], rejection };
+}
+
+/** Fill in the Stripe ids an order does not know yet; never overwrite a known one. */
+function link(order: OrderState, ids: { checkoutSessionId?: string | null; paymentIntentId?: string | null }): OrderState {
+  return {
+    ...order,
+    checkoutSessionId: order.checkoutSessionId ?? ids.checkoutSessionId ?? null,
+    paymentIntentId: order.paymentIntentId ?? ids.paymentIntentId ?? null,
+  };
+}
+
+type Ordering = 'ok' | 'same' | 'not_allowed' | 'stale';
+
+/**
+ * Whether an event from `at` may move the order to `to`. Progress (a higher rank) always may;
+ * otherwise only a strictly newer event may, so a late, older event never undoes a newer one.
+ */
+export function ordering(order: OrderState, to: OrderStatus, at: number): Ordering {
+  if (order.status === to) return 'same';
+  if (!canTransition(order.status, to)) return 'not_allowed';
+  if (order.statusAt === null || at > order.statusAt) return 'ok';
+  return STATUS_RANK[to] > STATUS_RANK[order.status] ? 'ok' : 'stale';
+}
+
+function move(
+  order: OrderState,
+  base: OrderState,
+  to: OrderStatus,
+  ctx: DecideContext,
+  reason: string | null,
+  patch: Partial<OrderState> = {},
+): Decision {
+  const verdict = ordering(order, to, ctx.at);
+  if (verdict === 'same') return result(order, base, []);
+  if (verdict === 'stale') return result(order, base, [], 'stale');
+  if (verdict === 'not_allowed') return result(order, base, [], 'not_applicable');
+  const next: OrderState = { ...base, ...patch, status: to, statusAt: ctx.at };
+  return result(order, next, [{ type: 'audit', from: order.status, to, reason }]);
+}
+
+/** Move an order that failed a business check to `needs_review`, whatever the event's age. */
+export function parkForReview(order: OrderState, base: OrderState, rejection: Rejection, ctx: DecideContext): Decision {
+  if (!canTransition(order.status, 'needs_review')) return unchanged(order, 'not_applicable', rejection);
+  const reason = `${rejection.code}: ${rejection.message}`;
+  return {
+    outcome: 'parked',
+    next: { ...base, status: 'needs_review', statusAt: ctx.at, reviewReason: reason },
+    effects: [{ type: 'audit', from: order.status, to: 'needs_review', reason }],
+    rejection,
+  };
+}
+
+/** The one place an order becomes paid: the validation chain, then `succeeded` and its grant. */
+export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: DecideContext): Decision {
+  const check = validateConfirmation(order, payment);
+  if (!check.ok) {
+    if (check.rejection.code === 'ALREADY_CONFIRMED') return unchanged(order, 'noop');
+    if (check.rejection.code === 'DUPLICATE_PAYMENT') return unchanged(order, 'not_applicable', check.rejection);
+    return parkForReview(order, link(order, { paymentIntentId: payment.paymentIntentId }), check.rejection, ctx);
+  }
+  const base = link(order, { paymentIntentId: payment.paymentIntentId });
+  const d = move(order, base, 'succeeded', ctx, payment.reason, { paidAt: ctx.at, failureReason: null });
+  if (d.outcome !== 'applied' || d.next.status !== 'succeeded') return d;
+  return { ...d, effects: [...d.effects, { type: 'grant', grant: ctx.grant }] };
+}
+
+function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: number): number {
+  if (grant.kind !== 'credits') return 0;
+  if (amountRefunded >= order.amount) return grant.credits;
+  if (grant.partialRefund === 'none' || order.amount <= 0) return 0;
+  return Math.floor((grant.credits * amountRefunded) / order.amount);
+}
+
+function refund(order: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
+  if (!isPaid(order.status) || order.status === 'charged_back') return unchanged(order, 'not_applicable');
+  // Refunded totals only grow, so the largest one seen is the truth whatever the arrival order.
+  const total = Math.max(order.amountRefunded, amountRefunded);
+  if (total === order.amountRefunded) return unchanged(order, 'noop');
+  const full = total >= order.amount;
+  const settled: OrderStatus = full ? 'refunded' : 'partially_refunded';
+  const base = { ...order, amountRefunded: total };
+  const revoke = creditsToRevoke(ctx.grant, order, total);
+  const revokeEffect: Effect[] =
+    revoke > 0 || (full && ctx.grant.kind === 'plan')
+      ? [{ type: 'revoke', grant: ctx.grant, creditsRevoked: revoke, reason: 'refund' }]
+      : [];
+  if (order.status === 'disputed' && !full) {
+    return result(order, { ...base, statusBeforeDispute: 'partially_refunded' }, revokeEffect);
+  }
+  if (order.status === settled) return result(order, base, revokeEffect);
+  const d = move(order, base, settled, { ...ctx, at: Math.max(ctx.at, order.statusAt ?? ctx.at) }, full ? 'refunded in full' : 'partial refund');
+  return { ...d, effects: [...d.effects, ...revokeEffect] };
+}
+
+function disputeOpened(order: OrderState, disputeId: string, ctx: DecideContext): Decision {
+  if (order.disputeId === disputeId) return unchanged(order, 'noop');
+  if (!canTransition(order.status, 'disputed')) return unchanged(order, 'not_applicable');
+  const next: OrderState = {
+    ...order,
+    status: 'disputed',
+    statusAt: Math.max(ctx.at, order.statusAt ?? ctx.at),
+    disputeId,
+    disputeStatus: 'open',
+    statusBeforeDispute: order.status,
+  };
+  return result(order, next, [{ type: 'audit', from: order.status, to: 'disputed', reason: `dispute ${disputeId} opened` }]);
+}
+
+function disputeClosed(order: OrderState, disputeId: string, won: boolean, ctx: DecideContext): Decision {
+  const disputeStatus: DisputeStatus = won ? 'won' : 'lost';
+  if (order.disputeId === disputeId && order.disputeStatus !== 'open') return unchanged(order, 'noop');
+  if (!isPaid(order.status)) return unchanged(order, 'not_applicable');
+  const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
+  const base: OrderState = { ...order, disputeId, disputeStatus };
+  if (won) {
+    if (order.status !== 'disputed') return result(order, base, []);
+    const back = order.statusBeforeDispute ?? 'succeeded';
+    return result(order, { ...base, status: back, statusAt: at }, [
+      { type: 'audit', from: order.status, to: back, reason: `dispute ${disputeId} won` },
+    ]);
+  }
+  if (!canTransition(order.status, 'charged_back')) return result(order, base, []);
+  return result(order, { ...base, status: 'charged_back', statusAt: at }, [
+    { type: 'audit', from: order.status, to: 'charged_back', reason: `dispute ${disputeId} lost` },
+    { type: 'revoke', grant: ctx.grant, creditsRevoked: ctx.grant.kind === 'credits' ? ctx.grant.credits : 0, reason: 'chargeback' },
+  ]);
+}
+
+/** Commands both handlers treat alike: attempts, cancellation, refunds, disputes, invoices. */
+function decideCommon(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  switch (command.type) {
+    case 'checkout_async_succeeded':
+    case 'payment_created': {
+      const ids = command.type === 'payment_created' ? { paymentIntentId: command.paymentIntentId } : command;
+      return result(order, link(order, ids), []);
+    }
+    case 'checkout_expired':
+      return move(order, link(order, command), 'canceled', ctx, 'checkout session expired');
+    case 'payment_processing':
+      return move(order, link(order, command), 'processing', ctx, 'payment processing');
+    case 'payment_requires_action':
+      return move(order, link(order, command), 'requires_action', ctx, 'customer action required');
+    case 'payment_failed':
+      return move(order, link(order, command), 'failed', ctx, `payment failed: ${command.reason}`, {
+        failureReason: command.reason,
+      });
+    case 'payment_canceled':
+      return move(order, link(order, command), 'canceled', ctx, `payment canceled: ${command.reason}`);
+    case 'charge_refunded':
+      return refund(order, command.amountRefunded, ctx);
+    case 'dispute_opened':
+      return disputeOpened(order, command.disputeId, ctx);
+    case 'dispute_closed':
+      return disputeClosed(order, command.disputeId, command.won, ctx);
+    case 'invoice_recorded':
+      return { outcome: 'recorded', next: order, effects: [{ type: 'record_invoice', invoice: command.invoice }], rejection: null };
+    case 'checkout_completed':
+    case 'payment_succeeded':
+      throw new Error(`${command.type} is decided by the handler strategy`);
+  }
+}
+
+/**
+ * The new handler: Checkout completion only links the session (and marks an unpaid, async
+ * payment `processing`); only `payment_succeeded` confirms.
+ */
+export function decideNew(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  switch (command.type) {
+    case 'checkout_completed': {
+      const base = link(order, command);
+      if (command.paymentStatus === 'unpaid') return move(order, base, 'processing', ctx, 'async payment under way');
+      if (command.paymentStatus === 'no_payment_required') {
+        return confirmPayment(order, {
+          paymentIntentId: command.paymentIntentId,
+          amount: command.amount,
+          currency: command.currency,
+          reason: 'checkout completed with no payment required',
+        }, ctx);
+      }
+      return result(order, base, []);
+    }
+    case 'payment_succeeded':
+      return confirmPayment(order, { ...command, reason: 'payment_intent.succeeded' }, ctx);
+    default:
+      return decideCommon(order, command, ctx);
+  }
+}
+
+/**
+ * The legacy handler, kept as the rollback path: it confirms on Checkout completion whatever
+ * the session's `payment_status` (the behaviour being replaced), and only links on
+ * `payment_succeeded`.
+ */
+export function decideLegacy(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  switch (command.type) {
+    case 'checkout_completed': {
+      const linked = link(order, { checkoutSessionId: command.checkoutSessionId });
+      const d = confirmPayment(linked, {
+        paymentIntentId: command.paymentIntentId,
+        amount: command.amount,
+        currency: command.currency,
+        reason: 'checkout.session.completed',
+      }, ctx);
+      return d.next === linked && linked !== order && linked.checkoutSessionId !== order.checkoutSessionId
+        ? { ...d, outcome: 'applied' }
+        : d;
+    }
+    case 'payment_succeeded':
+      return result(order, link(order, command), []);
+    default:
+      return decideCommon(order, command, ctx);
+  }
+}
+
+export const HANDLER_STRATEGIES: Readonly<Record<Handler, typeof decideNew>> = {
+  new: decideNew,
+  legacy: decideLegacy,
+};
+
+/**
+ * Decide what a command does to an order under the given handler. An order under review takes
+ * no automatic changes (an invoice is still recorded beside it).
+ */
+export function decideWith(handler: Handler, order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  if (order.status === 'needs_review') {
+    return command.type === 'invoice_recorded'
+      ? { outcome: 'recorded', next: order, effects: [{ type: 'record_invoice', invoice: command.invoice }], rejection: null }
+      : unchanged(order, 'under_review');
+  }
+  return HANDLER_STRATEGIES[handler](order, command, ctx);
+}
+
+/** Decide what a command does to an order, with the handler the order was created under. */
+export function decide(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  return decideWith(order.handler, order, command, ctx);
+}

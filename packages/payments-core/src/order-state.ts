@@ -1,0 +1,98 @@
+/**
+ * The order (payment) state machine: statuses, the transition table and the
+ * ranks that make late events harmless. Pure data; no I/O.
+ */
+
+export const ORDER_STATUSES = [
+  'pending',
+  'processing',
+  'requires_action',
+  'failed',
+  'succeeded',
+  'canceled',
+  'partially_refunded',
+  'refunded',
+  'disputed',
+  'charged_back',
+  'needs_review',
+] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export type Handler = 'legacy' | 'new';
+export const HANDLERS = ['legacy', 'new'] as const satisfies readonly Handler[];
+
+/**
+ * Every status must appear (the `Record` makes the table total); terminal states map to `[]`.
+ * `needs_review` is left only by an admin override, which may choose any status and is
+ * checked separately (see `canOverride`).
+ */
+export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending: ['processing', 'requires_action', 'failed', 'succeeded', 'canceled', 'needs_review'],
+  processing: ['requires_action', 'failed', 'succeeded', 'canceled', 'needs_review'],
+  requires_action: ['processing', 'failed', 'succeeded', 'canceled', 'needs_review'],
+  failed: ['processing', 'requires_action', 'succeeded', 'canceled', 'needs_review'],
+  // `charged_back` directly: a lost dispute whose opening event was never seen.
+  succeeded: ['partially_refunded', 'refunded', 'disputed', 'charged_back'],
+  // Money arriving for a canceled order cannot be granted nor ignored: a human decides.
+  canceled: ['needs_review'],
+  partially_refunded: ['refunded', 'disputed', 'charged_back'],
+  disputed: ['succeeded', 'partially_refunded', 'charged_back', 'refunded'],
+  refunded: [],
+  charged_back: [],
+  needs_review: [],
+};
+
+export const TERMINAL_STATUSES: readonly OrderStatus[] = ORDER_STATUSES.filter(
+  (s) => ORDER_TRANSITIONS[s].length === 0 && s !== 'needs_review',
+);
+
+/** Statuses in which the customer has paid (money is with the merchant or was). */
+export const PAID_STATUSES: readonly OrderStatus[] = [
+  'succeeded',
+  'partially_refunded',
+  'refunded',
+  'disputed',
+  'charged_back',
+];
+
+/**
+ * Lifecycle progress. An event may move an order to a status of lower or equal rank only when
+ * it is strictly newer (Stripe `created`) than the event that set the current status; a higher
+ * rank wins a tie. Stripe timestamps are whole seconds, so ties are common.
+ */
+export const STATUS_RANK: Readonly<Record<OrderStatus, number>> = {
+  pending: 0,
+  // Attempt-level states share a band; within it the usual order breaks same-second ties.
+  requires_action: 1,
+  processing: 1.1,
+  failed: 1.2,
+  canceled: 2,
+  succeeded: 3,
+  partially_refunded: 4,
+  disputed: 4,
+  refunded: 5,
+  charged_back: 5,
+  needs_review: 6,
+};
+
+export function isOrderStatus(value: unknown): value is OrderStatus {
+  return typeof value === 'string' && (ORDER_STATUSES as readonly string[]).includes(value);
+}
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[from].includes(to);
+}
+
+export function isTerminal(status: OrderStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function isPaid(status: OrderStatus): boolean {
+  return PAID_STATUSES.includes(status);
+}
+
+/** An admin may move any order anywhere except to the status it already has. */
+export function canOverride(from: OrderStatus, to: OrderStatus): boolean {
+  return from !== to;
+}

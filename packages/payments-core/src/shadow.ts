@@ -1,0 +1,60 @@
+import { isPaid, type OrderStatus } from './order-state.js';
+import { decideWith, type DecideContext, type Decision, type OrderState } from './decide.js';
+import type { PaymentCommand } from './payment-command.js';
+
+export type DisagreementKind =
+  /** Legacy grants on a Checkout completion whose money has not moved (async methods). */
+  | 'legacy_confirms_unpaid_session'
+  /** Legacy has granted, the new handler sees the payment fail or be canceled. */
+  | 'legacy_paid_new_failed'
+  /** One handler parks the order for review, the other does not. */
+  | 'review_differs';
+
+export type Disagreement = {
+  kind: DisagreementKind;
+  legacyStatus: OrderStatus;
+  newStatus: OrderStatus;
+  legacyOutcome: Decision['outcome'];
+  newOutcome: Decision['outcome'];
+};
+
+export type ShadowDecision = {
+  /** Authoritative: the legacy handler's decision, which is carried out. */
+  decision: Decision;
+  /** The new handler's decision on its own shadow copy of the order; recorded only. */
+  shadow: Decision;
+  disagreement: Disagreement | null;
+};
+
+const grants = (d: Decision) => d.effects.some((e) => e.type === 'grant');
+
+/**
+ * Shadow mode: the legacy handler stays authoritative while the new handler decides the same
+ * command against its own copy of the order; where the two would part ways, say how.
+ */
+export function decideShadow(
+  legacyOrder: OrderState,
+  shadowOrder: OrderState,
+  command: PaymentCommand,
+  ctx: DecideContext,
+): ShadowDecision {
+  const decision = decideWith('legacy', legacyOrder, command, ctx);
+  const shadow = decideWith('new', shadowOrder, command, ctx);
+  const legacyStatus = decision.next.status;
+  const newStatus = shadow.next.status;
+  let kind: DisagreementKind | null = null;
+  if (grants(decision) && command.type === 'checkout_completed' && command.paymentStatus !== 'paid' && !isPaid(newStatus)) {
+    kind = 'legacy_confirms_unpaid_session';
+  } else if (isPaid(legacyStatus) && (newStatus === 'failed' || newStatus === 'canceled') && shadow.outcome === 'applied') {
+    kind = 'legacy_paid_new_failed';
+  } else if ((decision.outcome === 'parked') !== (shadow.outcome === 'parked')) {
+    kind = 'review_differs';
+  }
+  return {
+    decision,
+    shadow,
+    disagreement: kind
+      ? { kind, legacyStatus, newStatus, legacyOutcome: decision.outcome, newOutcome: shadow.outcome }
+      : null,
+  };
+}

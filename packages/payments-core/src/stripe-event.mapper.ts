@@ -1,0 +1,209 @@
+import type { CheckoutPaymentStatus, InvoiceFacts, OrderRef, PaymentCommand } from './payment-command.js';
+
+/**
+ * The part of a Stripe event the mapper reads. Declared here so that payments-core does not
+ * depend on the Stripe SDK; `Stripe.Event` is assignable to it.
+ */
+export type StripeEventLike = {
+  id: string;
+  type: string;
+  created: number;
+  data: { object: unknown };
+};
+
+export type MappedEvent =
+  | { supported: true; ref: OrderRef; command: PaymentCommand }
+  | { supported: false; reason: string };
+
+type Obj = Record<string, unknown>;
+
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
+/** Stripe expands some references into objects; both forms carry an id. */
+const idOf = (v: unknown): string | null => str(v) ?? str(asObj(v).id);
+const metaOrderId = (o: Obj): string | null => str(asObj(o.metadata).orderId);
+
+function unsupported(reason: string): MappedEvent {
+  return { supported: false, reason };
+}
+
+function sessionRef(session: Obj): OrderRef {
+  return {
+    orderId: metaOrderId(session),
+    checkoutSessionId: str(session.id),
+    paymentIntentId: idOf(session.payment_intent),
+  };
+}
+
+function intentRef(intent: Obj): OrderRef {
+  return { orderId: metaOrderId(intent), checkoutSessionId: null, paymentIntentId: str(intent.id) };
+}
+
+function paymentStatusOf(v: unknown): CheckoutPaymentStatus | null {
+  return v === 'paid' || v === 'unpaid' || v === 'no_payment_required' ? v : null;
+}
+
+function failureReason(intent: Obj): string {
+  const err = asObj(intent.last_payment_error);
+  return str(err.decline_code) ?? str(err.code) ?? str(err.message) ?? 'payment_failed';
+}
+
+function invoiceFacts(inv: Obj): InvoiceFacts | null {
+  const invoiceId = str(inv.id);
+  const currency = str(inv.currency);
+  const createdAt = int(inv.created);
+  if (!invoiceId || !currency || createdAt === null) return null;
+  const transitions = asObj(inv.status_transitions);
+  const parent = asObj(inv.parent);
+  const subscriptionId =
+    idOf(inv.subscription) ?? idOf(asObj(parent.subscription_details).subscription) ?? null;
+  return {
+    invoiceId,
+    number: str(inv.number),
+    status: str(inv.status),
+    hostedInvoiceUrl: str(inv.hosted_invoice_url),
+    invoicePdf: str(inv.invoice_pdf),
+    amountDue: int(inv.amount_due) ?? 0,
+    amountPaid: int(inv.amount_paid) ?? 0,
+    currency,
+    subscriptionId,
+    createdAt,
+    finalizedAt: int(transitions.finalized_at),
+    paidAt: int(transitions.paid_at),
+  };
+}
+
+/**
+ * Maps a Stripe event to a domain command and the references that find its order.
+ * Anything Settle does not act on maps to "not supported": recorded, never an error.
+ */
+export function mapStripeEvent(event: StripeEventLike): MappedEvent {
+  const o = asObj(event.data.object);
+  switch (event.type) {
+    case 'checkout.session.completed': {
+      const ref = sessionRef(o);
+      const paymentStatus = paymentStatusOf(o.payment_status);
+      if (!ref.checkoutSessionId || !paymentStatus) return unsupported('malformed checkout session');
+      if (o.mode !== undefined && o.mode !== 'payment') return unsupported(`checkout mode ${String(o.mode)}`);
+      return {
+        supported: true,
+        ref,
+        command: {
+          type: 'checkout_completed',
+          checkoutSessionId: ref.checkoutSessionId,
+          paymentIntentId: ref.paymentIntentId,
+          paymentStatus,
+          amount: int(o.amount_total),
+          currency: str(o.currency),
+        },
+      };
+    }
+    case 'checkout.session.async_payment_succeeded': {
+      const ref = sessionRef(o);
+      if (!ref.checkoutSessionId) return unsupported('malformed checkout session');
+      return {
+        supported: true,
+        ref,
+        command: {
+          type: 'checkout_async_succeeded',
+          checkoutSessionId: ref.checkoutSessionId,
+          paymentIntentId: ref.paymentIntentId,
+        },
+      };
+    }
+    case 'checkout.session.async_payment_failed': {
+      const ref = sessionRef(o);
+      if (!ref.checkoutSessionId) return unsupported('malformed checkout session');
+      return {
+        supported: true,
+        ref,
+        command: { type: 'payment_failed', paymentIntentId: ref.paymentIntentId, reason: 'async_payment_failed' },
+      };
+    }
+    case 'checkout.session.expired': {
+      const ref = sessionRef(o);
+      if (!ref.checkoutSessionId) return unsupported('malformed checkout session');
+      return { supported: true, ref, command: { type: 'checkout_expired', checkoutSessionId: ref.checkoutSessionId } };
+    }
+    case 'payment_intent.created':
+    case 'payment_intent.processing':
+    case 'payment_intent.requires_action':
+    case 'payment_intent.succeeded':
+    case 'payment_intent.payment_failed':
+    case 'payment_intent.canceled': {
+      const ref = intentRef(o);
+      const pi = ref.paymentIntentId;
+      if (!pi) return unsupported('malformed payment intent');
+      switch (event.type) {
+        case 'payment_intent.created':
+          return { supported: true, ref, command: { type: 'payment_created', paymentIntentId: pi } };
+        case 'payment_intent.processing':
+          return { supported: true, ref, command: { type: 'payment_processing', paymentIntentId: pi } };
+        case 'payment_intent.requires_action':
+          return { supported: true, ref, command: { type: 'payment_requires_action', paymentIntentId: pi } };
+        case 'payment_intent.succeeded': {
+          const amount = int(o.amount_received) ?? int(o.amount);
+          const currency = str(o.currency);
+          if (amount === null || !currency) return unsupported('malformed payment intent');
+          return { supported: true, ref, command: { type: 'payment_succeeded', paymentIntentId: pi, amount, currency } };
+        }
+        case 'payment_intent.payment_failed':
+          return { supported: true, ref, command: { type: 'payment_failed', paymentIntentId: pi, reason: failureReason(o) } };
+        default:
+          return {
+            supported: true,
+            ref,
+            command: { type: 'payment_canceled', paymentIntentId: pi, reason: str(o.cancellation_reason) ?? 'canceled' },
+          };
+      }
+    }
+    case 'charge.refunded': {
+      const pi = idOf(o.payment_intent);
+      const amountRefunded = int(o.amount_refunded);
+      const currency = str(o.currency);
+      if (!pi || amountRefunded === null || !currency) return unsupported('charge without payment intent');
+      return {
+        supported: true,
+        ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: pi },
+        command: { type: 'charge_refunded', paymentIntentId: pi, amountRefunded, currency },
+      };
+    }
+    case 'charge.dispute.created':
+    case 'charge.dispute.closed': {
+      const pi = idOf(o.payment_intent);
+      const disputeId = str(o.id);
+      if (!pi || !disputeId) return unsupported('dispute without payment intent');
+      const ref: OrderRef = { orderId: null, checkoutSessionId: null, paymentIntentId: pi };
+      if (event.type === 'charge.dispute.created') {
+        return {
+          supported: true,
+          ref,
+          command: { type: 'dispute_opened', paymentIntentId: pi, disputeId, amount: int(o.amount) ?? 0 },
+        };
+      }
+      // `won` and `warning_closed` leave the money with the merchant; `lost` does not.
+      const status = str(o.status);
+      if (status !== 'won' && status !== 'lost' && status !== 'warning_closed') {
+        return unsupported(`dispute closed with status ${String(status)}`);
+      }
+      return {
+        supported: true,
+        ref,
+        command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: status !== 'lost' },
+      };
+    }
+    case 'invoice.finalized':
+    case 'invoice.paid': {
+      const facts = invoiceFacts(o);
+      if (!facts) return unsupported('malformed invoice');
+      return {
+        supported: true,
+        ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: null },
+        command: { type: 'invoice_recorded', invoice: facts },
+      };
+    }
+    default:
+      return unsupported(`event type ${event.type} is not supported`);
+  }
+}
