@@ -1,0 +1,21 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { OrderTable, OrderTransitionTable } from './tables/order.table.js';
+import type { StripeEventTable } from './tables/stripe-event.table.js';
+import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/grant.table.js';
+import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
+
+export interface Database {
+  orders: OrderTable;
+  order_transitions: OrderTransitionTable;
+  stripe_events: StripeEventTable;
+  grants: GrantTable;
+  credit_ledger: CreditLedgerTable;
+  entitlements: EntitlementTable;
+  invoices: InvoiceTable;
+  stripe_customers: StripeCustomerTable;
+}
+
+export type Db = Kysely<Database>;
+export type Trx = Transaction<Database>;
+/** Either a database handle or a transaction: what read-only repositories take. */
+export type Executor = Kysely<Database>;

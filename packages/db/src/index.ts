@@ -1,0 +1,13 @@
+export * from './database.js';
+export * from './connect.js';
+export * from './migrate.js';
+export * from './tables/order.table.js';
+export * from './tables/stripe-event.table.js';
+export * from './tables/grant.table.js';
+export * from './tables/invoice.table.js';
+export * from './repositories/order.repository.js';
+export * from './repositories/stripe-event.repository.js';
+export * from './repositories/grant.repository.js';
+export * from './repositories/invoice.repository.js';
+export * from './repositories/customer.repository.js';
+export { sql } from 'kysely';

@@ -1,0 +1,76 @@
+import { sql } from 'kysely';
+import type { Db, Trx } from '../database.js';
+import type { EntitlementRow, GrantRow, NewGrant } from '../tables/grant.table.js';
+
+/** Insert a grant unless the order already has one of its kind; returns it only when new. */
+export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantRow | undefined> {
+  return trx
+    .insertInto('grants')
+    .values(grant)
+    .onConflict((oc) => oc.constraint('grants_order_kind_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function lockGrant(trx: Trx, orderId: string, kind: 'credits' | 'plan'): Promise<GrantRow | undefined> {
+  return trx.selectFrom('grants').selectAll().where('order_id', '=', orderId).where('kind', '=', kind).forUpdate().executeTakeFirst();
+}
+
+export async function markGrantRevoked(trx: Trx, grantId: number, creditsRevoked: number, fully: boolean): Promise<void> {
+  await trx
+    .updateTable('grants')
+    .set({ credits_revoked: creditsRevoked, ...(fully ? { revoked_at: sql`now()` } : {}) })
+    .where('id', '=', grantId)
+    .execute();
+}
+
+export async function listGrantsForOrder(db: Db | Trx, orderId: string): Promise<GrantRow[]> {
+  return db.selectFrom('grants').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+}
+
+async function lockEntitlement(trx: Trx, userId: string): Promise<EntitlementRow> {
+  await trx.insertInto('entitlements').values({ user_id: userId, plan: null, subscription_status: null, plan_period_end: null })
+    .onConflict((oc) => oc.column('user_id').doNothing()).execute();
+  return trx.selectFrom('entitlements').selectAll().where('user_id', '=', userId).forUpdate().executeTakeFirstOrThrow();
+}
+
+/**
+ * Move a user's credit balance through the ledger. A debit larger than the balance takes the
+ * balance to zero and records the rest as debt: never a silent negative balance.
+ */
+export async function applyCreditDelta(
+  trx: Trx,
+  entry: { userId: string; orderId: string | null; delta: number; reason: string },
+): Promise<{ balance: number; debt: number }> {
+  const current = await lockEntitlement(trx, entry.userId);
+  let balance = Number(current.credits);
+  let debt = Number(current.credit_debt);
+  if (entry.delta >= 0) {
+    const repaid = Math.min(debt, entry.delta);
+    debt -= repaid;
+    balance += entry.delta - repaid;
+  } else {
+    const taken = Math.min(balance, -entry.delta);
+    balance -= taken;
+    debt += -entry.delta - taken;
+  }
+  await trx.updateTable('entitlements').set({ credits: balance, credit_debt: debt, updated_at: sql`now()` }).where('user_id', '=', entry.userId).execute();
+  await trx.insertInto('credit_ledger').values({
+    user_id: entry.userId,
+    order_id: entry.orderId,
+    delta: entry.delta,
+    reason: entry.reason,
+    balance_after: balance,
+    debt_after: debt,
+  }).execute();
+  return { balance, debt };
+}
+
+export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null): Promise<void> {
+  await lockEntitlement(trx, userId);
+  await trx.updateTable('entitlements').set({ plan, subscription_status: subscriptionStatus, updated_at: sql`now()` }).where('user_id', '=', userId).execute();
+}
+
+export async function getEntitlement(db: Db | Trx, userId: string): Promise<EntitlementRow | undefined> {
+  return db.selectFrom('entitlements').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}

@@ -1,0 +1,28 @@
+import { sql } from 'kysely';
+import type { Db, Trx } from '../database.js';
+import type { InvoiceRow, NewInvoice } from '../tables/invoice.table.js';
+
+/** Record or refresh an invoice; a later status (paid after finalized) never goes back. */
+export async function upsertInvoice(trx: Trx, invoice: NewInvoice): Promise<void> {
+  await trx
+    .insertInto('invoices')
+    .values(invoice)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        order_id: sql`coalesce(invoices.order_id, ${eb.ref('excluded.order_id')})`,
+        number: sql`coalesce(${eb.ref('excluded.number')}, invoices.number)`,
+        status: sql`case when invoices.status = 'paid' then invoices.status else ${eb.ref('excluded.status')} end`,
+        hosted_invoice_url: sql`coalesce(${eb.ref('excluded.hosted_invoice_url')}, invoices.hosted_invoice_url)`,
+        invoice_pdf: sql`coalesce(${eb.ref('excluded.invoice_pdf')}, invoices.invoice_pdf)`,
+        amount_paid: sql`greatest(invoices.amount_paid, ${eb.ref('excluded.amount_paid')})`,
+        finalized_at: sql`coalesce(invoices.finalized_at, ${eb.ref('excluded.finalized_at')})`,
+        paid_at: sql`coalesce(invoices.paid_at, ${eb.ref('excluded.paid_at')})`,
+        updated_at: sql`now()`,
+      })),
+    )
+    .execute();
+}
+
+export async function findInvoiceForOrder(db: Db | Trx, orderId: string): Promise<InvoiceRow | undefined> {
+  return db.selectFrom('invoices').selectAll().where('order_id', '=', orderId).orderBy('stripe_created', 'desc').executeTakeFirst();
+}

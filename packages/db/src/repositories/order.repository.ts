@@ -1,0 +1,79 @@
+import { sql } from 'kysely';
+import type { Db, Trx } from '../database.js';
+import type { NewOrder, NewOrderTransition, OrderRow, OrderUpdate } from '../tables/order.table.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a string can be an order id; metadata from outside may hold anything. */
+export function isOrderId(value: string | null | undefined): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+export async function insertOrder(db: Db | Trx, order: NewOrder): Promise<OrderRow> {
+  return db.insertInto('orders').values(order).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findOrder(db: Db | Trx, orderId: string): Promise<OrderRow | undefined> {
+  if (!isOrderId(orderId)) return undefined;
+  return db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirst();
+}
+
+export type OrderLookup = { orderId: string | null; checkoutSessionId: string | null; paymentIntentId: string | null };
+
+/**
+ * Find and lock the order an event refers to: by Settle's order id from metadata, else by the
+ * Checkout Session, else by the PaymentIntent. The row lock serialises every event of one order.
+ */
+export async function lockOrderByRef(trx: Trx, ref: OrderLookup): Promise<OrderRow | undefined> {
+  const attempts: [column: 'id' | 'checkout_session_id' | 'payment_intent_id', value: string | null][] = [
+    ['id', isOrderId(ref.orderId) ? ref.orderId : null],
+    ['checkout_session_id', ref.checkoutSessionId],
+    ['payment_intent_id', ref.paymentIntentId],
+  ];
+  for (const [column, value] of attempts) {
+    if (!value) continue;
+    const row = await trx.selectFrom('orders').selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
+    if (row) return row;
+  }
+  return undefined;
+}
+
+export async function lockOrder(trx: Trx, orderId: string): Promise<OrderRow | undefined> {
+  if (!isOrderId(orderId)) return undefined;
+  return trx.selectFrom('orders').selectAll().where('id', '=', orderId).forUpdate().executeTakeFirst();
+}
+
+export async function updateOrder(trx: Trx, orderId: string, patch: OrderUpdate): Promise<OrderRow> {
+  return trx
+    .updateTable('orders')
+    .set({ ...patch, updated_at: sql`now()` })
+    .where('id', '=', orderId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function insertTransition(trx: Trx, row: NewOrderTransition): Promise<void> {
+  await trx.insertInto('order_transitions').values(row).execute();
+}
+
+export async function listTransitions(db: Db | Trx, orderId: string) {
+  return db.selectFrom('order_transitions').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+}
+
+export type OrderCursor = { createdAt: string; id: string };
+
+/** A user's orders, newest first, by keyset pagination on (created_at, id). */
+export async function listOrdersForUser(
+  db: Db,
+  userId: string,
+  opts: { limit: number; cursor?: OrderCursor | undefined },
+): Promise<OrderRow[]> {
+  let q = db.selectFrom('orders').selectAll().where('user_id', '=', userId);
+  if (opts.cursor) {
+    const { createdAt, id } = opts.cursor;
+    q = q.where((eb) =>
+      eb.or([eb('created_at', '<', new Date(createdAt)), eb.and([eb('created_at', '=', new Date(createdAt)), eb('id', '<', id)])]),
+    );
+  }
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+}

@@ -1,0 +1,99 @@
+import { sql } from 'kysely';
+import type { Db, Trx } from '../database.js';
+import type { AttemptError, InboxState, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
+
+/**
+ * Store an event in the inbox. Stripe's event id is the primary key, so a redelivery inserts
+ * nothing; returns whether this call stored it.
+ */
+export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
+  const row = await db
+    .insertInto('stripe_events')
+    .values(event)
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function getEvent(db: Db | Trx, id: string): Promise<StripeEventRow | undefined> {
+  return db.selectFrom('stripe_events').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Lock one inbox row for processing; skips it (undefined) when another worker holds it. */
+export async function lockEventForProcessing(trx: Trx, id: string): Promise<StripeEventRow | undefined> {
+  return trx.selectFrom('stripe_events').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst();
+}
+
+export type EventSettlement = {
+  state: InboxState;
+  outcome: string | null;
+  orderId?: string | null;
+  attempts: number;
+  nextAttemptAt?: Date;
+  lastError?: string | null;
+  appendError?: AttemptError;
+};
+
+export async function settleEvent(trx: Db | Trx, id: string, s: EventSettlement): Promise<void> {
+  await trx
+    .updateTable('stripe_events')
+    .set({
+      state: s.state,
+      outcome: s.outcome,
+      attempts: s.attempts,
+      ...(s.orderId !== undefined ? { order_id: s.orderId } : {}),
+      ...(s.nextAttemptAt ? { next_attempt_at: s.nextAttemptAt } : {}),
+      ...(s.lastError !== undefined ? { last_error: s.lastError } : {}),
+      ...(s.appendError ? { errors: sql<string>`errors || ${JSON.stringify([s.appendError])}::jsonb` } : {}),
+      processed_at: s.state === 'processed' ? sql`now()` : null,
+      locked_until: null,
+      locked_by: null,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Claim up to `limit` due events for this worker with a lease. `SKIP LOCKED` keeps workers
+ * of several processes off each other's rows; an expired lease (a crashed worker) is claimable.
+ */
+export async function claimDueEvents(db: Db, opts: { limit: number; leaseMs: number; workerId: string }): Promise<string[]> {
+  const rows = await sql<{ id: string }>`
+    update stripe_events set locked_until = now() + ${`${opts.leaseMs} milliseconds`}::interval, locked_by = ${opts.workerId}
+    where id in (
+      select id from stripe_events
+      where state in ('pending', 'failed') and next_attempt_at <= now()
+        and (locked_until is null or locked_until < now())
+      order by next_attempt_at
+      limit ${opts.limit}
+      for update skip locked
+    )
+    returning id`.execute(db);
+  return rows.rows.map((r) => r.id);
+}
+
+/** Give back the leases a worker holds (graceful shutdown), so another process takes them at once. */
+export async function releaseLeases(db: Db, workerId: string): Promise<number> {
+  const r = await db
+    .updateTable('stripe_events')
+    .set({ locked_until: null, locked_by: null })
+    .where('locked_by', '=', workerId)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+export async function listEventsForOrder(db: Db | Trx, orderId: string) {
+  return db
+    .selectFrom('stripe_events')
+    .select(['id', 'type', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'last_error', 'processed_at'])
+    .where('order_id', '=', orderId)
+    .orderBy('stripe_created')
+    .orderBy('received_at')
+    .execute();
+}
+
+export async function countEventsByState(db: Db): Promise<Record<string, number>> {
+  const rows = await db.selectFrom('stripe_events').select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}

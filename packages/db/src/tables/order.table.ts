@@ -1,0 +1,45 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface OrderTable {
+  id: string;
+  user_id: string;
+  product_id: string;
+  quantity: Generated<number>;
+  amount: number;
+  currency: string;
+  status: string;
+  handler: 'legacy' | 'new';
+  checkout_session_id: string | null;
+  payment_intent_id: string | null;
+  stripe_customer_id: string | null;
+  status_stripe_at: Date | null;
+  paid_at: Date | null;
+  amount_refunded: Generated<number>;
+  dispute_id: string | null;
+  dispute_status: string | null;
+  status_before_dispute: string | null;
+  review_reason: string | null;
+  failure_reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export type OrderRow = Selectable<OrderTable>;
+export type NewOrder = Insertable<OrderTable>;
+export type OrderUpdate = Updateable<OrderTable>;
+
+export interface OrderTransitionTable {
+  id: Generated<number>;
+  order_id: string;
+  from_status: string | null;
+  to_status: string;
+  cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
+  event_id: string | null;
+  actor: string;
+  reason: string | null;
+  stripe_at: Date | null;
+  created_at: Timestamp;
+}
+export type OrderTransitionRow = Selectable<OrderTransitionTable>;
+export type NewOrderTransition = Insertable<OrderTransitionTable>;
