@@ -147,7 +147,11 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   const base = link(order, { paymentIntentId: payment.paymentIntentId });
   const d = move(order, base, 'succeeded', ctx, payment.reason, { paidAt: ctx.at, failureReason: null });
   if (d.outcome !== 'applied' || d.next.status !== 'succeeded') return d;
-  return { ...d, effects: [...d.effects, { type: 'grant', grant: ctx.grant }] };
+  const effects: Effect[] = [...d.effects, { type: 'grant', grant: ctx.grant }];
+  if (d.next.amountRefunded === 0) return { ...d, effects };
+  // A refund seen before this payment was recorded on the order: settle it now, after the grant.
+  const settled = settleRefund(d.next, d.next, ctx);
+  return { ...settled, effects: [...effects, ...settled.effects] };
 }
 
 function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: number): number {
@@ -158,13 +162,20 @@ function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: nu
 }
 
 function refund(order: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
-  if (!isPaid(order.status) || order.status === 'charged_back') return unchanged(order, 'not_applicable');
+  if (order.status === 'charged_back') return unchanged(order, 'not_applicable');
   // Refunded totals only grow, so the largest one seen is the truth whatever the arrival order.
   const total = Math.max(order.amountRefunded, amountRefunded);
   if (total === order.amountRefunded) return unchanged(order, 'noop');
+  // Delivered before the payment it refunds: keep the total; `confirmPayment` settles it.
+  if (!isPaid(order.status)) return result(order, { ...order, amountRefunded: total }, []);
+  return settleRefund(order, { ...order, amountRefunded: total }, ctx);
+}
+
+/** Move a paid order to the status its refunded total (`base.amountRefunded`) calls for. */
+function settleRefund(order: OrderState, base: OrderState, ctx: DecideContext): Decision {
+  const total = base.amountRefunded;
   const full = total >= order.amount;
   const settled: OrderStatus = full ? 'refunded' : 'partially_refunded';
-  const base = { ...order, amountRefunded: total };
   const revoke = creditsToRevoke(ctx.grant, order, total);
   const revokeEffect: Effect[] =
     revoke > 0 || (full && ctx.grant.kind === 'plan')

@@ -30,7 +30,8 @@ export type EventSettlement = {
   outcome: string | null;
   orderId?: string | null;
   attempts: number;
-  nextAttemptAt?: Date;
+  /** Try again this long after now (the database's clock, shared by every instance). */
+  retryInMs?: number;
   lastError?: string | null;
   appendError?: AttemptError;
 };
@@ -43,7 +44,7 @@ export async function settleEvent(trx: Db | Trx, id: string, s: EventSettlement)
       outcome: s.outcome,
       attempts: s.attempts,
       ...(s.orderId !== undefined ? { order_id: s.orderId } : {}),
-      ...(s.nextAttemptAt ? { next_attempt_at: s.nextAttemptAt } : {}),
+      ...(s.retryInMs !== undefined ? { next_attempt_at: sql<Date>`now() + ${`${Math.max(0, Math.round(s.retryInMs))} milliseconds`}::interval` } : {}),
       ...(s.lastError !== undefined ? { last_error: s.lastError } : {}),
       ...(s.appendError ? { errors: sql<string>`errors || ${JSON.stringify([s.appendError])}::jsonb` } : {}),
       processed_at: s.state === 'processed' ? sql`now()` : null,

@@ -1,0 +1,23 @@
+import type { DatabaseHandle } from '@settle/db';
+import type { Handler } from '@settle/payments-core';
+import type { Logger } from 'pino';
+import type Stripe from 'stripe';
+import type { Env } from './env.js';
+import type { Metrics } from './lib/metrics.js';
+import type { EventProcessor } from './payments/event-processor.js';
+import type { ProductCatalogue } from './payments/product-catalogue.js';
+
+/** Everything the routes, routers and workers need, built once by the composition root. */
+export type AppDeps = {
+  env: Env;
+  database: DatabaseHandle;
+  catalogue: ProductCatalogue;
+  /** Null when no Stripe API is configured: checkout is then refused with a clear error. */
+  stripe: Stripe | null;
+  processor: EventProcessor;
+  logger: Logger;
+  metrics: Metrics;
+  jwtSecret: Uint8Array | null;
+  /** Which handler a new order of this user is created under. */
+  chooseHandler(userId: string): Promise<Handler>;
+};

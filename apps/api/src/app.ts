@@ -1,0 +1,108 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { createDatabase, migrateToLatest } from '@settle/db';
+import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type Stripe from 'stripe';
+import type { AppDeps } from './app-deps.js';
+import type { Env } from './env.js';
+import { createLogger } from './lib/logger.js';
+import { createMetrics } from './lib/metrics.js';
+import { createStripeClient } from './lib/stripe-client.js';
+import { createEventProcessor } from './payments/event-processor.js';
+import { loadCatalogue } from './payments/product-catalogue.js';
+import { buildServer } from './server.js';
+import { startEventWorker, type EventWorker } from './workers/event-worker.js';
+
+export type Settle = {
+  app: FastifyInstance;
+  deps: AppDeps;
+  worker: EventWorker;
+  /** Listen on env HOST/PORT (PORT 0 picks a free port); returns the base URL. */
+  listen(): Promise<string>;
+  /** Graceful shutdown: refuse new work, finish in-flight work within the deadline, release leases. */
+  close(): Promise<void>;
+};
+
+export type SettleOptions = {
+  logger?: Logger;
+  /** Test seam: a throw here is a fault in the event handler. */
+  beforeApply?: (event: StripeEventLike) => void;
+  stripe?: Stripe | null;
+};
+
+/** The composition root: builds every part from the parsed environment. */
+export async function createSettle(env: Env, options: SettleOptions = {}): Promise<Settle> {
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL);
+  const database = await createDatabase({
+    databaseUrl: env.DATABASE_URL,
+    pgliteDir: env.PGLITE_DIR,
+    poolMax: env.DATABASE_POOL_MAX,
+  });
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  logger.info({ database: database.description }, 'database ready');
+
+  const metrics = createMetrics();
+  const catalogue = loadCatalogue(env.PRODUCTS_FILE);
+  const stripe =
+    options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
+  const processor = createEventProcessor({
+    db: database.db,
+    catalogue,
+    retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
+    unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
+    logger,
+    metrics,
+    ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
+  });
+  const deps: AppDeps = {
+    env,
+    database,
+    catalogue,
+    stripe,
+    processor,
+    logger,
+    metrics,
+    jwtSecret: env.USER_JWT_SECRET ? new TextEncoder().encode(env.USER_JWT_SECRET) : null,
+    chooseHandler: async () => env.HANDLER_MODE,
+  };
+  const worker = startEventWorker({
+    db: database.db,
+    processor,
+    logger,
+    workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    concurrency: env.WORKER_CONCURRENCY,
+    pollMs: env.WORKER_POLL_MS,
+    batch: env.WORKER_BATCH,
+    leaseMs: env.WORKER_LEASE_MS,
+  });
+  let accepting = true;
+  const app = await buildServer(deps, { afterStore: (id) => worker.processNow(id), isAccepting: () => accepting });
+  let closed: Promise<void> | null = null;
+
+  return {
+    app,
+    deps,
+    worker,
+    async listen() {
+      return app.listen({ port: env.PORT, host: env.HOST });
+    },
+    close() {
+      closed ??= (async () => {
+        accepting = false;
+        await app.close();
+        await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
+        await database.close();
+        logger.info('stopped');
+      })();
+      return closed;
+    },
+  };
+}

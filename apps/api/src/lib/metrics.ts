@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Settle's Prometheus metrics; one registry per API instance (tests build several in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    webhookRequests: new Counter({
+      name: 'settle_webhook_requests_total',
+      help: 'Stripe webhook requests by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    eventLatency: new Histogram({
+      name: 'settle_event_processing_latency_seconds',
+      help: 'Time from receipt of a Stripe event to its processing',
+      labelNames: ['type', 'handler', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+    eventAttempts: new Counter({
+      name: 'settle_event_attempts_total',
+      help: 'Processing attempts by result (processed, retry, dead, unmatched, busy)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'settle_order_transitions_total',
+      help: 'Order status transitions',
+      labelNames: ['from', 'to', 'cause'] as const,
+      registers: [registry],
+    }),
+    grants: new Counter({
+      name: 'settle_grants_total',
+      help: 'Grants and revocations carried out',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    inboxDepth: new Gauge({
+      name: 'settle_inbox_due_events',
+      help: 'Inbox events waiting to be processed (pending or failed and due)',
+      registers: [registry],
+    }),
+    inboxOldestAge: new Gauge({
+      name: 'settle_inbox_oldest_due_age_seconds',
+      help: 'Age of the oldest event waiting to be processed',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,20 @@
+import Stripe from 'stripe';
+
+/**
+ * The Stripe SDK client. `apiBase` points it at another host (the offline simulator or a test
+ * fake) through the SDK's own host/port/protocol options; nothing else changes.
+ */
+export function createStripeClient(secretKey: string, apiBase?: string): Stripe {
+  const base = apiBase ? new URL(apiBase) : null;
+  return new Stripe(secretKey, {
+    maxNetworkRetries: 2,
+    timeout: 15_000,
+    ...(base
+      ? {
+          host: base.hostname,
+          port: base.port ? Number(base.port) : base.protocol === 'https:' ? 443 : 80,
+          protocol: base.protocol === 'https:' ? 'https' : 'http',
+        }
+      : {}),
+  });
+}

@@ -1,0 +1,120 @@
+import {
+  applyCreditDelta,
+  insertGrantOnce,
+  insertTransition,
+  lockGrant,
+  markGrantRevoked,
+  setPlan,
+  updateOrder,
+  upsertInvoice,
+  type OrderRow,
+  type Trx,
+} from '@settle/db';
+import type { Decision, Effect, OrderState } from '@settle/payments-core';
+import { orderPatch } from './order.mapper.js';
+
+export type DecisionSource = {
+  cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
+  actor: string;
+  eventId: string | null;
+  /** Stripe `created` of the event behind the decision, epoch seconds. */
+  stripeAt: number | null;
+  /** Overrides the effect's own reason in the audit trail (an admin's words). */
+  reason?: string;
+};
+
+export type AppliedEffects = { transitions: { from: string; to: string }[]; granted: number; revoked: number };
+
+/**
+ * Carry out a decision inside the caller's transaction, which holds the order's row lock: write
+ * the order, one audit row per transition, and the grants, revocations and invoices it asks for.
+ * Grants rest on the database's one-per-order-and-kind constraint, so a replay grants nothing.
+ */
+export async function applyDecision(
+  trx: Trx,
+  row: OrderRow,
+  before: OrderState,
+  decision: Decision,
+  source: DecisionSource,
+): Promise<{ order: OrderRow; applied: AppliedEffects }> {
+  const patch = orderPatch(before, decision.next);
+  const order = Object.keys(patch).length > 0 ? await updateOrder(trx, row.id, patch) : row;
+  const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0 };
+  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied);
+  return { order, applied };
+}
+
+async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: DecisionSource, applied: AppliedEffects) {
+  switch (effect.type) {
+    case 'audit':
+      await insertTransition(trx, {
+        order_id: order.id,
+        from_status: effect.from,
+        to_status: effect.to,
+        cause: source.cause,
+        event_id: source.eventId,
+        actor: source.actor,
+        reason: source.reason ?? effect.reason,
+        stripe_at: source.stripeAt === null ? null : new Date(source.stripeAt * 1000),
+      });
+      applied.transitions.push({ from: effect.from, to: effect.to });
+      return;
+    case 'grant': {
+      const { grant } = effect;
+      const inserted = await insertGrantOnce(trx, {
+        order_id: order.id,
+        user_id: order.user_id,
+        kind: grant.kind,
+        credits: grant.kind === 'credits' ? grant.credits : 0,
+        plan: grant.kind === 'plan' ? grant.plan : null,
+        event_id: source.eventId,
+        revoked_at: null,
+      });
+      if (!inserted) return;
+      applied.granted += 1;
+      if (grant.kind === 'credits') {
+        await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' });
+      } else {
+        await setPlan(trx, order.user_id, grant.plan, 'active');
+      }
+      return;
+    }
+    case 'revoke': {
+      const grant = await lockGrant(trx, order.id, effect.grant.kind);
+      if (!grant || grant.revoked_at) return;
+      if (effect.grant.kind === 'plan') {
+        await setPlan(trx, order.user_id, null, 'canceled');
+        await markGrantRevoked(trx, grant.id, 0, true);
+        applied.revoked += 1;
+        return;
+      }
+      const target = Math.min(grant.credits, effect.creditsRevoked);
+      const delta = target - grant.credits_revoked;
+      if (delta <= 0) return;
+      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason });
+      await markGrantRevoked(trx, grant.id, target, target >= grant.credits);
+      applied.revoked += 1;
+      return;
+    }
+    case 'record_invoice': {
+      const i = effect.invoice;
+      const at = (s: number | null) => (s === null ? null : new Date(s * 1000));
+      await upsertInvoice(trx, {
+        id: i.invoiceId,
+        order_id: order.id,
+        number: i.number,
+        status: i.status,
+        hosted_invoice_url: i.hostedInvoiceUrl,
+        invoice_pdf: i.invoicePdf,
+        amount_due: i.amountDue,
+        amount_paid: i.amountPaid,
+        currency: i.currency,
+        subscription_id: i.subscriptionId,
+        stripe_created: new Date(i.createdAt * 1000),
+        finalized_at: at(i.finalizedAt),
+        paid_at: at(i.paidAt),
+      });
+      return;
+    }
+  }
+}

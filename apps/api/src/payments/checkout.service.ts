@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { findStripeCustomer, insertOrder, insertTransition, lockOrder, saveStripeCustomer, updateOrder } from '@settle/db';
+import type { AppDeps } from '../app-deps.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Product } from './product-catalogue.js';
+
+export type CheckoutResult =
+  | { ok: true; orderId: string; checkoutSessionId: string; url: string }
+  | { ok: false; code: 'NOT_FOUND' | 'PRECONDITION' | 'UNAVAILABLE' | 'INVALID'; message: string };
+
+async function stripeCustomerFor(deps: AppDeps, userId: string): Promise<string> {
+  const known = await findStripeCustomer(deps.database.db, userId);
+  if (known) return known;
+  const customer = await deps.stripe!.customers.create(
+    { metadata: { userId } },
+    // Two concurrent first checkouts of one user create one customer.
+    { idempotencyKey: `settle-customer-${userId}` },
+  );
+  return saveStripeCustomer(deps.database.db, userId, customer.id);
+}
+
+/**
+ * Create an order and its Stripe Checkout Session. The order exists (pending, with its handler)
+ * before Stripe hears of it, so an early webhook always finds it or is retried until it does.
+ */
+export async function createCheckout(deps: AppDeps, userId: string, product: Product, quantity: number): Promise<CheckoutResult> {
+  if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
+  if (product.mode !== 'payment') {
+    return { ok: false, code: 'PRECONDITION', message: `product ${product.id} is a subscription; subscription checkout is not available yet` };
+  }
+  const customerId = await stripeCustomerFor(deps, userId);
+  const orderId = randomUUID();
+  const handler = await deps.chooseHandler(userId);
+  await deps.database.db.transaction().execute(async (trx) => {
+    await insertOrder(trx, {
+      id: orderId,
+      user_id: userId,
+      product_id: product.id,
+      quantity,
+      amount: product.amount * quantity,
+      currency: product.currency,
+      status: 'pending',
+      handler,
+      checkout_session_id: null,
+      payment_intent_id: null,
+      stripe_customer_id: customerId,
+      status_stripe_at: null,
+      paid_at: null,
+      dispute_id: null,
+      dispute_status: null,
+      status_before_dispute: null,
+      review_reason: null,
+      failure_reason: null,
+    });
+    await insertTransition(trx, {
+      order_id: orderId, from_status: null, to_status: 'pending', cause: 'system', event_id: null,
+      actor: `user:${userId}`, reason: `checkout created (${handler} handler)`, stripe_at: null,
+    });
+  });
+
+  const base = deps.env.PUBLIC_URL.replace(/\/$/, '');
+  try {
+    const session = await deps.stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        customer: customerId,
+        client_reference_id: userId,
+        line_items: [
+          product.stripePriceId
+            ? { price: product.stripePriceId, quantity }
+            : { price_data: { currency: product.currency, unit_amount: product.amount, product_data: { name: product.name } }, quantity },
+        ],
+        metadata: { orderId, userId, productId: product.id },
+        payment_intent_data: { metadata: { orderId, userId } },
+        invoice_creation: { enabled: true, invoice_data: { metadata: { orderId } } },
+        success_url: deps.env.CHECKOUT_SUCCESS_URL ?? `${base}/checkout/success?orderId=${orderId}`,
+        cancel_url: deps.env.CHECKOUT_CANCEL_URL ?? `${base}/checkout/cancel?orderId=${orderId}`,
+      },
+      { idempotencyKey: `settle-checkout-${orderId}` },
+    );
+    await deps.database.db.transaction().execute(async (trx) => {
+      await lockOrder(trx, orderId);
+      await updateOrder(trx, orderId, { checkout_session_id: session.id });
+    });
+    if (!session.url) throw new Error('Stripe returned a Checkout Session without a URL');
+    return { ok: true, orderId, checkoutSessionId: session.id, url: session.url };
+  } catch (err) {
+    deps.logger.error({ orderId, err: errorMessage(err) }, 'checkout session creation failed');
+    await deps.database.db.transaction().execute(async (trx) => {
+      const row = await lockOrder(trx, orderId);
+      if (row?.status !== 'pending' || row.checkout_session_id) return;
+      await updateOrder(trx, orderId, { status: 'canceled' });
+      await insertTransition(trx, {
+        order_id: orderId, from_status: 'pending', to_status: 'canceled', cause: 'system', event_id: null,
+        actor: 'settle', reason: `checkout session could not be created: ${errorMessage(err)}`, stripe_at: null,
+      });
+    });
+    return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+  }
+}

@@ -1,0 +1,146 @@
+import {
+  lockEventForProcessing,
+  lockOrderByRef,
+  settleEvent,
+  type Db,
+  type Trx,
+} from '@settle/db';
+import { decide, mapStripeEvent, nextRetry, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
+import type { Logger } from 'pino';
+import { errorMessage, isTransient, PermanentError } from '../lib/errors.js';
+import type { Metrics } from '../lib/metrics.js';
+import { applyDecision } from './apply-decision.js';
+import { toOrderState } from './order.mapper.js';
+import type { ProductCatalogue } from './product-catalogue.js';
+
+export type ProcessResult =
+  | { status: 'processed'; outcome: string; orderId: string | null }
+  | { status: 'retry' | 'dead' | 'unmatched'; error: string }
+  /** Another worker holds the event's row; it will settle it. */
+  | { status: 'busy' }
+  /** Already settled (processed, dead or unmatched). */
+  | { status: 'settled' };
+
+export type EventProcessorDeps = {
+  db: Db;
+  catalogue: ProductCatalogue;
+  retry: RetryPolicy;
+  /** How many times an event whose order does not exist yet is tried before it is parked as unmatched. */
+  unmatchedMaxAttempts: number;
+  logger: Logger;
+  metrics: Metrics;
+  random?: () => number;
+  /** Test seam: called before an event is applied; a throw is a handler fault. */
+  beforeApply?: (event: StripeEventLike) => void;
+};
+
+export type EventProcessor = {
+  process(eventId: string): Promise<ProcessResult>;
+  /** An order changed; listeners (live status) are told after the commit. */
+  onOrderChanged(listener: (orderId: string) => void): void;
+};
+
+/**
+ * Processes one inbox event at a time, in one transaction that locks the event and its order,
+ * decides, carries out the decision and settles the event. Failures are recorded on the event
+ * with a backoff; nothing is dropped.
+ */
+export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
+  const random = deps.random ?? Math.random;
+  const listeners: ((orderId: string) => void)[] = [];
+
+  async function processLocked(trx: Trx, eventId: string): Promise<ProcessResult & { changed?: boolean }> {
+    const ev = await lockEventForProcessing(trx, eventId);
+    if (!ev) return { status: 'busy' };
+    if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
+    const attempts = ev.attempts + 1;
+    const event = ev.payload as StripeEventLike;
+    deps.beforeApply?.(event);
+    const mapped = mapStripeEvent(event);
+    if (!mapped.supported) {
+      await settleEvent(trx, eventId, { state: 'processed', outcome: 'unsupported', attempts, lastError: null });
+      return { status: 'processed', outcome: 'unsupported', orderId: null };
+    }
+    const row = await lockOrderByRef(trx, mapped.ref);
+    if (!row) {
+      // The webhook can beat the transaction that creates the order: try again on a schedule,
+      // then park the event as unmatched for an admin.
+      const error = `no order matches ${JSON.stringify(mapped.ref)}`;
+      const verdict = nextRetry({ ...deps.retry, maxAttempts: deps.unmatchedMaxAttempts }, attempts, random());
+      const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient: true };
+      if (verdict.retry) {
+        await settleEvent(trx, eventId, { state: 'failed', outcome: 'unmatched', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+        return { status: 'retry', error };
+      }
+      await settleEvent(trx, eventId, { state: 'unmatched', outcome: 'unmatched', attempts, lastError: error, appendError });
+      return { status: 'unmatched', error };
+    }
+    const product = deps.catalogue.get(row.product_id);
+    if (!product) throw new PermanentError(`order ${row.id} has product ${row.product_id}, which is not in the catalogue`);
+    const before = toOrderState(row);
+    const decision = decide(before, mapped.command, { at: event.created, grant: deps.catalogue.grantFor(product, row.quantity) });
+    const { applied } = await applyDecision(trx, row, before, decision, {
+      cause: 'stripe_event',
+      actor: 'stripe',
+      eventId,
+      stripeAt: event.created,
+    });
+    const outcome = decision.rejection ? `${decision.outcome}:${decision.rejection.code}` : decision.outcome;
+    await settleEvent(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
+    for (const t of applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'stripe_event' });
+    if (applied.granted) deps.metrics.grants.inc({ action: 'grant' }, applied.granted);
+    if (applied.revoked) deps.metrics.grants.inc({ action: 'revoke' }, applied.revoked);
+    deps.metrics.eventLatency.observe(
+      { type: event.type, handler: row.handler, outcome: decision.outcome },
+      Math.max(0, (Date.now() - new Date(ev.received_at).getTime()) / 1000),
+    );
+    return { status: 'processed', outcome, orderId: row.id, changed: decision.outcome === 'applied' || decision.outcome === 'parked' };
+  }
+
+  async function recordFailure(eventId: string, err: unknown): Promise<ProcessResult> {
+    const error = errorMessage(err);
+    const transient = isTransient(err);
+    return deps.db.transaction().execute(async (trx) => {
+      const ev = await trx.selectFrom('stripe_events').select(['state', 'attempts']).where('id', '=', eventId).forUpdate().executeTakeFirst();
+      if (!ev || (ev.state !== 'pending' && ev.state !== 'failed')) return { status: 'settled' } as const;
+      const attempts = ev.attempts + 1;
+      const verdict = transient ? nextRetry(deps.retry, attempts, random()) : ({ retry: false } as const);
+      const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient };
+      if (verdict.retry) {
+        await settleEvent(trx, eventId, { state: 'failed', outcome: 'error', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+        return { status: 'retry', error } as const;
+      }
+      await settleEvent(trx, eventId, { state: 'dead', outcome: transient ? 'retries_exhausted' : 'permanent_error', attempts, lastError: error, appendError });
+      return { status: 'dead', error } as const;
+    });
+  }
+
+  return {
+    onOrderChanged(listener) {
+      listeners.push(listener);
+    },
+    async process(eventId) {
+      let result: ProcessResult & { changed?: boolean };
+      try {
+        result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId));
+      } catch (err) {
+        deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
+        try {
+          result = await recordFailure(eventId, err);
+        } catch (recordErr) {
+          // The database is unreachable: the event stays due (or leased) and is retried later.
+          deps.logger.error({ eventId, err: errorMessage(recordErr) }, 'could not record processing failure');
+          result = { status: 'retry', error: errorMessage(err) };
+        }
+      }
+      deps.metrics.eventAttempts.inc({ result: result.status });
+      if (result.status === 'processed') {
+        deps.logger.info({ eventId, orderId: result.orderId, outcome: result.outcome }, 'event processed');
+        if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
+      } else if (result.status === 'dead' || result.status === 'unmatched') {
+        deps.logger.warn({ eventId, status: result.status, err: result.error }, 'event parked');
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { InvoiceRow, OrderRow, OrderUpdate } from '@settle/db';
+import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus } from '@settle/payments-core';
+
+const toSeconds = (d: Date | null): number | null => (d ? Math.floor(d.getTime() / 1000) : null);
+const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
+
+function status(value: string): OrderStatus {
+  if (!isOrderStatus(value)) throw new Error(`order has unknown status ${value}`);
+  return value;
+}
+
+export function toOrderState(row: OrderRow): OrderState {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: status(row.status),
+    handler: row.handler,
+    amount: Number(row.amount),
+    currency: row.currency,
+    checkoutSessionId: row.checkout_session_id,
+    paymentIntentId: row.payment_intent_id,
+    statusAt: toSeconds(row.status_stripe_at),
+    paidAt: toSeconds(row.paid_at),
+    amountRefunded: Number(row.amount_refunded),
+    disputeId: row.dispute_id,
+    disputeStatus: row.dispute_status as DisputeStatus | null,
+    statusBeforeDispute: row.status_before_dispute ? status(row.status_before_dispute) : null,
+    reviewReason: row.review_reason,
+    failureReason: row.failure_reason,
+  };
+}
+
+/** The columns that differ between two states of one order (empty when nothing changed). */
+export function orderPatch(before: OrderState, after: OrderState): OrderUpdate {
+  const patch: OrderUpdate = {};
+  if (before.status !== after.status) patch.status = after.status;
+  if (before.checkoutSessionId !== after.checkoutSessionId) patch.checkout_session_id = after.checkoutSessionId;
+  if (before.paymentIntentId !== after.paymentIntentId) patch.payment_intent_id = after.paymentIntentId;
+  if (before.statusAt !== after.statusAt) patch.status_stripe_at = fromSeconds(after.statusAt);
+  if (before.paidAt !== after.paidAt) patch.paid_at = fromSeconds(after.paidAt);
+  if (before.amountRefunded !== after.amountRefunded) patch.amount_refunded = after.amountRefunded;
+  if (before.disputeId !== after.disputeId) patch.dispute_id = after.disputeId;
+  if (before.disputeStatus !== after.disputeStatus) patch.dispute_status = after.disputeStatus;
+  if (before.statusBeforeDispute !== after.statusBeforeDispute) patch.status_before_dispute = after.statusBeforeDispute;
+  if (before.reviewReason !== after.reviewReason) patch.review_reason = after.reviewReason;
+  if (before.failureReason !== after.failureReason) patch.failure_reason = after.failureReason;
+  return patch;
+}
+
+/** The public order shape of the contract: money in minor units, ISO-8601 times. */
+export type OrderDto = {
+  orderId: string;
+  userId: string;
+  productId: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  status: OrderStatus;
+  handler: 'legacy' | 'new';
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  paidAt: string | null;
+  amountRefunded: number;
+  reviewReason: string | null;
+  failureReason: string | null;
+  invoice: { id: string; number: string | null; url: string | null; pdfUrl: string | null; status: string | null } | null;
+};
+
+export function toOrderDto(row: OrderRow, invoice?: InvoiceRow): OrderDto {
+  return {
+    orderId: row.id,
+    userId: row.user_id,
+    productId: row.product_id,
+    quantity: row.quantity,
+    amount: Number(row.amount),
+    currency: row.currency,
+    status: status(row.status),
+    handler: row.handler,
+    checkoutSessionId: row.checkout_session_id,
+    paymentIntentId: row.payment_intent_id,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    paidAt: row.paid_at ? new Date(row.paid_at).toISOString() : null,
+    amountRefunded: Number(row.amount_refunded),
+    reviewReason: row.review_reason,
+    failureReason: row.failure_reason,
+    invoice: invoice
+      ? { id: invoice.id, number: invoice.number, url: invoice.hosted_invoice_url, pdfUrl: invoice.invoice_pdf, status: invoice.status }
+      : null,
+  };
+}

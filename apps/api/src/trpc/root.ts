@@ -1,0 +1,14 @@
+import { checkoutRouter } from './routers/checkout.router.js';
+import { entitlementsRouter } from './routers/entitlements.router.js';
+import { ordersRouter } from './routers/orders.router.js';
+import { productsRouter } from './routers/products.router.js';
+import { router } from './trpc.js';
+
+export const appRouter = router({
+  products: productsRouter,
+  checkout: checkoutRouter,
+  orders: ordersRouter,
+  entitlements: entitlementsRouter,
+});
+
+export type AppRouter = typeof appRouter;

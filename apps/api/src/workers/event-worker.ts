@@ -1,0 +1,99 @@
+import { claimDueEvents, releaseLeases, type Db } from '@settle/db';
+import type { Logger } from 'pino';
+import { errorMessage } from '../lib/errors.js';
+import type { EventProcessor } from '../payments/event-processor.js';
+
+export type EventWorkerOptions = {
+  db: Db;
+  processor: EventProcessor;
+  logger: Logger;
+  workerId: string;
+  /** Events processed at once by this process; 0 disables background claiming. */
+  concurrency: number;
+  pollMs: number;
+  batch: number;
+  leaseMs: number;
+};
+
+export type EventWorker = {
+  /** Process a just-stored event now (the webhook's fast path), tracked for shutdown. */
+  processNow(eventId: string): void;
+  /** Stop claiming, wait for in-flight work up to `deadlineMs`, then give back unfinished leases. */
+  stop(deadlineMs: number): Promise<void>;
+  inFlight(): number;
+};
+
+/**
+ * Background processing: claims due inbox events in batches under a lease (`FOR UPDATE SKIP
+ * LOCKED`), so any number of API processes share the inbox and a crashed process's claims are
+ * taken over when their lease expires.
+ */
+export function startEventWorker(opts: EventWorkerOptions): EventWorker {
+  const running = new Set<Promise<unknown>>();
+  let stopping = false;
+  let wake: (() => void) | null = null;
+
+  const track = (eventId: string) => {
+    const p = opts.processor
+      .process(eventId)
+      .catch((err) => opts.logger.error({ eventId, err: errorMessage(err) }, 'unexpected processing error'))
+      .finally(() => {
+        running.delete(p);
+        wake?.();
+      });
+    running.add(p);
+    return p;
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function loop() {
+    while (!stopping) {
+      const free = opts.concurrency - running.size;
+      if (free <= 0) {
+        await sleep(opts.pollMs);
+        continue;
+      }
+      let ids: string[] = [];
+      try {
+        ids = await claimDueEvents(opts.db, { limit: Math.min(free, opts.batch), leaseMs: opts.leaseMs, workerId: opts.workerId });
+      } catch (err) {
+        opts.logger.warn({ err: errorMessage(err) }, 'could not claim inbox events');
+      }
+      if (stopping) break;
+      for (const id of ids) track(id);
+      if (ids.length === 0) await sleep(opts.pollMs);
+    }
+  }
+
+  const loopDone = opts.concurrency > 0 ? loop() : Promise.resolve();
+
+  return {
+    processNow(eventId) {
+      if (!stopping) track(eventId);
+    },
+    inFlight: () => running.size,
+    async stop(deadlineMs) {
+      stopping = true;
+      wake?.();
+      await loopDone;
+      const deadline = new Promise((resolve) => setTimeout(resolve, deadlineMs).unref());
+      await Promise.race([Promise.allSettled([...running]), deadline]);
+      try {
+        const released = await releaseLeases(opts.db, opts.workerId);
+        if (released) opts.logger.info({ released }, 'released unfinished leases');
+      } catch (err) {
+        opts.logger.warn({ err: errorMessage(err) }, 'could not release leases; they expire on their own');
+      }
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+
+// Objects trimmed from Stripe's fixtures (/work/shared/stripe-fixtures), values set for the scenario.
+const CS = 'cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY';
+const PI = 'pi_1PgafyB7WZ01zgkWSjxsAJo3';
+const META = { orderId: 'ord_1' };
+
+const session = (patch: Record<string, unknown> = {}) => ({
+  id: CS, object: 'checkout.session', mode: 'payment', status: 'complete', payment_status: 'paid',
+  payment_intent: PI, amount_subtotal: 2000, amount_total: 2000, currency: 'usd', metadata: META,
+  customer: null, customer_details: { email: 'example@example.com' }, payment_method_types: ['card'],
+  created: 1721948530, expires_at: 1722034930, livemode: false, ...patch,
+});
+const intent = (patch: Record<string, unknown> = {}) => ({
+  id: PI, object: 'payment_intent', amount: 2000, amount_received: 2000, currency: 'usd', status: 'succeeded',
+  metadata: META, last_payment_error: null, cancellation_reason: null, capture_method: 'automatic',
+  latest_charge: 'ch_1PgafuB7WZ01zgkWXYmPNZs8', payment_method_types: ['card'], created: 1721948530, livemode: false,
+  ...patch,
+});
+const charge = (patch: Record<string, unknown> = {}) => ({
+  id: 'ch_1PgafuB7WZ01zgkWXYmPNZs8', object: 'charge', amount: 2000, amount_captured: 2000, amount_refunded: 2000,
+  currency: 'usd', paid: true, refunded: true, captured: true, status: 'succeeded', payment_intent: PI, metadata: {},
+  refunds: { object: 'list', data: [], has_more: false }, created: 1721948530, livemode: false, ...patch,
+});
+const dispute = (patch: Record<string, unknown> = {}) => ({
+  id: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', object: 'dispute', amount: 2000, charge: 'ch_1PgafuB7WZ01zgkWXYmPNZs8',
+  currency: 'usd', payment_intent: PI, reason: 'fraudulent', status: 'needs_response', metadata: {},
+  is_charge_refundable: false, created: 1721948530, livemode: false, ...patch,
+});
+const invoice = (patch: Record<string, unknown> = {}) => ({
+  id: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I', object: 'invoice', number: 'A1B2C3-0001', status: 'paid',
+  hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/test', invoice_pdf: 'https://pay.stripe.com/invoice/acct_1/test/pdf',
+  amount_due: 2000, amount_paid: 2000, amount_remaining: 0, currency: 'usd', customer: 'cus_QXg1o8vcGmoR32',
+  metadata: META, created: 1721948530, status_transitions: { finalized_at: 1721948531, paid_at: 1721948532, voided_at: null },
+  parent: { type: 'subscription_details', subscription_details: { metadata: null, subscription: 'sub_1' } },
+  ...patch,
+});
+
+const event = (type: string, object: unknown): StripeEventLike => ({
+  id: 'evt_1Pgc76B7WZ01zgkWwyRHS12y', type, created: 1721948540, data: { object },
+});
+
+const sessionRef = { orderId: 'ord_1', checkoutSessionId: CS, paymentIntentId: PI };
+const intentRef = { orderId: 'ord_1', checkoutSessionId: null, paymentIntentId: PI };
+const piOnlyRef = { orderId: null, checkoutSessionId: null, paymentIntentId: PI };
+
+describe('mapStripeEvent: supported events', () => {
+  it.each([
+    ['checkout.session.completed', session(), sessionRef,
+      { type: 'checkout_completed', checkoutSessionId: CS, paymentIntentId: PI, paymentStatus: 'paid', amount: 2000, currency: 'usd' }],
+    ['checkout.session.completed', session({ payment_status: 'unpaid', payment_intent: null, amount_total: null, metadata: {} }),
+      { orderId: null, checkoutSessionId: CS, paymentIntentId: null },
+      { type: 'checkout_completed', checkoutSessionId: CS, paymentIntentId: null, paymentStatus: 'unpaid', amount: null, currency: 'usd' }],
+    ['checkout.session.completed', session({ payment_intent: { id: PI, object: 'payment_intent' }, payment_status: 'no_payment_required' }), sessionRef,
+      { type: 'checkout_completed', checkoutSessionId: CS, paymentIntentId: PI, paymentStatus: 'no_payment_required', amount: 2000, currency: 'usd' }],
+    ['checkout.session.async_payment_succeeded', session(), sessionRef,
+      { type: 'checkout_async_succeeded', checkoutSessionId: CS, paymentIntentId: PI }],
+    ['checkout.session.async_payment_failed', session({ payment_status: 'unpaid' }), sessionRef,
+      { type: 'payment_failed', paymentIntentId: PI, reason: 'async_payment_failed' }],
+    ['checkout.session.expired', session({ status: 'expired', payment_status: 'unpaid', payment_intent: null }),
+      { ...sessionRef, paymentIntentId: null }, { type: 'checkout_expired', checkoutSessionId: CS }],
+    ['payment_intent.created', intent({ status: 'requires_payment_method', amount_received: 0 }), intentRef,
+      { type: 'payment_created', paymentIntentId: PI }],
+    ['payment_intent.processing', intent({ status: 'processing', amount_received: 0 }), intentRef,
+      { type: 'payment_processing', paymentIntentId: PI }],
+    ['payment_intent.requires_action', intent({ status: 'requires_action', amount_received: 0 }), intentRef,
+      { type: 'payment_requires_action', paymentIntentId: PI }],
+    ['payment_intent.succeeded', intent({ amount: 2500 }), intentRef,
+      { type: 'payment_succeeded', paymentIntentId: PI, amount: 2000, currency: 'usd' }],
+    ['payment_intent.succeeded', intent({ amount_received: undefined }), intentRef,
+      { type: 'payment_succeeded', paymentIntentId: PI, amount: 2000, currency: 'usd' }],
+    ['payment_intent.payment_failed', intent({ status: 'requires_payment_method',
+      last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } }),
+      intentRef, { type: 'payment_failed', paymentIntentId: PI, reason: 'insufficient_funds' }],
+    ['payment_intent.payment_failed', intent({ last_payment_error: { type: 'card_error', code: 'expired_card' } }), intentRef,
+      { type: 'payment_failed', paymentIntentId: PI, reason: 'expired_card' }],
+    ['payment_intent.payment_failed', intent({ last_payment_error: null }), intentRef,
+      { type: 'payment_failed', paymentIntentId: PI, reason: 'payment_failed' }],
+    ['payment_intent.canceled', intent({ status: 'canceled', cancellation_reason: 'abandoned' }), intentRef,
+      { type: 'payment_canceled', paymentIntentId: PI, reason: 'abandoned' }],
+    ['payment_intent.canceled', intent({ status: 'canceled' }), intentRef,
+      { type: 'payment_canceled', paymentIntentId: PI, reason: 'canceled' }],
+    ['charge.refunded', charge({ amount_refunded: 500, refunded: false }), piOnlyRef,
+      { type: 'charge_refunded', paymentIntentId: PI, amountRefunded: 500, currency: 'usd' }],
+    ['charge.refunded', charge({ payment_intent: { id: PI, object: 'payment_intent' }, metadata: META }), intentRef,
+      { type: 'charge_refunded', paymentIntentId: PI, amountRefunded: 2000, currency: 'usd' }],
+    ['charge.dispute.created', dispute(), piOnlyRef,
+      { type: 'dispute_opened', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', amount: 2000 }],
+    ['charge.dispute.closed', dispute({ status: 'won' }), piOnlyRef,
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+    ['charge.dispute.closed', dispute({ status: 'warning_closed' }), piOnlyRef,
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+    ['charge.dispute.closed', dispute({ status: 'lost' }), piOnlyRef,
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: false }],
+  ])('%s → command', (type, object, ref, command) => {
+    expect(mapStripeEvent(event(type, object))).toEqual({ supported: true, ref, command });
+  });
+
+  it.each(['invoice.paid', 'invoice.finalized'])('%s → invoice_recorded', (type) => {
+    expect(mapStripeEvent(event(type, invoice()))).toEqual({
+      supported: true,
+      ref: { orderId: 'ord_1', checkoutSessionId: null, paymentIntentId: null },
+      command: {
+        type: 'invoice_recorded',
+        invoice: {
+          invoiceId: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I', number: 'A1B2C3-0001', status: 'paid',
+          hostedInvoiceUrl: 'https://invoice.stripe.com/i/acct_1/test', invoicePdf: 'https://pay.stripe.com/invoice/acct_1/test/pdf',
+          amountDue: 2000, amountPaid: 2000, currency: 'usd', subscriptionId: 'sub_1',
+          createdAt: 1721948530, finalizedAt: 1721948531, paidAt: 1721948532,
+        },
+      },
+    });
+  });
+
+  it('reads the legacy top-level invoice.subscription first', () => {
+    const m = mapStripeEvent(event('invoice.paid', invoice({ subscription: 'sub_legacy' })));
+    expect(m.supported && m.command.type === 'invoice_recorded' && m.command.invoice.subscriptionId).toBe('sub_legacy');
+  });
+});
+
+describe('mapStripeEvent: unsupported', () => {
+  it.each(['plan.created', 'charge.succeeded', 'charge.updated', 'customer.created', 'payment_intent.amount_capturable_updated', ''])(
+    'unknown type %j → unsupported',
+    (type) => {
+      expect(mapStripeEvent(event(type, charge()))).toEqual({ supported: false, reason: expect.any(String) });
+    },
+  );
+
+  it.each([
+    ['checkout.session.completed', session({ mode: 'subscription' })],
+    ['checkout.session.completed', session({ mode: 'setup', payment_status: 'no_payment_required' })],
+    ['checkout.session.completed', session({ payment_status: 'partially_paid' })],
+    ['checkout.session.completed', session({ id: '' })],
+    ['checkout.session.async_payment_succeeded', session({ id: null })],
+    ['checkout.session.expired', session({ id: 42 })],
+    ['payment_intent.created', intent({ id: null })],
+    ['payment_intent.succeeded', intent({ currency: null })],
+    ['payment_intent.succeeded', intent({ amount: '2000', amount_received: 20.5 })],
+    ['charge.refunded', charge({ payment_intent: null })], // as in the fixture: a charge outside a PaymentIntent
+    ['charge.refunded', charge({ amount_refunded: '2000' })],
+    ['charge.dispute.created', dispute({ payment_intent: null })],
+    ['charge.dispute.closed', dispute({ status: 'under_review' })],
+    ['charge.dispute.closed', dispute({ id: undefined, status: 'lost' })],
+    ['invoice.paid', invoice({ created: undefined })],
+    ['invoice.finalized', invoice({ currency: '' })],
+  ])('malformed %s → unsupported', (type, object) => {
+    expect(mapStripeEvent(event(type, object))).toMatchObject({ supported: false });
+  });
+
+  const SUPPORTED_TYPES = [
+    'checkout.session.completed', 'checkout.session.async_payment_succeeded', 'checkout.session.async_payment_failed',
+    'checkout.session.expired', 'payment_intent.created', 'payment_intent.processing', 'payment_intent.requires_action',
+    'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded',
+    'charge.dispute.created', 'charge.dispute.closed', 'invoice.finalized', 'invoice.paid',
+  ];
+
+  it.each(SUPPORTED_TYPES)('%s with a non-object or empty object → unsupported', (type) => {
+    for (const object of [null, undefined, 'cs_123', 42, [], {}]) {
+      expect(mapStripeEvent(event(type, object))).toMatchObject({ supported: false });
+    }
+  });
+
+  it('never throws, whatever the type and object', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...SUPPORTED_TYPES), fc.string()), fc.anything(), (type, object) => {
+        const m = mapStripeEvent(event(type, object));
+        expect(typeof m.supported).toBe('boolean');
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
