@@ -118,12 +118,13 @@ const COMMON: Record<PaymentCommandType, (s: OrderStatus) => Expected> = {
     ['charged_back', 'not_applicable'],
   ),
   // A second dispute (dp_2) cannot open on an order already disputed or settled.
-  dispute_opened: rule('not_applicable', [['succeeded', 'partially_refunded'], 'applied>disputed']),
+  // Before the payment is confirmed a dispute is only recorded (settled on confirmation).
+  dispute_opened: rule('not_applicable', [['succeeded', 'partially_refunded'], 'applied>disputed'], [[...UNPAID, 'canceled'], 'applied']),
   // dp_1 lost. A refunded order records the dispute but cannot be charged back; charged_back already knows.
   dispute_closed: rule(
     'not_applicable',
     [['succeeded', 'partially_refunded', 'disputed'], 'applied>charged_back'],
-    ['refunded', 'applied'],
+    [[...UNPAID, 'canceled', 'refunded'], 'applied'],
     ['charged_back', 'noop'],
   ),
   invoice_recorded: rule('recorded'),

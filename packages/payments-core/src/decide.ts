@@ -147,11 +147,37 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   const base = link(order, { paymentIntentId: payment.paymentIntentId });
   const d = move(order, base, 'succeeded', ctx, payment.reason, { paidAt: ctx.at, failureReason: null });
   if (d.outcome !== 'applied' || d.next.status !== 'succeeded') return d;
-  const effects: Effect[] = [...d.effects, { type: 'grant', grant: ctx.grant }];
-  if (d.next.amountRefunded === 0) return { ...d, effects };
-  // A refund seen before this payment was recorded on the order: settle it now, after the grant.
-  const settled = settleRefund(d.next, d.next, ctx);
-  return { ...settled, effects: [...effects, ...settled.effects] };
+  let effects: Effect[] = [...d.effects, { type: 'grant', grant: ctx.grant }];
+  let next = d.next;
+  // Refunds and disputes seen before this payment were recorded on the order: settle them now,
+  // after the grant, so what was taken back is revoked.
+  if (next.amountRefunded > 0) {
+    const settled = settleRefund(next, next, ctx);
+    effects = [...effects, ...settled.effects];
+    next = settled.next;
+  }
+  if (next.disputeId) {
+    const settled = settleRecordedDispute(next, ctx);
+    effects = [...effects, ...settled.effects];
+    next = settled.next;
+  }
+  return { ...d, next, effects };
+}
+
+function settleRecordedDispute(order: OrderState, ctx: DecideContext): Decision {
+  const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
+  if (order.disputeStatus === 'open' && canTransition(order.status, 'disputed')) {
+    return result(order, { ...order, status: 'disputed', statusAt: at, statusBeforeDispute: order.status }, [
+      { type: 'audit', from: order.status, to: 'disputed', reason: `dispute ${order.disputeId} opened` },
+    ]);
+  }
+  if (order.disputeStatus === 'lost' && canTransition(order.status, 'charged_back')) {
+    return result(order, { ...order, status: 'charged_back', statusAt: at }, [
+      { type: 'audit', from: order.status, to: 'charged_back', reason: `dispute ${order.disputeId} lost` },
+      { type: 'revoke', grant: ctx.grant, creditsRevoked: ctx.grant.kind === 'credits' ? ctx.grant.credits : 0, reason: 'chargeback' },
+    ]);
+  }
+  return unchanged(order, 'noop');
 }
 
 function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: number): number {
@@ -191,6 +217,8 @@ function settleRefund(order: OrderState, base: OrderState, ctx: DecideContext): 
 
 function disputeOpened(order: OrderState, disputeId: string, ctx: DecideContext): Decision {
   if (order.disputeId === disputeId) return unchanged(order, 'noop');
+  // Delivered before the payment it disputes: record it; `confirmPayment` settles it.
+  if (!isPaid(order.status) && order.disputeId === null) return result(order, { ...order, disputeId, disputeStatus: 'open' }, []);
   if (!canTransition(order.status, 'disputed')) return unchanged(order, 'not_applicable');
   const next: OrderState = {
     ...order,
@@ -206,7 +234,11 @@ function disputeOpened(order: OrderState, disputeId: string, ctx: DecideContext)
 function disputeClosed(order: OrderState, disputeId: string, won: boolean, ctx: DecideContext): Decision {
   const disputeStatus: DisputeStatus = won ? 'won' : 'lost';
   if (order.disputeId === disputeId && order.disputeStatus !== 'open') return unchanged(order, 'noop');
-  if (!isPaid(order.status)) return unchanged(order, 'not_applicable');
+  if (!isPaid(order.status)) {
+    return order.disputeId === null || order.disputeId === disputeId
+      ? result(order, { ...order, disputeId, disputeStatus }, [])
+      : unchanged(order, 'not_applicable');
+  }
   const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
   const base: OrderState = { ...order, disputeId, disputeStatus };
   if (won) {
