@@ -1,0 +1,2 @@
+export * from './journeys.js';
+export * from './webhook-delivery.js';
