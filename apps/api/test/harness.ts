@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
+import { insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { SignJWT } from 'jose';
+import type Stripe from 'stripe';
+import { createSettle, type Settle, type SettleOptions } from '../src/app.js';
+import { parseEnv } from '../src/env.js';
+import { createLogger } from '../src/lib/logger.js';
+import type { AppRouter } from '../src/trpc/root.js';
+
+export const WEBHOOK_SECRET = 'whsec_test_settle_secret';
+export const JWT_SECRET = 'test-user-jwt-secret-0123456789';
+
+export type TestApi = {
+  settle: Settle;
+  url: string;
+  db: Db;
+  /** Connection string of the throwaway PostgreSQL database (null on PGlite). */
+  databaseUrl: string | null;
+  close(): Promise<void>;
+};
+
+/** Start a real Settle API on a random port against a fresh database of the given kind. */
+export async function startApi(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  options: SettleOptions & { database?: TestDatabase } = {},
+): Promise<TestApi> {
+  let database: TestDatabase | null = null;
+  let databaseUrl: string | null = null;
+  if (kind === 'postgres') {
+    database = options.database ?? (await createTestDatabase('postgres'));
+    databaseUrl = database.url;
+    if (!options.database) await database.close();
+  }
+  const parsed = parseEnv({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    USER_JWT_SECRET: JWT_SECRET,
+    WORKER_POLL_MS: '50',
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '200',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DIR: 'memory://' }),
+    ...env,
+  });
+  const settle = await createSettle(parsed, { logger: createLogger(parsed.LOG_LEVEL), ...options });
+  const url = await settle.listen();
+  return {
+    settle,
+    url,
+    db: settle.deps.database.db,
+    databaseUrl,
+    async close() {
+      await settle.close();
+      if (database && !options.database) await database.dispose();
+    },
+  };
+}
+
+export async function userToken(userId: string): Promise<string> {
+  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+export function trpcClient(url: string, token?: string) {
+  return createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+  });
+}
+
+export function send(api: TestApi, event: unknown, opts: { secret?: string; timestamp?: number } = {}) {
+  return deliverEvent(`${api.url}/webhooks/stripe`, event, opts.secret ?? WEBHOOK_SECRET, opts);
+}
+
+/** Insert an order as `checkout.create` would have, for tests that need no Stripe API. */
+export async function seedOrder(db: Db, o: { userId?: string; handler?: 'legacy' | 'new'; amount?: number; sessionId?: string } = {}) {
+  const id = randomUUID();
+  return insertOrder(db, {
+    id,
+    user_id: o.userId ?? `user_${id.slice(0, 8)}`,
+    product_id: 'credits10',
+    amount: o.amount ?? 995,
+    currency: 'usd',
+    status: 'pending',
+    handler: o.handler ?? 'new',
+    checkout_session_id: o.sessionId ?? `cs_test_${id.replaceAll('-', '')}`,
+    payment_intent_id: null,
+    stripe_customer_id: null,
+    status_stripe_at: null,
+    paid_at: null,
+    dispute_id: null,
+    dispute_status: null,
+    status_before_dispute: null,
+    review_reason: null,
+    failure_reason: null,
+  });
+}
+
+/** Wait until no inbox event is due or being retried (bounded). */
+export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await sql<{ n: number }>`select count(*)::int as n from stripe_events where state in ('pending', 'failed')`.execute(db);
+    if (Number(r.rows[0]?.n) === 0) return;
+    if (Date.now() > deadline) throw new Error(`inbox not drained after ${timeoutMs} ms (${r.rows[0]?.n} left)`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Every row of the tables a webhook may change, for "nothing changed" checks. */
+export async function snapshot(db: Db) {
+  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices'] as const;
+  const out: Record<string, unknown[]> = {};
+  for (const t of tables) out[t] = (await sql`select * from ${sql.table(t)} order by 1`.execute(db)).rows;
+  return out;
+}
+
+export async function orderState(db: Db, orderId: string) {
+  const order = await db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirstOrThrow();
+  const grants = await db.selectFrom('grants').selectAll().where('order_id', '=', orderId).execute();
+  const transitions = await db.selectFrom('order_transitions').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
+  return { order, grants, transitions };
+}
+
+export type { StripeEvent, Stripe };
