@@ -18,6 +18,8 @@ export type AppDeps = {
   logger: Logger;
   metrics: Metrics;
   jwtSecret: Uint8Array | null;
+  /** Process a stored event now, tracked for graceful shutdown. */
+  processNow(eventId: string): void;
   /** Which handler a new order of this user is created under. */
   chooseHandler(userId: string): Promise<Handler>;
 };

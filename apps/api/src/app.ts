@@ -72,8 +72,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     metrics,
     jwtSecret: env.USER_JWT_SECRET ? new TextEncoder().encode(env.USER_JWT_SECRET) : null,
     chooseHandler: async () => env.HANDLER_MODE,
+    processNow: (id) => worker.processNow(id),
   };
-  const worker = startEventWorker({
+  const worker: EventWorker = startEventWorker({
     db: database.db,
     processor,
     logger,

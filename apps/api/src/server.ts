@@ -2,6 +2,7 @@ import { migrationsApplied, sql } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
+import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
 import { verifyUserToken } from './lib/user-auth.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
@@ -39,10 +40,11 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
-      createContext: async ({ req }): Promise<Context> => ({
-        deps,
-        user: await verifyUserToken(req.headers.authorization, deps.jwtSecret),
-      }),
+      createContext: async ({ req }): Promise<Context> => {
+        const authorization = req.headers.authorization;
+        if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization) };
+        return { deps, user: await verifyUserToken(authorization, deps.jwtSecret), admin: null };
+      },
       onError({ error, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ path, err: error.message }, 'tRPC procedure failed');
       },

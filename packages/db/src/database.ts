@@ -3,6 +3,7 @@ import type { OrderTable, OrderTransitionTable } from './tables/order.table.js';
 import type { StripeEventTable } from './tables/stripe-event.table.js';
 import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/grant.table.js';
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
+import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -13,6 +14,10 @@ export interface Database {
   entitlements: EntitlementTable;
   invoices: InvoiceTable;
   stripe_customers: StripeCustomerTable;
+  admin_users: AdminUserTable;
+  admin_sessions: AdminSessionTable;
+  admin_tokens: AdminTokenTable;
+  admin_audit: AdminAuditTable;
 }
 
 export type Db = Kysely<Database>;

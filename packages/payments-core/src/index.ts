@@ -5,3 +5,4 @@ export * from './confirmation.js';
 export * from './decide.js';
 export * from './shadow.js';
 export * from './retry-policy.js';
+export * from './inbox.js';

@@ -37,7 +37,7 @@ export async function deliverUntilAcknowledged(
   url: string,
   events: unknown[],
   secret: string,
-  opts: { concurrency?: number; maxAttempts?: number; retryDelayMs?: number } = {},
+  opts: { concurrency?: number; maxAttempts?: number; retryDelayMs?: number; signal?: AbortSignal } = {},
 ): Promise<{ delivered: number; attempts: number; failed: number; statuses: Record<number, number> }> {
   const queue = [...events];
   const statuses: Record<number, number> = {};
@@ -45,24 +45,40 @@ export async function deliverUntilAcknowledged(
   let attempts = 0;
   let failed = 0;
   const maxAttempts = opts.maxAttempts ?? 50;
+  const signal = opts.signal;
   async function lane() {
-    for (let ev = queue.shift(); ev !== undefined; ev = queue.shift()) {
+    // An aborted signal stops the delivery: the event in flight counts as failed, the rest are not tried.
+    for (let ev = queue.shift(); ev !== undefined && !signal?.aborted; ev = queue.shift()) {
       for (let attempt = 1; ; attempt++) {
         attempts += 1;
-        const r = await deliverEvent(url, ev, secret);
+        const r = await deliverEvent(url, ev, secret, signal ? { signal } : {});
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
         if (r.ok) {
           delivered += 1;
           break;
         }
-        if (attempt >= maxAttempts) {
+        if (attempt >= maxAttempts || signal?.aborted) {
           failed += 1;
           break;
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (opts.retryDelayMs ?? 50) * attempt)));
+        await sleep(Math.min(2_000, (opts.retryDelayMs ?? 50) * attempt), signal);
       }
     }
   }
   await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, lane));
   return { delivered, attempts, failed, statuses };
+}
+
+/** Wait `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

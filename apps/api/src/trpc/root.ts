@@ -2,6 +2,7 @@ import { checkoutRouter } from './routers/checkout.router.js';
 import { entitlementsRouter } from './routers/entitlements.router.js';
 import { ordersRouter } from './routers/orders.router.js';
 import { productsRouter } from './routers/products.router.js';
+import { adminEventsRouter } from './routers/admin-events.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -9,6 +10,9 @@ export const appRouter = router({
   checkout: checkoutRouter,
   orders: ordersRouter,
   entitlements: entitlementsRouter,
+  admin: router({
+    events: adminEventsRouter,
+  }),
 });
 
 export type AppRouter = typeof appRouter;

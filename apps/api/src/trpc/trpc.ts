@@ -1,11 +1,14 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import type { AppDeps } from '../app-deps.js';
+import { hasRole, type AdminPrincipal } from '../lib/admin-auth.js';
 import type { EndUser } from '../lib/user-auth.js';
+import type { AdminRole } from '@settle/db';
 
 export type Context = {
   deps: AppDeps;
   user: EndUser | null;
+  admin: AdminPrincipal | null;
 };
 
 const t = initTRPC.context<Context>().create({
@@ -33,6 +36,18 @@ export const userProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid user token is required' });
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
+
+/**
+ * Admin procedures: an admin session or API token with at least `role`
+ * (viewer reads; operator overrides, reconciles, refunds, replays; owner changes flags and admins).
+ */
+export function adminProcedure(role: AdminRole) {
+  return t.procedure.use(({ ctx, next }) => {
+    if (!ctx.admin) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an admin session or API token is required' });
+    if (!hasRole(ctx.admin, role)) throw new TRPCError({ code: 'FORBIDDEN', message: `this needs the ${role} role` });
+    return next({ ctx: { ...ctx, admin: ctx.admin } });
+  });
+}
 
 export type DomainErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'FORBIDDEN' | 'PRECONDITION' | 'UNAVAILABLE';
 

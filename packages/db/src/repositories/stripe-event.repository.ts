@@ -98,3 +98,59 @@ export async function countEventsByState(db: Db): Promise<Record<string, number>
   const rows = await db.selectFrom('stripe_events').select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/** Put events back in the queue now, with a fresh attempt count; their error history stays. */
+export async function requeueEvents(trx: Db | Trx, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const r = await trx
+    .updateTable('stripe_events')
+    .set({ state: 'pending', attempts: 0, next_attempt_at: sql`now()`, locked_until: null, locked_by: null, outcome: null, processed_at: null })
+    .where('id', 'in', ids)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+export async function lockEvent(trx: Trx, id: string): Promise<StripeEventRow | undefined> {
+  return trx.selectFrom('stripe_events').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function lockDeadEventsSince(trx: Trx, since: Date, limit: number): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('stripe_events')
+    .select('id')
+    .where('state', '=', 'dead')
+    .where('received_at', '>=', since)
+    .orderBy('received_at')
+    .limit(limit)
+    .forUpdate()
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+export type EventFilter = {
+  state?: InboxState | undefined;
+  type?: string | undefined;
+  orderId?: string | undefined;
+  receivedFrom?: Date | undefined;
+  receivedTo?: Date | undefined;
+  cursor?: { receivedAt: string; id: string } | undefined;
+  limit: number;
+};
+
+/** Inbox events, newest first, keyset-paginated on (received_at, id). */
+export async function listEvents(db: Db, f: EventFilter) {
+  let q = db
+    .selectFrom('stripe_events')
+    .select(['id', 'type', 'object_id', 'order_id', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'next_attempt_at', 'last_error', 'processed_at', sql<number>`jsonb_array_length(errors)`.as('error_count')]);
+  if (f.state) q = q.where('state', '=', f.state);
+  if (f.type) q = q.where('type', '=', f.type);
+  if (f.orderId) q = q.where('order_id', '=', f.orderId);
+  if (f.receivedFrom) q = q.where('received_at', '>=', f.receivedFrom);
+  if (f.receivedTo) q = q.where('received_at', '<', f.receivedTo);
+  if (f.cursor) {
+    const at = new Date(f.cursor.receivedAt);
+    const id = f.cursor.id;
+    q = q.where((eb) => eb.or([eb('received_at', '<', at), eb.and([eb('received_at', '=', at), eb('id', '<', id)])]));
+  }
+  return q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}

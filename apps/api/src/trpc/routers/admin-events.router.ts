@@ -1,0 +1,93 @@
+import { getEvent, INBOX_STATES, listEvents } from '@settle/db';
+import { z } from 'zod';
+import { replayDeadSince, replayEvent } from '../../payments/replay.service.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { adminProcedure, domainError, router } from '../trpc.js';
+
+const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
+
+export const adminEventsRouter = router({
+  list: adminProcedure('viewer')
+    .input(
+      z
+        .object({
+          state: z.enum(INBOX_STATES).optional(),
+          type: z.string().max(100).optional(),
+          orderId: z.string().uuid().optional(),
+          receivedFrom: z.string().datetime().optional(),
+          receivedTo: z.string().datetime().optional(),
+          cursor: z.string().max(300).nullish(),
+          limit: z.number().int().min(1).max(200).default(50),
+        })
+        .default({ limit: 50 }),
+    )
+    .query(async ({ ctx, input }) => {
+      const cursor = input.cursor ? decodeCursor(input.cursor) : undefined;
+      const rows = await listEvents(ctx.deps.database.db, {
+        state: input.state,
+        type: input.type,
+        orderId: input.orderId,
+        receivedFrom: input.receivedFrom ? new Date(input.receivedFrom) : undefined,
+        receivedTo: input.receivedTo ? new Date(input.receivedTo) : undefined,
+        cursor: cursor ? { receivedAt: cursor.createdAt, id: cursor.id } : undefined,
+        limit: input.limit + 1,
+      });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((r) => ({
+          eventId: r.id,
+          type: r.type,
+          objectId: r.object_id,
+          orderId: r.order_id,
+          state: r.state,
+          outcome: r.outcome,
+          attempts: r.attempts,
+          errorCount: Number(r.error_count),
+          lastError: r.last_error,
+          stripeCreatedAt: new Date(r.stripe_created).toISOString(),
+          receivedAt: new Date(r.received_at).toISOString(),
+          nextAttemptAt: new Date(r.next_attempt_at).toISOString(),
+          processedAt: r.processed_at ? new Date(r.processed_at).toISOString() : null,
+        })),
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.received_at).toISOString(), id: last.id }) : null,
+      };
+    }),
+
+  get: adminProcedure('viewer')
+    .input(z.object({ eventId: z.string().min(1).max(255) }))
+    .query(async ({ ctx, input }) => {
+      const ev = await getEvent(ctx.deps.database.db, input.eventId);
+      if (!ev) throw domainError('NOT_FOUND', `no event ${input.eventId}`);
+      return {
+        eventId: ev.id,
+        type: ev.type,
+        state: ev.state,
+        outcome: ev.outcome,
+        orderId: ev.order_id,
+        attempts: ev.attempts,
+        errors: ev.errors,
+        lastError: ev.last_error,
+        payload: ev.payload as Record<string, unknown>,
+        stripeCreatedAt: new Date(ev.stripe_created).toISOString(),
+        receivedAt: new Date(ev.received_at).toISOString(),
+        processedAt: ev.processed_at ? new Date(ev.processed_at).toISOString() : null,
+      };
+    }),
+
+  replay: adminProcedure('operator')
+    .input(
+      z.union([
+        z.object({ eventId: z.string().min(1).max(255), reason: Reason }),
+        z.object({ deadSince: z.string().datetime({ message: 'deadSince must be an ISO-8601 time' }), reason: Reason }),
+      ]),
+    )
+    .mutation(async ({ ctx, input }) => {
+      if ('eventId' in input) {
+        const counts = await replayEvent(ctx.deps, input.eventId, ctx.admin.actor, input.reason);
+        if (!counts) throw domainError('NOT_FOUND', `no event ${input.eventId}`);
+        return { ...counts, eventIds: [input.eventId] };
+      }
+      return replayDeadSince(ctx.deps, new Date(input.deadSince), ctx.admin.actor, input.reason);
+    }),
+});

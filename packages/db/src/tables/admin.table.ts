@@ -1,0 +1,46 @@
+import type { ColumnType, Generated, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export type AdminRole = 'viewer' | 'operator' | 'owner';
+export const ADMIN_ROLES = ['viewer', 'operator', 'owner'] as const satisfies readonly AdminRole[];
+
+export interface AdminUserTable {
+  id: Generated<number>;
+  email: string;
+  password_hash: string;
+  role: AdminRole;
+  created_at: Timestamp;
+  disabled_at: Date | null;
+}
+export type AdminUserRow = Selectable<AdminUserTable>;
+
+export interface AdminSessionTable {
+  id_hash: string;
+  admin_id: number;
+  created_at: Timestamp;
+  expires_at: Date;
+}
+
+export interface AdminTokenTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  role: AdminRole;
+  created_by: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+export type AdminTokenRow = Selectable<AdminTokenTable>;
+
+export interface AdminAuditTable {
+  id: Generated<number>;
+  actor: string;
+  action: string;
+  target: string | null;
+  reason: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Timestamp;
+}
+export type AdminAuditRow = Selectable<AdminAuditTable>;
