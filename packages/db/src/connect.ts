@@ -61,8 +61,11 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       types: pgTypes,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     });
-    // An idle client that loses its server emits an error; the pool replaces it.
+    // A client that loses its server emits 'error' (idle ones through the pool, checked-out ones
+    // on themselves); without a listener Node would crash the process. The query in flight fails
+    // on its own and the pool replaces the client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', description: redact(options.databaseUrl), pool, close: () => db.destroy() };
   }
