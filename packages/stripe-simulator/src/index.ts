@@ -1,2 +1,3 @@
 export * from './journeys.js';
 export * from './webhook-delivery.js';
+export * from './simulator.js';

@@ -1,0 +1,231 @@
+#!/usr/bin/env tsx
+/**
+ * settle-simulate: drive the offline Stripe simulator.
+ *
+ *   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N] [--api URL]
+ *       Run a payment journey on a Checkout Session (default: the newest open one) of the running
+ *       simulator, which delivers the journey's webhooks; prints what each delivery got back.
+ *   settle-simulate sessions
+ *       List the simulator's Checkout Sessions, newest first.
+ *   settle-simulate serve [--port 12111] [--host 127.0.0.1]
+ *       Start a simulator (what `pnpm dev` runs). Webhooks go to STRIPE_WEBHOOK_URL (default
+ *       http://127.0.0.1:$PORT/webhooks/stripe, PORT defaulting to 3000), signed with the first
+ *       secret of STRIPE_WEBHOOK_SECRET; the port can also come from STRIPE_SIMULATOR_PORT.
+ *
+ * The running simulator is found at --api, else SIMULATOR_URL, else http://127.0.0.1:12111.
+ * Point Settle at it with STRIPE_SECRET_KEY=sk_test_... STRIPE_API_BASE=http://127.0.0.1:12111.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PAYMENT_JOURNEYS } from './journeys.js';
+import { startStripeSimulator } from './simulator.js';
+
+export const DEFAULT_SIMULATOR_URL = 'http://127.0.0.1:12111';
+
+export type CliIo = {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  fetch?: typeof fetch;
+  /** Stops `serve` (default: SIGINT or SIGTERM). */
+  stop?: Promise<unknown>;
+};
+
+const USAGE = `usage:
+  settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N] [--api URL]
+  settle-simulate sessions [--api URL]
+  settle-simulate serve [--port 12111] [--host 127.0.0.1]
+journeys: ${PAYMENT_JOURNEYS.join(', ')}
+the simulator is found at --api, SIMULATOR_URL or ${DEFAULT_SIMULATOR_URL}`;
+
+type JourneyResponse = {
+  journey: string;
+  session: { id: string; status: string; payment_status: string; payment_intent: string | null };
+  order_id: string | null;
+  webhook: string | null;
+  events: { id: string; type: string }[];
+  deliveries: { event_id: string; type: string; ok: boolean; status: number; attempts: number }[];
+};
+
+type SessionSummary = {
+  id: string;
+  status: string;
+  payment_status: string;
+  mode: string;
+  amount_total: number;
+  currency: string;
+  order_id: string | null;
+  created: number;
+};
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        session: { type: 'string' },
+        duplicates: { type: 'boolean' },
+        shuffle: { type: 'boolean' },
+        seed: { type: 'string' },
+        'delay-ms': { type: 'string' },
+        api: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === 'help') {
+    io.out(USAGE);
+    return 0;
+  }
+  if (!command) {
+    io.err(USAGE);
+    return 1;
+  }
+  const base = (values.api ?? io.env.SIMULATOR_URL ?? DEFAULT_SIMULATOR_URL).replace(/\/+$/, '');
+  const doFetch = io.fetch ?? fetch;
+
+  if (command === 'serve') return serve(values, io);
+
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T } | null> => {
+    try {
+      const res = await doFetch(`${base}${path}`, {
+        method,
+        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, json: (await res.json()) as T };
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      io.err(`cannot reach the Stripe simulator at ${base} (${cause}); start it with \`settle-simulate serve\` or \`pnpm dev\`, or set SIMULATOR_URL`);
+      return null;
+    }
+  };
+  const failure = (json: unknown): string =>
+    typeof json === 'object' && json !== null && 'error' in json && typeof (json as { error: { message?: unknown } }).error?.message === 'string'
+      ? (json as { error: { message: string } }).error.message
+      : JSON.stringify(json);
+
+  if (command === 'sessions') {
+    const r = await call<{ sessions: SessionSummary[] }>('GET', '/_sim/sessions');
+    if (!r) return 1;
+    if (r.status !== 200) {
+      io.err(`simulator answered ${r.status}: ${failure(r.json)}`);
+      return 1;
+    }
+    if (r.json.sessions.length === 0) io.out('no Checkout Sessions yet');
+    for (const s of r.json.sessions) {
+      const when = new Date(s.created * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      io.out(`${s.id}  ${`${s.status}/${s.payment_status}`.padEnd(16)} ${formatAmount(s.amount_total, s.currency).padStart(12)}  ${s.mode.padEnd(12)} order ${s.order_id ?? '-'}  ${when}`);
+    }
+    return 0;
+  }
+
+  if (!(PAYMENT_JOURNEYS as readonly string[]).includes(command)) {
+    io.err(`unknown journey '${command}'; valid journeys:\n${PAYMENT_JOURNEYS.map((j) => `  ${j}`).join('\n')}`);
+    return 1;
+  }
+  const numeric = (name: 'seed' | 'delay-ms'): number | undefined | null => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) {
+      io.err(`--${name} must be a non-negative number, got '${v}'`);
+      return null;
+    }
+    return n;
+  };
+  const seed = numeric('seed');
+  const delayMs = numeric('delay-ms');
+  if (seed === null || delayMs === null) return 1;
+  const r = await call<JourneyResponse>('POST', `/_sim/journeys/${encodeURIComponent(command)}`, {
+    ...(values.session ? { sessionId: values.session } : {}),
+    duplicates: values.duplicates ?? false,
+    shuffle: values.shuffle ?? false,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(delayMs !== undefined ? { delayMs } : {}),
+  });
+  if (!r) return 1;
+  if (r.status !== 200) {
+    io.err(`simulator answered ${r.status}: ${failure(r.json)}`);
+    return 1;
+  }
+  const j = r.json;
+  io.out(`${j.journey} on ${j.session.id}${j.order_id ? ` (order ${j.order_id})` : ''}`);
+  io.out(`  session ${j.session.status} / ${j.session.payment_status}${j.session.payment_intent ? `, payment intent ${j.session.payment_intent}` : ''}`);
+  if (!j.webhook) {
+    io.out(`  ${j.events.length} events recorded; none delivered (the simulator has no webhook URL):`);
+    for (const e of j.events) io.out(`    ${e.type.padEnd(42)} ${e.id}`);
+    return 0;
+  }
+  io.out(`  webhooks to ${j.webhook}:`);
+  for (const d of j.deliveries) {
+    io.out(`    ${d.ok ? '✓' : '✗'} ${String(d.status).padStart(3)}  ${d.type.padEnd(42)} ${d.event_id}${d.attempts > 1 ? `  (${d.attempts} attempts)` : ''}`);
+  }
+  const failed = j.deliveries.filter((d) => !d.ok).length;
+  io.out(`  ${j.events.length} events, ${j.deliveries.length} deliveries: ${j.deliveries.length - failed} acknowledged, ${failed} failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function serve(values: { port?: string | undefined; host?: string | undefined }, io: CliIo): Promise<number> {
+  const port = Number(values.port ?? io.env.STRIPE_SIMULATOR_PORT ?? 12111);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    io.err(`invalid port '${values.port ?? io.env.STRIPE_SIMULATOR_PORT}'`);
+    return 1;
+  }
+  const secret = io.env.STRIPE_WEBHOOK_SECRET?.split(',').map((s) => s.trim()).find(Boolean);
+  const webhookUrl = io.env.STRIPE_WEBHOOK_URL ?? `http://127.0.0.1:${io.env.PORT ?? 3000}/webhooks/stripe`;
+  if (!secret) io.err('STRIPE_WEBHOOK_SECRET is not set: events are recorded but no webhooks are delivered');
+  const sim = await startStripeSimulator({
+    port,
+    host: values.host ?? '127.0.0.1',
+    ...(secret ? { webhookUrl, webhookSecret: secret } : {}),
+    log: (msg) => io.out(`[stripe-simulator] ${msg}`),
+  });
+  io.out(`[stripe-simulator] use STRIPE_SECRET_KEY=sk_test_... STRIPE_API_BASE=${sim.url}; run a journey with \`settle-simulate <journey>\``);
+  await (io.stop ?? new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  }));
+  await sim.close();
+  return 0;
+}
+
+function formatAmount(amount: number, currency: string): string {
+  return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), {
+    env: process.env,
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
