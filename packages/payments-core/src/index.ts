@@ -6,3 +6,4 @@ export * from './decide.js';
 export * from './shadow.js';
 export * from './retry-policy.js';
 export * from './inbox.js';
+export * from './override.js';

@@ -3,6 +3,7 @@ import { entitlementsRouter } from './routers/entitlements.router.js';
 import { ordersRouter } from './routers/orders.router.js';
 import { productsRouter } from './routers/products.router.js';
 import { adminEventsRouter } from './routers/admin-events.router.js';
+import { adminOrdersRouter } from './routers/admin-orders.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -12,6 +13,7 @@ export const appRouter = router({
   entitlements: entitlementsRouter,
   admin: router({
     events: adminEventsRouter,
+    orders: adminOrdersRouter,
   }),
 });
 

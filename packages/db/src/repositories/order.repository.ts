@@ -77,3 +77,50 @@ export async function listOrdersForUser(
   }
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }
+
+/** Statuses an order can be stuck in: money not settled yet, or waiting for an admin. */
+export const UNSETTLED_STATUSES = ['pending', 'processing', 'requires_action', 'failed', 'needs_review'] as const;
+
+export type AdminOrderFilter = {
+  status?: string | undefined;
+  /** Unsettled orders whose last change is older than this. */
+  stuckForMinutes?: number | undefined;
+  /** An order id, Checkout Session, PaymentIntent, customer or user id. */
+  search?: string | undefined;
+  cursor?: OrderCursor | undefined;
+  limit: number;
+};
+
+/** The console's order list: newest first, keyset-paginated on (created_at, id). */
+export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<OrderRow[]> {
+  let q = db.selectFrom('orders').selectAll();
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.stuckForMinutes !== undefined) {
+    q = q
+      .where('status', 'in', f.status ? [f.status] : [...UNSETTLED_STATUSES])
+      .where('updated_at', '<', sql<Date>`now() - ${`${f.stuckForMinutes} minutes`}::interval`);
+  }
+  const s = f.search?.trim();
+  if (s) {
+    q = q.where((eb) =>
+      eb.or([
+        ...(isOrderId(s) ? [eb('id', '=', s)] : []),
+        eb('payment_intent_id', '=', s),
+        eb('checkout_session_id', '=', s),
+        eb('stripe_customer_id', '=', s),
+        eb('user_id', '=', s),
+      ]),
+    );
+  }
+  if (f.cursor) {
+    const at = new Date(f.cursor.createdAt);
+    const id = f.cursor.id;
+    q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+  }
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function countOrdersByStatus(db: Db): Promise<Record<string, number>> {
+  const rows = await db.selectFrom('orders').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}

@@ -1,0 +1,109 @@
+import {
+  findInvoiceForOrder,
+  findOrder,
+  listEventsForOrder,
+  listGrantsForOrder,
+  listOrdersForAdmin,
+  listTransitions,
+} from '@settle/db';
+import { ORDER_STATUSES } from '@settle/payments-core';
+import { z } from 'zod';
+import { toOrderDto } from '../../payments/order.mapper.js';
+import { overrideOrder } from '../../payments/order-admin.service.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { adminProcedure, domainError, router } from '../trpc.js';
+
+const OrderId = z.string().uuid({ message: 'orderId must be a UUID' });
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export const adminOrdersRouter = router({
+  list: adminProcedure('viewer')
+    .input(
+      z
+        .object({
+          status: z.enum(ORDER_STATUSES).optional(),
+          stuckForMinutes: z.number().int().min(0).max(525_600).optional(),
+          search: z.string().trim().max(255).optional(),
+          cursor: z.string().max(300).nullish(),
+          limit: z.number().int().min(1).max(200).default(50),
+        })
+        .default({ limit: 50 }),
+    )
+    .query(async ({ ctx, input }) => {
+      const rows = await listOrdersForAdmin(ctx.deps.database.db, {
+        status: input.status,
+        stuckForMinutes: input.stuckForMinutes,
+        search: input.search || undefined,
+        cursor: input.cursor ? decodeCursor(input.cursor) : undefined,
+        limit: input.limit + 1,
+      });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((r) => toOrderDto(r)),
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.created_at).toISOString(), id: last.id }) : null,
+      };
+    }),
+
+  get: adminProcedure('viewer')
+    .input(z.object({ orderId: OrderId }))
+    .query(async ({ ctx, input }) => {
+      const db = ctx.deps.database.db;
+      const row = await findOrder(db, input.orderId);
+      if (!row) throw domainError('NOT_FOUND', 'order not found');
+      const [invoice, events, transitions, grants] = await Promise.all([
+        findInvoiceForOrder(db, row.id),
+        listEventsForOrder(db, row.id),
+        listTransitions(db, row.id),
+        listGrantsForOrder(db, row.id),
+      ]);
+      return {
+        order: toOrderDto(row, invoice),
+        events: events.map((e) => ({
+          eventId: e.id,
+          type: e.type,
+          state: e.state,
+          outcome: e.outcome,
+          attempts: e.attempts,
+          lastError: e.last_error,
+          stripeCreatedAt: iso(e.stripe_created)!,
+          receivedAt: iso(e.received_at)!,
+          processedAt: iso(e.processed_at),
+        })),
+        transitions: transitions.map((t) => ({
+          id: Number(t.id),
+          from: t.from_status,
+          to: t.to_status,
+          cause: t.cause,
+          actor: t.actor,
+          reason: t.reason,
+          eventId: t.event_id,
+          stripeAt: iso(t.stripe_at),
+          at: iso(t.created_at)!,
+        })),
+        grants: grants.map((g) => ({
+          kind: g.kind,
+          credits: g.credits,
+          plan: g.plan,
+          creditsRevoked: g.credits_revoked,
+          grantedAt: iso(g.granted_at)!,
+          revokedAt: iso(g.revoked_at),
+          eventId: g.event_id,
+        })),
+      };
+    }),
+
+  override: adminProcedure('operator')
+    .input(
+      z.object({
+        orderId: OrderId,
+        to: z.enum(ORDER_STATUSES),
+        reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const r = await overrideOrder(ctx.deps, input.orderId, input.to, input.reason, ctx.admin.actor);
+      if (!r.ok) throw domainError(r.code, r.message);
+      return toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id));
+    }),
+});

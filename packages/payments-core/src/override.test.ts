@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { GrantSpec, OrderState } from './decide.js';
+import { decideOverride } from './override.js';
+
+const grant: GrantSpec = { kind: 'credits', credits: 10, partialRefund: 'proportional' };
+const order = (status: OrderState['status'], paidAt: number | null = null): OrderState => ({
+  id: 'o1', userId: 'u1', status, handler: 'new', amount: 2000, currency: 'usd', checkoutSessionId: 'cs_1',
+  paymentIntentId: 'pi_1', statusAt: 100, paidAt, amountRefunded: 0, disputeId: null, disputeStatus: null,
+  statusBeforeDispute: null, reviewReason: status === 'needs_review' ? 'AMOUNT_MISMATCH: x' : null, failureReason: null,
+});
+
+describe('decideOverride', () => {
+  it('confirms a stuck processing order with its grant and the admin time as paidAt', () => {
+    const r = decideOverride(order('processing'), 'succeeded', 'SEPA settled, webhook lost', { at: 500, grant });
+    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit', 'grant']);
+    expect(r.ok && r.decision.next).toMatchObject({ status: 'succeeded', paidAt: 500 });
+  });
+
+  it('takes the grant back when a paid order is moved to refunded', () => {
+    const r = decideOverride(order('succeeded', 100), 'refunded', 'refunded outside Stripe', { at: 500, grant });
+    expect(r.ok && r.decision.effects).toEqual([
+      { type: 'audit', from: 'succeeded', to: 'refunded', reason: 'refunded outside Stripe' },
+      { type: 'revoke', grant, creditsRevoked: 10, reason: 'refund' },
+    ]);
+  });
+
+  it('releases an order from review and clears the review reason', () => {
+    const r = decideOverride(order('needs_review'), 'canceled', 'customer paid wrong amount; refunded', { at: 500, grant });
+    expect(r.ok && r.decision.next).toMatchObject({ status: 'canceled', reviewReason: null });
+    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit']);
+  });
+
+  it('refuses a blank reason and a move to the same status', () => {
+    expect(decideOverride(order('pending'), 'succeeded', '  ', { at: 1, grant })).toMatchObject({ ok: false, code: 'REASON_REQUIRED' });
+    expect(decideOverride(order('pending'), 'pending', 'why', { at: 1, grant })).toMatchObject({ ok: false, code: 'SAME_STATUS' });
+  });
+});
