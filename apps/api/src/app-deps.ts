@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { Env } from './env.js';
 import type { Metrics } from './lib/metrics.js';
+import type { OrderChangeBus } from './lib/order-change-bus.js';
+import type { Reconciler } from './payments/reconciler.js';
 import type { EventProcessor } from './payments/event-processor.js';
 import type { ProductCatalogue } from './payments/product-catalogue.js';
 
@@ -18,6 +20,10 @@ export type AppDeps = {
   logger: Logger;
   metrics: Metrics;
   jwtSecret: Uint8Array | null;
+  /** Asks Stripe about stuck orders; also `admin.orders.reconcile`. */
+  reconciler: Reconciler;
+  /** Order changes across instances, for live status. */
+  orderChanges: OrderChangeBus;
   /** Process a stored event now, tracked for graceful shutdown. */
   processNow(eventId: string): void;
   /** Which handler a new order of this user is created under. */

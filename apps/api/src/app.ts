@@ -11,6 +11,8 @@ import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient } from './lib/stripe-client.js';
 import { createEventProcessor } from './payments/event-processor.js';
+import { createReconciler } from './payments/reconciler.js';
+import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
@@ -62,9 +64,28 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     metrics,
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
+  const orderChanges = createOrderChangeBus(database, logger);
+  processor.onOrderChanged((orderId) => orderChanges.publish(orderId));
+  const reconciler = createReconciler({
+    db: database.db,
+    stripe,
+    catalogue,
+    logger,
+    metrics,
+    ages: {
+      pendingMinutes: env.RECONCILE_PENDING_AFTER_MIN,
+      processingMinutes: env.RECONCILE_PROCESSING_AFTER_MIN,
+      reviewMinutes: env.RECONCILE_REVIEW_AFTER_MIN,
+      recheckMinutes: env.RECONCILE_RECHECK_MIN,
+    },
+    batch: env.RECONCILE_BATCH,
+    onOrderChanged: (orderId) => orderChanges.publish(orderId),
+  });
   const deps: AppDeps = {
     env,
     database,
+    reconciler,
+    orderChanges,
     catalogue,
     stripe,
     processor,
@@ -84,6 +105,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     batch: env.WORKER_BATCH,
     leaseMs: env.WORKER_LEASE_MS,
   });
+  await orderChanges.start();
+  reconciler.start(env.RECONCILE_INTERVAL_MS);
   let accepting = true;
   const app = await buildServer(deps, { afterStore: (id) => worker.processNow(id), isAccepting: () => accepting });
   let closed: Promise<void> | null = null;
@@ -100,6 +123,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         accepting = false;
         await app.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
+        await reconciler.stop();
+        await orderChanges.stop();
         await database.close();
         logger.info('stopped');
       })();

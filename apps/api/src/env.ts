@@ -25,6 +25,17 @@ export const EnvSchema = z
     USER_JWT_SECRET: z.string().min(16).optional(),
     PRODUCTS_FILE: z.string().optional(),
     HANDLER_MODE: z.enum(['legacy', 'new']).default('new'),
+    /** Unset: the handler flag is served from Settle's own database (GET /api/client/features). */
+    UNLEASH_URL: z.string().url().optional(),
+    UNLEASH_API_TOKEN: z.string().min(1).optional(),
+    UNLEASH_ADMIN_TOKEN: z.string().min(1).optional(),
+    UNLEASH_REFRESH_MS: z.coerce.number().int().min(50).default(15_000),
+    UNLEASH_ENVIRONMENT: z.string().min(1).default('development'),
+    UNLEASH_PROJECT: z.string().min(1).default('default'),
+    /** Where the SDK keeps its last known flags (used while Unleash is unreachable). */
+    UNLEASH_BACKUP_DIR: z.string().default('./.data/unleash'),
+    /** How long start-up waits for the first flag state; payments never wait for it. */
+    UNLEASH_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
     WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(4),
     WORKER_POLL_MS: z.coerce.number().int().min(10).default(500),
     WORKER_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
@@ -34,10 +45,28 @@ export const EnvSchema = z
     RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
     UNMATCHED_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+    RECONCILE_PENDING_AFTER_MIN: z.coerce.number().int().min(0).default(24 * 60 + 10),
+    RECONCILE_PROCESSING_AFTER_MIN: z.coerce.number().int().min(0).default(120),
+    RECONCILE_REVIEW_AFTER_MIN: z.coerce.number().int().min(0).default(60),
+    RECONCILE_RECHECK_MIN: z.coerce.number().int().min(0).default(60),
+    RECONCILE_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
     ADMIN_EMAIL: z.string().email().optional(),
     ADMIN_PASSWORD: z.string().min(8).optional(),
+    /** Console session lifetime. */
+    ADMIN_SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+    /** Extra origins allowed to send cookie-authenticated mutations (the API's own origin and PUBLIC_URL always are). */
+    ADMIN_ORIGINS: csv.optional(),
+    /** Where the built console is (served at /admin/); default: apps/admin/dist beside the API. */
+    ADMIN_CONSOLE_DIR: z.string().optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.UNLEASH_URL && !env.UNLEASH_API_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['UNLEASH_API_TOKEN'], message: 'UNLEASH_API_TOKEN is required with UNLEASH_URL' });
+    }
+    if (env.UNLEASH_ADMIN_TOKEN && !env.UNLEASH_URL) {
+      ctx.addIssue({ code: 'custom', path: ['UNLEASH_ADMIN_TOKEN'], message: 'UNLEASH_ADMIN_TOKEN needs UNLEASH_URL' });
+    }
     if (env.NODE_ENV !== 'production') return;
     for (const key of ['STRIPE_WEBHOOK_SECRET', 'USER_JWT_SECRET', 'STRIPE_SECRET_KEY'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required in production` });

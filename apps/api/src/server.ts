@@ -1,8 +1,11 @@
+import fastifyCookie from '@fastify/cookie';
 import { migrationsApplied, sql } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
+import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
 import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
+import { allowedOrigins, createLoginRateLimiter, httpExchange, verifyAdminSession } from './lib/admin-session.js';
 import { verifyUserToken } from './lib/user-auth.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
@@ -36,20 +39,31 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     }),
   );
 
+  await app.register(fastifyCookie);
+  const session = { env: deps.env, origins: allowedOrigins(deps.env), loginLimiter: createLoginRateLimiter() };
+
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
-      createContext: async ({ req }): Promise<Context> => {
-        const authorization = req.headers.authorization;
-        if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization) };
-        return { deps, user: await verifyUserToken(authorization, deps.jwtSecret), admin: null };
+      createContext: async ({ req, res, info }): Promise<Context> => {
+        const http = httpExchange(req, res, session);
+        // SSE (EventSource) cannot send headers: subscriptions pass the token in connectionParams.
+        const paramToken = info.connectionParams?.token;
+        const authorization = req.headers.authorization ?? (typeof paramToken === 'string' ? `Bearer ${paramToken}` : undefined);
+        if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http };
+        const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
+        return { deps, user: await verifyUserToken(authorization, deps.jwtSecret), admin, http };
       },
       onError({ error, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ path, err: error.message }, 'tRPC procedure failed');
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
+
+  const dir = consoleDir(deps.env.ADMIN_CONSOLE_DIR);
+  if (dir) await adminConsoleRoute(app, { dir });
+  else deps.logger.info('admin console not built: /admin/ is not served (build apps/admin, or use its Vite dev server)');
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {

@@ -128,3 +128,19 @@ export async function orderState(db: Db, orderId: string) {
 }
 
 export type { StripeEvent, Stripe };
+
+/** A Settle API wired to a fresh offline Stripe simulator, which delivers its webhooks to it. */
+export async function startApiWithSimulator(kind: DatabaseKind, env: Record<string, string> = {}) {
+  const { startStripeSimulator } = await import('@settle/stripe-simulator');
+  const simulator = await startStripeSimulator({ retryDelayMs: 20 });
+  const api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: simulator.url, ...env });
+  simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
+  return {
+    api,
+    simulator,
+    async close() {
+      await simulator.close();
+      await api.close();
+    },
+  };
+}

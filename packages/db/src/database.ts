@@ -1,13 +1,15 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { OrderTable, OrderTransitionTable } from './tables/order.table.js';
+import type { OrderTable, OrderTransitionTable, ReconciliationRunTable } from './tables/order.table.js';
 import type { StripeEventTable } from './tables/stripe-event.table.js';
 import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/grant.table.js';
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
 import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
+import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 
 export interface Database {
   orders: OrderTable;
   order_transitions: OrderTransitionTable;
+  reconciliation_runs: ReconciliationRunTable;
   stripe_events: StripeEventTable;
   grants: GrantTable;
   credit_ledger: CreditLedgerTable;
@@ -18,6 +20,8 @@ export interface Database {
   admin_sessions: AdminSessionTable;
   admin_tokens: AdminTokenTable;
   admin_audit: AdminAuditTable;
+  feature_flags: FeatureFlagTable;
+  shadow_disagreements: ShadowDisagreementTable;
 }
 
 export type Db = Kysely<Database>;

@@ -12,4 +12,8 @@ export * from './repositories/grant.repository.js';
 export * from './repositories/invoice.repository.js';
 export * from './repositories/customer.repository.js';
 export * from './repositories/admin.repository.js';
+export * from './repositories/admin-account.repository.js';
+export * from './tables/flag.table.js';
+export * from './repositories/flag.repository.js';
+export * from './repositories/metrics.repository.js';
 export { sql } from 'kysely';

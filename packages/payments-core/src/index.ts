@@ -7,3 +7,4 @@ export * from './shadow.js';
 export * from './retry-policy.js';
 export * from './inbox.js';
 export * from './override.js';
+export * from './stripe-state.mapper.js';

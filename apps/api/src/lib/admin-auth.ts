@@ -1,7 +1,15 @@
 import { ADMIN_TOKEN_PREFIX, findActiveAdminToken, touchAdminToken, type AdminRole, type Db } from '@settle/db';
 
 /** Who is acting in the console or through an admin API token. */
-export type AdminPrincipal = { actor: string; role: AdminRole; via: 'token' | 'session' };
+export type AdminPrincipal = {
+  actor: string;
+  role: AdminRole;
+  via: 'token' | 'session';
+  /** Console sessions only: the account behind the session. */
+  adminId?: number;
+  email?: string;
+  expiresAt?: Date;
+};
 
 const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, owner: 2 };
 

@@ -37,6 +37,40 @@ export function createMetrics() {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    reconciliationDrift: new Counter({
+      name: 'settle_reconciliation_drift_total',
+      help: 'Orders the reconciler found out of step with Stripe and corrected (state-consistency drift)',
+      registers: [registry],
+    }),
+    reconciliationLastDisagreements: new Gauge({
+      name: 'settle_reconciliation_last_run_disagreements',
+      help: 'Disagreements found by the last reconciliation run of this instance',
+      registers: [registry],
+    }),
+    flagSourceUp: new Gauge({
+      name: 'settle_flag_source_up',
+      help: '1 while the last poll of the flag source (Settle or Unleash) succeeded, 0 while it fails',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    flagFetchErrors: new Counter({
+      name: 'settle_flag_fetch_errors_total',
+      help: 'Failed polls of the flag source; evaluation continues on the last known state or the default',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    handlerChoices: new Counter({
+      name: 'settle_handler_choices_total',
+      help: 'Handlers chosen for new orders; basis "default" means the flag could not be evaluated (HANDLER_MODE)',
+      labelNames: ['handler', 'shadow', 'basis'] as const,
+      registers: [registry],
+    }),
+    shadowDisagreements: new Counter({
+      name: 'settle_shadow_disagreements_total',
+      help: 'Points where the shadowed new handler would have decided differently from legacy',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     inboxDepth: new Gauge({
       name: 'settle_inbox_due_events',
       help: 'Inbox events waiting to be processed (pending or failed and due)',

@@ -4,6 +4,10 @@ import { ordersRouter } from './routers/orders.router.js';
 import { productsRouter } from './routers/products.router.js';
 import { adminEventsRouter } from './routers/admin-events.router.js';
 import { adminOrdersRouter } from './routers/admin-orders.router.js';
+import { adminMetricsRouter } from './routers/admin-metrics.router.js';
+import { adminAuditRouter } from './routers/admin-audit.router.js';
+import { adminUsersRouter } from './routers/admin-users.router.js';
+import { authRouter } from './routers/auth.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -11,9 +15,13 @@ export const appRouter = router({
   checkout: checkoutRouter,
   orders: ordersRouter,
   entitlements: entitlementsRouter,
+  auth: authRouter,
   admin: router({
+    users: adminUsersRouter,
+    audit: adminAuditRouter,
     events: adminEventsRouter,
     orders: adminOrdersRouter,
+    metrics: adminMetricsRouter,
   }),
 });
 

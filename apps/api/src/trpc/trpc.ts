@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import type { AppDeps } from '../app-deps.js';
 import { hasRole, type AdminPrincipal } from '../lib/admin-auth.js';
+import type { LoginRateLimiter } from '../lib/admin-session.js';
 import type { EndUser } from '../lib/user-auth.js';
 import type { AdminRole } from '@settle/db';
 
@@ -9,6 +10,20 @@ export type Context = {
   deps: AppDeps;
   user: EndUser | null;
   admin: AdminPrincipal | null;
+  /** The HTTP side of the request (cookies, origin, client address); absent for direct callers. */
+  http?: HttpExchange;
+};
+
+/** What the console's session procedures need from the HTTP request. */
+export type HttpExchange = {
+  ip: string;
+  /** The `settle_admin` cookie, if sent. */
+  sessionId: string | null;
+  /** Whether Origin/Referer is the API itself or an allowed console origin (the CSRF check). */
+  trustedOrigin: boolean;
+  setSessionCookie(sessionId: string, expiresAt: Date): void;
+  clearSessionCookie(): void;
+  loginLimiter: LoginRateLimiter;
 };
 
 const t = initTRPC.context<Context>().create({
@@ -42,8 +57,13 @@ export const userProcedure = t.procedure.use(({ ctx, next }) => {
  * (viewer reads; operator overrides, reconciles, refunds, replays; owner changes flags and admins).
  */
 export function adminProcedure(role: AdminRole) {
-  return t.procedure.use(({ ctx, next }) => {
+  return t.procedure.use(({ ctx, type, next }) => {
     if (!ctx.admin) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an admin session or API token is required' });
+    // SameSite=Strict keeps the cookie off cross-site requests but not off same-site ones (sibling
+    // subdomains); a token is never sent implicitly, so only sessions need the origin check.
+    if (type === 'mutation' && ctx.admin.via === 'session' && ctx.http && !ctx.http.trustedOrigin) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'cross-origin request refused: Origin must be the console' });
+    }
     if (!hasRole(ctx.admin, role)) throw new TRPCError({ code: 'FORBIDDEN', message: `this needs the ${role} role` });
     return next({ ctx: { ...ctx, admin: ctx.admin } });
   });

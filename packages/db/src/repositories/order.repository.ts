@@ -124,3 +124,29 @@ export async function countOrdersByStatus(db: Db): Promise<Record<string, number
   const rows = await db.selectFrom('orders').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute();
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
+
+export type ReconcileAges = { pendingMinutes: number; processingMinutes: number; reviewMinutes: number; recheckMinutes: number };
+
+/**
+ * Claim orders that look stuck for a comparison with Stripe: `pending` past the Checkout
+ * expiry, attempt states (`processing`, `requires_action`, `failed`) past an age, `needs_review`.
+ * Stamping `last_reconciled_at` in the claim keeps other instances off them until the recheck
+ * age passes.
+ */
+export async function claimOrdersToReconcile(db: Db, ages: ReconcileAges, limit: number): Promise<string[]> {
+  const minutes = (n: number) => sql`now() - ${`${n} minutes`}::interval`;
+  const rows = await sql<{ id: string }>`
+    update orders set last_reconciled_at = now()
+    where id in (
+      select id from orders
+      where ((status = 'pending' and created_at < ${minutes(ages.pendingMinutes)})
+          or (status in ('processing', 'requires_action', 'failed') and updated_at < ${minutes(ages.processingMinutes)})
+          or (status = 'needs_review' and updated_at < ${minutes(ages.reviewMinutes)}))
+        and (last_reconciled_at is null or last_reconciled_at < ${minutes(ages.recheckMinutes)})
+      order by updated_at
+      limit ${limit}
+      for update skip locked
+    )
+    returning id`.execute(db);
+  return rows.rows.map((r) => r.id);
+}

@@ -154,3 +154,14 @@ export async function listEvents(db: Db, f: EventFilter) {
   }
   return q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
+
+/** Inbox events received since a time, counted by state (a bulk replay's progress). */
+export async function countEventsByStateSince(db: Db, since: Date): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('stripe_events')
+    .select(['state', sql<number>`count(*)::int`.as('n')])
+    .where('received_at', '>=', since)
+    .groupBy('state')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}

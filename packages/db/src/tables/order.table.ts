@@ -22,6 +22,9 @@ export interface OrderTable {
   status_before_dispute: string | null;
   review_reason: string | null;
   failure_reason: string | null;
+  /** The new handler's copy of the order (its `OrderState`) for orders created in shadow mode; null otherwise. */
+  shadow_state: ColumnType<unknown, string | null | undefined, string | null>;
+  last_reconciled_at?: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -43,3 +46,14 @@ export interface OrderTransitionTable {
 }
 export type OrderTransitionRow = Selectable<OrderTransitionTable>;
 export type NewOrderTransition = Insertable<OrderTransitionTable>;
+
+export interface ReconciliationRunTable {
+  id: Generated<number>;
+  trigger: string;
+  started_at: Timestamp;
+  finished_at: Date | null;
+  checked: Generated<number>;
+  disagreements: Generated<number>;
+  errors: Generated<number>;
+  requeued_events: Generated<number>;
+}

@@ -1,4 +1,4 @@
-import { getEvent, INBOX_STATES, listEvents } from '@settle/db';
+import { countEventsByStateSince, getEvent, INBOX_STATES, listEvents } from '@settle/db';
 import { z } from 'zod';
 import { replayDeadSince, replayEvent } from '../../payments/replay.service.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -74,6 +74,11 @@ export const adminEventsRouter = router({
         processedAt: ev.processed_at ? new Date(ev.processed_at).toISOString() : null,
       };
     }),
+
+  /** Events received since a time, by state: what a bulk replay's progress bar follows. */
+  stateCounts: adminProcedure('viewer')
+    .input(z.object({ receivedFrom: z.string().datetime() }))
+    .query(async ({ ctx, input }) => countEventsByStateSince(ctx.deps.database.db, new Date(input.receivedFrom))),
 
   replay: adminProcedure('operator')
     .input(

@@ -10,6 +10,8 @@ import { ORDER_STATUSES } from '@settle/payments-core';
 import { z } from 'zod';
 import { toOrderDto } from '../../payments/order.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
+import { refundOrder } from '../../payments/refund.service.js';
+import { recordAdminAction } from '@settle/db';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
@@ -105,5 +107,38 @@ export const adminOrdersRouter = router({
       const r = await overrideOrder(ctx.deps, input.orderId, input.to, input.reason, ctx.admin.actor);
       if (!r.ok) throw domainError(r.code, r.message);
       return toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id));
+    }),
+
+  reconcile: adminProcedure('operator')
+    .input(z.object({ orderId: OrderId, reason: z.string().trim().max(500).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      if (!ctx.deps.stripe) throw domainError('PRECONDITION', 'Stripe is not configured on this server');
+      const r = await ctx.deps.reconciler.reconcileOrder(input.orderId, ctx.admin.actor);
+      if (!r) throw domainError('NOT_FOUND', 'order not found');
+      await recordAdminAction(ctx.deps.database.db, {
+        actor: ctx.admin.actor,
+        action: 'orders.reconcile',
+        target: `order:${input.orderId}`,
+        reason: input.reason ?? null,
+        details: { changed: r.changed, stripeSays: r.commands, status: r.order.status },
+      });
+      return { changed: r.changed, stripeSays: r.commands, order: toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id)) };
+    }),
+
+  refund: adminProcedure('operator')
+    .input(
+      z.object({
+        orderId: OrderId,
+        /** Minor units; omitted: everything not refunded yet. */
+        amount: z.number().int().positive().optional(),
+        reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500),
+        /** One id per refund the operator means; a retry with the same id refunds once. */
+        requestId: z.string().uuid().optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const r = await refundOrder(ctx.deps, input.orderId, input.amount, input.reason, ctx.admin.actor, input.requestId);
+      if (!r.ok) throw domainError(r.code, r.message);
+      return { refundId: r.refundId, amount: r.amount, status: r.status };
     }),
 });

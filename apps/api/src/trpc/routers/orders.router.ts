@@ -26,4 +26,54 @@ export const ordersRouter = router({
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.created_at).toISOString(), id: last.id }) : null,
       };
     }),
+
+  /**
+   * Live status: the order now, then again on every change, from any API instance (PostgreSQL
+   * LISTEN/NOTIFY). Over SSE: `httpSubscriptionLink`, with the user token in `connectionParams`.
+   */
+  onStatus: userProcedure.input(z.object({ orderId: OrderId })).subscription(async function* ({ ctx, input, signal }) {
+    const db = ctx.deps.database.db;
+    const first = await findOrder(db, input.orderId);
+    if (!first || first.user_id !== ctx.user.id) throw domainError('NOT_FOUND', 'order not found');
+    let wake: (() => void) | null = null;
+    let dirty = true;
+    const unsubscribe = ctx.deps.orderChanges.subscribe(input.orderId, () => {
+      dirty = true;
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      let last = '';
+      while (!signal?.aborted) {
+        if (dirty) {
+          dirty = false;
+          const row = await findOrder(db, input.orderId);
+          if (row) {
+            const dto = toOrderDto(row, await findInvoiceForOrder(db, row.id));
+            const key = `${dto.status}|${dto.updatedAt}|${dto.invoice?.id ?? ''}`;
+            if (key !== last) {
+              last = key;
+              yield dto;
+            }
+          }
+        }
+        // A missed notification (a dropped LISTEN connection) is caught by a slow re-read.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            dirty = true;
+            resolve();
+          }, 15_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    } finally {
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }),
 });

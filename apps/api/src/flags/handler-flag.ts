@@ -1,0 +1,246 @@
+import { findFeatureFlag, listFeatureFlags, recordAdminAction, saveFeatureFlag, type Db, type FeatureFlagRow, type FlagMode } from '@settle/db';
+import type { Handler } from '@settle/payments-core';
+import type { Logger } from 'pino';
+import type { FeatureInterface } from 'unleash-client/lib/feature.js';
+import type { StrategyTransportInterface } from 'unleash-client/lib/strategy/strategy.js';
+import type { Env } from '../env.js';
+import type { Metrics } from '../lib/metrics.js';
+import { openFlagSource, type FlagSource, type FlagSourceKind, type FlagSourceStatus } from './flag-source.js';
+import { createUnleashAdmin, type UnleashAdmin } from './unleash-admin.js';
+
+/** The one flag that routes new orders between the handlers. */
+export const NEW_HANDLER_FLAG = 'settle.new-payment-handler';
+
+/** The handler a new order is created under, and whether the new handler shadows it. */
+export type HandlerChoice = { handler: Handler; shadow: boolean };
+
+/**
+ * legacy: every new order on the legacy handler (the kill switch: the flag is off);
+ * new: `rolloutPercent` of users on the new handler; shadow: every order stays on legacy and
+ * `rolloutPercent` of users also get the new handler's decisions recorded beside it.
+ */
+export type FlagSetting = { mode: FlagMode; rolloutPercent: number };
+
+/** Strategy variant names; evaluation reads them back with `getVariant`. */
+const VARIANT: Record<Exclude<FlagMode, 'legacy'>, string> = { new: 'new', shadow: 'shadow' };
+
+/**
+ * The flexibleRollout strategy for a setting, as Unleash stores and serves it: `rollout` is a
+ * string, stickiness is the user id, and the group id is the flag name (so a user's bucket is
+ * the same on every Settle instance and SDK). In legacy mode the flag is off and the strategy
+ * keeps the last rollout.
+ */
+export function rolloutStrategy(flag: string, setting: FlagSetting) {
+  const variant = { name: setting.mode === 'shadow' ? VARIANT.shadow : VARIANT.new, weight: 1000, stickiness: 'userId', weightType: 'variable' };
+  return {
+    name: 'flexibleRollout',
+    constraints: [] as StrategyTransportInterface['constraints'],
+    parameters: { rollout: String(setting.rolloutPercent), stickiness: 'userId', groupId: flag },
+    variants: [variant],
+  } satisfies StrategyTransportInterface;
+}
+
+/** A stored flag in Unleash's client API format (`GET /api/client/features`). */
+export function toClientFeature(row: Pick<FeatureFlagRow, 'name' | 'enabled' | 'mode' | 'rollout_percent'>): FeatureInterface {
+  return {
+    name: row.name,
+    type: 'release',
+    description: 'Settle: which payment handler new orders get',
+    enabled: row.enabled,
+    project: 'default',
+    stale: false,
+    impressionData: false,
+    strategies: [rolloutStrategy(row.name, { mode: row.mode, rolloutPercent: row.rollout_percent })],
+    variants: [],
+  };
+}
+
+/** Read a flag definition (as the SDK holds it) back as a setting; null when it is not defined. */
+export function settingOf(definition: FeatureInterface | undefined): FlagSetting | null {
+  if (!definition) return null;
+  const strategies = (definition.strategies ?? []).filter((s) => !(s as { disabled?: boolean }).disabled);
+  const rollout = strategies.find((s) => s.name === 'flexibleRollout');
+  const rolloutPercent = rollout ? Number(rollout.parameters.rollout ?? 0) : strategies.some((s) => s.name === 'default') ? 100 : 0;
+  if (!definition.enabled) return { mode: 'legacy', rolloutPercent };
+  const shadow = strategies.some((s) => s.variants?.some((v) => v.name === VARIANT.shadow));
+  return { mode: shadow ? 'shadow' : 'new', rolloutPercent };
+}
+
+export type FlagView = FlagSetting & {
+  flag: string;
+  source: FlagSourceKind;
+  /** False while the SDK has no definition of the flag: new orders get `fallbackHandler`. */
+  defined: boolean;
+  fallbackHandler: Handler;
+  refreshIntervalMs: number;
+  status: FlagSourceStatus;
+};
+
+export type HandlerFlag = {
+  readonly source: FlagSourceKind;
+  readonly refreshIntervalMs: number;
+  /**
+   * Start the SDK. The self-served source needs the API's own base URL, so it starts once the API
+   * listens; until then (and whenever the flag cannot be evaluated) new orders get HANDLER_MODE.
+   */
+  start(selfUrl: string | null): Promise<void>;
+  /** Evaluate the flag for a new order of this user (the SDK's rollout, sticky on the user id). */
+  choose(userId: string): HandlerChoice;
+  view(): FlagView;
+  /** Change the flag where it lives (Settle's database or Unleash), audited with actor and reason. */
+  set(db: Db, change: FlagSetting & { actor: string; reason: string }): Promise<FlagSetting>;
+  close(): void;
+};
+
+export class FlagChangeRefused extends Error {
+  override name = 'FlagChangeRefused';
+}
+
+/** The configured source of the handler flag, evaluated by one shared unleash-client per process. */
+export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metrics: Metrics; instanceId: string }): HandlerFlag {
+  const { env, logger, metrics } = deps;
+  const kind: FlagSourceKind = env.UNLEASH_URL ? 'unleash' : 'settle';
+  const admin: UnleashAdmin | null =
+    env.UNLEASH_URL && env.UNLEASH_ADMIN_TOKEN
+      ? createUnleashAdmin({ url: env.UNLEASH_URL, token: env.UNLEASH_ADMIN_TOKEN, project: env.UNLEASH_PROJECT, environment: env.UNLEASH_ENVIRONMENT })
+      : null;
+  let source: FlagSource | null = null;
+  let starting: Promise<void> | null = null;
+  let closed = false;
+  const emptyStatus: FlagSourceStatus = { kind, ready: false, up: null, lastRefreshAt: null, lastError: null, consecutiveErrors: 0 };
+
+  metrics.flagSourceUp.set({ source: kind }, 0);
+  const listener = {
+    onFetchError(error: string, first: boolean, status: FlagSourceStatus) {
+      metrics.flagFetchErrors.inc({ source: kind });
+      metrics.flagSourceUp.set({ source: kind }, 0);
+      if (!first) return;
+      const known = source ? settingOf(source.unleash.getFeatureToggleDefinition(NEW_HANDLER_FLAG)) : null;
+      logger.warn(
+        { source: kind, err: error, lastRefreshAt: status.lastRefreshAt, flag: NEW_HANDLER_FLAG },
+        known && status.ready
+          ? `flag source unreachable: new orders follow the last known flag (${known.mode} ${known.rolloutPercent}%)`
+          : `flag source unreachable and no flag known: new orders get HANDLER_MODE=${env.HANDLER_MODE}`,
+      );
+    },
+    onRecovered(status: FlagSourceStatus) {
+      logger.info({ source: kind, lastRefreshAt: status.lastRefreshAt }, 'flag source reachable again');
+    },
+    onRefreshed() {
+      metrics.flagSourceUp.set({ source: kind }, 1);
+    },
+  };
+
+  function open(url: string, token: string | null, bootstrap: FeatureInterface[]) {
+    source = openFlagSource(
+      {
+        kind,
+        url,
+        token,
+        refreshMs: env.UNLEASH_REFRESH_MS,
+        environment: env.UNLEASH_ENVIRONMENT,
+        instanceId: deps.instanceId,
+        // Settle's own flags live in its database: nothing to keep on disk.
+        backupDir: kind === 'unleash' ? env.UNLEASH_BACKUP_DIR : null,
+        bootstrap,
+        sendMetrics: kind === 'unleash',
+      },
+      listener,
+    );
+  }
+
+  const view = (): FlagView => {
+    const definition = source?.status().ready ? source.unleash.getFeatureToggleDefinition(NEW_HANDLER_FLAG) : undefined;
+    const setting = settingOf(definition);
+    return {
+      flag: NEW_HANDLER_FLAG,
+      source: kind,
+      mode: setting?.mode ?? env.HANDLER_MODE,
+      rolloutPercent: setting?.rolloutPercent ?? (env.HANDLER_MODE === 'new' ? 100 : 0),
+      defined: setting !== null,
+      fallbackHandler: env.HANDLER_MODE,
+      refreshIntervalMs: env.UNLEASH_REFRESH_MS,
+      status: source?.status() ?? emptyStatus,
+    };
+  };
+
+  return {
+    source: kind,
+    refreshIntervalMs: env.UNLEASH_REFRESH_MS,
+    start(selfUrl) {
+      starting ??= (async () => {
+        if (closed) return;
+        if (kind === 'unleash') {
+          open(env.UNLEASH_URL!, env.UNLEASH_API_TOKEN ?? null, []);
+        } else {
+          if (!selfUrl) throw new Error('the self-served flag source needs the API base URL');
+          // Known at once from the database; the SDK then polls this API's own client endpoint.
+          const rows = await listFeatureFlags(deps.db);
+          open(`${selfUrl.replace(/\/$/, '')}/api/`, env.UNLEASH_API_TOKEN ?? null, rows.map(toClientFeature));
+        }
+        const ready = await source!.waitUntilReady(env.UNLEASH_STARTUP_TIMEOUT_MS);
+        const v = view();
+        if (ready) logger.info({ source: kind, flag: NEW_HANDLER_FLAG, mode: v.mode, rolloutPercent: v.rolloutPercent, defined: v.defined }, 'handler flag ready');
+        else logger.warn({ source: kind, timeoutMs: env.UNLEASH_STARTUP_TIMEOUT_MS }, `handler flag not known yet: new orders get HANDLER_MODE=${env.HANDLER_MODE} until it is`);
+      })();
+      return starting;
+    },
+    choose(userId) {
+      const s = source;
+      const definition = s?.status().ready ? s.unleash.getFeatureToggleDefinition(NEW_HANDLER_FLAG) : undefined;
+      let choice: HandlerChoice;
+      let basis: 'flag' | 'default';
+      if (!s || !definition) {
+        choice = { handler: env.HANDLER_MODE, shadow: false };
+        basis = 'default';
+      } else {
+        const variant = s.unleash.getVariant(NEW_HANDLER_FLAG, { userId });
+        basis = 'flag';
+        if (!variant.feature_enabled) choice = { handler: 'legacy', shadow: false };
+        else if (variant.name === VARIANT.shadow) choice = { handler: 'legacy', shadow: true };
+        else choice = { handler: 'new', shadow: false };
+      }
+      metrics.handlerChoices.inc({ handler: choice.handler, shadow: String(choice.shadow), basis });
+      return choice;
+    },
+    view,
+    async set(db, change) {
+      const setting: FlagSetting = { mode: change.mode, rolloutPercent: change.rolloutPercent };
+      const before = view();
+      if (kind === 'unleash') {
+        if (!admin) throw new FlagChangeRefused('the flag lives in Unleash and UNLEASH_ADMIN_TOKEN is not set: change it in Unleash');
+        await admin.apply(NEW_HANDLER_FLAG, setting);
+        await recordAdminAction(db, {
+          actor: change.actor,
+          action: 'flags.set',
+          target: `flag:${NEW_HANDLER_FLAG}`,
+          reason: change.reason,
+          details: { source: kind, ...setting, before: { mode: before.mode, rolloutPercent: before.rolloutPercent, defined: before.defined } },
+        });
+      } else {
+        await db.transaction().execute(async (trx) => {
+          const previous = await findFeatureFlag(trx, NEW_HANDLER_FLAG);
+          const saved = await saveFeatureFlag(trx, { name: NEW_HANDLER_FLAG, ...setting, updatedBy: change.actor });
+          await recordAdminAction(trx, {
+            actor: change.actor,
+            action: 'flags.set',
+            target: `flag:${NEW_HANDLER_FLAG}`,
+            reason: change.reason,
+            details: {
+              source: kind,
+              ...setting,
+              version: saved.version,
+              before: previous ? { mode: previous.mode, rolloutPercent: previous.rollout_percent, version: previous.version } : null,
+            },
+          });
+        });
+      }
+      logger.info({ flag: NEW_HANDLER_FLAG, source: kind, ...setting, actor: change.actor, reason: change.reason }, 'handler flag changed');
+      return setting;
+    },
+    close() {
+      closed = true;
+      source?.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { FlagSetting } from './handler-flag.js';
+import { rolloutStrategy } from './handler-flag.js';
+
+export type UnleashAdminConfig = {
+  /** Unleash base URL as configured for the SDK (`…/api/` or the server root). */
+  url: string;
+  token: string;
+  project: string;
+  environment: string;
+};
+
+/** A refusal or failure of Unleash's Admin API, with its HTTP status (0: unreachable). */
+export class UnleashAdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnleashAdminError';
+  }
+}
+
+type StrategyRow = { id: string; name: string; disabled?: boolean | null };
+
+/**
+ * Changes a flag on a real Unleash server through its Admin API: creates the flag if missing,
+ * creates or updates its flexibleRollout strategy in the environment, and turns the flag on or off
+ * there. The SDK of every Settle instance picks the change up at its next poll.
+ */
+export function createUnleashAdmin(config: UnleashAdminConfig) {
+  const root = config.url.replace(/\/+$/, '').replace(/\/api$/, '');
+  const project = encodeURIComponent(config.project);
+  const env = encodeURIComponent(config.environment);
+
+  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(`${root}/api/admin${path}`, {
+        method,
+        headers: { authorization: config.token, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new UnleashAdminError(0, `Unleash admin API unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, json };
+  }
+
+  async function expect(method: string, path: string, body: unknown, ok: (status: number) => boolean) {
+    const r = await call(method, path, body);
+    if (!ok(r.status)) {
+      const detail = typeof r.json === 'object' && r.json && 'message' in r.json ? String(r.json.message) : JSON.stringify(r.json);
+      throw new UnleashAdminError(r.status, `Unleash admin API ${method} ${path} answered ${r.status}: ${detail}`);
+    }
+    return r.json;
+  }
+
+  return {
+    async apply(flag: string, setting: FlagSetting): Promise<void> {
+      const name = encodeURIComponent(flag);
+      const features = `/projects/${project}/features`;
+      // 409: it exists already.
+      await expect('POST', features, { name: flag, type: 'release', description: 'Settle: which payment handler new orders get' }, (s) => s < 300 || s === 409);
+      const strategiesPath = `${features}/${name}/environments/${env}/strategies`;
+      const strategies = (await expect('GET', strategiesPath, undefined, (s) => s === 200)) as StrategyRow[];
+      const body = rolloutStrategy(flag, setting);
+      const existing = strategies.find((s) => s.name === 'flexibleRollout');
+      if (existing) await expect('PUT', `${strategiesPath}/${encodeURIComponent(existing.id)}`, body, (s) => s < 300);
+      else await expect('POST', strategiesPath, body, (s) => s < 300);
+      await expect('POST', `${features}/${name}/environments/${env}/${setting.mode === 'legacy' ? 'off' : 'on'}`, undefined, (s) => s < 300);
+    },
+  };
+}
+
+export type UnleashAdmin = ReturnType<typeof createUnleashAdmin>;

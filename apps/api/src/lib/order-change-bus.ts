@@ -1,0 +1,81 @@
+import type { DatabaseHandle } from '@settle/db';
+import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import { errorMessage } from './errors.js';
+
+const CHANNEL = 'settle_order_changed';
+
+/**
+ * "This order changed", across API instances: PostgreSQL `LISTEN/NOTIFY` when on PostgreSQL (a
+ * change made by any instance reaches subscribers on every instance), in-process on PGlite (one
+ * process owns its data folder).
+ */
+export type OrderChangeBus = {
+  publish(orderId: string): void;
+  subscribe(orderId: string, listener: () => void): () => void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): OrderChangeBus {
+  const listeners = new Map<string, Set<() => void>>();
+  const deliver = (orderId: string) => {
+    for (const l of listeners.get(orderId) ?? []) l();
+  };
+  const pool = database.pool;
+  let stopped = false;
+  let client: PoolClient | null = null;
+  let retry: NodeJS.Timeout | null = null;
+
+  async function listen(): Promise<void> {
+    if (!pool || stopped) return;
+    try {
+      const c = await pool.connect();
+      c.on('notification', (msg) => {
+        if (msg.channel === CHANNEL && msg.payload) deliver(msg.payload);
+      });
+      c.on('error', () => {
+        // The connection broke: listen again on a fresh one (changes in between are re-read by
+        // subscribers, which always fetch the current order).
+        c.release(true);
+        if (client === c) client = null;
+        if (!stopped) retry = setTimeout(() => void listen(), 1_000);
+      });
+      await c.query(`LISTEN ${CHANNEL}`);
+      client = c;
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'could not LISTEN for order changes; retrying');
+      if (!stopped) retry = setTimeout(() => void listen(), 1_000);
+    }
+  }
+
+  return {
+    publish(orderId) {
+      if (!pool) return deliver(orderId);
+      pool.query('select pg_notify($1, $2)', [CHANNEL, orderId]).catch((err) => {
+        logger.warn({ orderId, err: errorMessage(err) }, 'could not NOTIFY an order change');
+        deliver(orderId);
+      });
+    },
+    subscribe(orderId, listener) {
+      const set = listeners.get(orderId) ?? new Set();
+      set.add(listener);
+      listeners.set(orderId, set);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(orderId);
+      };
+    },
+    start: listen,
+    async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      if (client) {
+        const c = client;
+        client = null;
+        await c.query(`UNLISTEN ${CHANNEL}`).catch(() => {});
+        c.release();
+      }
+    },
+  };
+}

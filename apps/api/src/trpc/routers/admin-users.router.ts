@@ -1,0 +1,54 @@
+import { ADMIN_ROLES, disableAdminUser, insertAdminUser, listAdminUsers, normalizeEmail, recordAdminAction, type AdminAccount } from '@settle/db';
+import { z } from 'zod';
+import { hashPassword } from '../../lib/password.js';
+import { adminProcedure, domainError, router } from '../trpc.js';
+
+const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
+const dto = (a: AdminAccount) => ({
+  id: a.id,
+  email: a.email,
+  role: a.role,
+  createdAt: a.createdAt.toISOString(),
+  disabledAt: a.disabledAt?.toISOString() ?? null,
+});
+
+/** Console accounts, managed by owners. Accounts are disabled, never deleted: the audit log names them. */
+export const adminUsersRouter = router({
+  list: adminProcedure('owner').query(async ({ ctx }) => (await listAdminUsers(ctx.deps.database.db)).map(dto)),
+
+  create: adminProcedure('owner')
+    .input(
+      z.object({
+        email: z.string().trim().email().max(320),
+        password: z.string().min(12, 'a password of at least 12 characters is required').max(1024),
+        role: z.enum(ADMIN_ROLES),
+        reason: Reason,
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const passwordHash = await hashPassword(input.password);
+      const created = await ctx.deps.database.db.transaction().execute(async (trx) => {
+        const account = await insertAdminUser(trx, { email: input.email, passwordHash, role: input.role });
+        if (account) {
+          await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.create', target: `admin:${account.email}`, reason: input.reason, details: { role: input.role } });
+        }
+        return account;
+      });
+      if (!created) throw domainError('CONFLICT', `an admin account for ${normalizeEmail(input.email)} exists already`);
+      return dto(created);
+    }),
+
+  disable: adminProcedure('owner')
+    .input(z.object({ email: z.string().trim().min(3).max(320), reason: Reason }))
+    .mutation(async ({ ctx, input }) => {
+      const email = normalizeEmail(input.email);
+      if (ctx.admin.email === email) throw domainError('INVALID', 'you cannot disable your own account');
+      const disabled = await ctx.deps.database.db.transaction().execute(async (trx) => {
+        const account = await disableAdminUser(trx, email);
+        if (account) await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.disable', target: `admin:${email}`, reason: input.reason, details: { role: account.role } });
+        return account;
+      });
+      if (!disabled) throw domainError('NOT_FOUND', `no active admin account for ${email}`);
+      return dto(disabled);
+    }),
+});

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, Trx } from '../database.js';
+import type { AdminAuditRow, AdminRole, AdminUserRow } from '../tables/admin.table.js';
+import { hashSecret } from './admin.repository.js';
+
+/** An admin account as the console shows it: never the password hash. */
+export type AdminAccount = { id: number; email: string; role: AdminRole; createdAt: Date; disabledAt: Date | null };
+
+const account = (r: Pick<AdminUserRow, 'id' | 'email' | 'role' | 'created_at' | 'disabled_at'>): AdminAccount => ({
+  id: Number(r.id),
+  email: r.email,
+  role: r.role,
+  createdAt: new Date(r.created_at),
+  disabledAt: r.disabled_at ? new Date(r.disabled_at) : null,
+});
+
+/** Emails are compared case-insensitively: stored lower-cased. */
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+export async function countAdminUsers(db: Db | Trx): Promise<number> {
+  const r = await db.selectFrom('admin_users').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Insert an admin account; null when the email is taken. */
+export async function insertAdminUser(
+  db: Db | Trx,
+  u: { email: string; passwordHash: string; role: AdminRole },
+): Promise<AdminAccount | null> {
+  const row = await db
+    .insertInto('admin_users')
+    .values({ email: normalizeEmail(u.email), password_hash: u.passwordHash, role: u.role, disabled_at: null })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .returning(['id', 'email', 'role', 'created_at', 'disabled_at'])
+    .executeTakeFirst();
+  return row ? account(row) : null;
+}
+
+export async function findAdminUserByEmail(db: Db | Trx, email: string): Promise<AdminUserRow | undefined> {
+  return db.selectFrom('admin_users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst();
+}
+
+export async function listAdminUsers(db: Db): Promise<AdminAccount[]> {
+  const rows = await db.selectFrom('admin_users').select(['id', 'email', 'role', 'created_at', 'disabled_at']).orderBy('email').execute();
+  return rows.map(account);
+}
+
+/** Disable an account and end its sessions at once; null if there is no such active account. */
+export async function disableAdminUser(trx: Trx, email: string): Promise<AdminAccount | null> {
+  const row = await trx
+    .updateTable('admin_users')
+    .set({ disabled_at: sql`now()` })
+    .where('email', '=', normalizeEmail(email))
+    .where('disabled_at', 'is', null)
+    .returning(['id', 'email', 'role', 'created_at', 'disabled_at'])
+    .executeTakeFirst();
+  if (!row) return null;
+  await trx.deleteFrom('admin_sessions').where('admin_id', '=', row.id).execute();
+  return account(row);
+}
+
+/** Start a session; the plain session id goes into the cookie, only its SHA-256 is stored. */
+export async function createAdminSession(db: Db | Trx, adminId: number, expiresAt: Date): Promise<string> {
+  const sessionId = randomBytes(32).toString('base64url');
+  await db.insertInto('admin_sessions').values({ id_hash: hashSecret(sessionId), admin_id: adminId, expires_at: expiresAt }).execute();
+  return sessionId;
+}
+
+export type ActiveAdminSession = { adminId: number; email: string; role: AdminRole; expiresAt: Date };
+
+/** The unexpired session of an enabled account, or undefined. */
+export async function findActiveAdminSession(db: Db, sessionId: string): Promise<ActiveAdminSession | undefined> {
+  const row = await db
+    .selectFrom('admin_sessions as s')
+    .innerJoin('admin_users as u', 'u.id', 's.admin_id')
+    .select(['u.id as adminId', 'u.email', 'u.role', 's.expires_at as expiresAt'])
+    .where('s.id_hash', '=', hashSecret(sessionId))
+    .where('s.expires_at', '>', sql<Date>`now()`)
+    .where('u.disabled_at', 'is', null)
+    .executeTakeFirst();
+  return row ? { adminId: Number(row.adminId), email: row.email, role: row.role, expiresAt: new Date(row.expiresAt) } : undefined;
+}
+
+export async function deleteAdminSession(db: Db | Trx, sessionId: string): Promise<boolean> {
+  const r = await db.deleteFrom('admin_sessions').where('id_hash', '=', hashSecret(sessionId)).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function deleteExpiredAdminSessions(db: Db): Promise<number> {
+  const r = await db.deleteFrom('admin_sessions').where('expires_at', '<=', sql<Date>`now()`).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+export type AdminAuditFilter = {
+  actor?: string | undefined;
+  /** Exact action, or a prefix ending in `.` (e.g. `orders.`). */
+  action?: string | undefined;
+  target?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** The id of the last row of the previous page. */
+  afterId?: number | undefined;
+  limit: number;
+};
+
+/**
+ * The admin audit log, newest first, keyset-paginated on the id (append-only, so id order is
+ * time order; unlike a millisecond timestamp cursor it cannot skip rows).
+ */
+export async function listAdminAudit(db: Db, f: AdminAuditFilter): Promise<AdminAuditRow[]> {
+  let q = db.selectFrom('admin_audit').selectAll();
+  if (f.actor) q = q.where('actor', '=', f.actor);
+  if (f.action) q = f.action.endsWith('.') ? q.where('action', 'like', `${f.action.replace(/[%_\\]/g, '\\$&')}%`) : q.where('action', '=', f.action);
+  if (f.target) q = q.where('target', '=', f.target);
+  if (f.from) q = q.where('created_at', '>=', f.from);
+  if (f.to) q = q.where('created_at', '<', f.to);
+  if (f.afterId !== undefined) q = q.where('id', '<', f.afterId);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}

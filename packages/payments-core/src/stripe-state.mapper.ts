@@ -1,0 +1,95 @@
+import type { PaymentCommand } from './payment-command.js';
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null ? (v as Obj) : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
+
+/** What the reconciler read from Stripe's API for one order (objects as the API returns them). */
+export type StripeSnapshot = {
+  checkoutSession: unknown | null;
+  paymentIntent: unknown | null;
+  /** The intent's latest charge, for refunds and disputes. */
+  charge: unknown | null;
+};
+
+export type TimedCommand = { command: PaymentCommand; at: number };
+
+/**
+ * Turn Stripe's current view of a payment into the commands webhooks would have carried, so the
+ * reconciler goes through the same `decide` as events do. Stripe objects carry few status times;
+ * where none is known, `now` stands in (the reconciler's reading is the newest fact there is).
+ */
+export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number): TimedCommand[] {
+  const out: TimedCommand[] = [];
+  const session = asObj(snapshot.checkoutSession);
+  const intent = asObj(snapshot.paymentIntent) ?? asObj(session?.payment_intent);
+  const charge = asObj(snapshot.charge) ?? asObj(intent?.latest_charge);
+  const piId = str(intent?.id) ?? str(session?.payment_intent);
+
+  if (session) {
+    const sessionId = str(session.id);
+    const status = str(session.status);
+    const paymentStatus = str(session.payment_status);
+    if (sessionId && status === 'expired') out.push({ command: { type: 'checkout_expired', checkoutSessionId: sessionId }, at: now });
+    if (sessionId && status === 'complete' && (paymentStatus === 'paid' || paymentStatus === 'unpaid' || paymentStatus === 'no_payment_required')) {
+      out.push({
+        command: {
+          type: 'checkout_completed',
+          checkoutSessionId: sessionId,
+          paymentIntentId: piId,
+          paymentStatus,
+          amount: int(session.amount_total),
+          currency: str(session.currency),
+        },
+        at: int(session.created) ?? now,
+      });
+    }
+  }
+
+  if (intent && piId) {
+    const status = str(intent.status);
+    const currency = str(intent.currency);
+    switch (status) {
+      case 'processing':
+        out.push({ command: { type: 'payment_processing', paymentIntentId: piId }, at: now });
+        break;
+      case 'requires_action':
+        out.push({ command: { type: 'payment_requires_action', paymentIntentId: piId }, at: now });
+        break;
+      case 'requires_payment_method': {
+        const err = asObj(intent.last_payment_error);
+        if (err) {
+          const reason = str(err.decline_code) ?? str(err.code) ?? 'payment_failed';
+          out.push({ command: { type: 'payment_failed', paymentIntentId: piId, reason }, at: now });
+        }
+        break;
+      }
+      case 'canceled':
+        out.push({
+          command: { type: 'payment_canceled', paymentIntentId: piId, reason: str(intent.cancellation_reason) ?? 'canceled' },
+          at: int(intent.canceled_at) ?? now,
+        });
+        break;
+      case 'succeeded': {
+        const amount = int(intent.amount_received) ?? int(intent.amount);
+        if (amount !== null && currency) {
+          out.push({
+            command: { type: 'payment_succeeded', paymentIntentId: piId, amount, currency },
+            at: int(charge?.created) ?? now,
+          });
+        }
+        break;
+      }
+    }
+  }
+
+  if (charge && piId) {
+    const refunded = int(charge.amount_refunded);
+    const currency = str(charge.currency);
+    if (refunded && refunded > 0 && currency) {
+      out.push({ command: { type: 'charge_refunded', paymentIntentId: piId, amountRefunded: refunded, currency }, at: now });
+    }
+  }
+  return out;
+}
