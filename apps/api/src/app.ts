@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { AppDeps } from './app-deps.js';
 import type { Env } from './env.js';
+import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient } from './lib/stripe-client.js';
@@ -50,6 +51,12 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     throw err;
   }
   logger.info({ database: database.description }, 'database ready');
+  try {
+    await bootstrapFirstAdmin(database.db, env, logger);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
 
   const metrics = createMetrics();
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);

@@ -38,9 +38,10 @@ export async function adminConsoleRoute(app: FastifyInstance, opts: { dir: strin
         prefix: '/',
         wildcard: true,
         index: ['index.html'],
-        setHeaders(res, path) {
+        cacheControl: false,
+        setHeaders(reply, path) {
           // Hashed asset names never change content; index.html must always be revalidated.
-          res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+          reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
         },
       });
       scope.setNotFoundHandler((req, reply) => {

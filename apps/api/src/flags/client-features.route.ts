@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { listFeatureFlags, type Db } from '@settle/db';
 import type { FastifyInstance } from 'fastify';
 import { toClientFeature } from './handler-flag.js';
@@ -30,7 +30,7 @@ export async function clientFeaturesRoute(app: FastifyInstance, opts: ClientFeat
     }
     const rows = await listFeatureFlags(opts.db);
     const revision = rows.reduce((n, r) => n + r.version, 0);
-    const etag = `"settle:${rows.length}:${revision}"`;
+    const etag = `"settle:${createHash('sha256').update(rows.map((r) => `${r.name}@${r.version}`).join(',')).digest('hex').slice(0, 16)}"`;
     reply.header('etag', etag);
     reply.header('cache-control', 'no-cache');
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { findStripeCustomer, insertOrder, insertTransition, lockOrder, saveStripeCustomer, updateOrder } from '@settle/db';
+import type { Handler } from '@settle/payments-core';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
+import { toOrderState } from './order.mapper.js';
 import type { Product } from './product-catalogue.js';
+import { initialShadowState } from './shadow-state.js';
 
 export type CheckoutResult =
   | { ok: true; orderId: string; checkoutSessionId: string; url: string }
@@ -20,6 +23,47 @@ async function stripeCustomerFor(deps: AppDeps, userId: string): Promise<string>
 }
 
 /**
+ * Insert a new pending order under the handler the flag chooses for this user (and, in shadow
+ * mode, the new handler's own copy of it), with its first audit row. The choice is stored on the
+ * order, so a later flag change never moves a payment from one handler to the other.
+ */
+export async function openOrder(
+  deps: AppDeps,
+  o: { userId: string; product: Product; quantity: number; stripeCustomerId: string | null; orderId?: string },
+): Promise<{ orderId: string; handler: Handler; shadow: boolean }> {
+  const orderId = o.orderId ?? randomUUID();
+  const { handler, shadow } = await deps.chooseHandler(o.userId);
+  await deps.database.db.transaction().execute(async (trx) => {
+    const row = await insertOrder(trx, {
+      id: orderId,
+      user_id: o.userId,
+      product_id: o.product.id,
+      quantity: o.quantity,
+      amount: o.product.amount * o.quantity,
+      currency: o.product.currency,
+      status: 'pending',
+      handler,
+      checkout_session_id: null,
+      payment_intent_id: null,
+      stripe_customer_id: o.stripeCustomerId,
+      status_stripe_at: null,
+      paid_at: null,
+      dispute_id: null,
+      dispute_status: null,
+      status_before_dispute: null,
+      review_reason: null,
+      failure_reason: null,
+    });
+    if (shadow) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(initialShadowState(toOrderState(row))) });
+    await insertTransition(trx, {
+      order_id: orderId, from_status: null, to_status: 'pending', cause: 'system', event_id: null,
+      actor: `user:${o.userId}`, reason: `checkout created (${handler} handler${shadow ? ', new handler in shadow' : ''})`, stripe_at: null,
+    });
+  });
+  return { orderId, handler, shadow };
+}
+
+/**
  * Create an order and its Stripe Checkout Session. The order exists (pending, with its handler)
  * before Stripe hears of it, so an early webhook always finds it or is retried until it does.
  */
@@ -29,34 +73,7 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
     return { ok: false, code: 'PRECONDITION', message: `product ${product.id} is a subscription; subscription checkout is not available yet` };
   }
   const customerId = await stripeCustomerFor(deps, userId);
-  const orderId = randomUUID();
-  const handler = await deps.chooseHandler(userId);
-  await deps.database.db.transaction().execute(async (trx) => {
-    await insertOrder(trx, {
-      id: orderId,
-      user_id: userId,
-      product_id: product.id,
-      quantity,
-      amount: product.amount * quantity,
-      currency: product.currency,
-      status: 'pending',
-      handler,
-      checkout_session_id: null,
-      payment_intent_id: null,
-      stripe_customer_id: customerId,
-      status_stripe_at: null,
-      paid_at: null,
-      dispute_id: null,
-      dispute_status: null,
-      status_before_dispute: null,
-      review_reason: null,
-      failure_reason: null,
-    });
-    await insertTransition(trx, {
-      order_id: orderId, from_status: null, to_status: 'pending', cause: 'system', event_id: null,
-      actor: `user:${userId}`, reason: `checkout created (${handler} handler)`, stripe_at: null,
-    });
-  });
+  const { orderId } = await openOrder(deps, { userId, product, quantity, stripeCustomerId: customerId });
 
   const base = deps.env.PUBLIC_URL.replace(/\/$/, '');
   try {

@@ -5,13 +5,14 @@ import {
   type Db,
   type Trx,
 } from '@settle/db';
-import { decide, mapStripeEvent, nextRetry, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
+import { decide, decideShadow, mapStripeEvent, nextRetry, type OrderState, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import { errorMessage, isTransient, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { applyDecision } from './apply-decision.js';
 import { toOrderState } from './order.mapper.js';
 import type { ProductCatalogue } from './product-catalogue.js';
+import { readShadowState, recordShadowDecision } from './shadow-state.js';
 
 export type ProcessResult =
   | { status: 'processed'; outcome: string; orderId: string | null }
@@ -78,13 +79,22 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     const product = deps.catalogue.get(row.product_id);
     if (!product) throw new PermanentError(`order ${row.id} has product ${row.product_id}, which is not in the catalogue`);
     const before = toOrderState(row);
-    const decision = decide(before, mapped.command, { at: event.created, grant: deps.catalogue.grantFor(product, row.quantity) });
+    const ctx = { at: event.created, grant: deps.catalogue.grantFor(product, row.quantity) };
+    // Shadow mode: legacy decides (and is carried out exactly as without a shadow); the new
+    // handler decides the same command on its own copy, which is stored with any disagreement.
+    const shadowBefore = row.handler === 'legacy' ? shadowStateOf(row) : null;
+    const shadowed = shadowBefore ? decideShadow(before, shadowBefore, mapped.command, ctx) : null;
+    const decision = shadowed ? shadowed.decision : decide(before, mapped.command, ctx);
     const { applied } = await applyDecision(trx, row, before, decision, {
       cause: 'stripe_event',
       actor: 'stripe',
       eventId,
       stripeAt: event.created,
     });
+    if (shadowed && shadowBefore && (await recordShadowDecision(trx, row.id, eventId, shadowBefore, shadowed)) && shadowed.disagreement) {
+      deps.metrics.shadowDisagreements.inc({ kind: shadowed.disagreement.kind });
+      deps.logger.info({ orderId: row.id, eventId, ...shadowed.disagreement }, 'shadow handler disagrees with legacy');
+    }
     const outcome = decision.rejection ? `${decision.outcome}:${decision.rejection.code}` : decision.outcome;
     await settleEvent(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
     for (const t of applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'stripe_event' });
@@ -95,6 +105,16 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       Math.max(0, (Date.now() - new Date(ev.received_at).getTime()) / 1000),
     );
     return { status: 'processed', outcome, orderId: row.id, changed: decision.outcome === 'applied' || decision.outcome === 'parked' };
+  }
+
+  /** A malformed shadow copy must never hold up the authoritative (legacy) processing. */
+  function shadowStateOf(row: Parameters<typeof readShadowState>[0]): OrderState | null {
+    try {
+      return readShadowState(row);
+    } catch (err) {
+      deps.logger.error({ orderId: row.id, err: errorMessage(err) }, 'shadow state unreadable; processing without the shadow');
+      return null;
+    }
   }
 
   async function recordFailure(eventId: string, err: unknown): Promise<ProcessResult> {

@@ -1,0 +1,41 @@
+import { insertShadowDisagreement, updateOrder, type OrderRow, type Trx } from '@settle/db';
+import { isOrderStatus, type OrderState, type ShadowDecision } from '@settle/payments-core';
+
+/** The new handler's own copy of a freshly created order, for shadow mode. */
+export function initialShadowState(order: OrderState): OrderState {
+  return { ...order, handler: 'new' };
+}
+
+/**
+ * The shadow copy stored on an order created in shadow mode (`orders.shadow_state`), or null.
+ * A copy that is not a well-formed order state is a broken invariant, not something to guess at.
+ */
+export function readShadowState(row: OrderRow): OrderState | null {
+  const raw = row.shadow_state;
+  if (raw === null || raw === undefined) return null;
+  const state = (typeof raw === 'string' ? JSON.parse(raw) : raw) as OrderState;
+  if (typeof state !== 'object' || state === null || state.id !== row.id || !isOrderStatus(state.status) || state.handler !== 'new') {
+    throw new Error(`order ${row.id} has a malformed shadow state`);
+  }
+  return state;
+}
+
+/**
+ * Carry out the shadow side of a shadow decision inside the caller's transaction (which holds the
+ * order's row lock): store the new handler's next copy and record a disagreement once per
+ * (order, event). Returns whether a disagreement was newly recorded.
+ */
+export async function recordShadowDecision(trx: Trx, orderId: string, eventId: string, before: OrderState, result: ShadowDecision): Promise<boolean> {
+  if (result.shadow.next !== before) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(result.shadow.next) });
+  const d = result.disagreement;
+  if (!d) return false;
+  return insertShadowDisagreement(trx, {
+    orderId,
+    eventId,
+    kind: d.kind,
+    legacyStatus: d.legacyStatus,
+    newStatus: d.newStatus,
+    legacyOutcome: d.legacyOutcome,
+    newOutcome: d.newOutcome,
+  });
+}
