@@ -44,7 +44,7 @@ if ! unleash_healthy; then
     CHECK_VERSION=false \
     SEND_TELEMETRY=false \
     LOG_LEVEL=warn \
-    nohup node node_modules/unleash-server/dist/server.js >"${UNLEASH_LOG}" 2>&1 &
+    nohup node node_modules/unleash-server/dist/server.js </dev/null >"${UNLEASH_LOG}" 2>&1 &
     echo $! >"${UNLEASH_CACHE}/unleash.pid"
   )
   for _ in $(seq 1 120); do

@@ -1,32 +1,148 @@
-import { useQuery } from '@tanstack/react-query';
-import { trpc } from './trpc.js';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { Spinner, ErrorBox } from './components/ui.js';
+import { AccountsPage } from './pages/AccountsPage.js';
+import { AuditPage } from './pages/AuditPage.js';
+import { EventsPage } from './pages/EventsPage.js';
+import { LoginPage } from './pages/LoginPage.js';
+import { OrderDetailPage } from './pages/OrderDetailPage.js';
+import { OrdersPage } from './pages/OrdersPage.js';
+import { OverviewPage } from './pages/OverviewPage.js';
+import { RolloutPage } from './pages/RolloutPage.js';
+import { Link, useLocation } from './router.js';
+import { errorCode, handleSessionEnded, trpc, type RouterOutputs } from './trpc.js';
 
-const money = (amount: number, currency: string) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).format(amount / 100);
+export type Me = RouterOutputs['auth']['me'];
+type Role = Me['role'];
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, owner: 2 };
+export const can = (me: Me, role: Role) => RANK[me.role] >= RANK[role];
+
+const NAV: { to: string; label: string; role: Role }[] = [
+  { to: '/', label: 'Overview', role: 'viewer' },
+  { to: '/orders', label: 'Orders', role: 'viewer' },
+  { to: '/events', label: 'Events', role: 'viewer' },
+  { to: '/rollout', label: 'Rollout', role: 'viewer' },
+  { to: '/audit', label: 'Audit log', role: 'viewer' },
+  { to: '/accounts', label: 'Accounts', role: 'owner' },
+];
+
+/** Forget everything the last session loaded, and ask the API who we are now (the login page, usually). */
+function endSession(queryClient: QueryClient) {
+  const meKey = JSON.stringify(trpc.auth.me.queryKey());
+  queryClient.removeQueries({ predicate: (q) => JSON.stringify(q.queryKey) !== meKey });
+  void queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+}
 
 export function App() {
-  const products = useQuery(trpc.products.list.queryOptions());
+  const queryClient = useQueryClient();
+  const me = useQuery({ ...trpc.auth.me.queryOptions(), staleTime: 60_000, retry: false });
+  const [signedOut, setSignedOut] = useState<string | null>(null);
+
+  useEffect(() => {
+    handleSessionEnded(() => {
+      if (queryClient.getQueryData(trpc.auth.me.queryKey())) {
+        setSignedOut('Your session has ended. Sign in again to continue.');
+        endSession(queryClient);
+      }
+    });
+  }, [queryClient]);
+
+  if (me.isPending) return <Spinner label="Checking your session…" />;
+  if (me.isError) {
+    if (errorCode(me.error) === 'UNAUTHORIZED') return <LoginPage notice={signedOut} onSignedIn={() => setSignedOut(null)} />;
+    return (
+      <main className="centered">
+        <ErrorBox error={me.error} title="The console cannot reach the API" onRetry={() => void me.refetch()} />
+      </main>
+    );
+  }
+  return <Shell me={me.data} onSignedOut={() => setSignedOut('You are signed out.')} />;
+}
+
+function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const queryClient = useQueryClient();
+  const { path, params } = useLocation();
+  const mainRef = useRef<HTMLElement>(null);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const logout = useMutation(
+    trpc.auth.logout.mutationOptions({
+      onSettled: () => {
+        onSignedOut();
+        endSession(queryClient);
+      },
+    }),
+  );
+
+  // Move focus to the new page's heading on navigation, so keyboard and screen-reader users land on it.
+  const first = useRef(true);
+  useEffect(() => {
+    setMenuOpen(false);
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('page-title')?.focus({ preventScroll: true });
+  }, [path]);
+
+  const section = '/' + (path.split('/')[1] ?? '');
+  let page;
+  const orderMatch = /^\/orders\/([^/]+)$/.exec(path);
+  if (path === '/') page = <OverviewPage />;
+  else if (orderMatch) page = <OrderDetailPage orderId={decodeURIComponent(orderMatch[1]!)} me={me} />;
+  else if (path === '/orders') page = <OrdersPage params={params} />;
+  else if (path === '/events') page = <EventsPage params={params} me={me} />;
+  else if (path === '/rollout') page = <RolloutPage me={me} />;
+  else if (path === '/audit') page = <AuditPage params={params} />;
+  else if (path === '/accounts' && can(me, 'owner')) page = <AccountsPage me={me} />;
+  else
+    page = (
+      <div>
+        <h1 id="page-title" tabIndex={-1}>Not found</h1>
+        <p>
+          There is no page at <code>{path}</code>. <Link to="/">Go to the overview</Link>.
+        </p>
+      </div>
+    );
+
+  useEffect(() => {
+    const current = NAV.find((n) => n.to === section)?.label ?? (orderMatch ? 'Order' : 'Console');
+    document.title = `${current} · Settle console`;
+  }, [section, orderMatch]);
+
   return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', maxWidth: 960, margin: '0 auto', padding: 16 }}>
-      <h1>Settle console</h1>
-      <section aria-labelledby="catalogue">
-        <h2 id="catalogue">Catalogue</h2>
-        {products.isPending && <p>Loading…</p>}
-        {products.isError && <p role="alert">Could not load products: {products.error.message}</p>}
-        {products.data?.length === 0 && <p>No products.</p>}
-        {products.data && products.data.length > 0 && (
-          <table>
-            <thead>
-              <tr><th scope="col">Product</th><th scope="col">Mode</th><th scope="col">Price</th></tr>
-            </thead>
-            <tbody>
-              {products.data.map((p) => (
-                <tr key={p.id}><td>{p.name}</td><td>{p.mode}</td><td>{money(p.amount, p.currency)}</td></tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-    </main>
+    <div className="app">
+      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); mainRef.current?.focus(); }}>
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          Settle <span className="brand-sub">console</span>
+        </Link>
+        <button type="button" className="btn menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)}>
+          Menu
+        </button>
+        <nav id="main-nav" aria-label="Main" className={menuOpen ? 'nav open' : 'nav'}>
+          <ul>
+            {NAV.filter((n) => can(me, n.role)).map((n) => (
+              <li key={n.to}>
+                <Link to={n.to} aria-current={section === n.to || (n.to === '/orders' && orderMatch) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="whoami">
+          <span className="whoami-name" title={me.actor}>{me.email ?? me.actor}</span>
+          <span className={`badge badge-role`}>{me.role}</span>
+          <button type="button" className="btn btn-small" onClick={() => logout.mutate()} disabled={logout.isPending}>
+            {logout.isPending ? 'Signing out…' : 'Sign out'}
+          </button>
+        </div>
+      </header>
+      <main id="main" ref={mainRef} tabIndex={-1} className="content">
+        {page}
+      </main>
+    </div>
   );
 }

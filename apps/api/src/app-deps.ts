@@ -1,8 +1,8 @@
 import type { DatabaseHandle } from '@settle/db';
-import type { Handler } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { Env } from './env.js';
+import type { HandlerChoice, HandlerFlag } from './flags/handler-flag.js';
 import type { Metrics } from './lib/metrics.js';
 import type { OrderChangeBus } from './lib/order-change-bus.js';
 import type { Reconciler } from './payments/reconciler.js';
@@ -26,6 +26,8 @@ export type AppDeps = {
   orderChanges: OrderChangeBus;
   /** Process a stored event now, tracked for graceful shutdown. */
   processNow(eventId: string): void;
-  /** Which handler a new order of this user is created under. */
-  chooseHandler(userId: string): Promise<Handler>;
+  /** The rollout flag: which handler new orders get; read and changed by `admin.flags`. */
+  flags: HandlerFlag;
+  /** Which handler a new order of this user is created under, and whether the new one shadows it. */
+  chooseHandler(userId: string): Promise<HandlerChoice>;
 };

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import type { AppDeps } from './app-deps.js';
 import type { Env } from './env.js';
+import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
@@ -88,6 +89,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     batch: env.RECONCILE_BATCH,
     onOrderChanged: (orderId) => orderChanges.publish(orderId),
   });
+  const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
+  // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens.
+  if (flags.source === 'unleash') await flags.start(null);
   const deps: AppDeps = {
     env,
     database,
@@ -99,7 +103,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     logger,
     metrics,
     jwtSecret: env.USER_JWT_SECRET ? new TextEncoder().encode(env.USER_JWT_SECRET) : null,
-    chooseHandler: async () => env.HANDLER_MODE,
+    flags,
+    chooseHandler: async (userId) => flags.choose(userId),
     processNow: (id) => worker.processNow(id),
   };
   const worker: EventWorker = startEventWorker({
@@ -123,12 +128,15 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     deps,
     worker,
     async listen() {
-      return app.listen({ port: env.PORT, host: env.HOST });
+      const url = await app.listen({ port: env.PORT, host: env.HOST });
+      if (flags.source === 'settle') await flags.start(selfUrl(env.HOST, app));
+      return url;
     },
     close() {
       closed ??= (async () => {
         accepting = false;
         await app.close();
+        flags.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
         await orderChanges.stop();
@@ -138,4 +146,12 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
       return closed;
     },
   };
+}
+
+/** How this process reaches its own HTTP server (the self-served flag endpoint). */
+function selfUrl(host: string, app: FastifyInstance): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
 }

@@ -1,9 +1,10 @@
 import fastifyCookie from '@fastify/cookie';
-import { migrationsApplied, sql } from '@settle/db';
+import { createInboxWriter, migrationsApplied, sql } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
+import { clientFeaturesRoute } from './flags/client-features.route.js';
 import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
 import { allowedOrigins, createLoginRateLimiter, httpExchange, verifyAdminSession } from './lib/admin-session.js';
 import { verifyUserToken } from './lib/user-auth.js';
@@ -31,7 +32,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
 
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
-      db: deps.database.db,
+      inbox: createInboxWriter(deps.database.db, { maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : 2 }),
       secrets: deps.env.STRIPE_WEBHOOK_SECRET ?? [],
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,
@@ -65,6 +66,11 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   if (dir) await adminConsoleRoute(app, { dir });
   else deps.logger.info('admin console not built: /admin/ is not served (build apps/admin, or use its Vite dev server)');
 
+  if (deps.flags.source === 'settle') {
+    await app.register(async (scope) =>
+      clientFeaturesRoute(scope, { db: deps.database.db, token: deps.env.UNLEASH_API_TOKEN ?? null, environment: deps.env.UNLEASH_ENVIRONMENT }),
+    );
+  }
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ ok: false, reason: 'shutting down' });

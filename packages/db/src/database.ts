@@ -5,6 +5,7 @@ import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/g
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
 import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
+import type { SubscriptionTable } from './tables/subscription.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -22,6 +23,7 @@ export interface Database {
   admin_audit: AdminAuditTable;
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
+  subscriptions: SubscriptionTable;
 }
 
 export type Db = Kysely<Database>;

@@ -17,3 +17,6 @@ export * from './tables/flag.table.js';
 export * from './repositories/flag.repository.js';
 export * from './repositories/metrics.repository.js';
 export { sql } from 'kysely';
+export * from './repositories/inbox-writer.js';
+export * from './tables/subscription.table.js';
+export * from './repositories/subscription.repository.js';

@@ -255,6 +255,18 @@ function disputeClosed(order: OrderState, disputeId: string, won: boolean, ctx: 
   ]);
 }
 
+function recordInvoice(order: OrderState, invoice: InvoiceFacts): Decision {
+  return { outcome: 'recorded', next: order, effects: [{ type: 'record_invoice', invoice }], rejection: null };
+}
+
+/** A decision that also records the invoice behind it; with nothing else to do it is `recorded`. */
+function withInvoice(d: Decision, invoice: InvoiceFacts): Decision {
+  const effects: Effect[] = [...d.effects, { type: 'record_invoice', invoice }];
+  return d.outcome === 'noop' || d.outcome === 'stale' || d.outcome === 'not_applicable'
+    ? { ...d, outcome: 'recorded', effects }
+    : { ...d, effects };
+}
+
 /** Commands both handlers treat alike: attempts, cancellation, refunds, disputes, invoices. */
 function decideCommon(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
   switch (command.type) {
@@ -282,9 +294,19 @@ function decideCommon(order: OrderState, command: PaymentCommand, ctx: DecideCon
     case 'dispute_closed':
       return disputeClosed(order, command.disputeId, command.won, ctx);
     case 'invoice_recorded':
-      return { outcome: 'recorded', next: order, effects: [{ type: 'record_invoice', invoice: command.invoice }], rejection: null };
+      return recordInvoice(order, command.invoice);
+    case 'subscription_invoice_failed': {
+      // Only the first invoice's failure concerns the order; a failed renewal is the subscription's (past_due).
+      if (command.billingReason !== 'subscription_create') return recordInvoice(order, command.invoice);
+      const d = move(order, order, 'failed', ctx, 'first subscription invoice payment failed', { failureReason: 'invoice_payment_failed' });
+      return withInvoice(d, command.invoice);
+    }
+    case 'subscription_changed':
+      // The subscription moves (see `decideSubscription`); the order that started it does not.
+      return unchanged(order, 'noop');
     case 'checkout_completed':
     case 'payment_succeeded':
+    case 'subscription_invoice_paid':
       throw new Error(`${command.type} is decided by the handler strategy`);
   }
 }
@@ -298,6 +320,8 @@ export function decideNew(order: OrderState, command: PaymentCommand, ctx: Decid
     case 'checkout_completed': {
       const base = link(order, command);
       if (command.paymentStatus === 'unpaid') return move(order, base, 'processing', ctx, 'async payment under way');
+      // Subscription mode: the first paid invoice confirms (a trial's is paid at zero).
+      if (command.subscriptionId) return result(order, base, []);
       if (command.paymentStatus === 'no_payment_required') {
         return confirmPayment(order, {
           paymentIntentId: command.paymentIntentId,
@@ -310,6 +334,17 @@ export function decideNew(order: OrderState, command: PaymentCommand, ctx: Decid
     }
     case 'payment_succeeded':
       return confirmPayment(order, { ...command, reason: 'payment_intent.succeeded' }, ctx);
+    case 'subscription_invoice_paid': {
+      // The first paid invoice is a subscription's payment confirmation; renewals are only recorded.
+      if (command.billingReason !== 'subscription_create') return recordInvoice(order, command.invoice);
+      const d = confirmPayment(order, {
+        paymentIntentId: null,
+        amount: command.invoice.amountPaid,
+        currency: command.invoice.currency,
+        reason: 'invoice.paid (subscription_create)',
+      }, ctx);
+      return withInvoice(d, command.invoice);
+    }
     default:
       return decideCommon(order, command, ctx);
   }
@@ -336,6 +371,8 @@ export function decideLegacy(order: OrderState, command: PaymentCommand, ctx: De
     }
     case 'payment_succeeded':
       return result(order, link(order, command), []);
+    case 'subscription_invoice_paid':
+      return recordInvoice(order, command.invoice);
     default:
       return decideCommon(order, command, ctx);
   }
@@ -352,9 +389,8 @@ export const HANDLER_STRATEGIES: Readonly<Record<Handler, typeof decideNew>> = {
  */
 export function decideWith(handler: Handler, order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
   if (order.status === 'needs_review') {
-    return command.type === 'invoice_recorded'
-      ? { outcome: 'recorded', next: order, effects: [{ type: 'record_invoice', invoice: command.invoice }], rejection: null }
-      : unchanged(order, 'under_review');
+    const invoice = 'invoice' in command ? command.invoice : null;
+    return invoice ? recordInvoice(order, invoice) : unchanged(order, 'under_review');
   }
   return HANDLER_STRATEGIES[handler](order, command, ctx);
 }

@@ -8,3 +8,4 @@ export * from './retry-policy.js';
 export * from './inbox.js';
 export * from './override.js';
 export * from './stripe-state.mapper.js';
+export * from './subscription-state.js';

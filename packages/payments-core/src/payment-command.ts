@@ -1,3 +1,5 @@
+import type { SubscriptionFacts } from './subscription-state.js';
+
 /**
  * Provider-neutral commands that move an order. Stripe events map to these
  * (see `stripe-event.mapper.ts`); admin actions and the reconciler produce them too.
@@ -29,6 +31,11 @@ export type PaymentCommand =
       paymentStatus: CheckoutPaymentStatus;
       amount: number | null;
       currency: string | null;
+      /**
+       * Set only for a subscription-mode session: the subscription it started. The new handler
+       * then only links; the subscription's first paid invoice confirms the order.
+       */
+      subscriptionId?: string;
     }
   | { type: 'checkout_async_succeeded'; checkoutSessionId: string; paymentIntentId: string | null }
   | { type: 'checkout_expired'; checkoutSessionId: string }
@@ -41,7 +48,36 @@ export type PaymentCommand =
   | { type: 'charge_refunded'; paymentIntentId: string; amountRefunded: number; currency: string }
   | { type: 'dispute_opened'; paymentIntentId: string; disputeId: string; amount: number }
   | { type: 'dispute_closed'; paymentIntentId: string; disputeId: string; won: boolean }
-  | { type: 'invoice_recorded'; invoice: InvoiceFacts };
+  | { type: 'invoice_recorded'; invoice: InvoiceFacts }
+  /**
+   * A subscription's invoice was paid or its payment failed. `billingReason` is Stripe's
+   * (`subscription_create` for the first invoice, which confirms the order; `subscription_cycle`
+   * for a renewal, which is only recorded). `periodEnd` is the end of the period it bills.
+   */
+  | { type: 'subscription_invoice_paid'; subscriptionId: string; billingReason: string; periodEnd: number | null; invoice: InvoiceFacts }
+  | { type: 'subscription_invoice_failed'; subscriptionId: string; billingReason: string; periodEnd: number | null; invoice: InvoiceFacts }
+  /** A `customer.subscription.*` event: moves the subscription, never the order's status. */
+  | { type: 'subscription_changed'; subscription: SubscriptionFacts };
+
+/** Commands that carry subscription facts of their own rather than an order's payment. */
+export type SubscriptionCommand = Extract<PaymentCommand, { type: 'subscription_changed' }>;
+
+/** The Stripe subscription a command belongs to, if any (for finding its order without metadata). */
+export function subscriptionIdOf(command: PaymentCommand): string | null {
+  switch (command.type) {
+    case 'subscription_changed':
+      return command.subscription.subscriptionId;
+    case 'subscription_invoice_paid':
+    case 'subscription_invoice_failed':
+      return command.subscriptionId;
+    case 'invoice_recorded':
+      return command.invoice.subscriptionId;
+    case 'checkout_completed':
+      return command.subscriptionId ?? null;
+    default:
+      return null;
+  }
+}
 
 export type PaymentCommandType = PaymentCommand['type'];
 

@@ -1,4 +1,5 @@
 import type { CheckoutPaymentStatus, InvoiceFacts, OrderRef, PaymentCommand } from './payment-command.js';
+import { isStripeSubscriptionStatus, type SubscriptionFacts } from './subscription-state.js';
 
 /**
  * The part of a Stripe event the mapper reads. Declared here so that payments-core does not
@@ -23,6 +24,7 @@ const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSa
 /** Stripe expands some references into objects; both forms carry an id. */
 const idOf = (v: unknown): string | null => str(v) ?? str(asObj(v).id);
 const metaOrderId = (o: Obj): string | null => str(asObj(o.metadata).orderId);
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 function unsupported(reason: string): MappedEvent {
   return { supported: false, reason };
@@ -74,6 +76,50 @@ function invoiceFacts(inv: Obj): InvoiceFacts | null {
   };
 }
 
+/** Where a subscription's metadata shows up on its invoices, newest API first. */
+function invoiceSubscriptionMeta(inv: Obj): Obj {
+  const fromParent = asObj(asObj(asObj(inv.parent).subscription_details).metadata);
+  if (Object.keys(fromParent).length > 0) return fromParent;
+  const legacy = asObj(asObj(inv.subscription_details).metadata);
+  if (Object.keys(legacy).length > 0) return legacy;
+  const firstLine = asObj(asArray(asObj(inv.lines).data)[0]);
+  return asObj(firstLine.metadata);
+}
+
+function invoiceRef(inv: Obj): OrderRef {
+  return {
+    orderId: metaOrderId(inv) ?? str(invoiceSubscriptionMeta(inv).orderId),
+    checkoutSessionId: null,
+    paymentIntentId: null,
+  };
+}
+
+/** The end of the period a subscription invoice bills: its subscription line's period. */
+function invoicePeriodEnd(inv: Obj): number | null {
+  const lines = asArray(asObj(inv.lines).data).map(asObj);
+  const ends = lines.map((l) => int(asObj(l.period).end)).filter((n): n is number => n !== null);
+  return ends.length > 0 ? Math.max(...ends) : int(inv.period_end);
+}
+
+function subscriptionFacts(sub: Obj, deleted: boolean): SubscriptionFacts | null {
+  const subscriptionId = str(sub.id);
+  const status = deleted && sub.status === undefined ? 'canceled' : sub.status;
+  if (!subscriptionId || !isStripeSubscriptionStatus(status)) return null;
+  const firstItem = asObj(asArray(asObj(sub.items).data)[0]);
+  const meta = asObj(sub.metadata);
+  return {
+    subscriptionId,
+    customerId: idOf(sub.customer),
+    stripeStatus: status,
+    cancelAtPeriodEnd: sub.cancel_at_period_end === true || int(sub.cancel_at) !== null,
+    // Current API versions keep the period on the items; older ones on the subscription.
+    currentPeriodEnd: int(firstItem.current_period_end) ?? int(sub.current_period_end),
+    priceId: idOf(firstItem.price) ?? idOf(firstItem.plan),
+    orderId: str(meta.orderId),
+    userId: str(meta.userId),
+  };
+}
+
 /**
  * Maps a Stripe event to a domain command and the references that find its order.
  * Anything Settle does not act on maps to "not supported": recorded, never an error.
@@ -85,7 +131,9 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const ref = sessionRef(o);
       const paymentStatus = paymentStatusOf(o.payment_status);
       if (!ref.checkoutSessionId || !paymentStatus) return unsupported('malformed checkout session');
-      if (o.mode !== undefined && o.mode !== 'payment') return unsupported(`checkout mode ${String(o.mode)}`);
+      const subscriptionId = o.mode === 'subscription' ? idOf(o.subscription) : null;
+      // A completed subscription-mode session always names its subscription.
+      if (o.mode !== undefined && o.mode !== 'payment' && !subscriptionId) return unsupported(`checkout mode ${String(o.mode)}`);
       return {
         supported: true,
         ref,
@@ -96,6 +144,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
           paymentStatus,
           amount: int(o.amount_total),
           currency: str(o.currency),
+          ...(subscriptionId ? { subscriptionId } : {}),
         },
       };
     }
@@ -135,6 +184,8 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const ref = intentRef(o);
       const pi = ref.paymentIntentId;
       if (!pi) return unsupported('malformed payment intent');
+      // A subscription invoice's payment (older API versions name the invoice): its invoice events settle it.
+      if (!ref.orderId && idOf(o.invoice)) return unsupported('payment intent of an invoice');
       switch (event.type) {
         case 'payment_intent.created':
           return { supported: true, ref, command: { type: 'payment_created', paymentIntentId: pi } };
@@ -194,13 +245,39 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       };
     }
     case 'invoice.finalized':
-    case 'invoice.paid': {
+    case 'invoice.paid':
+    case 'invoice.payment_failed': {
       const facts = invoiceFacts(o);
       if (!facts) return unsupported('malformed invoice');
+      const ref = invoiceRef(o);
+      const billingReason = str(o.billing_reason);
+      if (event.type !== 'invoice.finalized' && facts.subscriptionId && billingReason?.startsWith('subscription')) {
+        return {
+          supported: true,
+          ref,
+          command: {
+            type: event.type === 'invoice.paid' ? 'subscription_invoice_paid' : 'subscription_invoice_failed',
+            subscriptionId: facts.subscriptionId,
+            billingReason,
+            periodEnd: invoicePeriodEnd(o),
+            invoice: facts,
+          },
+        };
+      }
+      if (event.type === 'invoice.payment_failed') return unsupported('failed payment of an invoice outside a subscription');
+      return { supported: true, ref, command: { type: 'invoice_recorded', invoice: facts } };
+    }
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+    case 'customer.subscription.paused':
+    case 'customer.subscription.resumed': {
+      const subscription = subscriptionFacts(o, event.type === 'customer.subscription.deleted');
+      if (!subscription) return unsupported('malformed subscription');
       return {
         supported: true,
-        ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: null },
-        command: { type: 'invoice_recorded', invoice: facts },
+        ref: { orderId: subscription.orderId, checkoutSessionId: null, paymentIntentId: null },
+        command: { type: 'subscription_changed', subscription },
       };
     }
     default:

@@ -128,7 +128,7 @@ export function httpExchange(
     trustedOrigin: isTrustedOrigin({ origin: req.headers.origin, referer: req.headers.referer, host: req.headers.host }, opts.origins),
     loginLimiter: opts.loginLimiter,
     setSessionCookie(sessionId, expiresAt) {
-      reply.setCookie(SESSION_COOKIE, sessionId, { ...cookie, expires: expiresAt, maxAge: Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000)) });
+      reply.setCookie(SESSION_COOKIE, sessionId, { ...cookie, expires: expiresAt, maxAge: Math.max(0, Math.round((expiresAt.getTime() - Date.now()) / 1000)) });
     },
     clearSessionCookie() {
       reply.clearCookie(SESSION_COOKIE, cookie);

@@ -8,6 +8,8 @@ import { adminMetricsRouter } from './routers/admin-metrics.router.js';
 import { adminAuditRouter } from './routers/admin-audit.router.js';
 import { adminUsersRouter } from './routers/admin-users.router.js';
 import { authRouter } from './routers/auth.router.js';
+import { adminFlagsRouter } from './routers/admin-flags.router.js';
+import { adminRolloutRouter } from './routers/admin-rollout.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -22,6 +24,8 @@ export const appRouter = router({
     events: adminEventsRouter,
     orders: adminOrdersRouter,
     metrics: adminMetricsRouter,
+    flags: adminFlagsRouter,
+    rollout: adminRolloutRouter,
   }),
 });
 

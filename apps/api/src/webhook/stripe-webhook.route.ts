@@ -1,4 +1,4 @@
-import { insertEvent, type Db } from '@settle/db';
+import type { InboxWriter } from '@settle/db';
 import type { FastifyInstance } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
@@ -19,7 +19,8 @@ const StripeEventEnvelope = z.object({
 });
 
 export type WebhookDeps = {
-  db: Db;
+  /** Group-committing inbox writer. */
+  inbox: InboxWriter;
   secrets: string[];
   toleranceSeconds: number;
   metrics: Metrics;
@@ -75,7 +76,7 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
 
     let stored: boolean;
     try {
-      stored = await insertEvent(deps.db, {
+      stored = await deps.inbox.write({
         id: event.id,
         type: event.type,
         object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,

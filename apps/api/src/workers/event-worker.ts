@@ -16,7 +16,10 @@ export type EventWorkerOptions = {
 };
 
 export type EventWorker = {
-  /** Process a just-stored event now (the webhook's fast path), tracked for shutdown. */
+  /**
+   * Process a just-stored event soon (the webhook's fast path), within the same concurrency
+   * limit as claimed work, so processing never starves ingest. Tracked for shutdown.
+   */
   processNow(eventId: string): void;
   /** Stop claiming, wait for in-flight work up to `deadlineMs`, then give back unfinished leases. */
   stop(deadlineMs: number): Promise<void>;
@@ -30,6 +33,10 @@ export type EventWorker = {
  */
 export function startEventWorker(opts: EventWorkerOptions): EventWorker {
   const running = new Set<Promise<unknown>>();
+  // Events this process just stored, processed before anything claimed from the database. Bounded:
+  // past the bound an event simply waits in the inbox for a claim.
+  const local: string[] = [];
+  const LOCAL_MAX = 10_000;
   let stopping = false;
   let wake: (() => void) | null = null;
 
@@ -39,7 +46,9 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
       .catch((err) => opts.logger.error({ eventId, err: errorMessage(err) }, 'unexpected processing error'))
       .finally(() => {
         running.delete(p);
-        wake?.();
+        const next = stopping ? undefined : local.shift();
+        if (next) track(next);
+        else wake?.();
       });
     running.add(p);
     return p;
@@ -59,7 +68,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
   async function loop() {
     while (!stopping) {
       const free = opts.concurrency - running.size;
-      if (free <= 0) {
+      if (free <= 0 || local.length > 0) {
         await sleep(opts.pollMs);
         continue;
       }
@@ -79,7 +88,9 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
 
   return {
     processNow(eventId) {
-      if (!stopping) track(eventId);
+      if (stopping || opts.concurrency === 0) return;
+      if (running.size < opts.concurrency) track(eventId);
+      else if (local.length < LOCAL_MAX) local.push(eventId);
     },
     inFlight: () => running.size,
     async stop(deadlineMs) {

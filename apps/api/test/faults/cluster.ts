@@ -15,6 +15,7 @@ import { seedOrder, WEBHOOK_SECRET } from '../harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const DIST = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,7 +40,9 @@ export type ApiProcess = {
 /** Start a real API process (its own Node, its own pool and workers) against `databaseUrl`. */
 export async function spawnApi(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
   const p = port ?? (await freePort());
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  // The benchmark runs the built bundle (SETTLE_API_DIST=1), as production does; tests run sources.
+  const args = process.env.SETTLE_API_DIST ? [DIST] : ['--import', 'tsx', MAIN];
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -4,6 +4,7 @@ import * as admin from './20261126233000_admin.js';
 import * as orderConsoleIndexes from './20261126234000_order_console_indexes.js';
 import * as flags from './20261127000000_flags.js';
 import * as reconciliation from './20261127010000_reconciliation.js';
+import * as subscriptions from './20261127020000_subscriptions.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '20261126234000_order_console_indexes': orderConsoleIndexes,
   '20261127000000_flags': flags,
   '20261127010000_reconciliation': reconciliation,
+  '20261127020000_subscriptions': subscriptions,
 };

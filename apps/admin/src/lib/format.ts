@@ -1,0 +1,49 @@
+export function money(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).format(amount / 100);
+  } catch {
+    return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
+}
+
+const absolute = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+const rel = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+
+export function dateTime(iso: string | null | undefined): string {
+  return iso ? absolute.format(new Date(iso)) : '—';
+}
+
+/** "3 min ago", "in 2 h": for scanning; the exact time goes in a title. */
+export function ago(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '—';
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 60) return rel.format(seconds, 'second');
+  if (abs < 3600) return rel.format(Math.round(seconds / 60), 'minute');
+  if (abs < 86_400) return rel.format(Math.round(seconds / 3600), 'hour');
+  return rel.format(Math.round(seconds / 86_400), 'day');
+}
+
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+export function percent(ratio: number, digits = 1): string {
+  return `${(ratio * 100).toFixed(digits)} %`;
+}
+
+export const count = (n: number) => new Intl.NumberFormat('en').format(n);
+
+/** `datetime-local` input value ↔ ISO-8601 (the input speaks local time). */
+export function toLocalInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+export function fromLocalInput(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}

@@ -1,0 +1,267 @@
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { can, type Me } from '../App.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time } from '../components/ui.js';
+import { count, fromLocalInput, toLocalInput } from '../lib/format.js';
+import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
+import { Link } from '../router.js';
+import { trpc, type RouterOutputs } from '../trpc.js';
+
+type EventItem = RouterOutputs['admin']['events']['list']['items'][number];
+const isState = (s: string | null): s is InboxState => s !== null && (INBOX_STATES as readonly string[]).includes(s);
+
+export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) {
+  const stateParam = params.get('state');
+  const state: InboxState = isState(stateParam) ? stateParam : 'dead';
+  const highlight = params.get('event');
+  const events = useInfiniteQuery({
+    ...trpc.admin.events.list.infiniteQueryOptions({ state, limit: 50 }, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
+    refetchInterval: 10_000,
+  });
+  const [replaying, setReplaying] = useState<EventItem | null>(null);
+  const items = events.data?.pages.flatMap((p) => p.items) ?? [];
+  const operator = can(me, 'operator');
+
+  return (
+    <div>
+      <PageHeader title="Events" />
+      <nav aria-label="Event states" className="tabs">
+        {INBOX_STATES.map((s) => (
+          <Link key={s} to={`/events?state=${s}`} aria-current={s === state ? 'page' : undefined} title={INBOX_STATE_META[s].hint}>
+            {INBOX_STATE_META[s].label}
+          </Link>
+        ))}
+      </nav>
+      <p className="muted">{INBOX_STATE_META[state].hint}.</p>
+
+      {state === 'dead' && operator && <BulkReplay />}
+
+      {events.isPending ? (
+        <Spinner label="Loading events…" />
+      ) : events.isError ? (
+        <ErrorBox error={events.error} onRetry={() => void events.refetch()} />
+      ) : items.length === 0 ? (
+        <Empty>No {INBOX_STATE_META[state].label.toLowerCase()} events.</Empty>
+      ) : (
+        <>
+          <div className="table-wrap">
+            <table className="table">
+              <caption className="visually-hidden">{INBOX_STATE_META[state].label} events, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Event</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Order</th>
+                  <th scope="col" className="num">Attempts</th>
+                  <th scope="col">Last error</th>
+                  <th scope="col">Received</th>
+                  {operator && <th scope="col"><span className="visually-hidden">Actions</span></th>}
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((e) => (
+                  <tr key={e.eventId} className={e.eventId === highlight ? 'row-highlight' : undefined}>
+                    <td className="mono truncate" title={e.eventId}>{e.eventId}</td>
+                    <td><code>{e.type}</code></td>
+                    <td>{e.orderId ? <Link to={`/orders/${e.orderId}`} className="mono">{e.orderId.slice(0, 8)}…</Link> : <span className="muted">—</span>}</td>
+                    <td className="num">{e.attempts}{e.errorCount > 0 && <span className="muted"> ({e.errorCount} err)</span>}</td>
+                    <td className="error-cell">
+                      {e.lastError ? (
+                        <details>
+                          <summary className="truncate">{e.lastError.split('\n')[0]}</summary>
+                          <EventErrors eventId={e.eventId} />
+                        </details>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                    <td><Time iso={e.receivedAt} /></td>
+                    {operator && (
+                      <td>
+                        <button type="button" className="btn btn-small" onClick={() => setReplaying(e)} aria-label={`Replay event ${e.eventId}`}>
+                          Replay
+                        </button>
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="pager">
+            <span className="muted">{items.length} shown</span>
+            {events.hasNextPage && (
+              <button type="button" className="btn" onClick={() => void events.fetchNextPage()} disabled={events.isFetchingNextPage}>
+                {events.isFetchingNextPage ? 'Loading…' : 'Load more'}
+              </button>
+            )}
+          </div>
+        </>
+      )}
+      {replaying && <ReplayOne event={replaying} onClose={() => setReplaying(null)} />}
+    </div>
+  );
+}
+
+function EventErrors({ eventId }: { eventId: string }) {
+  const ev = useQuery(trpc.admin.events.get.queryOptions({ eventId }));
+  if (ev.isPending) return <Spinner label="Loading attempts…" />;
+  if (ev.isError) return <ErrorBox error={ev.error} />;
+  return (
+    <ol className="attempts">
+      {ev.data.errors.map((a) => (
+        <li key={`${a.attempt}-${a.at}`}>
+          <span className="muted">#{a.attempt} · <Time iso={a.at} /> · {a.transient ? 'transient' : 'permanent'}</span>
+          <pre className="error-text">{a.error}</pre>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function useRefreshEvents() {
+  const queryClient = useQueryClient();
+  return () => {
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.events.pathKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
+  };
+}
+
+function ReplayOne({ event, onClose }: { event: EventItem; onClose: () => void }) {
+  const [reason, setReason] = useState('');
+  const refresh = useRefreshEvents();
+  const [done, setDone] = useState(false);
+  const replay = useMutation(
+    trpc.admin.events.replay.mutationOptions({
+      onSuccess: () => {
+        setDone(true);
+        refresh();
+        setTimeout(refresh, 1500);
+      },
+    }),
+  );
+  return (
+    <ConfirmDialog
+      open
+      title={done ? 'Replay queued' : `Replay ${event.type}?`}
+      confirmLabel={done ? 'Close' : 'Replay event'}
+      busy={replay.isPending}
+      confirmDisabled={!done && reason.trim().length < 3}
+      onCancel={onClose}
+      onConfirm={() => (done ? onClose() : replay.mutate({ eventId: event.eventId, reason: reason.trim() }))}
+    >
+      {done ? (
+        <p role="status">
+          Event <code>{event.eventId}</code> is back in the queue and being processed now. Processing is idempotent: a replayed event never grants twice.
+        </p>
+      ) : (
+        <>
+          <p>
+            Event <code>{event.eventId}</code> goes back in the queue with a fresh retry budget and is processed at once. Fix the cause first, or it will end dead again.
+          </p>
+          <div className="field">
+            <label htmlFor="replay-reason">Reason (required)</label>
+            <input id="replay-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. handler fixed in 1.4.2" />
+          </div>
+          {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
+        </>
+      )}
+    </ConfirmDialog>
+  );
+}
+
+type BulkRun = { since: string; requested: number; startedAt: number };
+
+function BulkReplay() {
+  const [since, setSince] = useState(() => toLocalInput(new Date(Date.now() - 24 * 3_600_000)));
+  const [reason, setReason] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const [run, setRun] = useState<BulkRun | null>(null);
+  const refresh = useRefreshEvents();
+  const sinceIso = fromLocalInput(since);
+  const replay = useMutation(
+    trpc.admin.events.replay.mutationOptions({
+      onSuccess: (r) => {
+        setConfirming(false);
+        if (sinceIso) setRun({ since: sinceIso, requested: r.requested, startedAt: Date.now() });
+        refresh();
+      },
+    }),
+  );
+  const valid = sinceIso !== null && reason.trim().length >= 3;
+  return (
+    <section className="card" aria-labelledby="bulk-h">
+      <h2 id="bulk-h">Replay all dead events</h2>
+      <form
+        className="inline-form"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (valid) setConfirming(true);
+        }}
+      >
+        <div className="field">
+          <label htmlFor="bulk-since">Received since</label>
+          <input id="bulk-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} required />
+        </div>
+        <div className="field field-grow">
+          <label htmlFor="bulk-reason">Reason (required)</label>
+          <input id="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. database outage over, INC-1234" />
+        </div>
+        <div className="filters-actions">
+          <button type="submit" className="btn btn-primary" disabled={!valid || replay.isPending}>
+            Replay dead since…
+          </button>
+        </div>
+      </form>
+      {run && <BulkProgress run={run} onDone={refresh} />}
+      <ConfirmDialog
+        open={confirming}
+        title="Replay every dead event?"
+        confirmLabel="Replay all dead events"
+        busy={replay.isPending}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => sinceIso && replay.mutate({ deadSince: sinceIso, reason: reason.trim() })}
+      >
+        <p>
+          Every dead event received since <strong>{sinceIso ? new Date(sinceIso).toLocaleString() : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
+        </p>
+        <p>Reason: <q>{reason.trim()}</q></p>
+        {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
+      </ConfirmDialog>
+    </section>
+  );
+}
+
+/** Follows a bulk replay: the requeued events leave pending/failed as workers process them. */
+function BulkProgress({ run, onDone }: { run: BulkRun; onDone: () => void }) {
+  const [finished, setFinished] = useState(run.requested === 0);
+  const counts = useQuery({
+    ...trpc.admin.events.stateCounts.queryOptions({ receivedFrom: run.since }),
+    refetchInterval: finished ? false : 1000,
+  });
+  const waiting = (counts.data?.pending ?? 0) + (counts.data?.failed ?? 0);
+  const done = counts.data ? Math.max(0, run.requested - Math.min(run.requested, waiting)) : 0;
+  const complete = run.requested === 0 || (counts.data !== undefined && done >= run.requested);
+  useEffect(() => {
+    if (complete && !finished) {
+      setFinished(true);
+      onDone();
+    }
+  }, [complete, finished, onDone]);
+  if (run.requested === 0) return <p className="callout callout-info" role="status">No dead events since then: nothing to replay.</p>;
+  const deadAgain = counts.data?.dead ?? 0;
+  return (
+    <div className="progress-block" role="group" aria-label="Bulk replay progress">
+      <label htmlFor="bulk-progress">
+        {complete ? 'Replay finished' : 'Replaying'}: {count(done)} of {count(run.requested)}
+      </label>
+      <progress id="bulk-progress" max={run.requested} value={done} aria-valuetext={`${done} of ${run.requested} events processed`} />
+      <p className="muted" role="status" aria-live="polite">
+        {complete ? (deadAgain > 0 ? `${count(deadAgain)} event(s) are dead again: their cause is not fixed yet.` : 'All replayed events were processed.') : (counts.data?.failed ?? 0) > 0 ? `Workers are processing the replayed events… ${count(counts.data?.failed ?? 0)} failed again and will be retried with backoff.` : 'Workers are processing the replayed events…'}
+      </p>
+      {complete && <Badge tone={deadAgain > 0 ? 'warn' : 'good'}>{deadAgain > 0 ? 'check dead letters' : 'done'}</Badge>}
+    </div>
+  );
+}

@@ -1,0 +1,383 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { can, type Me } from '../App.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
+import { Badge, Copyable, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
+import { dateTime, money } from '../lib/format.js';
+import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
+import { Link } from '../router.js';
+import { errorMessage, trpc, type RouterOutputs } from '../trpc.js';
+
+type Detail = RouterOutputs['admin']['orders']['get'];
+
+export function OrderDetailPage({ orderId, me }: { orderId: string; me: Me }) {
+  const detail = useQuery({ ...trpc.admin.orders.get.queryOptions({ orderId }), refetchInterval: 10_000 });
+  return (
+    <div>
+      <p className="breadcrumb">
+        <Link to="/orders">← Orders</Link>
+      </p>
+      <QueryView query={detail} loadingLabel="Loading order…">
+        {(data) => <OrderDetail data={data} me={me} />}
+      </QueryView>
+    </div>
+  );
+}
+
+function OrderDetail({ data, me }: { data: Detail; me: Me }) {
+  const { order } = data;
+  const meta = ORDER_STATUS_META[order.status];
+  return (
+    <>
+      <PageHeader title={`Order ${order.orderId.slice(0, 8)}…`}>
+        <OrderStatusBadge status={order.status} />
+      </PageHeader>
+      <p className="muted status-hint">{meta.hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
+      <div className="detail-grid">
+        <div className="detail-main">
+          <section className="card" aria-labelledby="facts">
+            <h2 id="facts">Order</h2>
+            <dl className="facts">
+              <Fact label="Order id"><Copyable value={order.orderId} label="order id" /></Fact>
+              <Fact label="Amount">
+                {money(order.amount, order.currency)}
+                {order.amountRefunded > 0 && <span className="muted"> ({money(order.amountRefunded, order.currency)} refunded)</span>}
+              </Fact>
+              <Fact label="Product">{order.productId} × {order.quantity}</Fact>
+              <Fact label="User"><Copyable value={order.userId} label="user id" /></Fact>
+              <Fact label="Checkout session"><Copyable value={order.checkoutSessionId} label="checkout session id" /></Fact>
+              <Fact label="Payment intent"><Copyable value={order.paymentIntentId} label="payment intent id" /></Fact>
+              <Fact label="Handler">{order.handler}</Fact>
+              <Fact label="Created">{dateTime(order.createdAt)}</Fact>
+              <Fact label="Last change"><Time iso={order.updatedAt} /> <span className="muted">({dateTime(order.updatedAt)})</span></Fact>
+              <Fact label="Paid">{dateTime(order.paidAt)}</Fact>
+              <Fact label="Invoice">
+                {order.invoice ? (
+                  <>
+                    {order.invoice.number ?? order.invoice.id} {order.invoice.status && <Badge>{order.invoice.status}</Badge>}{' '}
+                    {order.invoice.url && <a href={order.invoice.url} target="_blank" rel="noreferrer">view</a>}{' '}
+                    {order.invoice.pdfUrl && <a href={order.invoice.pdfUrl} target="_blank" rel="noreferrer">PDF</a>}
+                  </>
+                ) : (
+                  <span className="muted">none</span>
+                )}
+              </Fact>
+            </dl>
+          </section>
+          <Timeline data={data} />
+        </div>
+        <aside className="detail-side" aria-label="Actions">
+          {can(me, 'operator') ? (
+            <>
+              <OverrideForm data={data} />
+              <ReconcileAction orderId={order.orderId} />
+              <RefundForm data={data} />
+            </>
+          ) : (
+            <section className="card">
+              <h2>Actions</h2>
+              <p className="muted">Your role ({me.role}) can look but not change orders. Ask an operator.</p>
+            </section>
+          )}
+        </aside>
+      </div>
+    </>
+  );
+}
+
+function Fact({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="fact">
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
+
+function Timeline({ data }: { data: Detail }) {
+  const entries: Entry[] = [{ key: 'created', at: data.order.createdAt, kind: 'created', title: 'Order created (checkout session opened)' }];
+  for (const e of data.events) {
+    const state = e.state as InboxState;
+    entries.push({
+      key: `e-${e.eventId}`,
+      at: e.receivedAt,
+      kind: 'event',
+      title: (
+        <>
+          Stripe event <code>{e.type}</code> <Badge tone={INBOX_STATE_META[state]?.tone ?? 'neutral'}>{e.state}</Badge>
+        </>
+      ),
+      body: (
+        <>
+          <span className="muted">
+            <code>{e.eventId}</code> · Stripe time {dateTime(e.stripeCreatedAt)} · {e.attempts} attempt{e.attempts === 1 ? '' : 's'}
+            {e.outcome ? ` · ${e.outcome}` : ''}
+          </span>
+          {e.lastError && <pre className="error-text">{e.lastError}</pre>}
+          {(e.state === 'dead' || e.state === 'failed') && (
+            <Link to={`/events?state=${e.state}&event=${encodeURIComponent(e.eventId)}`}>Open in events to replay</Link>
+          )}
+        </>
+      ),
+    });
+  }
+  for (const t of data.transitions) {
+    const to = t.to as OrderStatus;
+    entries.push({
+      key: `t-${t.id}`,
+      at: t.at,
+      kind: 'transition',
+      title: (
+        <>
+          {t.from ? <>{ORDER_STATUS_META[t.from as OrderStatus]?.label ?? t.from} → </> : null}
+          <strong>{ORDER_STATUS_META[to]?.label ?? t.to}</strong>
+        </>
+      ),
+      body: (
+        <span>
+          by <strong>{t.actor ?? t.cause}</strong> <span className="muted">({t.cause}{t.eventId ? `, event ${t.eventId}` : ''}{t.stripeAt ? `, Stripe time ${dateTime(t.stripeAt)}` : ''})</span>
+          {t.reason && <span className="reason">“{t.reason}”</span>}
+        </span>
+      ),
+    });
+  }
+  for (const [i, g] of data.grants.entries()) {
+    const what = g.kind === 'credits' || g.credits ? `${g.credits ?? 0} credits` : `plan ${g.plan ?? ''}`;
+    entries.push({ key: `g-${i}`, at: g.grantedAt, kind: 'grant', title: <>Granted {what}</>, body: g.eventId ? <span className="muted">from event {g.eventId}</span> : undefined });
+    if (g.revokedAt) entries.push({ key: `gr-${i}`, at: g.revokedAt, kind: 'grant', title: <>Revoked {g.creditsRevoked ? `${g.creditsRevoked} credits` : what}</> });
+  }
+  entries.sort((a, b) => a.at.localeCompare(b.at) || a.key.localeCompare(b.key));
+  return (
+    <section className="card" aria-labelledby="timeline">
+      <h2 id="timeline">Timeline</h2>
+      <ol className="timeline">
+        {entries.map((e) => (
+          <li key={e.key} className={`timeline-item timeline-${e.kind}`}>
+            <span className="timeline-dot" aria-hidden="true" />
+            <div>
+              <div className="timeline-title">
+                {e.title} <span className="timeline-time"><Time iso={e.at} /> · {dateTime(e.at)}</span>
+              </div>
+              {e.body && <div className="timeline-body">{e.body}</div>}
+            </div>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function useRefreshOrder(orderId: string) {
+  const queryClient = useQueryClient();
+  return () => {
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.get.queryKey({ orderId }) });
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.list.pathKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
+  };
+}
+
+function OverrideForm({ data }: { data: Detail }) {
+  const { order } = data;
+  const id = useId();
+  const [to, setTo] = useState<OrderStatus | ''>('');
+  const [reason, setReason] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const refresh = useRefreshOrder(order.orderId);
+  const override = useMutation(
+    trpc.admin.orders.override.mutationOptions({
+      onSuccess: (o) => {
+        setConfirming(false);
+        setDone(`Order moved to ${ORDER_STATUS_META[o.status].label}. The change is in the timeline and the audit log.`);
+        setTo('');
+        setReason('');
+        setTouched(false);
+        refresh();
+      },
+    }),
+  );
+  const reasonError = reason.trim().length < 3 ? 'A reason of at least 3 characters is required.' : null;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    setDone(null);
+    override.reset();
+    if (!to || reasonError) return;
+    setConfirming(true);
+  };
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Override status</h2>
+      <form onSubmit={submit} noValidate>
+        <div className="field">
+          <label htmlFor={`${id}-to`}>New status</label>
+          <select id={`${id}-to`} value={to} onChange={(e) => setTo(e.target.value as OrderStatus | '')} required aria-invalid={touched && !to}>
+            <option value="">Choose a status…</option>
+            {ORDER_STATUSES.filter((s) => s !== order.status).map((s) => (
+              <option key={s} value={s}>
+                {ORDER_STATUS_META[s].label}
+              </option>
+            ))}
+          </select>
+          {touched && !to && <small className="field-error" role="alert">Choose the status to move to.</small>}
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-reason`}>Reason (required)</label>
+          <textarea
+            id={`${id}-reason`}
+            rows={3}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+            required
+            aria-invalid={touched && Boolean(reasonError)}
+            aria-describedby={`${id}-reason-hint`}
+            placeholder="e.g. Funds confirmed in Stripe dashboard; webhook lost (INC-1234)"
+          />
+          <small id={`${id}-reason-hint`} className={touched && reasonError ? 'field-error' : 'muted'}>
+            {touched && reasonError ? reasonError : 'Written to the audit log with your name.'}
+          </small>
+        </div>
+        <button type="submit" className="btn btn-primary">
+          Review override…
+        </button>
+      </form>
+      {done && <p className="callout callout-good" role="status">{done}</p>}
+      {to && (
+        <ConfirmDialog
+          open={confirming}
+          title={`Override to ${ORDER_STATUS_META[to].label}?`}
+          confirmLabel={`Override to ${ORDER_STATUS_META[to].label}`}
+          danger
+          busy={override.isPending}
+          onCancel={() => setConfirming(false)}
+          onConfirm={() => override.mutate({ orderId: order.orderId, to, reason: reason.trim() })}
+        >
+          <p>
+            Order <code>{order.orderId}</code> ({money(order.amount, order.currency)}):
+          </p>
+          <ul className="consequences">
+            {overrideConsequences(order.status, to).map((line) => (
+              <li key={line}>{line}</li>
+            ))}
+          </ul>
+          <p>
+            Reason: <q>{reason.trim()}</q>
+          </p>
+          {override.isError && <ErrorBox error={override.error} title="The override was refused" />}
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function ReconcileAction({ orderId }: { orderId: string }) {
+  const refresh = useRefreshOrder(orderId);
+  const reconcile = useMutation(trpc.admin.orders.reconcile.mutationOptions({ onSuccess: () => refresh() }));
+  return (
+    <section className="card" aria-labelledby="reconcile-h">
+      <h2 id="reconcile-h">Reconcile with Stripe</h2>
+      <p className="muted">Ask Stripe for this payment's real state and apply what Settle missed. Safe to repeat.</p>
+      <button type="button" className="btn" onClick={() => reconcile.mutate({ orderId, reason: 'console: reconcile' })} disabled={reconcile.isPending}>
+        {reconcile.isPending ? 'Asking Stripe…' : 'Reconcile now'}
+      </button>
+      {reconcile.isSuccess && (
+        <p className="callout callout-good" role="status">
+          {reconcile.data.changed ? `Updated from Stripe: the order is now ${ORDER_STATUS_META[reconcile.data.order.status].label}.` : 'Stripe agrees with Settle: nothing changed.'}
+        </p>
+      )}
+      {reconcile.isError && <p className="callout callout-bad" role="alert">{errorMessage(reconcile.error)}</p>}
+    </section>
+  );
+}
+
+function RefundForm({ data }: { data: Detail }) {
+  const { order } = data;
+  const refundable = order.amount - order.amountRefunded;
+  const canRefund = ORDER_STATUS_META[order.status].paid && refundable > 0 && order.status !== 'charged_back';
+  const [amount, setAmount] = useState('');
+  const [reason, setReason] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [requestId, setRequestId] = useState<string | null>(null);
+  const refresh = useRefreshOrder(order.orderId);
+  const refund = useMutation(
+    trpc.admin.orders.refund.mutationOptions({
+      onSuccess: () => {
+        setRequestId(null);
+        setAmount('');
+        setReason('');
+        setTouched(false);
+        refresh();
+      },
+    }),
+  );
+  const minor = amount.trim() === '' ? refundable : Math.round(Number(amount) * 100);
+  const amountError = !Number.isFinite(minor) || minor <= 0 ? 'Enter a positive amount.' : minor > refundable ? `At most ${money(refundable, order.currency)} can be refunded.` : null;
+  const reasonError = reason.trim().length < 3 ? 'A reason of at least 3 characters is required.' : null;
+
+  if (!canRefund) {
+    return (
+      <section className="card" aria-labelledby="refund-h">
+        <h2 id="refund-h">Refund</h2>
+        <p className="muted">{refundable <= 0 ? 'Nothing left to refund.' : 'Only a paid order can be refunded.'}</p>
+      </section>
+    );
+  }
+  return (
+    <section className="card" aria-labelledby="refund-h">
+      <h2 id="refund-h">Refund</h2>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTouched(true);
+          refund.reset();
+          if (!amountError && !reasonError) setRequestId(crypto.randomUUID());
+        }}
+      >
+        <div className="field">
+          <label htmlFor="refund-amount">Amount ({order.currency.toUpperCase()})</label>
+          <input id="refund-amount" type="number" min="0.01" step="0.01" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder={(refundable / 100).toFixed(2)} aria-describedby="refund-amount-hint" aria-invalid={touched && Boolean(amountError)} />
+          <small id="refund-amount-hint" className={touched && amountError ? 'field-error' : 'muted'}>
+            {touched && amountError ? amountError : `Empty: the full ${money(refundable, order.currency)} not refunded yet.`}
+          </small>
+        </div>
+        <div className="field">
+          <label htmlFor="refund-reason">Reason (required)</label>
+          <textarea id="refund-reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={touched && Boolean(reasonError)} aria-describedby="refund-reason-hint" />
+          <small id="refund-reason-hint" className={touched && reasonError ? 'field-error' : 'muted'}>
+            {touched && reasonError ? reasonError : 'Written to the audit log with your name.'}
+          </small>
+        </div>
+        <button type="submit" className="btn">
+          Review refund…
+        </button>
+      </form>
+      {refund.isSuccess && (
+        <p className="callout callout-good" role="status">
+          Refund {refund.data.refundId} for {money(refund.data.amount, order.currency)} is {refund.data.status}. The order updates when Stripe confirms.
+        </p>
+      )}
+      <ConfirmDialog
+        open={requestId !== null}
+        title={`Refund ${money(Number.isFinite(minor) ? minor : 0, order.currency)}?`}
+        confirmLabel={`Refund ${money(Number.isFinite(minor) ? minor : 0, order.currency)}`}
+        danger
+        busy={refund.isPending}
+        onCancel={() => setRequestId(null)}
+        onConfirm={() => requestId && refund.mutate({ orderId: order.orderId, amount: minor, reason: reason.trim(), requestId })}
+      >
+        <ul className="consequences">
+          <li>Stripe returns {money(Number.isFinite(minor) ? minor : 0, order.currency)} of {money(order.amount, order.currency)} to the customer. Money moves; this cannot be undone.</li>
+          <li>{minor >= refundable ? 'A full refund revokes the grant when Stripe confirms it.' : 'A partial refund keeps the grant.'}</li>
+          <li>Your name and the reason go to the audit log.</li>
+        </ul>
+        <p>Reason: <q>{reason.trim()}</q></p>
+        {refund.isError && <ErrorBox error={refund.error} title="The refund was refused" />}
+      </ConfirmDialog>
+    </section>
+  );
+}

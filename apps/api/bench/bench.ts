@@ -1,0 +1,274 @@
+/**
+ * `pnpm bench` (needs DATABASE_URL): Settle's webhook ingest and end-to-end processing against
+ * two baselines on the same load, then the console's order queries at a million orders.
+ * Writes bench-results/latest.json and docs/PERFORMANCE.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createAdminToken, sql, type Db } from '@settle/db';
+import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
+import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import type { AppRouter } from '../src/trpc/root.js';
+import { WEBHOOK_SECRET } from '../test/harness.js';
+import { freePort, planJourneys, spawnApi, waitForConvergence } from '../test/faults/cluster.js';
+import { percentile, runLoad, type LoadResult } from './load.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 6000);
+const SCALE_ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
+const SCALE_EVENTS = Number(process.env.BENCH_EVENTS_AT_SCALE ?? 5_000_000);
+
+if (!process.env.DATABASE_URL) {
+  console.error('pnpm bench needs DATABASE_URL (a PostgreSQL server), e.g. postgres://postgres@127.0.0.1:5432/postgres');
+  process.exit(1);
+}
+
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function startBaseline(mode: 'thin' | 'sync', databaseUrl: string): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./baseline-servers.ts', import.meta.url)), mode, String(port)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+    proc.once('exit', (code) => reject(new Error(`baseline ${mode} exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+async function stop(proc: ChildProcess) {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+async function workload(db: Db, seed: number) {
+  const random = seededRandom(seed);
+  // ~8 events a journey; 10% duplicates; shuffled, as Stripe delivers.
+  const { events } = await planJourneys(db, Math.ceil(EVENTS / 8.5), random, PAYMENT_JOURNEYS);
+  return deliveryOrder(events, { duplicates: 0.1, shuffle: true, random }).slice(0, EVENTS).map((e) => JSON.stringify(e));
+}
+
+type Row = {
+  concurrency: number;
+  settle: LoadResult & { endToEndMs: number; endToEndThroughput: number; peakRssMb: number };
+  thin: LoadResult;
+  sync: LoadResult;
+};
+
+async function ingestRound(concurrency: number): Promise<Row> {
+  const run = async <T>(fn: (db: TestDatabase) => Promise<T>) => {
+    const database = await createTestDatabase('postgres');
+    try {
+      return await fn(database);
+    } finally {
+      await database.dispose();
+    }
+  };
+
+  const settle = await run(async (database) => {
+    const bodies = await workload(database.db, concurrency);
+    const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0' });
+    try {
+      const started = performance.now();
+      const load = await runLoad(`${api.url}/webhooks/stripe`, bodies, WEBHOOK_SECRET, concurrency);
+      await waitForConvergence(database.db, 600_000);
+      const endToEndMs = Math.round(performance.now() - started);
+      return { ...load, endToEndMs, endToEndThroughput: Math.round((bodies.length / endToEndMs) * 1000), peakRssMb: peakRssMb(api.proc.pid) };
+    } finally {
+      await stop(api.proc);
+    }
+  });
+
+  const baseline = (mode: 'thin' | 'sync') =>
+    run(async (database) => {
+      const bodies = await workload(database.db, concurrency);
+      const server = await startBaseline(mode, database.url!);
+      try {
+        return await runLoad(`${server.url}/webhooks/stripe`, bodies, WEBHOOK_SECRET, concurrency);
+      } finally {
+        await stop(server.proc);
+      }
+    });
+
+  const thin = await baseline('thin');
+  const sync = await baseline('sync');
+  return { concurrency, settle, thin, sync };
+}
+
+async function consoleAtScale() {
+  const database = await createTestDatabase('postgres', { poolMax: 4 });
+  try {
+    const db = database.db;
+    const t0 = performance.now();
+    // generate_series, in chunks so progress shows and no statement runs for too long.
+    const chunk = 250_000;
+    for (let from = 1; from <= SCALE_ORDERS; from += chunk) {
+      const to = Math.min(SCALE_ORDERS, from + chunk - 1);
+      await sql`
+        insert into orders (id, user_id, product_id, quantity, amount, currency, status, handler, checkout_session_id,
+                            payment_intent_id, stripe_customer_id, status_stripe_at, paid_at, created_at, updated_at)
+        select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
+               (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
+               case when g % 10 = 0 then 'legacy' else 'new' end,
+               'cs_bench_' || g, 'pi_bench_' || g, 'cus_bench_' || (g % 50000),
+               now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+               now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
+        from generate_series(${from}::int, ${to}::int) g`.execute(db);
+      process.stdout.write(`\r  orders: ${to.toLocaleString()}   `);
+    }
+    const perOrder = Math.max(1, Math.round(SCALE_EVENTS / SCALE_ORDERS));
+    for (let from = 1; from <= SCALE_EVENTS; from += chunk * 2) {
+      const to = Math.min(SCALE_EVENTS, from + chunk * 2 - 1);
+      await sql`
+        insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
+        select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
+               'pi_bench_' || (1 + g / ${perOrder}), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
+               now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
+               case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
+        from generate_series(${from}::int, ${to}::int) g`.execute(db);
+      process.stdout.write(`\r  events: ${to.toLocaleString()}   `);
+    }
+    await sql`analyze`.execute(db);
+    const seedSeconds = Math.round((performance.now() - t0) / 1000);
+    console.log(`\n  seeded ${SCALE_ORDERS.toLocaleString()} orders and ${SCALE_EVENTS.toLocaleString()} events in ${seedSeconds} s`);
+
+    const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0', WORKER_CONCURRENCY: '0' });
+    try {
+      const { token } = await createAdminToken(db, { name: 'bench', role: 'viewer', createdBy: 'bench' });
+      const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${api.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+      const time = async (name: string, fn: (i: number) => Promise<unknown>, n = 60) => {
+        for (let i = 0; i < 5; i++) await fn(i);
+        const ms: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const s = performance.now();
+          await fn(i);
+          ms.push(performance.now() - s);
+        }
+        ms.sort((a, b) => a - b);
+        const r = { name, p50: Math.round(percentile(ms, 50) * 10) / 10, p95: Math.round(percentile(ms, 95) * 10) / 10 };
+        console.log(`  ${name}: p50 ${r.p50} ms, p95 ${r.p95} ms`);
+        return r;
+      };
+      const id = (g: number) => (sql`select md5(${`o${g}`})::uuid as id`.execute(db) as Promise<{ rows: { id: string }[] }>).then((r) => r.rows[0]!.id);
+      const ids = await Promise.all(Array.from({ length: 65 }, (_, i) => id(1 + i * 15_013)));
+      const page2 = await client.admin.orders.list.query({ limit: 50 });
+      return {
+        orders: SCALE_ORDERS,
+        events: SCALE_EVENTS,
+        seedSeconds,
+        queries: [
+          await time('orders.list (newest 50)', () => client.admin.orders.list.query({ limit: 50 })),
+          await time('orders.list (page 2 by cursor)', () => client.admin.orders.list.query({ limit: 50, cursor: page2.nextCursor })),
+          await time('orders.list status=processing', () => client.admin.orders.list.query({ status: 'processing', limit: 50 })),
+          await time('orders.list status=needs_review', () => client.admin.orders.list.query({ status: 'needs_review', limit: 50 })),
+          await time('orders.list stuck > 30 min', () => client.admin.orders.list.query({ stuckForMinutes: 30, limit: 50 })),
+          await time('orders.list search by payment intent', (i) => client.admin.orders.list.query({ search: `pi_bench_${1 + i * 7919}` })),
+          await time('orders.list search by customer', (i) => client.admin.orders.list.query({ search: `cus_bench_${i * 13}`, limit: 50 })),
+          await time('orders.get (order, events, audit, grants)', (i) => client.admin.orders.get.query({ orderId: ids[i % ids.length]! })),
+        ],
+      };
+    } finally {
+      await stop(api.proc);
+    }
+  } finally {
+    await database.dispose();
+  }
+}
+
+function machine() {
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
+}
+
+const ratio = (a: number, b: number) => (b === 0 ? 0 : Math.round((a / b) * 100) / 100);
+
+async function main() {
+  // Measure what production runs: the built bundle.
+  await new Promise<void>((resolve, reject) => {
+    const b = spawn(process.execPath, [fileURLToPath(new URL('../build.mjs', import.meta.url))], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' });
+    b.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed (${code})`))));
+  });
+  process.env.SETTLE_API_DIST = '1';
+  const pgVersion = await (async () => {
+    const d = await createTestDatabase('postgres');
+    try {
+      return (await sql<{ v: string }>`select current_setting('server_version') as v`.execute(d.db)).rows[0]?.v ?? '?';
+    } finally {
+      await d.dispose();
+    }
+  })();
+  console.log(`Settle benchmark on ${machine()}, PostgreSQL ${pgVersion}`);
+  const rows: Row[] = [];
+  for (const c of CONCURRENCY) {
+    console.log(`ingest at concurrency ${c} (${EVENTS} events)…`);
+    const row = await ingestRound(c);
+    rows.push(row);
+    console.log(
+      `  settle ${row.settle.throughput}/s (p50 ${row.settle.latencyMs.p50} ms, p99 ${row.settle.latencyMs.p99} ms), end-to-end ${row.settle.endToEndThroughput}/s, peak RSS ${row.settle.peakRssMb} MB; ` +
+        `thin ${row.thin.throughput}/s (p99 ${row.thin.latencyMs.p99} ms); sync ${row.sync.throughput}/s (p99 ${row.sync.latencyMs.p99} ms)`,
+    );
+  }
+  const scale = process.env.BENCH_SKIP_SCALE ? null : (console.log('console queries at scale…'), await consoleAtScale());
+  const result = { at: new Date().toISOString(), machine: machine(), postgres: pgVersion, events: EVENTS, rows, scale };
+  mkdirSync(`${ROOT}/bench-results`, { recursive: true });
+  writeFileSync(`${ROOT}/bench-results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${ROOT}/docs/PERFORMANCE.md`, report(result));
+  console.log('wrote bench-results/latest.json and docs/PERFORMANCE.md');
+}
+
+function report(r: { at: string; machine: string; postgres: string; events: number; rows: Row[]; scale: Awaited<ReturnType<typeof consoleAtScale>> | null }) {
+  const lines = [
+    '# Performance',
+    '',
+    `Measured by \`pnpm bench\` on ${r.at.slice(0, 10)}: ${r.machine}, PostgreSQL ${r.postgres} on the same machine (load generator, server and database share the cores).`,
+    `Raw numbers: \`bench-results/latest.json\`. Each run uses a fresh database and ${r.events} signed events from realistic journeys (10% duplicates, shuffled).`,
+    '',
+    '## Webhook ingest and processing',
+    '',
+    '- **ingest**: requests acknowledged per second (verify signature + durable insert + 2xx), with the acknowledgement latency.',
+    '- **end-to-end**: events per second from the first request until every event is processed (orders, audit, grants written).',
+    '- **thin**: a bare `node:http` server that verifies with the SDK and does one prepared `INSERT … ON CONFLICT DO NOTHING` per event — the floor for a correct ingest.',
+    '- **sync**: the synchronous design of most Stripe sync tools: one upsert of the object inside the request (its ingest is its end-to-end).',
+    '',
+    '| concurrency | Settle ingest/s | ack p50 / p99 ms | Settle end-to-end/s | peak RSS MB | thin ingest/s | thin p50 / p99 ms | sync/s | sync p99 ms | ingest ÷ thin | end-to-end ÷ sync |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.rows.map(
+      (x) =>
+        `| ${x.concurrency} | ${x.settle.throughput} | ${x.settle.latencyMs.p50} / ${x.settle.latencyMs.p99} | ${x.settle.endToEndThroughput} | ${x.settle.peakRssMb} | ${x.thin.throughput} | ${x.thin.latencyMs.p50} / ${x.thin.latencyMs.p99} | ${x.sync.throughput} | ${x.sync.latencyMs.p99} | ${ratio(x.settle.throughput, x.thin.throughput)} | ${ratio(x.settle.endToEndThroughput, x.sync.throughput)} |`,
+    ),
+    '',
+  ];
+  if (r.scale) {
+    lines.push(
+      `## Console queries at ${r.scale.orders.toLocaleString('en')} orders and ${r.scale.events.toLocaleString('en')} events`,
+      '',
+      `Seeded with \`generate_series\` in ${r.scale.seedSeconds} s; timed over HTTP through tRPC with an admin token (60 calls after 5 warm-up calls).`,
+      '',
+      '| query | p50 ms | p95 ms |',
+      '| --- | ---: | ---: |',
+      ...r.scale.queries.map((q) => `| ${q.name} | ${q.p50} | ${q.p95} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+await main();

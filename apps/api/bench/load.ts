@@ -1,0 +1,65 @@
+import { Agent, request } from 'undici';
+import { signPayload } from '@settle/stripe-simulator';
+
+export type LoadResult = {
+  events: number;
+  concurrency: number;
+  durationMs: number;
+  throughput: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  statuses: Record<number, number>;
+};
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * Send pre-serialised events to a webhook URL with `concurrency` requests in flight (closed loop,
+ * keep-alive), signed just before the run (Stripe's tolerance is 5 minutes). Each request's time
+ * is measured from send to the full response: the acknowledgement latency.
+ */
+export async function runLoad(url: string, bodies: string[], secret: string, concurrency: number): Promise<LoadResult> {
+  const signed = bodies.map((body) => ({ body, signature: signPayload(body, secret) }));
+  const dispatcher = new Agent({ connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies = new Float64Array(signed.length);
+  const statuses: Record<number, number> = {};
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < signed.length; i = next++) {
+        const { body, signature } = signed[i]!;
+        const t0 = performance.now();
+        const res = await request(url, {
+          method: 'POST',
+          dispatcher,
+          headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+          body,
+        });
+        await res.body.dump();
+        latencies[i] = performance.now() - t0;
+        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+      }
+    }),
+  );
+  const durationMs = performance.now() - started;
+  await dispatcher.close();
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  return {
+    events: signed.length,
+    concurrency,
+    durationMs: Math.round(durationMs),
+    throughput: Math.round((signed.length / durationMs) * 1000),
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted.at(-1) ?? 0),
+    },
+    statuses,
+  };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
