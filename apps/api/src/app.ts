@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createDatabase, migrateToLatest } from '@settle/db';
+import { createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -59,7 +59,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     throw err;
   }
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ inboxHealth: () => inboxHealth(database.db) });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
@@ -135,8 +135,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     close() {
       closed ??= (async () => {
         accepting = false;
-        await app.close();
         flags.close();
+        await app.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
         await orderChanges.stop();

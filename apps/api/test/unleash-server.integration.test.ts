@@ -55,7 +55,7 @@ describe.skipIf(!available).each(TEST_BACKENDS)('handler rollout through a real 
   it('flips the flag and changes the rollout in Unleash through admin.flags.set; new orders follow', async () => {
     const users = Array.from({ length: 100 }, (_, i) => `unleash_${kind}_${i}`);
     const handlersOf = async () => {
-      const out: { userId: string; handler: string; shadow: boolean }[] = [];
+      const out: (Awaited<ReturnType<typeof newOrder>> & { userId: string })[] = [];
       for (const userId of users.slice(0, 40)) out.push({ userId, ...(await newOrder(api, userId)) });
       return out;
     };
@@ -78,7 +78,7 @@ describe.skipIf(!available).each(TEST_BACKENDS)('handler rollout through a real 
 
     await owner.admin.flags.set.mutate({ mode: 'new', rolloutPercent: 30, reason: 'back to 30%' });
     await waitForFlag(owner, { mode: 'new', rolloutPercent: 30 });
-    const split = [];
+    const split: (Awaited<ReturnType<typeof newOrder>> & { userId: string })[] = [];
     for (const userId of users) split.push({ userId, ...(await newOrder(api, userId)) });
     for (const o of split) expect(o.handler, o.userId).toBe(inRollout(o.userId, 30) ? 'new' : 'legacy');
     const onNew = split.filter((o) => o.handler === 'new').length;

@@ -172,3 +172,91 @@ describe('mapStripeEvent: unsupported', () => {
     );
   });
 });
+
+describe('mapStripeEvent: subscriptions', () => {
+  const SUB = 'sub_1PgafmB7WZ01zgkWwyRHS12y';
+  const SUB_META = { orderId: 'ord_1', userId: 'user_1' };
+  const subscription = (patch: Record<string, unknown> = {}) => ({
+    id: SUB, object: 'subscription', customer: 'cus_QXg1o8vcGmoR32', status: 'active', cancel_at_period_end: false, cancel_at: null,
+    metadata: SUB_META, created: 1721948530, livemode: false,
+    items: { object: 'list', data: [{ id: 'si_1', object: 'subscription_item', current_period_start: 1721948530, current_period_end: 1724540530, price: { id: 'price_pro', object: 'price' } }] },
+    ...patch,
+  });
+  const facts = (patch: Record<string, unknown> = {}) => ({
+    subscriptionId: SUB, customerId: 'cus_QXg1o8vcGmoR32', stripeStatus: 'active', cancelAtPeriodEnd: false,
+    currentPeriodEnd: 1724540530, priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', ...patch,
+  });
+  const subInvoice = (patch: Record<string, unknown> = {}) => invoice({
+    metadata: {}, billing_reason: 'subscription_create',
+    parent: { type: 'subscription_details', subscription_details: { metadata: SUB_META, subscription: SUB } },
+    lines: { object: 'list', data: [{ id: 'il_1', object: 'line_item', period: { start: 1721948530, end: 1724540530 } }] },
+    ...patch,
+  });
+  const subRef = { orderId: 'ord_1', checkoutSessionId: null, paymentIntentId: null };
+
+  it.each([
+    ['customer.subscription.created', subscription({ status: 'incomplete' }), facts({ stripeStatus: 'incomplete' })],
+    ['customer.subscription.updated', subscription(), facts()],
+    ['customer.subscription.updated', subscription({ cancel_at_period_end: true }), facts({ cancelAtPeriodEnd: true })],
+    // Newer API versions schedule the cancellation with `cancel_at`.
+    ['customer.subscription.updated', subscription({ cancel_at: 1724540530 }), facts({ cancelAtPeriodEnd: true })],
+    // Older API versions: the period on the subscription itself.
+    ['customer.subscription.updated', subscription({ items: { object: 'list', data: [] }, current_period_end: 1724540999 }), facts({ currentPeriodEnd: 1724540999, priceId: null })],
+    ['customer.subscription.deleted', subscription({ status: 'canceled' }), facts({ stripeStatus: 'canceled' })],
+    ['customer.subscription.deleted', subscription({ status: undefined, metadata: {} }), facts({ stripeStatus: 'canceled', orderId: null, userId: null })],
+  ])('%s → subscription_changed', (type, object, subscriptionFacts) => {
+    const m = mapStripeEvent(event(type, object));
+    expect(m).toEqual({
+      supported: true,
+      ref: { ...subRef, orderId: subscriptionFacts.orderId },
+      command: { type: 'subscription_changed', subscription: subscriptionFacts },
+    });
+  });
+
+  it.each([
+    ['invoice.paid', subInvoice(), 'subscription_invoice_paid', 'subscription_create'],
+    ['invoice.paid', subInvoice({ billing_reason: 'subscription_cycle' }), 'subscription_invoice_paid', 'subscription_cycle'],
+    ['invoice.payment_failed', subInvoice({ status: 'open', amount_paid: 0, billing_reason: 'subscription_cycle' }), 'subscription_invoice_failed', 'subscription_cycle'],
+  ])('%s of a subscription → %s, found through the subscription metadata', (type, object, commandType, billingReason) => {
+    const m = mapStripeEvent(event(type, object));
+    expect(m).toMatchObject({
+      supported: true,
+      ref: subRef,
+      command: { type: commandType, subscriptionId: SUB, billingReason, periodEnd: 1724540530, invoice: { invoiceId: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I', subscriptionId: SUB } },
+    });
+  });
+
+  it('a finalized subscription invoice is recorded against the order in its subscription metadata', () => {
+    expect(mapStripeEvent(event('invoice.finalized', subInvoice({ status: 'open' })))).toMatchObject({
+      supported: true, ref: subRef, command: { type: 'invoice_recorded' },
+    });
+  });
+
+  it('a subscription-mode Checkout completion carries its subscription', () => {
+    expect(mapStripeEvent(event('checkout.session.completed', session({ mode: 'subscription', subscription: SUB, payment_intent: null })))).toEqual({
+      supported: true,
+      ref: { ...sessionRef, paymentIntentId: null },
+      command: { type: 'checkout_completed', checkoutSessionId: CS, paymentIntentId: null, paymentStatus: 'paid', amount: 2000, currency: 'usd', subscriptionId: SUB },
+    });
+  });
+
+  it.each([
+    ['invoice.payment_failed', invoice()],
+    ['customer.subscription.updated', subscription({ status: 'bogus' })],
+    ['customer.subscription.updated', subscription({ id: null })],
+    ['payment_intent.succeeded', intent({ metadata: {}, invoice: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I' })],
+  ])('%s outside what Settle settles that way → unsupported', (type, object) => {
+    expect(mapStripeEvent(event(type, object))).toMatchObject({ supported: false });
+  });
+
+  it('never throws on subscription events, whatever the object', () => {
+    const types = ['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted', 'invoice.payment_failed', 'invoice.paid'];
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.anything(), (type, object) => {
+        expect(typeof mapStripeEvent(event(type, object)).supported).toBe('boolean');
+        expect(typeof mapStripeEvent(event(type, subscription({ items: object, metadata: object }))).supported).toBe('boolean');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

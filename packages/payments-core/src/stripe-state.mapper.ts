@@ -41,6 +41,7 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
           paymentStatus,
           amount: int(session.amount_total),
           currency: str(session.currency),
+          ...(session.mode === 'subscription' && str(session.subscription) ? { subscriptionId: str(session.subscription)! } : {}),
         },
         at: int(session.created) ?? now,
       });

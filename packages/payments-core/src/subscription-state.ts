@@ -161,17 +161,21 @@ export type PlanSubscription = {
   status: SubscriptionStatus;
   currentPeriodEnd: number | null;
   statusAt: number;
+  /** Whether the order that started it is confirmed (paid, not refunded or charged back). */
+  confirmed: boolean;
 };
 
 export type PlanEntitlement = { plan: string | null; subscriptionStatus: SubscriptionStatus; planPeriodEnd: number | null };
 
 /**
- * What a user's subscriptions entitle them to: the plan of the most recently changed entitling
- * subscription (active, cancel at period end, past due), with its status and period end; with
- * none, no plan and the status of the most recent subscription. Null without subscriptions.
+ * What a user's subscriptions entitle them to. Only subscriptions whose order is confirmed
+ * count: Stripe calling a subscription active is not Settle's confirmation of its payment.
+ * The plan is that of the most recently changed entitling subscription (active, cancel at
+ * period end, past due), with its status and period end; with none, no plan and the status of
+ * the most recent one. Null when no subscription counts (the entitlement is left alone).
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
-  const newestFirst = [...subscriptions].sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status]);
+  const newestFirst = subscriptions.filter((s) => s.confirmed).sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status]);
   const entitling = newestFirst.find((s) => isEntitling(s.status) && s.plan !== null);
   if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
   const newest = newestFirst[0];

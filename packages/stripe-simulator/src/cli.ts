@@ -18,10 +18,12 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PAYMENT_JOURNEYS } from './journeys.js';
+import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
 import { startStripeSimulator } from './simulator.js';
 
 export const DEFAULT_SIMULATOR_URL = 'http://127.0.0.1:12111';
+
+const ALL_JOURNEYS: readonly string[] = [...PAYMENT_JOURNEYS, ...SUBSCRIPTION_JOURNEYS];
 
 export type CliIo = {
   env: Record<string, string | undefined>;
@@ -37,6 +39,7 @@ const USAGE = `usage:
   settle-simulate sessions [--api URL]
   settle-simulate serve [--port 12111] [--host 127.0.0.1]
 journeys: ${PAYMENT_JOURNEYS.join(', ')}
+subscription journeys (on a subscription-mode session): ${SUBSCRIPTION_JOURNEYS.join(', ')}
 the simulator is found at --api, SIMULATOR_URL or ${DEFAULT_SIMULATOR_URL}`;
 
 type JourneyResponse = {
@@ -130,8 +133,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
-  if (!(PAYMENT_JOURNEYS as readonly string[]).includes(command)) {
-    io.err(`unknown journey '${command}'; valid journeys:\n${PAYMENT_JOURNEYS.map((j) => `  ${j}`).join('\n')}`);
+  if (!ALL_JOURNEYS.includes(command)) {
+    io.err(`unknown journey '${command}'; valid journeys:\n${ALL_JOURNEYS.map((j) => `  ${j}`).join('\n')}`);
     return 1;
   }
   const numeric = (name: 'seed' | 'delay-ms'): number | undefined | null => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from './cli.js';
-import { journeyEvents, PAYMENT_JOURNEYS } from './journeys.js';
+import { EXPECTED_SUBSCRIPTION_OUTCOME, journeyEvents, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS, SUBSCRIPTION_PERIOD_S } from './journeys.js';
 import { startStripeSimulator, type StripeSimulator } from './simulator.js';
 
 const SECRET = 'whsec_simulator_test';
@@ -383,5 +383,56 @@ describe('control API, hosted page and CLI', () => {
     const down = io();
     expect(await main(['card_success'], { ...down.io, env: { SIMULATOR_URL: 'http://127.0.0.1:1' } })).toBe(1);
     expect(down.err[0]).toContain('cannot reach the Stripe simulator at http://127.0.0.1:1');
+  });
+});
+
+describe('subscription journeys', () => {
+  async function subscriptionCheckout(orderId: string = crypto.randomUUID()) {
+    const customer = await stripe.customers.create({ metadata: { userId: 'user-1' } });
+    return stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 1999, product_data: { name: 'Pro plan' }, recurring: { interval: 'month' } }, quantity: 1 }],
+      metadata: { orderId },
+      subscription_data: { metadata: { orderId, userId: 'user-1' } },
+      success_url: 'http://localhost:3000/checkout/success',
+    });
+  }
+
+  it.each(SUBSCRIPTION_JOURNEYS)('%s: signed events with the subscription and its invoices, reflected by the API', async (journey) => {
+    const orderId = crypto.randomUUID();
+    const session = await subscriptionCheckout(orderId);
+    const startAt = 1_750_000_000;
+    const run = await sim.runJourney(journey, session.id, { startAt });
+    const events = await receiver.waitFor(run.events.length);
+    expect(events.map((e) => e.type)).toEqual(run.events.map((e) => e.type));
+
+    const done = await stripe.checkout.sessions.retrieve(session.id);
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', mode: 'subscription', subscription: expect.stringMatching(/^sub_/) });
+    const sub = await stripe.subscriptions.retrieve(done.subscription as string);
+    const expected = EXPECTED_SUBSCRIPTION_OUTCOME[journey];
+    expect(sub.metadata).toEqual({ orderId, userId: 'user-1' });
+    expect(sub.items.data[0]!.current_period_end).toBe(startAt + expected.periodEndAfterPeriods * SUBSCRIPTION_PERIOD_S);
+    expect(sub.status).toBe({ active: 'active', past_due: 'past_due', cancel_at_period_end: 'active', canceled: 'canceled' }[expected.subscriptionStatus]);
+
+    const invoiceIds = new Set(run.events.filter((e) => e.type.startsWith('invoice.')).map((e) => (e.data.object as { id: string }).id));
+    expect(invoiceIds.size).toBe(expected.invoices);
+    for (const id of invoiceIds) {
+      const invoice = await stripe.invoices.retrieve(id);
+      expect(invoice.parent?.subscription_details).toMatchObject({ subscription: sub.id, metadata: { orderId } });
+      expect(invoice.billing_reason).toMatch(/^subscription_(create|cycle)$/);
+    }
+  });
+
+  it('runs subscription journeys only on subscription-mode sessions, and payment journeys only on payment-mode ones', async () => {
+    const sub = await subscriptionCheckout();
+    const pay = await createCheckout();
+    await expect(sim.runJourney('card_success', sub.id)).rejects.toMatchObject({ status: 409 });
+    await expect(sim.runJourney('subscription_renew', pay.id)).rejects.toMatchObject({ status: 409 });
+    const res = await fetch(`${sim.url}/_sim/journeys/subscription_cancel`, { method: 'POST', body: JSON.stringify({ sessionId: sub.id }) });
+    expect(res.status).toBe(200);
+    await expect(stripe.checkout.sessions.create({
+      mode: 'payment', line_items: [{ price: 'price_credits10', quantity: 1 }], subscription_data: { metadata: { orderId: 'x' } },
+    })).rejects.toMatchObject({ statusCode: 400, param: 'subscription_data' });
   });
 });

@@ -24,9 +24,13 @@ import qs from 'qs';
 import {
   PAYMENT_JOURNEYS,
   SIMULATOR_API_VERSION,
+  SUBSCRIPTION_JOURNEYS,
   deliveryOrder,
+  isSubscriptionJourney,
   journeyEvents,
   seededRandom,
+  subscriptionJourneyEvents,
+  type Journey,
   type PaymentJourney,
   type StripeEvent,
 } from './journeys.js';
@@ -71,6 +75,7 @@ export type SimulatorState = {
   refunds: Map<string, StripeObject>;
   invoices: Map<string, StripeObject>;
   disputes: Map<string, StripeObject>;
+  subscriptions: Map<string, StripeObject>;
   /** Every event, in the order it happened. */
   events: Map<string, StripeEvent>;
   prices: Map<string, KnownPrice>;
@@ -110,7 +115,8 @@ export type StripeSimulator = {
   state: SimulatorState;
   /** Set or remove the webhook endpoint after start (e.g. once the receiver's port is known). */
   configureWebhook(webhook: { url: string; secret: string } | null): void;
-  runJourney(journey: PaymentJourney, sessionId: string, opts?: JourneyRunOptions): Promise<JourneyRun>;
+  /** Payment journeys need a payment-mode session, subscription journeys a subscription-mode one. */
+  runJourney(journey: Journey, sessionId: string, opts?: JourneyRunOptions): Promise<JourneyRun>;
   /** Every event so far, oldest first. */
   events(): StripeEvent[];
   /** Stops the server and any delivery in progress. */
@@ -402,6 +408,8 @@ type SessionExtras = {
   paymentIntentMetadata: Record<string, string>;
   invoiceEnabled: boolean;
   invoiceMetadata: Record<string, string>;
+  /** `subscription_data.metadata` (subscription mode). */
+  subscriptionMetadata: Record<string, string>;
   lineItems: StripeObject[];
 };
 
@@ -432,6 +440,7 @@ class Simulator {
       refunds: new Map(),
       invoices: new Map(),
       disputes: new Map(),
+      subscriptions: new Map(),
       events: new Map(),
       prices: new Map(Object.entries(opts.prices ?? {})),
     };
@@ -459,6 +468,7 @@ class Simulator {
       get(/^\/v1\/refunds\/([^/]+)$/, 'refund', () => s.refunds),
       get(/^\/v1\/invoices\/([^/]+)$/, 'invoice', () => s.invoices),
       get(/^\/v1\/disputes\/([^/]+)$/, 'dispute', () => s.disputes),
+      get(/^\/v1\/subscriptions\/([^/]+)$/, 'subscription', () => s.subscriptions),
       get(/^\/v1\/events\/([^/]+)$/, 'event', () => s.events as unknown as Map<string, StripeObject>),
       { method: 'GET', pattern: /^\/v1\/events$/, handler: (ctx) => this.listEvents(ctx) },
     ];
@@ -486,7 +496,7 @@ class Simulator {
     try {
       const raw = await readBody(req, 1_000_000);
       if (path === '/' && method === 'GET') {
-        return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: PAYMENT_JOURNEYS });
+        return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: PAYMENT_JOURNEYS, subscription_journeys: SUBSCRIPTION_JOURNEYS });
       }
       if (path.startsWith('/_sim/')) return await this.control(method, path, raw, send);
       if (path.startsWith('/c/pay/')) return this.checkoutPage(method, path, raw, res);
@@ -580,7 +590,7 @@ class Simulator {
     const s = this.state;
     const byPrefix: [string, Map<string, StripeObject> | Map<string, StripeEvent>][] = [
       ['cus_', s.customers], ['cs_', s.checkoutSessions], ['pi_', s.paymentIntents], ['ch_', s.charges], ['re_', s.refunds],
-      ['in_', s.invoices], ['dp_', s.disputes], ['du_', s.disputes], ['evt_', s.events],
+      ['in_', s.invoices], ['dp_', s.disputes], ['du_', s.disputes], ['sub_', s.subscriptions], ['evt_', s.events],
     ];
     for (const [prefix, map] of byPrefix) if (id.startsWith(prefix)) return map.get(id);
     return undefined;
@@ -776,6 +786,9 @@ class Simulator {
     const invoiceEnabled = ic ? required(optBool(ic.enabled, 'invoice_creation[enabled]'), 'invoice_creation[enabled]') : false;
     const invoiceData = ic ? optHash(ic.invoice_data, 'invoice_creation[invoice_data]') : undefined;
     const invoiceMetadata = metadataParam(invoiceData?.metadata, 'invoice_creation[invoice_data][metadata]');
+    const sd = optHash(p.subscription_data, 'subscription_data');
+    if (sd && mode !== 'subscription') throw invalid(`You can not pass \`subscription_data\` in \`${mode}\` mode.`, { param: 'subscription_data' });
+    const subscriptionMetadata = metadataParam(sd?.metadata, 'subscription_data[metadata]');
 
     const expiresAt = optInt(p.expires_at, 'expires_at') ?? now + 86_400;
     if (expiresAt < now + 1800) throw invalid('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', { param: 'expires_at' });
@@ -857,6 +870,7 @@ class Simulator {
       paymentIntentMetadata: metadataParam(pid?.metadata, 'payment_intent_data[metadata]'),
       invoiceEnabled,
       invoiceMetadata,
+      subscriptionMetadata,
       lineItems,
     });
     return { status: 200, body: this.expand(clone(session), p) };
@@ -1028,26 +1042,28 @@ class Simulator {
 
   // -- Journeys ---------------------------------------------------------------------------------
 
-  async runJourney(journey: PaymentJourney, sessionId: string, opts: JourneyRunOptions = {}): Promise<JourneyRun> {
+  async runJourney(journey: Journey, sessionId: string, opts: JourneyRunOptions = {}): Promise<JourneyRun> {
     const events = this.applyJourney(journey, sessionId, opts.startAt);
     const deliveries = opts.deliver === false ? [] : await this.track(this.deliver(events, opts));
     return { events: clone(events), deliveries };
   }
 
   /** Move the session through the journey: state now matches what its events say. */
-  private applyJourney(journey: PaymentJourney, sessionId: string, startAt = nowSeconds()): StripeEvent[] {
-    if (!(PAYMENT_JOURNEYS as readonly string[]).includes(journey)) {
-      throw new SimulatorError(400, `Unknown journey '${String(journey)}'; valid journeys: ${PAYMENT_JOURNEYS.join(', ')}`);
+  private applyJourney(journey: Journey, sessionId: string, startAt = nowSeconds()): StripeEvent[] {
+    const subscription = isSubscriptionJourney(journey);
+    if (!subscription && !(PAYMENT_JOURNEYS as readonly string[]).includes(journey)) {
+      throw new SimulatorError(400, `Unknown journey '${String(journey)}'; valid journeys: ${[...PAYMENT_JOURNEYS, ...SUBSCRIPTION_JOURNEYS].join(', ')}`);
     }
     const session = this.state.checkoutSessions.get(sessionId);
     const extras = this.sessionExtras.get(sessionId);
     if (!session || !extras) throw new SimulatorError(404, `No such checkout.session: '${sessionId}'`);
-    if (session.mode !== 'payment') throw new SimulatorError(409, `Journeys simulate payment-mode Checkout; ${sessionId} is in ${String(session.mode)} mode.`);
+    const wanted = subscription ? 'subscription' : 'payment';
+    if (session.mode !== wanted) throw new SimulatorError(409, `${journey} simulates ${wanted}-mode Checkout; ${sessionId} is in ${String(session.mode)} mode.`);
     if (session.status !== 'open') throw new SimulatorError(409, `Checkout Session ${sessionId} is ${String(session.status)}; a journey needs an open session.`);
     const metadata = session.metadata as Record<string, string>;
     const customerId = (session.customer as string | null) ?? null;
     const customer = customerId ? this.state.customers.get(customerId) : undefined;
-    const raw = journeyEvents(journey, {
+    const input = {
       orderId: metadata.orderId ?? (session.client_reference_id as string | null) ?? sessionId,
       checkoutSessionId: sessionId,
       amount: session.amount_total as number,
@@ -1055,7 +1071,17 @@ class Simulator {
       customerId,
       startAt,
       idSuffix: this.idSuffix,
-    });
+    };
+    const price = (extras.lineItems[0]?.price ?? {}) as Record<string, unknown>;
+    const raw = subscription
+      ? subscriptionJourneyEvents(journey, {
+          ...input,
+          subscriptionMetadata: extras.subscriptionMetadata,
+          priceId: String(price.id ?? 'price_unknown'),
+          productId: String(price.product ?? 'prod_unknown'),
+          productName: String(extras.lineItems[0]?.description ?? price.product ?? 'plan'),
+        })
+      : journeyEvents(journey as PaymentJourney, input);
     const s = this.state;
     const events: StripeEvent[] = [];
     for (const ev of raw) {
@@ -1083,11 +1109,21 @@ class Simulator {
           break;
         }
         case 'invoice':
+          if (subscription) {
+            // Subscriptions always invoice; the subscription's metadata rides on `parent`.
+            object = { ...obj, customer: customerId };
+            s.invoices.set(object.id, object);
+            break;
+          }
           // Checkout makes an invoice only when `invoice_creation[enabled]` was set.
           if (!extras.invoiceEnabled) continue;
           object = { ...obj, metadata: { ...extras.invoiceMetadata }, customer: customerId };
           s.invoices.set(object.id, object);
           session.invoice = object.id;
+          break;
+        case 'subscription':
+          object = obj;
+          s.subscriptions.set(object.id, object);
           break;
         case 'checkout.session': {
           const details = isRecord(obj.customer_details) ? obj.customer_details : {};
@@ -1095,6 +1131,7 @@ class Simulator {
             status: obj.status,
             payment_status: obj.payment_status,
             payment_intent: obj.payment_intent,
+            ...(subscription ? { subscription: obj.subscription, invoice: obj.invoice } : {}),
             url: obj.status === 'open' ? session.url : null,
             customer_details: obj.status === 'complete'
               ? {
@@ -1151,12 +1188,12 @@ class Simulator {
 
   // -- Control API and hosted checkout page ------------------------------------------------------
 
-  private newestOpenSession(): StripeObject | undefined {
-    return [...this.state.checkoutSessions.values()].reverse().find((s) => s.status === 'open' && s.mode === 'payment');
+  private newestOpenSession(mode: 'payment' | 'subscription' = 'payment'): StripeObject | undefined {
+    return [...this.state.checkoutSessions.values()].reverse().find((s) => s.status === 'open' && s.mode === mode);
   }
 
   private async control(method: string, path: string, raw: string, send: (status: number, body: unknown) => void): Promise<void> {
-    if (method === 'GET' && path === '/_sim/journeys') return send(200, { journeys: PAYMENT_JOURNEYS });
+    if (method === 'GET' && path === '/_sim/journeys') return send(200, { journeys: PAYMENT_JOURNEYS, subscription_journeys: SUBSCRIPTION_JOURNEYS });
     if (method === 'GET' && path === '/_sim/sessions') {
       const sessions = [...this.state.checkoutSessions.values()].reverse().map((s) => ({
         id: s.id,
@@ -1177,8 +1214,9 @@ class Simulator {
     const m = /^\/_sim\/journeys\/([^/]+)$/.exec(path);
     if (method === 'POST' && m) {
       const journey = decodeURIComponent(m[1]!);
-      if (!(PAYMENT_JOURNEYS as readonly string[]).includes(journey)) {
-        return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: PAYMENT_JOURNEYS } });
+      const subscription = isSubscriptionJourney(journey);
+      if (!subscription && !(PAYMENT_JOURNEYS as readonly string[]).includes(journey)) {
+        return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: PAYMENT_JOURNEYS, valid_subscription_journeys: SUBSCRIPTION_JOURNEYS } });
       }
       let body: Record<string, unknown> = {};
       if (raw.trim()) {
@@ -1190,10 +1228,11 @@ class Simulator {
           return send(400, { error: { message: 'The body must be a JSON object: {"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?}' } });
         }
       }
-      const sessionId = typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : this.newestOpenSession()?.id;
-      if (!sessionId) return send(404, { error: { message: 'No open payment-mode Checkout Session; create one first (POST /v1/checkout/sessions, e.g. by starting a checkout in Settle).' } });
+      const mode = subscription ? 'subscription' : 'payment';
+      const sessionId = typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : this.newestOpenSession(mode)?.id;
+      if (!sessionId) return send(404, { error: { message: `No open ${mode}-mode Checkout Session; create one first (POST /v1/checkout/sessions, e.g. by starting a checkout in Settle).` } });
       const duplicates = body.duplicates === true ? 0.5 : typeof body.duplicates === 'number' ? body.duplicates : 0;
-      const run = await this.runJourney(journey as PaymentJourney, sessionId, {
+      const run = await this.runJourney(journey as Journey, sessionId, {
         duplicates,
         shuffle: body.shuffle === true,
         ...(typeof body.seed === 'number' ? { seed: body.seed } : {}),
@@ -1225,7 +1264,7 @@ class Simulator {
     if (method === 'POST') {
       const journey = String(parseForm(raw).journey ?? '');
       try {
-        const events = this.applyJourney(journey as PaymentJourney, id);
+        const events = this.applyJourney(journey as Journey, id);
         // Like Stripe, the customer is redirected at once; the webhooks follow on their own.
         if (this.webhook) this.track(this.deliver(events, {}).catch((err: unknown) => this.log(`webhook delivery failed: ${String(err)}`)));
       } catch (err) {
@@ -1241,7 +1280,7 @@ class Simulator {
     }
     const amount = money(session.amount_total as number, session.currency as string);
     const buttons = session.status === 'open'
-      ? PAYMENT_JOURNEYS.map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
+      ? (session.mode === 'subscription' ? SUBSCRIPTION_JOURNEYS : PAYMENT_JOURNEYS).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
       : `<p>This session is ${escapeHtml(String(session.status))}.</p>`;
     return html(200, `<h1>Pay ${escapeHtml(amount)}</h1><p>Simulated Stripe Checkout for <code>${escapeHtml(id)}</code>. Choose how the purchase goes:</p>
 <form method="post">${buttons}</form>`);

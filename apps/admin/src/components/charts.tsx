@@ -4,11 +4,19 @@ import { Link } from '../router.js';
 /** Colours come from CSS custom properties so the charts follow the theme. */
 export type SeriesColor = 'blue' | 'green' | 'amber' | 'red' | 'grey' | 'violet';
 
-const W = 320;
-const H = 120;
+const W = 480;
+const H = 150;
 const PAD = { top: 8, right: 8, bottom: 18, left: 36 };
 
 const hour = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
+const dayHour = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+/** Axis labels: the time of day, with the date once the range spans more than a day. */
+const tick = (iso: string, times: string[]) => {
+  const first = times[0];
+  const last = times.at(-1);
+  const long = first && last && new Date(last).getTime() - new Date(first).getTime() >= 86_400_000 - 1;
+  return (long ? dayHour : hour).format(new Date(iso));
+};
 
 function niceMax(v: number): number {
   if (v <= 0) return 1;
@@ -21,7 +29,7 @@ function Frame({ label, max, format, times, children }: { label: string; max: nu
   const first = times[0];
   const last = times.at(-1);
   return (
-    <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label} preserveAspectRatio="none">
+    <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
       <title>{label}</title>
       <line className="chart-grid" x1={PAD.left} x2={W - PAD.right} y1={PAD.top} y2={PAD.top} />
       <line className="chart-grid" x1={PAD.left} x2={W - PAD.right} y1={(H - PAD.bottom + PAD.top) / 2} y2={(H - PAD.bottom + PAD.top) / 2} />
@@ -34,12 +42,12 @@ function Frame({ label, max, format, times, children }: { label: string; max: nu
       </text>
       {first && (
         <text className="chart-label" x={PAD.left} y={H - 4}>
-          {hour.format(new Date(first))}
+          {tick(first, times)}
         </text>
       )}
       {last && last !== first && (
         <text className="chart-label" x={W - PAD.right} y={H - 4} textAnchor="end">
-          {hour.format(new Date(last))}
+          {tick(last, times)}
         </text>
       )}
       {children}
@@ -61,12 +69,15 @@ export function LineChart({ times, series, format = String, label }: { times: st
         {series.map((s) => {
           const segments: string[] = [];
           let d = '';
+          // A point with no neighbour draws no line: it gets a dot so a single bucket still shows.
+          const dots: number[] = [];
           s.values.forEach((v, i) => {
             if (v === null) {
               if (d) segments.push(d);
               d = '';
               return;
             }
+            if (s.values[i - 1] == null && s.values[i + 1] == null) dots.push(i);
             d += `${d ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
           });
           if (d) segments.push(d);
@@ -75,7 +86,9 @@ export function LineChart({ times, series, format = String, label }: { times: st
               {segments.map((seg, i) => (
                 <path key={i} d={seg} className="chart-line" vectorEffect="non-scaling-stroke" />
               ))}
-              {times.length === 1 && s.values[0] != null && <circle cx={x(0)} cy={y(s.values[0])} r={3} className="chart-dot" />}
+              {dots.map((i) => (
+                <circle key={i} cx={x(i)} cy={y(s.values[i] ?? 0)} r={2.5} className="chart-dot" />
+              ))}
             </g>
           );
         })}

@@ -50,14 +50,14 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 /** Loading, error and empty states for a query, in one place, so no screen forgets one. */
-export function QueryView<T>({
+export function QueryView<T, E>({
   query,
   isEmpty,
   empty,
   loadingLabel,
   children,
 }: {
-  query: UseQueryResult<T>;
+  query: UseQueryResult<T, E>;
   isEmpty?: (data: T) => boolean;
   empty?: ReactNode;
   loadingLabel?: string;
@@ -111,7 +111,11 @@ export function Copyable({ value, label }: { value: string | null | undefined; l
           });
         }}
       >
-        {copied ? '✓' : '⧉'}
+        {copied ? (
+          <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><path d="M3 8.5l3 3 7-7" fill="none" stroke="currentColor" strokeWidth="2" /></svg>
+        ) : (
+          <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" strokeWidth="1.5" /><path d="M11 3.5V3a1 1 0 0 0-1-1H3a1 1 0 0 0-1 1v7a1 1 0 0 0 1 1h.5" fill="none" stroke="currentColor" strokeWidth="1.5" /></svg>
+        )}
       </button>
     </span>
   );

@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { BarList, LineChart, StackedBars, type SeriesColor } from '../components/charts.js';
 import { PageHeader, QueryView, Time } from '../components/ui.js';
 import { count, duration, percent } from '../lib/format.js';
@@ -63,7 +63,8 @@ function Dashboard({ data, windowHours, bucketMinutes }: { data: Summary; window
   const buckets = fillBuckets(data.series, windowHours, bucketMinutes);
   const times = buckets.map((b) => b.bucketStart);
   const totalOrders = Object.values(data.ordersByStatus).reduce((n, v) => n + v, 0);
-  const pendingEvents = (data.inbox.pending ?? 0) + (data.inbox.failed ?? 0);
+  const inbox = data.inbox as Record<string, number | undefined>;
+  const pendingEvents = (inbox.pending ?? 0) + (inbox.failed ?? 0);
   return (
     <>
       <section aria-label="Key numbers" className="stats">
@@ -146,7 +147,7 @@ function DriftStat({ drift }: { drift: Summary['drift'] }) {
   );
 }
 
-function Stat({ label, value, tone, hint, to, extra }: { label: string; value: string; tone?: 'good' | 'warn' | 'bad'; hint?: string | undefined; to?: string; extra?: React.ReactNode }) {
+function Stat({ label, value, tone, hint, to, extra }: { label: string; value: string; tone?: 'good' | 'warn' | 'bad'; hint?: string | undefined; to?: string; extra?: ReactNode }) {
   const body = (
     <>
       <span className="stat-label">{label}</span>

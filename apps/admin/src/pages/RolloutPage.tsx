@@ -77,6 +77,11 @@ function FlagState({ flag }: { flag: Flag }) {
           <Time iso={flag.lastRefreshAt} /> <span className="muted">(every {duration(flag.refreshIntervalMs)})</span>
         </dd>
       </div>
+      {flag.stored && (flag.stored.mode !== flag.mode || (flag.stored.mode !== 'legacy' && flag.stored.rolloutPercent !== flag.rolloutPercent)) && (
+        <p className="callout callout-info" role="status">
+          Saved as {flag.stored.mode} {flag.stored.rolloutPercent} %; instances switch at their next refresh (within {duration(flag.refreshIntervalMs)}).
+        </p>
+      )}
       {flag.stored && (
         <div className="fact">
           <dt>Last change</dt>

@@ -170,6 +170,11 @@ export function openFlagSource(config: FlagSourceConfig, listener: FlagSourceLis
       if (e.refs === 0) {
         shared.delete(key);
         e.unleash.destroy();
+        // destroy() drops the repository's listeners, but a poll still in flight (the SDK retries
+        // a failed one for seconds) reports its failure there afterwards: an unhandled 'error'
+        // event, which would crash the process. Nothing is listening any more; keep it quiet.
+        const repository = (e.unleash as unknown as { repository?: { on?: (event: string, fn: () => void) => void } }).repository;
+        repository?.on?.(UnleashEvents.Error, () => {});
       }
     },
   };

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLoginRateLimiter, isTrustedOrigin } from './admin-session.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseEnv } from '../env.js';
+import { createLoginRateLimiter, httpExchange, isTrustedOrigin } from './admin-session.js';
 import { hashPassword, verifyPassword } from './password.js';
 
 describe('login rate limiter', () => {
@@ -61,5 +63,23 @@ describe('password hashing', () => {
     expect(await verifyPassword('correct horse battery', a)).toBe(true);
     expect(await verifyPassword('correct horse battery!', a)).toBe(false);
     expect(await verifyPassword('x', 'not-a-hash')).toBe(false);
+  });
+});
+
+describe('session cookie', () => {
+  it('is httpOnly, SameSite=Strict, Path=/ always, and Secure in production', () => {
+    for (const [nodeEnv, secure] of [['development', false], ['production', true]] as const) {
+      const env = parseEnv({ NODE_ENV: nodeEnv, STRIPE_WEBHOOK_SECRET: 'whsec_x', USER_JWT_SECRET: 'x'.repeat(32), STRIPE_SECRET_KEY: 'sk_test_x' });
+      const set: unknown[] = [];
+      const reply = { setCookie: (...args: unknown[]) => set.push(args), clearCookie: (...args: unknown[]) => set.push(args) } as unknown as FastifyReply;
+      const req = { ip: '127.0.0.1', cookies: {}, headers: {} } as unknown as FastifyRequest;
+      const http = httpExchange(req, reply, { env, origins: new Set(), loginLimiter: createLoginRateLimiter() });
+      http.setSessionCookie('sid', new Date(Date.now() + 3_600_000));
+      http.clearSessionCookie();
+      for (const call of set) {
+        expect(call).toEqual(['settle_admin', ...(call as unknown[]).slice(1, -1), expect.objectContaining({ httpOnly: true, sameSite: 'strict', path: '/', secure })]);
+      }
+      expect((set[0] as [string, string, { maxAge: number }])[2].maxAge).toBe(3600);
+    }
   });
 });

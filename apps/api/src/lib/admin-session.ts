@@ -1,4 +1,6 @@
 import { countAdminUsers, findActiveAdminSession, insertAdminUser, recordAdminAction, type Db } from '@settle/db';
+// Importing a type from @fastify/cookie also brings its request/reply augmentation (cookies, setCookie).
+import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Env } from '../env.js';
@@ -121,7 +123,7 @@ export function httpExchange(
   reply: FastifyReply,
   opts: { env: Env; origins: Set<string>; loginLimiter: LoginRateLimiter },
 ): HttpExchange {
-  const cookie = { httpOnly: true, sameSite: 'strict', path: '/', secure: opts.env.NODE_ENV === 'production' } as const;
+  const cookie: CookieSerializeOptions = { httpOnly: true, sameSite: 'strict', path: '/', secure: opts.env.NODE_ENV === 'production' };
   return {
     ip: req.ip,
     sessionId: req.cookies[SESSION_COOKIE] ?? null,

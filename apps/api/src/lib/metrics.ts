@@ -1,7 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Settle's Prometheus metrics; one registry per API instance (tests build several in one process). */
-export function createMetrics() {
+export type MetricsSources = {
+  /** Read at scrape time for the inbox gauges. */
+  inboxHealth?: () => Promise<{ due: number; oldestDueAgeSeconds: number }>;
+};
+
+export function createMetrics(sources: MetricsSources = {}) {
+  let health: Promise<{ due: number; oldestDueAgeSeconds: number } | null> | null = null;
+  // One database read per scrape serves both gauges.
+  const readHealth = () => {
+    health ??= (sources.inboxHealth?.() ?? Promise.resolve(null)).catch(() => null).finally(() => {
+      setTimeout(() => (health = null), 0);
+    });
+    return health;
+  };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -75,11 +88,19 @@ export function createMetrics() {
       name: 'settle_inbox_due_events',
       help: 'Inbox events waiting to be processed (pending or failed and due)',
       registers: [registry],
+      async collect() {
+        const h = await readHealth();
+        if (h) this.set(h.due);
+      },
     }),
     inboxOldestAge: new Gauge({
       name: 'settle_inbox_oldest_due_age_seconds',
       help: 'Age of the oldest event waiting to be processed',
       registers: [registry],
+      async collect() {
+        const h = await readHealth();
+        if (h) this.set(h.oldestDueAgeSeconds);
+      },
     }),
   };
 }

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { findStripeCustomer, insertOrder, insertTransition, lockOrder, saveStripeCustomer, updateOrder } from '@settle/db';
+import {
+  findStripeCustomer,
+  findSubscriptionCheckoutBlock,
+  insertOrder,
+  insertTransition,
+  lockEntitlementRow,
+  lockOrder,
+  saveStripeCustomer,
+  updateOrder,
+  type Trx,
+} from '@settle/db';
+import type Stripe from 'stripe';
 import type { Handler } from '@settle/payments-core';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
@@ -9,7 +20,15 @@ import { initialShadowState } from './shadow-state.js';
 
 export type CheckoutResult =
   | { ok: true; orderId: string; checkoutSessionId: string; url: string }
-  | { ok: false; code: 'NOT_FOUND' | 'PRECONDITION' | 'UNAVAILABLE' | 'INVALID'; message: string };
+  | { ok: false; code: 'NOT_FOUND' | 'PRECONDITION' | 'UNAVAILABLE' | 'INVALID' | 'CONFLICT'; message: string };
+
+/** How long an unpaid subscription checkout keeps the user from opening another for the same plan. */
+export const OPEN_SUBSCRIPTION_CHECKOUT_MINUTES = 60;
+
+/** Thrown inside `openOrder`'s transaction to roll it back; `createCheckout` answers it as CONFLICT. */
+class CheckoutRefused extends Error {
+  override name = 'CheckoutRefused';
+}
 
 async function stripeCustomerFor(deps: AppDeps, userId: string): Promise<string> {
   const known = await findStripeCustomer(deps.database.db, userId);
@@ -29,12 +48,22 @@ async function stripeCustomerFor(deps: AppDeps, userId: string): Promise<string>
  */
 export async function openOrder(
   deps: AppDeps,
-  o: { userId: string; product: Product; quantity: number; stripeCustomerId: string | null; orderId?: string },
+  o: {
+    userId: string;
+    product: Product;
+    quantity: number;
+    stripeCustomerId: string | null;
+    orderId?: string;
+    /** Runs first in the inserting transaction; a throw leaves no order behind. */
+    guard?: (trx: Trx) => Promise<void>;
+  },
 ): Promise<{ orderId: string; handler: Handler; shadow: boolean }> {
   const orderId = o.orderId ?? randomUUID();
   const { handler, shadow } = await deps.chooseHandler(o.userId);
   await deps.database.db.transaction().execute(async (trx) => {
+    await o.guard?.(trx);
     const row = await insertOrder(trx, {
+      mode: o.product.mode,
       id: orderId,
       user_id: o.userId,
       product_id: o.product.id,
@@ -69,32 +98,58 @@ export async function openOrder(
  */
 export async function createCheckout(deps: AppDeps, userId: string, product: Product, quantity: number): Promise<CheckoutResult> {
   if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
-  if (product.mode !== 'payment') {
-    return { ok: false, code: 'PRECONDITION', message: `product ${product.id} is a subscription; subscription checkout is not available yet` };
-  }
+  const subscription = product.mode === 'subscription';
+  if (subscription && quantity !== 1) return { ok: false, code: 'INVALID', message: `a plan (${product.id}) is bought one at a time` };
   const customerId = await stripeCustomerFor(deps, userId);
-  const { orderId } = await openOrder(deps, { userId, product, quantity, stripeCustomerId: customerId });
+  let orderId: string;
+  try {
+    ({ orderId } = await openOrder(deps, {
+      userId,
+      product,
+      quantity,
+      stripeCustomerId: customerId,
+      ...(subscription ? { guard: (trx: Trx) => refuseSecondSubscription(deps, trx, userId, product) } : {}),
+    }));
+  } catch (err) {
+    if (err instanceof CheckoutRefused) return { ok: false, code: 'CONFLICT', message: err.message };
+    throw err;
+  }
 
   const base = deps.env.PUBLIC_URL.replace(/\/$/, '');
-  try {
-    const session = await deps.stripe.checkout.sessions.create(
-      {
-        mode: 'payment',
-        customer: customerId,
-        client_reference_id: userId,
+  const common = {
+    customer: customerId,
+    client_reference_id: userId,
+    metadata: { orderId, userId, productId: product.id },
+    success_url: deps.env.CHECKOUT_SUCCESS_URL ?? `${base}/checkout/success?orderId=${orderId}`,
+    cancel_url: deps.env.CHECKOUT_CANCEL_URL ?? `${base}/checkout/cancel?orderId=${orderId}`,
+  };
+  const productData = { name: product.name };
+  const params: Stripe.Checkout.SessionCreateParams = subscription
+    ? {
+        ...common,
+        mode: 'subscription',
         line_items: [
           product.stripePriceId
             ? { price: product.stripePriceId, quantity }
-            : { price_data: { currency: product.currency, unit_amount: product.amount, product_data: { name: product.name } }, quantity },
+            : { price_data: { currency: product.currency, unit_amount: product.amount, product_data: productData, recurring: { interval: 'month' } }, quantity },
         ],
-        metadata: { orderId, userId, productId: product.id },
+        // Subscription events and (through `parent.subscription_details`) its invoices carry this;
+        // subscriptions always invoice, so there is no `invoice_creation`.
+        subscription_data: { metadata: { orderId, userId, productId: product.id } },
+      }
+    : {
+        ...common,
+        mode: 'payment',
+        line_items: [
+          product.stripePriceId
+            ? { price: product.stripePriceId, quantity }
+            : { price_data: { currency: product.currency, unit_amount: product.amount, product_data: productData }, quantity },
+        ],
         payment_intent_data: { metadata: { orderId, userId } },
         invoice_creation: { enabled: true, invoice_data: { metadata: { orderId } } },
-        success_url: deps.env.CHECKOUT_SUCCESS_URL ?? `${base}/checkout/success?orderId=${orderId}`,
-        cancel_url: deps.env.CHECKOUT_CANCEL_URL ?? `${base}/checkout/cancel?orderId=${orderId}`,
-      },
-      { idempotencyKey: `settle-checkout-${orderId}` },
-    );
+      };
+  try {
+    const session = await deps.stripe.checkout.sessions.create(params, { idempotencyKey: `settle-checkout-${orderId}` });
     await deps.database.db.transaction().execute(async (trx) => {
       await lockOrder(trx, orderId);
       await updateOrder(trx, orderId, { checkout_session_id: session.id });
@@ -114,4 +169,23 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
     });
     return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
   }
+}
+
+/**
+ * One subscription per plan: refuse a checkout while the user has a subscription to the plan
+ * that is not canceled, or a checkout for it still under way. Runs under the user's entitlement
+ * lock inside the order's transaction, so two concurrent checkouts cannot both pass.
+ */
+async function refuseSecondSubscription(deps: AppDeps, trx: Trx, userId: string, product: Product): Promise<void> {
+  if (!('plan' in product.grant)) return;
+  const plan = product.grant.plan;
+  await lockEntitlementRow(trx, userId);
+  const productIds = deps.catalogue.list().filter((p) => p.mode === 'subscription' && 'plan' in p.grant && p.grant.plan === plan).map((p) => p.id);
+  const block = await findSubscriptionCheckoutBlock(trx, { userId, plan, productIds, openMinutes: OPEN_SUBSCRIPTION_CHECKOUT_MINUTES });
+  if (!block) return;
+  throw new CheckoutRefused(
+    block.kind === 'subscription'
+      ? `you already have a ${plan} subscription (${block.subscriptionId}, ${block.status}); manage it instead of starting another`
+      : `a ${plan} checkout is already under way (order ${block.orderId}, ${block.status}); finish or wait for it`,
+  );
 }

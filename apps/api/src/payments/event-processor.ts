@@ -1,11 +1,12 @@
 import {
   lockEventForProcessing,
   lockOrderByRef,
+  lockOrderOfSubscription,
   settleEvent,
   type Db,
   type Trx,
 } from '@settle/db';
-import { decide, decideShadow, mapStripeEvent, nextRetry, type OrderState, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
+import { decide, decideShadow, mapStripeEvent, nextRetry, subscriptionIdOf, type OrderState, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import { errorMessage, isTransient, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -13,9 +14,10 @@ import { applyDecision } from './apply-decision.js';
 import { toOrderState } from './order.mapper.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { readShadowState, recordShadowDecision } from './shadow-state.js';
+import { afterSubscriptionOrderDecision, applySubscriptionFacts } from './subscription-sync.js';
 
 export type ProcessResult =
-  | { status: 'processed'; outcome: string; orderId: string | null }
+  | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string }
   | { status: 'retry' | 'dead' | 'unmatched'; error: string }
   /** Another worker holds the event's row; it will settle it. */
   | { status: 'busy' }
@@ -62,7 +64,8 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       await settleEvent(trx, eventId, { state: 'processed', outcome: 'unsupported', attempts, lastError: null });
       return { status: 'processed', outcome: 'unsupported', orderId: null };
     }
-    const row = await lockOrderByRef(trx, mapped.ref);
+    // Subscription events and invoices may carry no order id: their subscription leads to the order.
+    const row = (await lockOrderByRef(trx, mapped.ref)) ?? (await lockOrderOfSubscription(trx, subscriptionIdOf(mapped.command)));
     if (!row) {
       // The webhook can beat the transaction that creates the order: try again on a schedule,
       // then park the event as unmatched for an admin.
@@ -78,6 +81,12 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     }
     const product = deps.catalogue.get(row.product_id);
     if (!product) throw new PermanentError(`order ${row.id} has product ${row.product_id}, which is not in the catalogue`);
+    if (mapped.command.type === 'subscription_changed') {
+      const sub = await applySubscriptionFacts(trx, row, product, mapped.command.subscription, event.created);
+      const outcome = sub.stale ? 'stale' : sub.changed ? 'subscription_changed' : 'noop';
+      await settleEvent(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
+      return { status: 'processed', outcome, orderId: row.id, changed: sub.changed };
+    }
     const before = toOrderState(row);
     const ctx = { at: event.created, grant: deps.catalogue.grantFor(product, row.quantity) };
     // Shadow mode: legacy decides (and is carried out exactly as without a shadow); the new
@@ -91,6 +100,9 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       eventId,
       stripeAt: event.created,
     });
+    const sub = row.mode === 'subscription'
+      ? await afterSubscriptionOrderDecision(trx, row, product, mapped.command, decision, event.created)
+      : null;
     if (shadowed && shadowBefore && (await recordShadowDecision(trx, row.id, eventId, shadowBefore, shadowed)) && shadowed.disagreement) {
       deps.metrics.shadowDisagreements.inc({ kind: shadowed.disagreement.kind });
       deps.logger.info({ orderId: row.id, eventId, ...shadowed.disagreement }, 'shadow handler disagrees with legacy');
@@ -104,7 +116,14 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       { type: event.type, handler: row.handler, outcome: decision.outcome },
       Math.max(0, (Date.now() - new Date(ev.received_at).getTime()) / 1000),
     );
-    return { status: 'processed', outcome, orderId: row.id, changed: decision.outcome === 'applied' || decision.outcome === 'parked' };
+    return {
+      status: 'processed',
+      outcome,
+      orderId: row.id,
+      type: event.type,
+      handler: row.handler,
+      changed: decision.outcome === 'applied' || decision.outcome === 'parked' || !!sub?.changed,
+    };
   }
 
   /** A malformed shadow copy must never hold up the authoritative (legacy) processing. */
@@ -155,7 +174,7 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       }
       deps.metrics.eventAttempts.inc({ result: result.status });
       if (result.status === 'processed') {
-        deps.logger.info({ eventId, orderId: result.orderId, outcome: result.outcome }, 'event processed');
+        deps.logger.info({ eventId, type: result.type, orderId: result.orderId, handler: result.handler, outcome: result.outcome }, 'event processed');
         if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
       } else if (result.status === 'dead' || result.status === 'unmatched') {
         deps.logger.warn({ eventId, status: result.status, err: result.error }, 'event parked');

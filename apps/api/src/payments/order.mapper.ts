@@ -1,4 +1,4 @@
-import type { InvoiceRow, OrderRow, OrderUpdate } from '@settle/db';
+import type { InvoiceRow, OrderRow, OrderUpdate, SubscriptionRow } from '@settle/db';
 import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus } from '@settle/payments-core';
 
 const toSeconds = (d: Date | null): number | null => (d ? Math.floor(d.getTime() / 1000) : null);
@@ -66,9 +66,12 @@ export type OrderDto = {
   reviewReason: string | null;
   failureReason: string | null;
   invoice: { id: string; number: string | null; url: string | null; pdfUrl: string | null; status: string | null } | null;
+  mode: 'payment' | 'subscription';
+  /** The subscription a subscription-mode order started, once Stripe has told of it. */
+  subscription: { id: string; plan: string | null; status: string; currentPeriodEnd: string | null; cancelAtPeriodEnd: boolean } | null;
 };
 
-export function toOrderDto(row: OrderRow, invoice?: InvoiceRow): OrderDto {
+export function toOrderDto(row: OrderRow, invoice?: InvoiceRow, subscription?: SubscriptionRow): OrderDto {
   return {
     orderId: row.id,
     userId: row.user_id,
@@ -88,6 +91,16 @@ export function toOrderDto(row: OrderRow, invoice?: InvoiceRow): OrderDto {
     failureReason: row.failure_reason,
     invoice: invoice
       ? { id: invoice.id, number: invoice.number, url: invoice.hosted_invoice_url, pdfUrl: invoice.invoice_pdf, status: invoice.status }
+      : null,
+    mode: row.mode,
+    subscription: subscription
+      ? {
+          id: subscription.id,
+          plan: subscription.plan,
+          status: subscription.status,
+          currentPeriodEnd: subscription.current_period_end ? new Date(subscription.current_period_end).toISOString() : null,
+          cancelAtPeriodEnd: subscription.cancel_at_period_end,
+        }
       : null,
   };
 }

@@ -3,6 +3,7 @@ import {
   findOrder,
   lockOrder,
   lockOrderByRef,
+  lockOrderOfSubscription,
   requeueEvents,
   sql,
   type Db,
@@ -13,6 +14,7 @@ import {
   commandsFromStripeSnapshot,
   decide,
   mapStripeEvent,
+  subscriptionIdOf,
   type StripeEventLike,
   type TimedCommand,
 } from '@settle/payments-core';
@@ -119,7 +121,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     for (const r of rows) {
       const mapped = mapStripeEvent(r.payload as StripeEventLike);
       if (!mapped.supported) continue;
-      const found = await deps.db.transaction().execute((trx) => lockOrderByRef(trx, mapped.ref));
+      const found = await deps.db.transaction().execute(async (trx) =>
+        (await lockOrderByRef(trx, mapped.ref)) ?? (await lockOrderOfSubscription(trx, subscriptionIdOf(mapped.command))));
       if (found) matchable.push(r.id);
     }
     return requeueEvents(deps.db, matchable);

@@ -39,8 +39,16 @@ export async function lockOrderOfSubscription(trx: Trx, subscriptionId: string |
   return sub?.order_id ? lockOrder(trx, sub.order_id) : undefined;
 }
 
-export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<SubscriptionRow[]> {
-  return db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+/** A user's subscriptions, each with the status of the order that started it. */
+export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<(SubscriptionRow & { order_status: string | null })[]> {
+  return db
+    .selectFrom('subscriptions')
+    .leftJoin('orders', 'orders.id', 'subscriptions.order_id')
+    .selectAll('subscriptions')
+    .select('orders.status as order_status')
+    .where('subscriptions.user_id', '=', userId)
+    .orderBy('subscriptions.created_at')
+    .execute();
 }
 
 export async function findSubscriptionForOrder(db: Db | Trx, orderId: string): Promise<SubscriptionRow | undefined> {

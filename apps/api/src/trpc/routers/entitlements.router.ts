@@ -9,6 +9,8 @@ export const entitlementsRouter = router({
       creditDebt: Number(e?.credit_debt ?? 0),
       plan: e?.plan ?? null,
       subscriptionStatus: e?.subscription_status ?? null,
+      /** Until when the plan is paid (ISO-8601), from Stripe's current period end. */
+      planPeriodEnd: e?.plan_period_end ? new Date(e.plan_period_end).toISOString() : null,
     };
   }),
 });

@@ -1,4 +1,4 @@
-import { findInvoiceForOrder, findOrder, listOrdersForUser } from '@settle/db';
+import { findInvoiceForOrder, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
 import { z } from 'zod';
 import { toOrderDto } from '../../payments/order.mapper.js';
 import { domainError, router, userProcedure } from '../trpc.js';
@@ -11,7 +11,8 @@ export const ordersRouter = router({
     const row = await findOrder(ctx.deps.database.db, input.orderId);
     // Someone else's order is indistinguishable from a missing one.
     if (!row || row.user_id !== ctx.user.id) throw domainError('NOT_FOUND', 'order not found');
-    return toOrderDto(row, await findInvoiceForOrder(ctx.deps.database.db, row.id));
+    const db = ctx.deps.database.db;
+    return toOrderDto(row, await findInvoiceForOrder(db, row.id), row.mode === 'subscription' ? await findSubscriptionForOrder(db, row.id) : undefined);
   }),
 
   list: userProcedure

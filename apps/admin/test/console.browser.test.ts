@@ -1,0 +1,268 @@
+/**
+ * The console in a real browser (Debian's Chromium driven by playwright-core, never a downloaded
+ * browser) against a real API on PGlite that serves the freshly built console at /admin/.
+ * An operator signs in, finds a stuck processing order, overrides it with a reason, sees the audit
+ * entry, replays dead events (one, then a bulk replay with its progress bar), changes the rollout,
+ * and signs out. Screenshots of every screen go to test-results/screenshots (path printed).
+ * With UPDATE_DOCS_SCREENSHOTS=1 the order detail screenshot is also copied to docs/.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { journeyEvents } from '@settle/stripe-simulator';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ADMIN_DIR = fileURLToPath(new URL('..', import.meta.url));
+const SCREENSHOTS = resolve(ADMIN_DIR, 'test-results/screenshots');
+const DOCS_SCREENSHOT = resolve(ADMIN_DIR, '../../docs/console-order-detail.png');
+const OWNER = { email: 'owner@settle.test', password: 'correct-horse-battery-staple' };
+const OVERRIDE_REASON = 'SEPA debit confirmed in the Stripe dashboard; webhook lost (INC-42)';
+
+// CI installs Chromium (.ci/needs-chromium) and must run this; elsewhere, no Chromium means skip.
+const skip = !existsSync(CHROMIUM) && !process.env.CI;
+
+describe.skipIf(skip)('admin console in Chromium', () => {
+  let api: TestApi;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let consoleDir: string;
+  const faulty = new Set<string>();
+  const pageErrors: string[] = [];
+  let shot = 0;
+
+  const screenshot = async (name: string, opts: { fullPage?: boolean } = {}) => {
+    shot += 1;
+    const file = join(SCREENSHOTS, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: opts.fullPage ?? true });
+    return file;
+  };
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
+
+  /** A payment_intent.succeeded that the handler fails on (while `faulty`), so it ends dead. */
+  async function deadEvent(): Promise<{ orderId: string; eventId: string }> {
+    const order = await seedOrder(api.db);
+    const ev = journeyEvents('card_success', { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: 995, currency: 'usd', startAt: Math.floor(Date.now() / 1000) })
+      .find((e) => e.type === 'payment_intent.succeeded')!;
+    faulty.add(ev.id);
+    expect((await send(api, ev)).status).toBe(200);
+    return { orderId: order.id, eventId: ev.id };
+  }
+
+  beforeAll(async () => {
+    rmSync(SCREENSHOTS, { recursive: true, force: true });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    // Build the console from source into a throwaway folder: the test always runs what is in src/.
+    consoleDir = mkdtempSync(join(tmpdir(), 'settle-console-'));
+    execFileSync(resolve(ADMIN_DIR, 'node_modules/.bin/vite'), ['build', '--outDir', consoleDir, '--emptyOutDir', '--logLevel', 'warn'], {
+      cwd: ADMIN_DIR,
+      stdio: 'inherit',
+      // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+
+    api = await startApi(
+      'pglite',
+      { ADMIN_EMAIL: OWNER.email, ADMIN_PASSWORD: OWNER.password, ADMIN_CONSOLE_DIR: consoleDir, RETRY_MAX_ATTEMPTS: '2', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20' },
+      {
+        beforeApply: (event) => {
+          if (faulty.has(event.id)) throw new Error('injected handler fault: ledger service unavailable');
+        },
+      },
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    console.log(`console screenshots: ${SCREENSHOTS}`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+    console.log(`console screenshots: ${SCREENSHOTS}`);
+  });
+
+  it('serves the console at /admin/ with a SPA fallback and protective headers', async () => {
+    const res = await fetch(`${api.url}/admin/orders/some-id`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+    expect(await res.text()).toContain('<div id="root">');
+    expect((await fetch(`${api.url}/admin/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${api.url}/admin`, { redirect: 'manual' })).headers.get('location')).toBe('/admin/');
+  });
+
+  it('an operator signs in, fixes a stuck order, replays dead events, changes the rollout and signs out', { timeout: 240_000 }, async () => {
+    // A stuck async payment: checkout completed unpaid (processing), then nothing for two hours.
+    const stuck = await seedOrder(api.db, { amount: 995 });
+    const journey = journeyEvents('async_success', { orderId: stuck.id, checkoutSessionId: stuck.checkout_session_id!, amount: 995, currency: 'usd', startAt: Math.floor(Date.now() / 1000) - 7200 });
+    await send(api, journey.find((e) => e.type === 'checkout.session.completed')!);
+    await waitForInbox(api.db);
+    await api.db.updateTable('orders').set({ updated_at: new Date(Date.now() - 2 * 3_600_000) }).where('id', '=', stuck.id).execute();
+    expect((await api.db.selectFrom('orders').select('status').where('id', '=', stuck.id).executeTakeFirstOrThrow()).status).toBe('processing');
+    // Noise: orders that are not stuck, and one dead event to replay by hand.
+    for (let i = 0; i < 3; i++) await seedOrder(api.db);
+    const dead = await deadEvent();
+    await waitForInbox(api.db);
+
+    // Sign in.
+    await page.goto(`${api.url}/admin/`);
+    await expect.poll(() => page.getByRole('heading', { name: /Settle console/ }).isVisible()).toBe(true);
+    await screenshot('login');
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByLabel('Password').fill('wrong-password-000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Overview').waitFor();
+    await page.getByText('Orders by status').waitFor();
+    await screenshot('overview');
+
+    // Find the stuck processing order with the filters.
+    await nav('Orders');
+    await heading('Orders').waitFor();
+    await page.getByLabel('Status').selectOption('processing');
+    await page.getByLabel('Stuck for more than (min)').fill('30');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.url()).toContain('stuck=30');
+    const rows = page.locator('table tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    await screenshot('orders-stuck-filter');
+    await page.getByRole('link', { name: `Order ${stuck.id}` }).click();
+
+    // The order detail: timeline, then the override with its confirmation.
+    await heading(`Order ${stuck.id.slice(0, 8)}…`).waitFor();
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await page.getByText('checkout.session.completed').first().waitFor();
+    await screenshot('order-detail-stuck');
+    await page.getByRole('button', { name: 'Review override…' }).click();
+    await page.getByText('Choose the status to move to.').waitFor(); // nothing chosen yet: refused in place
+    await page.getByLabel('New status').selectOption('succeeded');
+    await page.getByRole('button', { name: 'Review override…' }).click();
+    expect(await page.getByText('A reason of at least 3 characters is required.').isVisible()).toBe(true);
+    await page.getByLabel('Reason (required)').first().fill(OVERRIDE_REASON);
+    await page.getByRole('button', { name: 'Review override…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Override to Succeeded?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('changes from “Processing” to “Succeeded”');
+    expect(await dialog.textContent()).toContain('granted');
+    await screenshot('order-override-confirm', { fullPage: false });
+    await dialog.getByRole('button', { name: 'Override to Succeeded' }).click();
+    await page.getByRole('status').filter({ hasText: 'Order moved to Succeeded' }).waitFor();
+    await page.locator('.timeline').getByText(OVERRIDE_REASON).waitFor();
+    await page.keyboard.press('Home');
+    const detailShot = await screenshot('order-detail');
+    if (process.env.UPDATE_DOCS_SCREENSHOTS) copyFileSync(detailShot, DOCS_SCREENSHOT);
+    const after = await api.db.selectFrom('orders').select('status').where('id', '=', stuck.id).executeTakeFirstOrThrow();
+    expect(after.status).toBe('succeeded');
+    expect(await api.db.selectFrom('grants').select('kind').where('order_id', '=', stuck.id).execute()).toHaveLength(1);
+
+    // The audit log shows who did it, and why.
+    await nav('Audit log');
+    await heading('Audit log').waitFor();
+    await page.getByLabel('Action').selectOption('orders.override');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const auditRow = page.locator('table tbody tr').filter({ hasText: OVERRIDE_REASON });
+    await auditRow.waitFor();
+    expect(await auditRow.textContent()).toContain(`admin:${OWNER.email}`);
+    expect(await auditRow.textContent()).toContain('orders.override');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('table tbody tr').filter({ hasText: 'auth.login' }).first().waitFor();
+    await screenshot('audit-log');
+
+    // Replay the dead event once its cause is fixed.
+    await nav('Events');
+    await heading('Events').waitFor();
+    const deadRow = page.locator('table tbody tr').filter({ hasText: dead.eventId });
+    await deadRow.waitFor();
+    expect(await deadRow.textContent()).toContain('injected handler fault');
+    await deadRow.locator('summary').click();
+    await page.getByText('#2').waitFor();
+    await screenshot('events-dead');
+    faulty.delete(dead.eventId);
+    await page.getByRole('button', { name: `Replay event ${dead.eventId}` }).click();
+    const replayDialog = page.getByRole('dialog');
+    await replayDialog.getByLabel('Reason (required)').fill('ledger service back (INC-43)');
+    await replayDialog.getByRole('button', { name: 'Replay event' }).click();
+    await replayDialog.getByText('is back in the queue').waitFor();
+    await replayDialog.getByRole('button', { name: 'Close' }).click();
+    await waitForInbox(api.db);
+    await expect.poll(async () => (await api.db.selectFrom('orders').select('status').where('id', '=', dead.orderId).executeTakeFirstOrThrow()).status).toBe('succeeded');
+    await expect.poll(() => deadRow.count(), { timeout: 15_000 }).toBe(0);
+
+    // A bulk replay of every dead event since a time, followed by its progress bar.
+    const more = [await deadEvent(), await deadEvent(), await deadEvent()];
+    await waitForInbox(api.db);
+    await page.reload();
+    await expect.poll(() => page.locator('table tbody tr').count(), { timeout: 15_000 }).toBe(3);
+    for (const d of more) faulty.delete(d.eventId);
+    await page.getByLabel('Reason (required)').fill('ledger fix deployed, replaying the backlog');
+    await page.getByRole('button', { name: 'Replay dead since…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Replay all dead events' }).click();
+    await page.getByText('Replay finished: 3 of 3').waitFor({ timeout: 30_000 });
+    expect(await page.locator('progress').getAttribute('value')).toBe('3');
+    await screenshot('events-bulk-replay');
+    for (const d of more) expect((await api.db.selectFrom('stripe_events').select('state').where('id', '=', d.eventId).executeTakeFirstOrThrow()).state).toBe('processed');
+
+    // Change the rollout: shadow at 25 %.
+    await nav('Rollout');
+    await heading('Rollout').waitFor();
+    await page.getByRole('heading', { name: 'Shadow disagreement report' }).waitFor();
+    await page.getByRole('radio', { name: /^Shadow/ }).check();
+    await page.getByLabel('Rollout percent').fill('25');
+    await page.getByLabel('Reason (required)').fill('new handler clean in staging, shadowing a quarter');
+    await page.getByRole('button', { name: 'Review change…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Set shadow at 25 %' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved: shadow, 25 %' }).waitFor();
+    await screenshot('rollout');
+    const flagAudit = await api.db.selectFrom('admin_audit').selectAll().where('actor', '=', `admin:${OWNER.email}`).where('action', 'like', 'flags.%').execute();
+    expect(flagAudit.map((a) => a.reason)).toContain('new handler clean in staging, shadowing a quarter');
+
+    await nav('Accounts');
+    await heading('Accounts').waitFor();
+    await page.getByRole('cell', { name: OWNER.email }).waitFor();
+    await screenshot('accounts');
+
+    // Phone width: the same screens, one column, navigation behind a menu button.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await nav('Overview');
+    await heading('Overview').waitFor();
+    await page.getByText('Orders by status').waitFor();
+    await screenshot('phone-overview');
+    await page.goto(`${api.url}/admin/orders/${stuck.id}`);
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await screenshot('phone-order-detail');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Sign out, and be refused.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    await screenshot('signed-out');
+    const refused = await page.evaluate(async () => {
+      const r = await fetch('/trpc/admin.orders.list', { credentials: 'same-origin' });
+      return { status: r.status, body: (await r.json()) as { error?: { data?: { code?: string } } } };
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error?.data?.code).toBe('UNAUTHORIZED');
+    await page.goto(`${api.url}/admin/orders`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.getByRole('table').count()).toBe(0);
+
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,241 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decide, type GrantSpec, type OrderState } from './decide.js';
+import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+import {
+  STRIPE_SUBSCRIPTION_STATUSES,
+  decideSubscription,
+  planEntitlementOf,
+  subscriptionStatusOf,
+  type StripeSubscriptionStatus,
+  type SubscriptionFacts,
+  type SubscriptionState,
+} from './subscription-state.js';
+
+const T0 = 1_721_948_530;
+const MONTH = 30 * 86_400;
+const SUB = 'sub_1PgafmB7WZ01zgkWwyRHS12y';
+const META = { orderId: 'ord_1', userId: 'user_1' };
+const PLAN: GrantSpec = { kind: 'plan', plan: 'pro' };
+
+const facts = (stripeStatus: StripeSubscriptionStatus, patch: Partial<SubscriptionFacts> = {}): SubscriptionFacts => ({
+  subscriptionId: SUB, customerId: 'cus_1', stripeStatus, cancelAtPeriodEnd: false, currentPeriodEnd: T0 + MONTH,
+  priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', ...patch,
+});
+const state = (stripeStatus: StripeSubscriptionStatus, statusAt: number, patch: Partial<SubscriptionState> = {}): SubscriptionState => {
+  const cancelAtPeriodEnd = patch.cancelAtPeriodEnd ?? false;
+  return {
+    id: SUB, stripeStatus, status: subscriptionStatusOf(stripeStatus, cancelAtPeriodEnd), cancelAtPeriodEnd,
+    currentPeriodEnd: T0 + MONTH, statusAt, ...patch,
+  };
+};
+
+describe('subscriptionStatusOf', () => {
+  it.each([
+    ['active', false, 'active'],
+    ['trialing', false, 'active'],
+    ['active', true, 'cancel_at_period_end'],
+    ['trialing', true, 'cancel_at_period_end'],
+    ['past_due', false, 'past_due'],
+    ['past_due', true, 'past_due'],
+    ['unpaid', false, 'past_due'],
+    ['canceled', true, 'canceled'],
+    ['incomplete_expired', false, 'canceled'],
+    ['incomplete', false, 'incomplete'],
+    ['paused', false, 'paused'],
+  ] as const)('%s (cancel_at_period_end %s) → %s', (stripe, cap, exposed) => {
+    expect(subscriptionStatusOf(stripe, cap)).toBe(exposed);
+  });
+});
+
+describe('decideSubscription', () => {
+  it.each([
+    ['nothing known yet', null, facts('incomplete'), T0, { changed: true, stale: false, status: 'incomplete' }],
+    ['newer status', state('incomplete', T0), facts('active'), T0 + 1, { changed: true, stale: false, status: 'active' }],
+    ['same second, later in the lifecycle', state('incomplete', T0), facts('active'), T0, { changed: true, stale: false, status: 'active' }],
+    ['same second, earlier in the lifecycle', state('active', T0), facts('incomplete'), T0, { changed: false, stale: true, status: 'active' }],
+    ['older event', state('active', T0 + 10), facts('incomplete'), T0, { changed: false, stale: true, status: 'active' }],
+    ['duplicate', state('active', T0), facts('active'), T0, { changed: false, stale: false, status: 'active' }],
+    ['renewal moves the period on', state('active', T0), facts('active', { currentPeriodEnd: T0 + 2 * MONTH }), T0 + MONTH, { changed: true, stale: false, status: 'active' }],
+    ['cancellation scheduled', state('active', T0), facts('active', { cancelAtPeriodEnd: true }), T0 + 10, { changed: true, stale: false, status: 'cancel_at_period_end' }],
+    ['cancellation undone later', state('active', T0, { cancelAtPeriodEnd: true }), facts('active'), T0 + 20, { changed: true, stale: false, status: 'active' }],
+    ['renewal fails', state('active', T0 + MONTH), facts('past_due'), T0 + MONTH + 3600, { changed: true, stale: false, status: 'past_due' }],
+    ['recovers from past due', state('past_due', T0 + MONTH), facts('active'), T0 + MONTH + 86_400, { changed: true, stale: false, status: 'active' }],
+    ['deleted', state('active', T0, { cancelAtPeriodEnd: true }), facts('canceled', { cancelAtPeriodEnd: true }), T0 + MONTH, { changed: true, stale: false, status: 'canceled' }],
+    ['canceled wins a tie', state('active', T0 + MONTH), facts('canceled'), T0 + MONTH, { changed: true, stale: false, status: 'canceled' }],
+    ['canceled is terminal, even for a newer event', state('canceled', T0 + MONTH), facts('active'), T0 + 2 * MONTH, { changed: false, stale: true, status: 'canceled' }],
+    ['older update after deleted', state('canceled', T0 + MONTH), facts('active', { cancelAtPeriodEnd: true }), T0 + 10, { changed: false, stale: true, status: 'canceled' }],
+    ['incomplete expired is terminal', state('incomplete_expired', T0 + 86_400), facts('active'), T0 + 2 * 86_400, { changed: false, stale: true, status: 'canceled' }],
+  ] as const)('%s', (_, current, f, at, expected) => {
+    const d = decideSubscription(current, f, at);
+    expect({ changed: d.changed, stale: d.stale, status: d.next.status }).toEqual(expected);
+    if (d.changed) expect(d.next.statusAt).toBe(at);
+    else expect(d.next).toBe(current);
+  });
+
+  it('is total over every pair of Stripe statuses', () => {
+    for (const a of STRIPE_SUBSCRIPTION_STATUSES) {
+      for (const b of STRIPE_SUBSCRIPTION_STATUSES) {
+        const d = decideSubscription(state(a, T0), facts(b), T0 + 1);
+        if (a === 'canceled' || a === 'incomplete_expired') {
+          expect(d.next.status).toBe('canceled');
+        } else {
+          expect(d.next.stripeStatus).toBe(b);
+        }
+      }
+    }
+  });
+});
+
+// Stripe-shaped objects for one subscription journey (see /work/shared/stripe-fixtures).
+const subscription = (status: string, periodStart: number, patch: Record<string, unknown> = {}) => ({
+  id: SUB, object: 'subscription', customer: 'cus_1', status, cancel_at_period_end: false, cancel_at: null, metadata: META,
+  items: { object: 'list', data: [{ id: 'si_1', object: 'subscription_item', current_period_start: periodStart, current_period_end: periodStart + MONTH, price: { id: 'price_pro', object: 'price' }, quantity: 1 }] },
+  ...patch,
+});
+const invoice = (id: string, billing_reason: string, status: string, periodStart: number) => ({
+  id, object: 'invoice', billing_reason, status, amount_due: 1999, amount_paid: status === 'paid' ? 1999 : 0, currency: 'usd',
+  created: periodStart, metadata: {}, number: `N-${id}`, hosted_invoice_url: `https://invoice.stripe.com/i/${id}`, invoice_pdf: null,
+  status_transitions: { finalized_at: periodStart, paid_at: status === 'paid' ? periodStart : null },
+  lines: { object: 'list', data: [{ id: `il_${id}`, object: 'line_item', period: { start: periodStart, end: periodStart + MONTH } }] },
+  parent: { type: 'subscription_details', subscription_details: { metadata: META, subscription: SUB } },
+});
+let seq = 0;
+const ev = (type: string, created: number, object: unknown): StripeEventLike => ({ id: `evt_${++seq}`, type, created, data: { object } });
+
+const started = [
+  ev('customer.subscription.created', T0, subscription('incomplete', T0)),
+  ev('invoice.finalized', T0, invoice('in_1', 'subscription_create', 'open', T0)),
+  ev('invoice.paid', T0 + 1, invoice('in_1', 'subscription_create', 'paid', T0)),
+  ev('customer.subscription.updated', T0 + 1, subscription('active', T0)),
+];
+const JOURNEYS: { name: string; events: StripeEventLike[]; status: string; periodEnd: number }[] = [
+  {
+    name: 'renew',
+    events: [
+      ...started,
+      ev('customer.subscription.updated', T0 + MONTH, subscription('active', T0 + MONTH)),
+      ev('invoice.paid', T0 + MONTH + 3600, invoice('in_2', 'subscription_cycle', 'paid', T0 + MONTH)),
+    ],
+    status: 'active',
+    periodEnd: T0 + 2 * MONTH,
+  },
+  {
+    name: 'past due',
+    events: [
+      ...started,
+      ev('customer.subscription.updated', T0 + MONTH, subscription('active', T0 + MONTH)),
+      ev('invoice.payment_failed', T0 + MONTH + 3600, invoice('in_2', 'subscription_cycle', 'open', T0 + MONTH)),
+      ev('customer.subscription.updated', T0 + MONTH + 3600, subscription('past_due', T0 + MONTH)),
+    ],
+    status: 'past_due',
+    periodEnd: T0 + 2 * MONTH,
+  },
+  {
+    name: 'cancel',
+    events: [
+      ...started,
+      ev('customer.subscription.updated', T0 + 10 * 86_400, subscription('active', T0, { cancel_at_period_end: true, cancel_at: T0 + MONTH })),
+      ev('customer.subscription.deleted', T0 + MONTH, subscription('canceled', T0, { cancel_at_period_end: true, ended_at: T0 + MONTH })),
+    ],
+    status: 'canceled',
+    periodEnd: T0 + MONTH,
+  },
+];
+
+/** Fold a delivery through the mapper and `decideSubscription`, as the API does (the first paid invoice counts as `active`). */
+function fold(events: StripeEventLike[]): SubscriptionState | null {
+  let current: SubscriptionState | null = null;
+  for (const e of events) {
+    const m = mapStripeEvent(e);
+    if (!m.supported) continue;
+    if (m.command.type === 'subscription_changed') current = decideSubscription(current, m.command.subscription, e.created).next;
+    if (m.command.type === 'subscription_invoice_paid' && m.command.billingReason === 'subscription_create') {
+      const bootstrap = facts('active', { currentPeriodEnd: m.command.periodEnd });
+      current = decideSubscription(current, bootstrap, e.created).next;
+    }
+  }
+  return current;
+}
+
+describe('subscription journeys', () => {
+  it.each(JOURNEYS)('$name in order ends $status with the period from Stripe', ({ events, status, periodEnd }) => {
+    expect(fold(events)).toMatchObject({ status, currentPeriodEnd: periodEnd });
+  });
+
+  it.each(JOURNEYS)('$name: any order, any duplication, same final subscription state', ({ events }) => {
+    const expected = fold(events);
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: events.length - 1 }), { maxLength: events.length }),
+        fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
+        (dupes, randoms) => {
+          const delivery = [...events, ...dupes.map((i) => events[i]!)];
+          for (let i = delivery.length - 1; i > 0; i--) {
+            const j = Math.floor(randoms.next().value * (i + 1)) % (i + 1);
+            [delivery[i], delivery[j]] = [delivery[j]!, delivery[i]!];
+          }
+          expect(fold(delivery)).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the first paid invoice confirms the order with its plan; renewals only record', () => {
+    const order: OrderState = {
+      id: 'ord_1', userId: 'user_1', status: 'pending', handler: 'new', amount: 1999, currency: 'usd', checkoutSessionId: 'cs_1',
+      paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0, disputeId: null, disputeStatus: null,
+      statusBeforeDispute: null, reviewReason: null, failureReason: null,
+    };
+    const first = mapStripeEvent(ev('invoice.paid', T0 + 1, invoice('in_1', 'subscription_create', 'paid', T0)));
+    const renewal = mapStripeEvent(ev('invoice.paid', T0 + MONTH, invoice('in_2', 'subscription_cycle', 'paid', T0 + MONTH)));
+    if (!first.supported || !renewal.supported) throw new Error('unsupported');
+    const d = decide(order, first.command, { at: T0 + 1, grant: PLAN });
+    expect(d.outcome).toBe('applied');
+    expect(d.next.status).toBe('succeeded');
+    expect(d.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'record_invoice']);
+    const again = decide(d.next, first.command, { at: T0 + 1, grant: PLAN });
+    expect(again).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_invoice' }] });
+    expect(decide(d.next, renewal.command, { at: T0 + MONTH, grant: PLAN })).toMatchObject({ outcome: 'recorded', next: d.next });
+    const legacy = decide({ ...order, handler: 'legacy' }, first.command, { at: T0 + 1, grant: PLAN });
+    expect(legacy).toMatchObject({ outcome: 'recorded', next: { status: 'pending' } });
+    const wrongAmount = mapStripeEvent(ev('invoice.paid', T0 + 1, { ...invoice('in_1', 'subscription_create', 'paid', T0), amount_paid: 999 }));
+    if (!wrongAmount.supported) throw new Error('unsupported');
+    expect(decide(order, wrongAmount.command, { at: T0 + 1, grant: PLAN })).toMatchObject({ outcome: 'parked', rejection: { code: 'AMOUNT_MISMATCH' } });
+  });
+
+  it('a subscription-mode Checkout completion only links under the new handler and confirms under legacy', () => {
+    const m = mapStripeEvent(ev('checkout.session.completed', T0 + 1, {
+      id: 'cs_1', object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: 'paid', payment_intent: null,
+      subscription: SUB, amount_total: 1999, currency: 'usd', metadata: { orderId: 'ord_1' },
+    }));
+    expect(m).toMatchObject({ supported: true, command: { type: 'checkout_completed', subscriptionId: SUB } });
+    if (!m.supported) return;
+    const order: OrderState = {
+      id: 'ord_1', userId: 'user_1', status: 'pending', handler: 'new', amount: 1999, currency: 'usd', checkoutSessionId: null,
+      paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0, disputeId: null, disputeStatus: null,
+      statusBeforeDispute: null, reviewReason: null, failureReason: null,
+    };
+    expect(decide(order, m.command, { at: T0 + 1, grant: PLAN })).toMatchObject({ next: { status: 'pending', checkoutSessionId: 'cs_1' }, effects: [] });
+    expect(decide({ ...order, handler: 'legacy' }, m.command, { at: T0 + 1, grant: PLAN }).next.status).toBe('succeeded');
+  });
+});
+
+describe('planEntitlementOf', () => {
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true) =>
+    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, confirmed });
+
+  it.each([
+    ['no subscriptions', [], null],
+    ['unconfirmed only', [sub('pro', 'active', T0, false)], null],
+    ['active', [sub('pro', 'active', T0)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    ['past due keeps the plan', [sub('pro', 'past_due', T0)], { plan: 'pro', subscriptionStatus: 'past_due', planPeriodEnd: T0 + MONTH }],
+    ['cancel at period end keeps the plan', [sub('pro', 'cancel_at_period_end', T0)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + MONTH }],
+    ['canceled clears it', [sub('pro', 'canceled', T0)], { plan: null, subscriptionStatus: 'canceled', planPeriodEnd: null }],
+    ['a live one beats a newer canceled one', [sub('hobby', 'active', T0), sub('pro', 'canceled', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    ['the newest live one wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
+  ] as const)('%s', (_, subs, expected) => {
+    expect(planEntitlementOf(subs)).toEqual(expected);
+  });
+});
