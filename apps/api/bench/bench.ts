@@ -85,7 +85,7 @@ async function ingestRound(concurrency: number): Promise<Row> {
 
   const settle = await run(async (database) => {
     const bodies = await workload(database.db, concurrency);
-    const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0' });
+    const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0', ...(process.env.BENCH_WORKERS ? { WORKER_CONCURRENCY: process.env.BENCH_WORKERS } : {}) });
     try {
       const started = performance.now();
       const load = await runLoad(`${api.url}/webhooks/stripe`, bodies, WEBHOOK_SECRET, concurrency);

@@ -32,6 +32,7 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
     const status = str(session.status);
     const paymentStatus = str(session.payment_status);
     if (sessionId && status === 'expired') out.push({ command: { type: 'checkout_expired', checkoutSessionId: sessionId }, at: now });
+    const subscriptionId = session.mode === 'subscription' ? str(session.subscription) : null;
     if (sessionId && status === 'complete' && (paymentStatus === 'paid' || paymentStatus === 'unpaid' || paymentStatus === 'no_payment_required')) {
       out.push({
         command: {
@@ -41,7 +42,7 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
           paymentStatus,
           amount: int(session.amount_total),
           currency: str(session.currency),
-          ...(session.mode === 'subscription' && str(session.subscription) ? { subscriptionId: str(session.subscription)! } : {}),
+          ...(subscriptionId ? { subscriptionId } : {}),
         },
         at: int(session.created) ?? now,
       });

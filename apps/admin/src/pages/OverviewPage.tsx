@@ -134,8 +134,7 @@ function Dashboard({ data, windowHours, bucketMinutes }: { data: Summary; window
 }
 
 function DriftStat({ drift }: { drift: Summary['drift'] }) {
-  const d = drift as Partial<{ disagreements24h: number; checked24h: number; lastRunAt: string | null }> | null | undefined;
-  if (!d || typeof d.disagreements24h !== 'number') return null;
+  const d = drift;
   return (
     <Stat
       label="Drift vs Stripe (24 h)"
