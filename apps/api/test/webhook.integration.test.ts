@@ -164,3 +164,22 @@ describe.each(TEST_BACKENDS)('Stripe webhook over HTTP on %s', (kind) => {
     });
   });
 });
+
+describe('events Settle did not cause', () => {
+  it('settles a PaymentIntent event without Settle metadata at once instead of retrying it', async () => {
+    const api = await startApi('pglite');
+    try {
+      const ev = {
+        id: `evt_foreign_${Date.now()}`, object: 'event', api_version: '2026-10-28.endive', created: now(), livemode: false,
+        pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'payment_intent.succeeded',
+        data: { object: { id: 'pi_foreign_1', object: 'payment_intent', amount: 500, amount_received: 500, currency: 'usd', metadata: {}, status: 'succeeded' } },
+      };
+      expect((await send(api, ev)).status).toBe(200);
+      await waitForInbox(api.db);
+      const row = await api.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ state: 'processed', outcome: 'not_settle', attempts: 1 });
+    } finally {
+      await api.close();
+    }
+  });
+});

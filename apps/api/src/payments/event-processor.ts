@@ -1,4 +1,5 @@
 import {
+  sql,
   lockEventForProcessing,
   lockOrderByRef,
   lockOrderOfSubscription,
@@ -15,6 +16,9 @@ import { toOrderState } from './order.mapper.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { readShadowState, recordShadowDecision } from './shadow-state.js';
 import { afterSubscriptionOrderDecision, applySubscriptionFacts } from './subscription-sync.js';
+
+/** SQLSTATE of a lock wait that hit `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export type ProcessResult =
   | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string }
@@ -39,6 +43,8 @@ export type EventProcessorDeps = {
 
 export type EventProcessor = {
   process(eventId: string): Promise<ProcessResult>;
+  /** Process claimed events together, one commit for all (see `processBatch`). */
+  processBatch(eventIds: string[]): Promise<ProcessResult[]>;
   /** An order changed; listeners (live status) are told after the commit. */
   onOrderChanged(listener: (orderId: string) => void): void;
 };
@@ -66,6 +72,12 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     }
     // Subscription events and invoices may carry no order id: their subscription leads to the order.
     const row = (await lockOrderByRef(trx, mapped.ref)) ?? (await lockOrderOfSubscription(trx, subscriptionIdOf(mapped.command)));
+    if (!row && isForeignPaymentIntent(event)) {
+      // Settle puts the order id on every PaymentIntent it creates; one without it is someone
+      // else's (a subscription invoice's, a payment made outside Settle): nothing to wait for.
+      await settleEvent(trx, eventId, { state: 'processed', outcome: 'not_settle', attempts, lastError: null });
+      return { status: 'processed', outcome: 'not_settle', orderId: null };
+    }
     if (!row) {
       // The webhook can beat the transaction that creates the order: try again on a schedule,
       // then park the event as unmatched for an admin.
@@ -136,50 +148,111 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     }
   }
 
-  async function recordFailure(eventId: string, err: unknown): Promise<ProcessResult> {
+  /** Count a failed attempt: retry with backoff, or dead letter when permanent or out of attempts. */
+  async function recordFailureIn(trx: Trx, eventId: string, err: unknown): Promise<ProcessResult> {
     const error = errorMessage(err);
     const transient = isTransient(err);
-    return deps.db.transaction().execute(async (trx) => {
-      const ev = await trx.selectFrom('stripe_events').select(['state', 'attempts']).where('id', '=', eventId).forUpdate().executeTakeFirst();
-      if (!ev || (ev.state !== 'pending' && ev.state !== 'failed')) return { status: 'settled' } as const;
-      const attempts = ev.attempts + 1;
-      const verdict = transient ? nextRetry(deps.retry, attempts, random()) : ({ retry: false } as const);
-      const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient };
-      if (verdict.retry) {
-        await settleEvent(trx, eventId, { state: 'failed', outcome: 'error', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
-        return { status: 'retry', error } as const;
+    const ev = await trx.selectFrom('stripe_events').select(['state', 'attempts']).where('id', '=', eventId).forUpdate().executeTakeFirst();
+    if (!ev || (ev.state !== 'pending' && ev.state !== 'failed')) return { status: 'settled' };
+    const attempts = ev.attempts + 1;
+    const verdict = transient ? nextRetry(deps.retry, attempts, random()) : ({ retry: false } as const);
+    const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient };
+    if (verdict.retry) {
+      await settleEvent(trx, eventId, { state: 'failed', outcome: 'error', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+      return { status: 'retry', error };
+    }
+    await settleEvent(trx, eventId, { state: 'dead', outcome: transient ? 'retries_exhausted' : 'permanent_error', attempts, lastError: error, appendError });
+    return { status: 'dead', error };
+  }
+
+  function recordFailure(eventId: string, err: unknown): Promise<ProcessResult> {
+    return deps.db.transaction().execute((trx) => recordFailureIn(trx, eventId, err));
+  }
+
+  function report(eventId: string, result: ProcessResult & { changed?: boolean }) {
+    deps.metrics.eventAttempts.inc({ result: result.status });
+    if (result.status === 'processed') {
+      deps.logger.info({ eventId, type: result.type, orderId: result.orderId, handler: result.handler, outcome: result.outcome }, 'event processed');
+      if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
+    } else if (result.status === 'dead' || result.status === 'unmatched') {
+      deps.logger.warn({ eventId, status: result.status, err: result.error }, 'event parked');
+    }
+  }
+
+  async function processOne(eventId: string): Promise<ProcessResult> {
+    let result: ProcessResult & { changed?: boolean };
+    try {
+      result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId));
+    } catch (err) {
+      deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
+      try {
+        result = await recordFailure(eventId, err);
+      } catch (recordErr) {
+        // The database is unreachable: the event stays due (or leased) and is retried later.
+        deps.logger.error({ eventId, err: errorMessage(recordErr) }, 'could not record processing failure');
+        result = { status: 'retry', error: errorMessage(err) };
       }
-      await settleEvent(trx, eventId, { state: 'dead', outcome: transient ? 'retries_exhausted' : 'permanent_error', attempts, lastError: error, appendError });
-      return { status: 'dead', error } as const;
-    });
+    }
+    report(eventId, result);
+    return result;
+  }
+
+  /**
+   * Several events in one transaction, one commit: each inside a savepoint, so a failing event
+   * is rolled back alone and recorded as a failed attempt while the others commit. Lock waits
+   * are bounded (`lock_timeout`): an event whose order another transaction holds is left for the
+   * next claim instead of waiting, so batches never deadlock with each other.
+   */
+  async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
+    if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
+    const results: (ProcessResult & { changed?: boolean })[] = [];
+    const deferred: string[] = [];
+    try {
+      await deps.db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = '200ms'`.execute(trx);
+        for (const id of eventIds) {
+          await sql`savepoint settle_event`.execute(trx);
+          try {
+            results.push(await processLocked(trx, id));
+            await sql`release savepoint settle_event`.execute(trx);
+          } catch (err) {
+            await sql`rollback to savepoint settle_event`.execute(trx);
+            if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE) {
+              deferred.push(id);
+              results.push({ status: 'busy' });
+              continue;
+            }
+            deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'event processing failed');
+            results.push(await recordFailureIn(trx, id, err));
+          }
+        }
+        // Deferred events go back to the queue at once, for a claim after the lock is gone.
+        if (deferred.length) await trx.updateTable('stripe_events').set({ locked_until: null, locked_by: null }).where('id', 'in', deferred).execute();
+      });
+    } catch (err) {
+      // The batch as a whole failed (its commit, the connection): fall back to one at a time,
+      // each recording its own failure.
+      deps.logger.warn({ events: eventIds.length, err: errorMessage(err) }, 'batch failed; processing its events one by one');
+      const one: ProcessResult[] = [];
+      for (const id of eventIds) one.push(await processOne(id));
+      return one;
+    }
+    eventIds.forEach((id, i) => report(id, results[i]!));
+    return results;
   }
 
   return {
     onOrderChanged(listener) {
       listeners.push(listener);
     },
-    async process(eventId) {
-      let result: ProcessResult & { changed?: boolean };
-      try {
-        result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId));
-      } catch (err) {
-        deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
-        try {
-          result = await recordFailure(eventId, err);
-        } catch (recordErr) {
-          // The database is unreachable: the event stays due (or leased) and is retried later.
-          deps.logger.error({ eventId, err: errorMessage(recordErr) }, 'could not record processing failure');
-          result = { status: 'retry', error: errorMessage(err) };
-        }
-      }
-      deps.metrics.eventAttempts.inc({ result: result.status });
-      if (result.status === 'processed') {
-        deps.logger.info({ eventId, type: result.type, orderId: result.orderId, handler: result.handler, outcome: result.outcome }, 'event processed');
-        if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
-      } else if (result.status === 'dead' || result.status === 'unmatched') {
-        deps.logger.warn({ eventId, status: result.status, err: result.error }, 'event parked');
-      }
-      return result;
-    },
+    process: processOne,
+    processBatch,
   };
+}
+
+/** A PaymentIntent event without Settle's `metadata.orderId` was not created by a Settle checkout. */
+function isForeignPaymentIntent(event: StripeEventLike): boolean {
+  if (!event.type.startsWith('payment_intent.')) return false;
+  const metadata = (event.data.object as { metadata?: Record<string, unknown> } | null)?.metadata;
+  return typeof metadata?.orderId !== 'string';
 }

@@ -13,6 +13,8 @@ export type EventWorkerOptions = {
   pollMs: number;
   batch: number;
   leaseMs: number;
+  /** Events processed in one transaction (one commit); default 25. */
+  eventsPerTransaction?: number;
 };
 
 export type EventWorker = {
@@ -40,14 +42,16 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
   let stopping = false;
   let wake: (() => void) | null = null;
 
-  const track = (eventId: string) => {
+  // Events processed per transaction: one commit for several events under load.
+  const perTransaction = Math.max(1, opts.eventsPerTransaction ?? 25);
+
+  const track = (eventIds: string[]) => {
     const p = opts.processor
-      .process(eventId)
-      .catch((err) => opts.logger.error({ eventId, err: errorMessage(err) }, 'unexpected processing error'))
+      .processBatch(eventIds)
+      .catch((err) => opts.logger.error({ events: eventIds.length, err: errorMessage(err) }, 'unexpected processing error'))
       .finally(() => {
         running.delete(p);
-        const next = stopping ? undefined : local.shift();
-        if (next) track(next);
+        if (!stopping && local.length > 0) track(local.splice(0, perTransaction));
         else wake?.();
       });
     running.add(p);
@@ -74,12 +78,14 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
       }
       let ids: string[] = [];
       try {
-        ids = await claimDueEvents(opts.db, { limit: Math.min(free, opts.batch), leaseMs: opts.leaseMs, workerId: opts.workerId });
+        ids = await claimDueEvents(opts.db, { limit: Math.min(free * perTransaction, opts.batch), leaseMs: opts.leaseMs, workerId: opts.workerId });
       } catch (err) {
         opts.logger.warn({ err: errorMessage(err) }, 'could not claim inbox events');
       }
       if (stopping) break;
-      for (const id of ids) track(id);
+      // Spread the claim over the free slots, so several transactions run side by side.
+      const size = Math.max(1, Math.min(perTransaction, Math.ceil(ids.length / free)));
+      for (let i = 0; i < ids.length; i += size) track(ids.slice(i, i + size));
       if (ids.length === 0) await sleep(opts.pollMs);
     }
   }
@@ -89,7 +95,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
   return {
     processNow(eventId) {
       if (stopping || opts.concurrency === 0) return;
-      if (running.size < opts.concurrency) track(eventId);
+      if (running.size < opts.concurrency) track([eventId]);
       else if (local.length < LOCAL_MAX) local.push(eventId);
     },
     inFlight: () => running.size,
