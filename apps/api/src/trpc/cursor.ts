@@ -9,9 +9,14 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-export function decodeCursor(raw: string): Cursor {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Decode a cursor; `uuidIds` for lists keyed by UUID (orders), so a forged id is a 400, not a 500. */
+export function decodeCursor(raw: string, opts: { uuidIds?: boolean } = {}): Cursor {
   try {
-    return CursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    const c = CursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    if (opts.uuidIds && !UUID.test(c.id)) throw new Error('not a uuid');
+    return c;
   } catch {
     throw domainError('INVALID', 'cursor is not valid');
   }

@@ -60,21 +60,21 @@ export async function listTransitions(db: Db | Trx, orderId: string) {
   return db.selectFrom('order_transitions').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
 }
 
+/** A keyset position: the last row's time (ISO-8601 with microseconds, as stored) and id. */
 export type OrderCursor = { createdAt: string; id: string };
+
+/** A row's time as the database keeps it (microseconds), for cursors: a JS Date would cut it to ms. */
+export const cursorTime = (column: string) =>
+  sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** A user's orders, newest first, by keyset pagination on (created_at, id). */
 export async function listOrdersForUser(
   db: Db,
   userId: string,
   opts: { limit: number; cursor?: OrderCursor | undefined },
-): Promise<OrderRow[]> {
-  let q = db.selectFrom('orders').selectAll().where('user_id', '=', userId);
-  if (opts.cursor) {
-    const { createdAt, id } = opts.cursor;
-    q = q.where((eb) =>
-      eb.or([eb('created_at', '<', new Date(createdAt)), eb.and([eb('created_at', '=', new Date(createdAt)), eb('id', '<', id)])]),
-    );
-  }
+): Promise<(OrderRow & { cursor_at: string })[]> {
+  let q = db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at')).where('user_id', '=', userId);
+  if (opts.cursor) q = q.where(sql<boolean>`(created_at, id) < (${opts.cursor.createdAt}::timestamptz, ${opts.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }
 
@@ -92,8 +92,8 @@ export type AdminOrderFilter = {
 };
 
 /** The console's order list: newest first, keyset-paginated on (created_at, id). */
-export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<OrderRow[]> {
-  let q = db.selectFrom('orders').selectAll();
+export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(OrderRow & { cursor_at: string })[]> {
+  let q = db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at'));
   if (f.status) q = q.where('status', '=', f.status);
   if (f.stuckForMinutes !== undefined) {
     q = q
@@ -112,11 +112,7 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<O
       ]),
     );
   }
-  if (f.cursor) {
-    const at = new Date(f.cursor.createdAt);
-    const id = f.cursor.id;
-    q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
-  }
+  if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 

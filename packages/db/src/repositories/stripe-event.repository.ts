@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
+import { cursorTime } from './order.repository.js';
 import type { AttemptError, InboxState, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
 
 /**
@@ -141,17 +142,13 @@ export type EventFilter = {
 export async function listEvents(db: Db, f: EventFilter) {
   let q = db
     .selectFrom('stripe_events')
-    .select(['id', 'type', 'object_id', 'order_id', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'next_attempt_at', 'last_error', 'processed_at', sql<number>`jsonb_array_length(errors)`.as('error_count')]);
+    .select(['id', 'type', 'object_id', 'order_id', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'next_attempt_at', 'last_error', 'processed_at', sql<number>`jsonb_array_length(errors)`.as('error_count'), cursorTime('received_at').as('cursor_at')]);
   if (f.state) q = q.where('state', '=', f.state);
   if (f.type) q = q.where('type', '=', f.type);
   if (f.orderId) q = q.where('order_id', '=', f.orderId);
   if (f.receivedFrom) q = q.where('received_at', '>=', f.receivedFrom);
   if (f.receivedTo) q = q.where('received_at', '<', f.receivedTo);
-  if (f.cursor) {
-    const at = new Date(f.cursor.receivedAt);
-    const id = f.cursor.id;
-    q = q.where((eb) => eb.or([eb('received_at', '<', at), eb.and([eb('received_at', '=', at), eb('id', '<', id)])]));
-  }
+  if (f.cursor) q = q.where(sql<boolean>`(received_at, id) < (${f.cursor.receivedAt}::timestamptz, ${f.cursor.id})`);
   return q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 

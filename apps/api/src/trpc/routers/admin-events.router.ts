@@ -50,7 +50,7 @@ export const adminEventsRouter = router({
           nextAttemptAt: new Date(r.next_attempt_at).toISOString(),
           processedAt: r.processed_at ? new Date(r.processed_at).toISOString() : null,
         })),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.received_at).toISOString(), id: last.id }) : null,
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
 

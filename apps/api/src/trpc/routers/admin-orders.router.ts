@@ -36,14 +36,14 @@ export const adminOrdersRouter = router({
         status: input.status,
         stuckForMinutes: input.stuckForMinutes,
         search: input.search || undefined,
-        cursor: input.cursor ? decodeCursor(input.cursor) : undefined,
+        cursor: input.cursor ? decodeCursor(input.cursor, { uuidIds: true }) : undefined,
         limit: input.limit + 1,
       });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
       return {
         items: page.map((r) => toOrderDto(r)),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.created_at).toISOString(), id: last.id }) : null,
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
 

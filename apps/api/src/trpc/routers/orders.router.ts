@@ -18,13 +18,13 @@ export const ordersRouter = router({
   list: userProcedure
     .input(z.object({ cursor: z.string().max(200).nullish(), limit: z.number().int().min(1).max(100).default(20) }).default({ limit: 20 }))
     .query(async ({ ctx, input }) => {
-      const cursor = input.cursor ? decodeCursor(input.cursor) : undefined;
+      const cursor = input.cursor ? decodeCursor(input.cursor, { uuidIds: true }) : undefined;
       const rows = await listOrdersForUser(ctx.deps.database.db, ctx.user.id, { limit: input.limit + 1, cursor });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
       return {
         items: page.map((r) => toOrderDto(r)),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: new Date(last.created_at).toISOString(), id: last.id }) : null,
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
 
