@@ -41,8 +41,16 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
         if (client === c) client = null;
         if (!stopped) retry = setTimeout(() => void listen(), 1_000);
       });
-      await c.query(`LISTEN ${CHANNEL}`);
       client = c;
+      try {
+        await c.query(`LISTEN ${CHANNEL}`);
+      } catch (err) {
+        if (client === c) {
+          client = null;
+          c.release(true);
+        }
+        throw err;
+      }
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'could not LISTEN for order changes; retrying');
       if (!stopped) retry = setTimeout(() => void listen(), 1_000);
