@@ -37,6 +37,8 @@ export const EnvSchema = z
     /** How long start-up waits for the first flag state; payments never wait for it. */
     UNLEASH_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
     WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(4),
+    /** Webhook inserts in flight at once; each carries every event that arrived meanwhile (group commit). */
+    WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     WORKER_POLL_MS: z.coerce.number().int().min(10).default(500),
     WORKER_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
     WORKER_LEASE_MS: z.coerce.number().int().min(100).default(30_000),

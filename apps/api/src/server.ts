@@ -32,7 +32,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
 
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
-      inbox: createInboxWriter(deps.database.db, { maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : 2 }),
+      inbox: createInboxWriter(deps.database.db, { maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY }),
       secrets: deps.env.STRIPE_WEBHOOK_SECRET ?? [],
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,

@@ -4,7 +4,11 @@ import {
   lockOrderByRef,
   lockOrderOfSubscription,
   settleEvent,
+  settleEvents,
+  lockEventsForProcessing,
   type Db,
+  type EventSettlement,
+  type StripeEventRow,
   type Trx,
 } from '@settle/db';
 import { decide, decideShadow, mapStripeEvent, nextRetry, subscriptionIdOf, type OrderState, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
@@ -17,11 +21,18 @@ import type { ProductCatalogue } from './product-catalogue.js';
 import { readShadowState, recordShadowDecision } from './shadow-state.js';
 import { afterSubscriptionOrderDecision, applySubscriptionFacts } from './subscription-sync.js';
 
+/** How processing reads its event and writes the outcome: directly, or through a batch. */
+type EventIo = {
+  load(trx: Trx, eventId: string): Promise<StripeEventRow | undefined>;
+  settle(trx: Trx, eventId: string, settlement: EventSettlement): Promise<void>;
+};
+const DIRECT_IO: EventIo = { load: lockEventForProcessing, settle: settleEvent };
+
 /** SQLSTATE of a lock wait that hit `lock_timeout`. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
 export type ProcessResult =
-  | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string }
+  | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string; afterCommit?: () => void }
   | { status: 'retry' | 'dead' | 'unmatched'; error: string }
   /** Another worker holds the event's row; it will settle it. */
   | { status: 'busy' }
@@ -58,8 +69,8 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
   const random = deps.random ?? Math.random;
   const listeners: ((orderId: string) => void)[] = [];
 
-  async function processLocked(trx: Trx, eventId: string): Promise<ProcessResult & { changed?: boolean }> {
-    const ev = await lockEventForProcessing(trx, eventId);
+  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO): Promise<ProcessResult & { changed?: boolean }> {
+    const ev = await io.load(trx, eventId);
     if (!ev) return { status: 'busy' };
     if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
     const attempts = ev.attempts + 1;
@@ -67,7 +78,7 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     deps.beforeApply?.(event);
     const mapped = mapStripeEvent(event);
     if (!mapped.supported) {
-      await settleEvent(trx, eventId, { state: 'processed', outcome: 'unsupported', attempts, lastError: null });
+      await io.settle(trx, eventId, { state: 'processed', outcome: 'unsupported', attempts, lastError: null });
       return { status: 'processed', outcome: 'unsupported', orderId: null };
     }
     // Subscription events and invoices may carry no order id: their subscription leads to the order.
@@ -75,7 +86,7 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     if (!row && isForeignPaymentIntent(event)) {
       // Settle puts the order id on every PaymentIntent it creates; one without it is someone
       // else's (a subscription invoice's, a payment made outside Settle): nothing to wait for.
-      await settleEvent(trx, eventId, { state: 'processed', outcome: 'not_settle', attempts, lastError: null });
+      await io.settle(trx, eventId, { state: 'processed', outcome: 'not_settle', attempts, lastError: null });
       return { status: 'processed', outcome: 'not_settle', orderId: null };
     }
     if (!row) {
@@ -85,10 +96,10 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       const verdict = nextRetry({ ...deps.retry, maxAttempts: deps.unmatchedMaxAttempts }, attempts, random());
       const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient: true };
       if (verdict.retry) {
-        await settleEvent(trx, eventId, { state: 'failed', outcome: 'unmatched', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+        await io.settle(trx, eventId, { state: 'failed', outcome: 'unmatched', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
         return { status: 'retry', error };
       }
-      await settleEvent(trx, eventId, { state: 'unmatched', outcome: 'unmatched', attempts, lastError: error, appendError });
+      await io.settle(trx, eventId, { state: 'unmatched', outcome: 'unmatched', attempts, lastError: error, appendError });
       return { status: 'unmatched', error };
     }
     const product = deps.catalogue.get(row.product_id);
@@ -96,7 +107,7 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     if (mapped.command.type === 'subscription_changed') {
       const sub = await applySubscriptionFacts(trx, row, product, mapped.command.subscription, event.created);
       const outcome = sub.stale ? 'stale' : sub.changed ? 'subscription_changed' : 'noop';
-      await settleEvent(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
+      await io.settle(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
       return { status: 'processed', outcome, orderId: row.id, changed: sub.changed };
     }
     const before = toOrderState(row);
@@ -115,25 +126,32 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
     const sub = row.mode === 'subscription'
       ? await afterSubscriptionOrderDecision(trx, row, product, mapped.command, decision, event.created)
       : null;
-    if (shadowed && shadowBefore && (await recordShadowDecision(trx, row.id, eventId, shadowBefore, shadowed)) && shadowed.disagreement) {
-      deps.metrics.shadowDisagreements.inc({ kind: shadowed.disagreement.kind });
-      deps.logger.info({ orderId: row.id, eventId, ...shadowed.disagreement }, 'shadow handler disagrees with legacy');
-    }
+    const disagreement =
+      shadowed && shadowBefore && (await recordShadowDecision(trx, row.id, eventId, shadowBefore, shadowed)) ? shadowed.disagreement : null;
     const outcome = decision.rejection ? `${decision.outcome}:${decision.rejection.code}` : decision.outcome;
-    await settleEvent(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
-    for (const t of applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'stripe_event' });
-    if (applied.granted) deps.metrics.grants.inc({ action: 'grant' }, applied.granted);
-    if (applied.revoked) deps.metrics.grants.inc({ action: 'revoke' }, applied.revoked);
-    deps.metrics.eventLatency.observe(
-      { type: event.type, handler: row.handler, outcome: decision.outcome },
-      Math.max(0, (Date.now() - new Date(ev.received_at).getTime()) / 1000),
-    );
+    await io.settle(trx, eventId, { state: 'processed', outcome, orderId: row.id, attempts, lastError: null });
+    const processedAt = Date.now();
+    // Counted once the transaction commits: a rolled-back batch is processed again.
+    const afterCommit = () => {
+      if (disagreement) {
+        deps.metrics.shadowDisagreements.inc({ kind: disagreement.kind });
+        deps.logger.info({ orderId: row.id, eventId, ...disagreement }, 'shadow handler disagrees with legacy');
+      }
+      for (const t of applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'stripe_event' });
+      if (applied.granted) deps.metrics.grants.inc({ action: 'grant' }, applied.granted);
+      if (applied.revoked) deps.metrics.grants.inc({ action: 'revoke' }, applied.revoked);
+      deps.metrics.eventLatency.observe(
+        { type: event.type, handler: row.handler, outcome: decision.outcome },
+        Math.max(0, (processedAt - new Date(ev.received_at).getTime()) / 1000),
+      );
+    };
     return {
       status: 'processed',
       outcome,
       orderId: row.id,
       type: event.type,
       handler: row.handler,
+      afterCommit,
       changed: decision.outcome === 'applied' || decision.outcome === 'parked' || !!sub?.changed,
     };
   }
@@ -172,6 +190,7 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
   function report(eventId: string, result: ProcessResult & { changed?: boolean }) {
     deps.metrics.eventAttempts.inc({ result: result.status });
     if (result.status === 'processed') {
+      result.afterCommit?.();
       deps.logger.info({ eventId, type: result.type, orderId: result.orderId, handler: result.handler, outcome: result.outcome }, 'event processed');
       if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
     } else if (result.status === 'dead' || result.status === 'unmatched') {
@@ -198,36 +217,67 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
   }
 
   /**
-   * Several events in one transaction, one commit: each inside a savepoint, so a failing event
-   * is rolled back alone and recorded as a failed attempt while the others commit. Lock waits
-   * are bounded (`lock_timeout`): an event whose order another transaction holds is left for the
-   * next claim instead of waiting, so batches never deadlock with each other.
+   * One transaction for the batch. Without savepoints any failure aborts the whole batch (the
+   * caller retries it with them); with a savepoint per event, a failing event is rolled back
+   * alone and recorded as a failed attempt, and an event whose order another transaction holds
+   * (past `lock_timeout`) is left for the next claim.
+   */
+  async function runBatch(eventIds: string[], savepoints: boolean): Promise<(ProcessResult & { changed?: boolean })[]> {
+    const results: (ProcessResult & { changed?: boolean })[] = [];
+    await deps.db.transaction().execute(async (trx) => {
+      await sql`set local lock_timeout = '200ms'`.execute(trx);
+      // One read locks the whole batch; outcomes are written together before the commit.
+      const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
+      const settled: (EventSettlement & { id: string })[] = [];
+      const deferred: string[] = [];
+      for (const id of eventIds) {
+        const pending: (EventSettlement & { id: string })[] = [];
+        const io: EventIo = {
+          load: async () => rows.get(id),
+          settle: async (_trx, eventId, settlement) => void pending.push({ id: eventId, ...settlement }),
+        };
+        if (!savepoints) {
+          results.push(await processLocked(trx, id, io));
+          settled.push(...pending);
+          continue;
+        }
+        await sql`savepoint settle_event`.execute(trx);
+        try {
+          results.push(await processLocked(trx, id, io));
+          await sql`release savepoint settle_event`.execute(trx);
+          settled.push(...pending);
+        } catch (err) {
+          await sql`rollback to savepoint settle_event`.execute(trx);
+          if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE) {
+            deferred.push(id);
+            results.push({ status: 'busy' });
+            continue;
+          }
+          deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'event processing failed');
+          results.push(await recordFailureIn(trx, id, err));
+        }
+      }
+      await settleEvents(trx, settled);
+      // Deferred events go back to the queue at once, for a claim after the lock is gone.
+      if (deferred.length) await trx.updateTable('stripe_events').set({ locked_until: null, locked_by: null }).where('id', 'in', deferred).execute();
+    });
+    return results;
+  }
+
+  /**
+   * Several events in one transaction, one commit. A failing event is rolled back alone and
+   * recorded as a failed attempt while the others commit. Lock waits are bounded
+   * (`lock_timeout`): an event whose order another transaction holds is left for the next claim
+   * instead of waiting, so batches never deadlock with each other.
    */
   async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
     if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
-    const results: (ProcessResult & { changed?: boolean })[] = [];
-    const deferred: string[] = [];
+    let results: (ProcessResult & { changed?: boolean })[];
     try {
-      await deps.db.transaction().execute(async (trx) => {
-        await sql`set local lock_timeout = '200ms'`.execute(trx);
-        for (const id of eventIds) {
-          await sql`savepoint settle_event`.execute(trx);
-          try {
-            results.push(await processLocked(trx, id));
-            await sql`release savepoint settle_event`.execute(trx);
-          } catch (err) {
-            await sql`rollback to savepoint settle_event`.execute(trx);
-            if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE) {
-              deferred.push(id);
-              results.push({ status: 'busy' });
-              continue;
-            }
-            deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'event processing failed');
-            results.push(await recordFailureIn(trx, id, err));
-          }
-        }
-        // Deferred events go back to the queue at once, for a claim after the lock is gone.
-        if (deferred.length) await trx.updateTable('stripe_events').set({ locked_until: null, locked_by: null }).where('id', 'in', deferred).execute();
+      // Common case first: every event succeeds, so no savepoints (two round trips an event).
+      results = await runBatch(eventIds, false).catch((err: unknown) => {
+        deps.logger.debug({ events: eventIds.length, err: errorMessage(err) }, 'batch hit a failure; again with a savepoint per event');
+        return runBatch(eventIds, true);
       });
     } catch (err) {
       // The batch as a whole failed (its commit, the connection): fall back to one at a time,

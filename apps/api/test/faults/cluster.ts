@@ -41,7 +41,7 @@ export type ApiProcess = {
 export async function spawnApi(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
   const p = port ?? (await freePort());
   // The benchmark runs the built bundle (SETTLE_API_DIST=1), as production does; tests run sources.
-  const args = process.env.SETTLE_API_DIST ? [DIST] : ['--import', 'tsx', MAIN];
+  const args = process.env.SETTLE_API_DIST ? [...(process.env.SETTLE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SETTLE_CPU_PROF}`] : []), DIST] : ['--import', 'tsx', MAIN];
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {

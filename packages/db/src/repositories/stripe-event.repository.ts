@@ -162,3 +162,32 @@ export async function countEventsByStateSince(db: Db, since: Date): Promise<Reco
     .execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/** Lock several inbox rows at once for a batch; rows another worker holds are left out. */
+export async function lockEventsForProcessing(trx: Trx, ids: string[]): Promise<StripeEventRow[]> {
+  if (ids.length === 0) return [];
+  return trx.selectFrom('stripe_events').selectAll().where('id', 'in', ids).forUpdate().skipLocked().execute();
+}
+
+/** `settleEvent` for many events in one statement (a batch's outcomes, written before its commit). */
+export async function settleEvents(trx: Db | Trx, settlements: (EventSettlement & { id: string })[]): Promise<void> {
+  if (settlements.length === 0) return;
+  const rows = settlements.map(
+    (s) =>
+      sql`(${s.id}, ${s.state}, ${s.outcome}, ${s.attempts}, ${s.orderId ?? null}, ${s.retryInMs === undefined ? null : Math.max(0, Math.round(s.retryInMs))}, ${s.lastError === undefined ? null : s.lastError}, ${s.lastError === undefined}, ${s.appendError ? JSON.stringify([s.appendError]) : null})`,
+  );
+  await sql`
+    update stripe_events as e set
+      state = v.state,
+      outcome = v.outcome,
+      attempts = v.attempts::int,
+      order_id = coalesce(v.order_id::uuid, e.order_id),
+      next_attempt_at = case when v.retry_ms is null then e.next_attempt_at else now() + v.retry_ms::int * interval '1 millisecond' end,
+      last_error = case when v.keep_error::boolean then e.last_error else v.last_error end,
+      errors = case when v.append is null then e.errors else e.errors || v.append::jsonb end,
+      processed_at = case when v.state = 'processed' then now() else null end,
+      locked_until = null,
+      locked_by = null
+    from (values ${sql.join(rows)}) as v(id, state, outcome, attempts, order_id, retry_ms, last_error, keep_error, append)
+    where e.id = v.id`.execute(trx);
+}

@@ -1,5 +1,6 @@
 import { countEventsByStateSince, getEvent, INBOX_STATES, listEvents } from '@settle/db';
 import { z } from 'zod';
+import { OrderId } from '../schemas.js';
 import { replayDeadSince, replayEvent } from '../../payments/replay.service.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
@@ -13,7 +14,7 @@ export const adminEventsRouter = router({
         .object({
           state: z.enum(INBOX_STATES).optional(),
           type: z.string().max(100).optional(),
-          orderId: z.string().uuid().optional(),
+          orderId: OrderId.optional(),
           receivedFrom: z.string().datetime().optional(),
           receivedTo: z.string().datetime().optional(),
           cursor: z.string().max(300).nullish(),

@@ -8,6 +8,7 @@ import {
 } from '@settle/db';
 import { ORDER_STATUSES } from '@settle/payments-core';
 import { z } from 'zod';
+import { OrderId } from '../schemas.js';
 import { toOrderDto } from '../../payments/order.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
@@ -15,7 +16,6 @@ import { recordAdminAction } from '@settle/db';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
-const OrderId = z.string().uuid({ message: 'orderId must be a UUID' });
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export const adminOrdersRouter = router({

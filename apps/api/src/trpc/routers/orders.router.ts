@@ -1,10 +1,10 @@
 import { findInvoiceForOrder, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
 import { z } from 'zod';
+import { OrderId } from '../schemas.js';
 import { toOrderDto } from '../../payments/order.mapper.js';
 import { domainError, router, userProcedure } from '../trpc.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 
-const OrderId = z.string().uuid({ message: 'orderId must be a UUID' });
 
 export const ordersRouter = router({
   get: userProcedure.input(z.object({ orderId: OrderId })).query(async ({ ctx, input }) => {

@@ -1,0 +1,30 @@
+import pg from 'pg';
+import { createTestDatabase } from '@settle/db/testing';
+import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
+import { planJourneys } from '../test/faults/cluster.js';
+import { startApi, send } from '../test/harness.js';
+
+const database = await createTestDatabase('postgres');
+const random = seededRandom(1);
+const { events } = await planJourneys(database.db, 300, random, PAYMENT_JOURNEYS);
+const deliveries = deliveryOrder(events, { shuffle: true, random });
+const api = await startApi('postgres', { WORKER_CONCURRENCY: '0', LOG_LEVEL: 'silent', RECONCILE_INTERVAL_MS: '0' }, { database });
+for (const e of deliveries) await send(api, e);
+const ids = (await api.db.selectFrom('stripe_events').select('id').orderBy('received_at').execute()).map((r) => r.id);
+let queries = 0;
+let qms = 0;
+const proto = (pg as any).Client.prototype;
+const orig = proto.query;
+proto.query = function (...args: any[]) {
+  queries++;
+  const t0 = performance.now();
+  const r = orig.apply(this, args);
+  if (r && typeof r.then === 'function') r.then(() => (qms += performance.now() - t0), () => {});
+  return r;
+};
+const t = performance.now();
+for (let i = 0; i < ids.length; i += 25) await api.settle.deps.processor.processBatch(ids.slice(i, i + 25));
+const ms = performance.now() - t;
+console.log(`${ids.length} events in ${Math.round(ms)} ms = ${Math.round(ids.length / (ms / 1000))}/s; ${queries} queries (${(queries / ids.length).toFixed(1)}/event), ${Math.round(qms)} ms in queries`);
+await api.close();
+await database.dispose();
