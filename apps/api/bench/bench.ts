@@ -14,7 +14,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '../src/trpc/root.js';
 import { WEBHOOK_SECRET } from '../test/harness.js';
 import { freePort, planJourneys, spawnApi, waitForConvergence } from '../test/faults/cluster.js';
-import { percentile, runLoad, type LoadResult } from './load.js';
+import { percentile, runLoad, runLoadAtRate, type LoadResult } from './load.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
@@ -226,15 +226,34 @@ async function main() {
         `thin ${row.thin.throughput}/s (p99 ${row.thin.latencyMs.p99} ms); sync ${row.sync.throughput}/s (p99 ${row.sync.latencyMs.p99} ms)`,
     );
   }
+  // Acknowledgement latency at half of the peak ingest rate, open loop (Stripe does not wait).
+  const peak = Math.max(...rows.map((r) => r.settle.throughput));
+  const halfPeakRate = Math.max(1, Math.round(peak / 2));
+  console.log(`ack latency at half of peak (${halfPeakRate}/s, open loop)…`);
+  const halfPeak = await (async () => {
+    const database = await createTestDatabase('postgres');
+    try {
+      const bodies = await workload(database.db, 99);
+      const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0' });
+      try {
+        return await runLoadAtRate(`${api.url}/webhooks/stripe`, bodies, WEBHOOK_SECRET, halfPeakRate);
+      } finally {
+        await stop(api.proc);
+      }
+    } finally {
+      await database.dispose();
+    }
+  })();
+  console.log(`  p50 ${halfPeak.latencyMs.p50} ms, p99 ${halfPeak.latencyMs.p99} ms at ${halfPeak.throughput}/s`);
   const scale = process.env.BENCH_SKIP_SCALE ? null : (console.log('console queries at scale…'), await consoleAtScale());
-  const result = { at: new Date().toISOString(), machine: machine(), postgres: pgVersion, events: EVENTS, rows, scale };
+  const result = { at: new Date().toISOString(), machine: machine(), postgres: pgVersion, events: EVENTS, rows, halfPeak: { rate: halfPeakRate, ...halfPeak }, scale };
   mkdirSync(`${ROOT}/bench-results`, { recursive: true });
   writeFileSync(`${ROOT}/bench-results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(`${ROOT}/docs/PERFORMANCE.md`, report(result));
   console.log('wrote bench-results/latest.json and docs/PERFORMANCE.md');
 }
 
-function report(r: { at: string; machine: string; postgres: string; events: number; rows: Row[]; scale: Awaited<ReturnType<typeof consoleAtScale>> | null }) {
+function report(r: { at: string; machine: string; postgres: string; events: number; rows: Row[]; halfPeak: LoadResult & { rate: number }; scale: Awaited<ReturnType<typeof consoleAtScale>> | null }) {
   const lines = [
     '# Performance',
     '',
@@ -254,6 +273,8 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
       (x) =>
         `| ${x.concurrency} | ${x.settle.throughput} | ${x.settle.latencyMs.p50} / ${x.settle.latencyMs.p99} | ${x.settle.endToEndThroughput} | ${x.settle.peakRssMb} | ${x.thin.throughput} | ${x.thin.latencyMs.p50} / ${x.thin.latencyMs.p99} | ${x.sync.throughput} | ${x.sync.latencyMs.p99} | ${ratio(x.settle.throughput, x.thin.throughput)} | ${ratio(x.settle.endToEndThroughput, x.sync.throughput)} |`,
     ),
+    '',
+    `Acknowledgement latency at half of the peak ingest rate (${r.halfPeak.rate}/s, open loop, latency from each request's scheduled start, processing running alongside): p50 ${r.halfPeak.latencyMs.p50} ms, p90 ${r.halfPeak.latencyMs.p90} ms, p99 ${r.halfPeak.latencyMs.p99} ms.`,
     '',
   ];
   if (r.scale) {

@@ -63,3 +63,43 @@ export async function runLoad(url: string, bodies: string[], secret: string, con
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Open-loop load: requests start on a fixed schedule (`rate` per second) whatever the server's
+ * speed, as Stripe's deliveries do; latency is measured from each request's scheduled start, so
+ * queueing in the server counts.
+ */
+export async function runLoadAtRate(url: string, bodies: string[], secret: string, rate: number): Promise<LoadResult> {
+  const signed = bodies.map((body) => ({ body, signature: signPayload(body, secret) }));
+  const dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies = new Float64Array(signed.length);
+  const statuses: Record<number, number> = {};
+  const interval = 1000 / rate;
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < signed.length; i++) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const { body, signature } = signed[i]!;
+    inflight.push(
+      request(url, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body }).then(async (res) => {
+        await res.body.dump();
+        latencies[i] = performance.now() - due;
+        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  const durationMs = performance.now() - started;
+  await dispatcher.close();
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  return {
+    events: signed.length,
+    concurrency: 0,
+    durationMs: Math.round(durationMs),
+    throughput: Math.round((signed.length / durationMs) * 1000),
+    latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) },
+    statuses,
+  };
+}

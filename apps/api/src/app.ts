@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
+import { countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -59,7 +59,10 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     throw err;
   }
 
-  const metrics = createMetrics({ inboxHealth: () => inboxHealth(database.db) });
+  const metrics = createMetrics({
+    inboxHealth: () => inboxHealth(database.db),
+    ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+  });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;

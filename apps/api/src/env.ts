@@ -47,6 +47,8 @@ export const EnvSchema = z
     RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
     UNMATCHED_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    /** A paid one-time order without its invoice this long after payment is flagged. */
+    INVOICE_MISSING_AFTER_MIN: z.coerce.number().int().min(1).default(60),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
     RECONCILE_PENDING_AFTER_MIN: z.coerce.number().int().min(0).default(24 * 60 + 10),
     RECONCILE_PROCESSING_AFTER_MIN: z.coerce.number().int().min(0).default(120),

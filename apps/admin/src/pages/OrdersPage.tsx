@@ -15,13 +15,17 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
   const stuckRaw = params.get('stuck');
   const stuck = stuckRaw !== null && /^\d+$/.test(stuckRaw) ? Number(stuckRaw) : undefined;
   const search = params.get('q') ?? '';
+  const missingInvoice = params.get('noinvoice') === '1';
 
-  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search });
-  useEffect(() => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search }), [status, stuck, search]);
+  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice });
+  useEffect(
+    () => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice }),
+    [status, stuck, search, missingInvoice],
+  );
 
   const orders = useInfiniteQuery({
     ...trpc.admin.orders.list.infiniteQueryOptions(
-      { status, stuckForMinutes: stuck, search: search || undefined, limit: 50 },
+      { status, stuckForMinutes: stuck, search: search || undefined, missingInvoice: missingInvoice || undefined, limit: 50 },
       { getNextPageParam: (last) => last.nextCursor ?? undefined },
     ),
     placeholderData: (prev) => prev,
@@ -29,9 +33,14 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    setParams('/orders', params, { status: draft.status || null, stuck: draft.stuck.trim() || null, q: draft.q.trim() || null });
+    setParams('/orders', params, {
+      status: draft.status || null,
+      stuck: draft.stuck.trim() || null,
+      q: draft.q.trim() || null,
+      noinvoice: draft.noinvoice ? '1' : null,
+    });
   };
-  const filtered = Boolean(status || stuck !== undefined || search);
+  const filtered = Boolean(status || stuck !== undefined || search || missingInvoice);
   const items = orders.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
@@ -45,11 +54,11 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
             type="search"
             value={draft.q}
             onChange={(e) => setDraft({ ...draft, q: e.target.value })}
-            placeholder="order id, pi_…, cs_…, cus_…, user id"
+            placeholder="order id, pi_…, cs_…, cus_…, user id, e-mail"
             aria-describedby="f-q-hint"
           />
           <small id="f-q-hint" className="muted">
-            Exact match on order id, payment intent, checkout session, Stripe customer or user id.
+            Exact match on order id, payment intent, checkout session, Stripe customer, user id or the buyer's e-mail.
           </small>
         </div>
         <div className="field">
@@ -70,12 +79,18 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
             Unsettled orders with no change for this long.
           </small>
         </div>
+        <div className="field field-narrow">
+          <label htmlFor="f-noinvoice">
+            <input id="f-noinvoice" type="checkbox" checked={draft.noinvoice} onChange={(e) => setDraft({ ...draft, noinvoice: e.target.checked })} /> Paid, invoice missing
+          </label>
+          <small className="muted">One-time orders whose invoice has not arrived after the configured delay.</small>
+        </div>
         <div className="filters-actions">
           <button type="submit" className="btn btn-primary">
             Apply
           </button>
           {filtered && (
-            <button type="button" className="btn" onClick={() => setParams('/orders', params, { status: null, stuck: null, q: null })}>
+            <button type="button" className="btn" onClick={() => setParams('/orders', params, { status: null, stuck: null, q: null, noinvoice: null })}>
               Clear
             </button>
           )}

@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type MetricsSources = {
   /** Read at scrape time for the inbox gauges. */
   inboxHealth?: () => Promise<{ due: number; oldestDueAgeSeconds: number }>;
+  /** Read at scrape time: paid one-time orders still without their invoice. */
+  ordersMissingInvoice?: () => Promise<number>;
 };
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -83,6 +85,15 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'Points where the shadowed new handler would have decided differently from legacy',
       labelNames: ['kind'] as const,
       registers: [registry],
+    }),
+    ordersMissingInvoice: new Gauge({
+      name: 'settle_orders_missing_invoice',
+      help: 'Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN',
+      registers: [registry],
+      async collect() {
+        const n = await sources.ordersMissingInvoice?.().catch(() => null);
+        if (typeof n === 'number') this.set(n);
+      },
     }),
     inboxDepth: new Gauge({
       name: 'settle_inbox_due_events',

@@ -6,6 +6,7 @@ import {
   settleEvent,
   settleEvents,
   lockEventsForProcessing,
+  recordCustomerEmail,
   type Db,
   type EventSettlement,
   type StripeEventRow,
@@ -123,6 +124,8 @@ export function createEventProcessor(deps: EventProcessorDeps): EventProcessor {
       eventId,
       stripeAt: event.created,
     });
+    const email = checkoutEmailOf(event);
+    if (email && !row.customer_email) await recordCustomerEmail(trx, row.id, email);
     const sub = row.mode === 'subscription'
       ? await afterSubscriptionOrderDecision(trx, row, product, mapped.command, decision, event.created)
       : null;
@@ -305,4 +308,11 @@ function isForeignPaymentIntent(event: StripeEventLike): boolean {
   if (!event.type.startsWith('payment_intent.')) return false;
   const metadata = (event.data.object as { metadata?: Record<string, unknown> } | null)?.metadata;
   return typeof metadata?.orderId !== 'string';
+}
+
+/** The e-mail a Checkout Session collected, for finding the order in the console (never logged). */
+function checkoutEmailOf(event: StripeEventLike): string | null {
+  if (!event.type.startsWith('checkout.session.')) return null;
+  const details = (event.data.object as { customer_details?: { email?: unknown } } | null)?.customer_details;
+  return typeof details?.email === 'string' && details.email.includes('@') ? details.email : null;
 }

@@ -5,6 +5,7 @@ import * as orderConsoleIndexes from './20261126234000_order_console_indexes.js'
 import * as flags from './20261127000000_flags.js';
 import * as reconciliation from './20261127010000_reconciliation.js';
 import * as subscriptions from './20261127020000_subscriptions.js';
+import * as orderEmailAndInvoiceWatch from './20261127030000_order_email_and_invoice_watch.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '20261127000000_flags': flags,
   '20261127010000_reconciliation': reconciliation,
   '20261127020000_subscriptions': subscriptions,
+  '20261127030000_order_email_and_invoice_watch': orderEmailAndInvoiceWatch,
 };

@@ -85,8 +85,10 @@ export type AdminOrderFilter = {
   status?: string | undefined;
   /** Unsettled orders whose last change is older than this. */
   stuckForMinutes?: number | undefined;
-  /** An order id, Checkout Session, PaymentIntent, customer or user id. */
+  /** An order id, Checkout Session, PaymentIntent, customer, user id or the buyer's e-mail. */
   search?: string | undefined;
+  /** Paid one-time orders still without their invoice this long after payment. */
+  missingInvoiceAfterMinutes?: number | undefined;
   cursor?: OrderCursor | undefined;
   limit: number;
 };
@@ -109,9 +111,11 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(
         eb('checkout_session_id', '=', s),
         eb('stripe_customer_id', '=', s),
         eb('user_id', '=', s),
+        ...(s.includes('@') ? [eb(sql`lower(customer_email)`, '=', s.toLowerCase())] : []),
       ]),
     );
   }
+  if (f.missingInvoiceAfterMinutes !== undefined) q = q.where(missingInvoice(f.missingInvoiceAfterMinutes));
   if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
@@ -145,4 +149,21 @@ export async function claimOrdersToReconcile(db: Db, ages: ReconcileAges, limit:
     )
     returning id`.execute(db);
   return rows.rows.map((r) => r.id);
+}
+
+/** Paid one-time orders whose invoice has not arrived `minutes` after payment. */
+function missingInvoice(minutes: number) {
+  return sql<boolean>`orders.status = 'succeeded' and orders.mode = 'payment'
+    and orders.paid_at < now() - ${`${minutes} minutes`}::interval
+    and not exists (select 1 from invoices i where i.order_id = orders.id)`;
+}
+
+export async function countOrdersMissingInvoice(db: Db, minutes: number): Promise<number> {
+  const r = await db.selectFrom('orders').select(sql<number>`count(*)::int`.as('n')).where(missingInvoice(minutes)).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** Remember the buyer's e-mail Checkout collected (first one wins). */
+export async function recordCustomerEmail(trx: Trx, orderId: string, email: string): Promise<void> {
+  await trx.updateTable('orders').set({ customer_email: email.slice(0, 320) }).where('id', '=', orderId).where('customer_email', 'is', null).execute();
 }

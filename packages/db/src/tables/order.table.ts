@@ -25,6 +25,7 @@ export interface OrderTable {
   /** The new handler's copy of the order (its `OrderState`) for orders created in shadow mode; null otherwise. */
   shadow_state: ColumnType<unknown, string | null | undefined, string | null>;
   last_reconciled_at?: Date | null;
+  customer_email?: string | null;
   /** The Checkout mode the order was created in. */
   mode: ColumnType<'payment' | 'subscription', 'payment' | 'subscription' | undefined, 'payment' | 'subscription'>;
   created_at: Timestamp;

@@ -1,4 +1,4 @@
-import { countOrdersByStatus, countStuckOrders, eventSeries, inboxHealth, latencyPercentiles } from '@settle/db';
+import { countOrdersByStatus, countOrdersMissingInvoice, countStuckOrders, eventSeries, inboxHealth, latencyPercentiles } from '@settle/db';
 import { z } from 'zod';
 import { adminProcedure, router } from '../trpc.js';
 
@@ -16,19 +16,22 @@ export const adminMetricsRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const db = ctx.deps.database.db;
-      const [ordersByStatus, stuckOrders, inbox, latency, series, drift] = await Promise.all([
+      const [ordersByStatus, stuckOrders, inbox, latency, series, drift, missingInvoices] = await Promise.all([
         countOrdersByStatus(db),
         countStuckOrders(db, input.stuckAfterMinutes),
         inboxHealth(db),
         latencyPercentiles(db, input.windowHours),
         eventSeries(db, { windowHours: input.windowHours, bucketMinutes: input.bucketMinutes }),
         ctx.deps.reconciler.drift(),
+        countOrdersMissingInvoice(db, ctx.deps.env.INVOICE_MISSING_AFTER_MIN),
       ]);
       const received = series.reduce((n, b) => n + b.received, 0);
       const failedAttempts = series.reduce((n, b) => n + b.failedAttempts, 0);
       return {
         ordersByStatus,
         stuckOrders,
+        /** Paid one-time orders still without their invoice (see INVOICE_MISSING_AFTER_MIN). */
+        missingInvoices,
         inbox: { ...inbox.byState, due: inbox.due, oldestDueAgeSeconds: inbox.oldestDueAgeSeconds },
         deadLetters: inbox.byState.dead ?? 0,
         /** Failed processing attempts per event received in the window. */

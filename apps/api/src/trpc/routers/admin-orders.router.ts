@@ -26,6 +26,8 @@ export const adminOrdersRouter = router({
           status: z.enum(ORDER_STATUSES).optional(),
           stuckForMinutes: z.number().int().min(0).max(525_600).optional(),
           search: z.string().trim().max(255).optional(),
+          /** Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN. */
+          missingInvoice: z.boolean().optional(),
           cursor: z.string().max(300).nullish(),
           limit: z.number().int().min(1).max(200).default(50),
         })
@@ -36,6 +38,7 @@ export const adminOrdersRouter = router({
         status: input.status,
         stuckForMinutes: input.stuckForMinutes,
         search: input.search || undefined,
+        missingInvoiceAfterMinutes: input.missingInvoice ? ctx.deps.env.INVOICE_MISSING_AFTER_MIN : undefined,
         cursor: input.cursor ? decodeCursor(input.cursor, { uuidIds: true }) : undefined,
         limit: input.limit + 1,
       });
