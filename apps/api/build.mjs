@@ -10,6 +10,7 @@ for (const path of ['./package.json', '../../packages/db/package.json', '../../p
 }
 
 await build({
+  absWorkingDir: new URL('.', import.meta.url).pathname,
   entryPoints: ['src/main.ts'],
   outfile: 'dist/main.js',
   bundle: true,

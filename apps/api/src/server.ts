@@ -32,7 +32,10 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
 
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
-      inbox: createInboxWriter(deps.database.db, { maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY }),
+      inbox: createInboxWriter(deps.database.db, {
+        maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
+        pool: deps.database.pool,
+      }),
       secrets: deps.env.STRIPE_WEBHOOK_SECRET ?? [],
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,
