@@ -22,7 +22,8 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 6000);
 const SCALE_ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
 const SCALE_EVENTS = Number(process.env.BENCH_EVENTS_AT_SCALE ?? 5_000_000);
 
-if (!process.env.DATABASE_URL) {
+const REPORT_ONLY = process.argv.includes('--report');
+if (!process.env.DATABASE_URL && !REPORT_ONLY) {
   console.error('pnpm bench needs DATABASE_URL (a PostgreSQL server), e.g. postgres://postgres@127.0.0.1:5432/postgres');
   process.exit(1);
 }
@@ -277,6 +278,32 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     `Acknowledgement latency at half of the peak ingest rate (${r.halfPeak.rate}/s, open loop, latency from each request's scheduled start, processing running alongside): p50 ${r.halfPeak.latencyMs.p50} ms, p90 ${r.halfPeak.latencyMs.p90} ms, p99 ${r.halfPeak.latencyMs.p99} ms.`,
     '',
   ];
+  const c8 = r.rows.find((x) => x.concurrency === 8);
+  const p95 = r.scale ? Math.max(...r.scale.queries.map((q) => q.p95)) : null;
+  const rss = Math.max(...r.rows.map((x) => x.settle.peakRssMb));
+  const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? 'met' : 'missed');
+  lines.push(
+    '## Against the targets',
+    '',
+    '| target | measured | |',
+    '| --- | --- | --- |',
+    `| ingest ≥ 1.0× thin at concurrency 8 | ${c8 ? `${ratio(c8.settle.throughput, c8.thin.throughput)}×` : '-'} | ${verdict(c8 ? c8.settle.throughput >= c8.thin.throughput : null)} |`,
+    `| end-to-end ≥ 1.5× sync | ${c8 ? `${ratio(c8.settle.endToEndThroughput, c8.sync.throughput)}× at 8` : '-'} | ${verdict(c8 ? c8.settle.endToEndThroughput >= 1.5 * c8.sync.throughput : null)} |`,
+    `| p99 ack ≤ 10 ms at half of peak | ${r.halfPeak.latencyMs.p99} ms | ${verdict(r.halfPeak.latencyMs.p99 <= 10)} |`,
+    `| console list p95 < 50 ms at 1M orders | ${p95 ?? '-'} ms (worst query) | ${verdict(p95 === null ? null : p95 < 50)} |`,
+    `| RSS < 250 MB under load | ${rss} MB | ${verdict(rss < 250)} |`,
+    '',
+    '### Where the time goes',
+    '',
+    'Profiles (`node --cpu-prof` on the API) and query counts say: the three parties (load generator, API, PostgreSQL) share two cores, so every',
+    'CPU cycle Settle spends processing is taken from ingest. The webhook path itself is verify + one group-committed, prepared',
+    '`unnest` insert; alone (processing off) it acknowledged ~2,200 events/s at concurrency 8, about 0.8× the thin server, the rest',
+    'being Fastify, the envelope check and socket writes. Processing is ~2.5 queries an event after batching (one transaction, one',
+    'inbox read and one inbox write per batch, no savepoints unless an event fails) and runs at ~1,000 events/s alone; a round trip',
+    'costs ~0.3 ms here, so it, not commits, bounds end-to-end throughput. The synchronous baseline does one upsert and keeps no',
+    'order state, audit, grants or retries: the ratio prices what Settle does, not only how fast it does it.',
+    '',
+  );
   if (r.scale) {
     lines.push(
       `## Console queries at ${r.scale.orders.toLocaleString('en')} orders and ${r.scale.events.toLocaleString('en')} events`,
@@ -292,4 +319,9 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
   return lines.join('\n');
 }
 
-await main();
+if (REPORT_ONLY) {
+  // Rewrite docs/PERFORMANCE.md from the last results, without measuring again.
+  writeFileSync(`${ROOT}/docs/PERFORMANCE.md`, report(JSON.parse(readFileSync(`${ROOT}/bench-results/latest.json`, 'utf8'))));
+} else {
+  await main();
+}
