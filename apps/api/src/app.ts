@@ -110,7 +110,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     chooseHandler: async (userId) => flags.choose(userId),
     processNow: (id) => worker.processNow(id),
   };
+  let webhooksInFlight = 0;
   const worker: EventWorker = startEventWorker({
+    webhooksInFlight: () => webhooksInFlight,
     db: database.db,
     processor,
     logger,
@@ -123,7 +125,11 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   await orderChanges.start();
   reconciler.start(env.RECONCILE_INTERVAL_MS);
   let accepting = true;
-  const app = await buildServer(deps, { afterStore: (id) => worker.processNow(id), isAccepting: () => accepting });
+  const app = await buildServer(deps, {
+    afterStore: (id) => worker.processNow(id),
+    isAccepting: () => accepting,
+    webhooks: { enter: () => void (webhooksInFlight += 1), leave: () => void (webhooksInFlight -= 1) },
+  });
   let closed: Promise<void> | null = null;
 
   return {

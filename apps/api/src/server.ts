@@ -15,6 +15,8 @@ import { stripeWebhookRoute } from './webhook/stripe-webhook.route.js';
 export type ServerOptions = {
   /** Called once an event is durably stored: start processing it. */
   afterStore: (eventId: string) => void;
+  /** Webhook requests in flight (processing gives way to them). */
+  webhooks?: { enter(): void; leave(): void };
   /** False once shutdown began: readiness fails so load balancers stop sending. */
   isAccepting: () => boolean;
 };
@@ -40,6 +42,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,
       afterStore: opts.afterStore,
+      ...(opts.webhooks ? { inFlight: opts.webhooks } : {}),
     }),
   );
 

@@ -86,3 +86,21 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     },
   };
 }
+
+/**
+ * One query on a pooled connection, released exactly once (a broken one is discarded). Used
+ * instead of `pool.query`, whose error path can release a client twice when the server
+ * terminates connections.
+ */
+export async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return await client.query<R>(config);
+  } catch (err) {
+    broken = (err as { code?: string }).code === undefined || /^(08|57)/.test((err as { code: string }).code);
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

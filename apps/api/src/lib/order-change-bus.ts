@@ -1,4 +1,4 @@
-import type { DatabaseHandle } from '@settle/db';
+import { queryOnce, type DatabaseHandle } from '@settle/db';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { errorMessage } from './errors.js';
@@ -26,6 +26,13 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
   let stopped = false;
   let client: PoolClient | null = null;
   let retry: NodeJS.Timeout | null = null;
+  const listenAgain = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = null;
+      void listen();
+    }, 1_000);
+  };
 
   async function listen(): Promise<void> {
     if (!pool || stopped) return;
@@ -39,7 +46,7 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
         // subscribers, which always fetch the current order).
         c.release(true);
         if (client === c) client = null;
-        if (!stopped) retry = setTimeout(() => void listen(), 1_000);
+        listenAgain();
       });
       client = c;
       try {
@@ -53,14 +60,14 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
       }
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'could not LISTEN for order changes; retrying');
-      if (!stopped) retry = setTimeout(() => void listen(), 1_000);
+      listenAgain();
     }
   }
 
   return {
     publish(orderId) {
       if (!pool) return deliver(orderId);
-      pool.query('select pg_notify($1, $2)', [CHANNEL, orderId]).catch((err) => {
+      queryOnce(pool, { text: 'select pg_notify($1, $2)', values: [CHANNEL, orderId] }).catch((err) => {
         logger.warn({ orderId, err: errorMessage(err) }, 'could not NOTIFY an order change');
         deliver(orderId);
       });

@@ -1,5 +1,5 @@
 import type { InboxWriter } from '@settle/db';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import type { Metrics } from '../lib/metrics.js';
@@ -26,6 +26,8 @@ export type WebhookDeps = {
   metrics: Metrics;
   /** Called after the event is durably stored and acknowledged. */
   afterStore: (eventId: string) => void;
+  /** Counts requests in flight, so background processing can give way to acknowledgements. */
+  inFlight?: { enter(): void; leave(): void };
 };
 
 // Signature checks need only the SDK's static helper; no API key is involved.
@@ -41,6 +43,15 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.post('/webhooks/stripe', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req, reply) => {
+    deps.inFlight?.enter();
+    try {
+      return await receive(req, reply);
+    } finally {
+      deps.inFlight?.leave();
+    }
+  });
+
+  async function receive(req: FastifyRequest, reply: FastifyReply) {
     const refuse = (status: number, outcome: string, error: string) => {
       deps.metrics.webhookRequests.inc({ outcome });
       return reply.code(status).send({ error });
@@ -99,5 +110,5 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     reply.code(200).send({ received: true, duplicate: !stored });
     if (stored) deps.afterStore(event.id);
     return reply;
-  });
+  }
 }

@@ -15,6 +15,12 @@ export type EventWorkerOptions = {
   leaseMs: number;
   /** Events processed in one transaction (one commit); default 25. */
   eventsPerTransaction?: number;
+  /**
+   * Webhook requests being answered right now. While there are any, processing runs one batch at
+   * a time: acknowledging Stripe comes first (a slow 2xx makes Stripe resend), processing catches
+   * up as soon as the burst is over.
+   */
+  webhooksInFlight?: () => number;
 };
 
 export type EventWorker = {
@@ -44,6 +50,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
 
   // Events processed per transaction: one commit for several events under load.
   const perTransaction = Math.max(1, opts.eventsPerTransaction ?? 25);
+  const limit = () => (opts.webhooksInFlight && opts.webhooksInFlight() > 0 ? Math.min(1, opts.concurrency) : opts.concurrency);
 
   const track = (eventIds: string[]) => {
     const p = opts.processor
@@ -51,7 +58,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
       .catch((err) => opts.logger.error({ events: eventIds.length, err: errorMessage(err) }, 'unexpected processing error'))
       .finally(() => {
         running.delete(p);
-        if (!stopping && local.length > 0) track(local.splice(0, perTransaction));
+        if (!stopping && local.length > 0 && running.size < limit()) track(local.splice(0, perTransaction));
         else wake?.();
       });
     running.add(p);
@@ -71,7 +78,11 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
 
   async function loop() {
     while (!stopping) {
-      const free = opts.concurrency - running.size;
+      const free = limit() - running.size;
+      if (free > 0 && local.length > 0) {
+        track(local.splice(0, perTransaction));
+        continue;
+      }
       if (free <= 0 || local.length > 0) {
         await sleep(opts.pollMs);
         continue;
@@ -95,7 +106,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
   return {
     processNow(eventId) {
       if (stopping || opts.concurrency === 0) return;
-      if (running.size < opts.concurrency) track([eventId]);
+      if (running.size < limit()) track([eventId]);
       else if (local.length < LOCAL_MAX) local.push(eventId);
     },
     inFlight: () => running.size,

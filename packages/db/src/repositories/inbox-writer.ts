@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queryOnce } from '../connect.js';
 import type { Db } from '../database.js';
 import type { NewStripeEvent } from '../tables/stripe-event.table.js';
 
@@ -83,7 +84,7 @@ const PREPARED_INSERT = {
 
 async function insertPrepared(pool: pg.Pool, events: NewStripeEvent[]): Promise<Set<string>> {
   const col = <T>(pick: (e: NewStripeEvent) => T) => events.map(pick);
-  const result = await pool.query<{ id: string }>({
+  const result = await queryOnce<{ id: string }>(pool, {
     ...PREPARED_INSERT,
     values: [
       col((e) => e.id),
