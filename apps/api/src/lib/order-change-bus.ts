@@ -43,9 +43,11 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
       });
       c.on('error', () => {
         // The connection broke: listen again on a fresh one (changes in between are re-read by
-        // subscribers, which always fetch the current order).
+        // subscribers, which always fetch the current order). Only the current client is given
+        // back, once: `stop()` or an earlier error may have released it already.
+        if (client !== c) return;
+        client = null;
         c.release(true);
-        if (client === c) client = null;
         listenAgain();
       });
       client = c;
