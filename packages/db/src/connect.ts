@@ -39,6 +39,42 @@ const pgTypes = {
   },
 };
 
+const MAX_PREPARED = 2_000;
+
+/**
+ * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. This wraps the
+ * clients Kysely checks out so that data queries go as named prepared statements: parsed once per
+ * connection, planned from a cached plan. Statement texts are Kysely's (parameters are never
+ * inlined), so their number is bounded by the code's query shapes; past a cap they go unnamed.
+ */
+function preparingPool(pool: pg.Pool): pg.Pool {
+  const names = new Map<string, string>();
+  const wrapped = new WeakSet<pg.PoolClient>();
+  const connect = pool.connect.bind(pool) as (cb?: unknown) => unknown;
+  const prepare = (client: pg.PoolClient) => {
+    if (wrapped.has(client)) return client;
+    wrapped.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const [text, values] = args;
+      if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || !/^\s*(select|insert|update|delete|with)\b/i.test(text)) {
+        return query(...args);
+      }
+      let name = names.get(text);
+      if (!name && names.size < MAX_PREPARED) {
+        name = `k${names.size}`;
+        names.set(text, name);
+      }
+      return name ? query({ name, text, values }) : query(text, values);
+    };
+    return client;
+  };
+  // Only the promise form (Kysely's, ours); pg-pool's own callback-form use passes through.
+  (pool as { connect: unknown }).connect = (cb?: unknown) =>
+    typeof cb === 'function' ? connect(cb) : (connect() as Promise<pg.PoolClient>).then(prepare);
+  return pool;
+}
+
 function redact(url: string): string {
   try {
     const u = new URL(url);
@@ -66,7 +102,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     // on its own and the pool replaces the client.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
     return { db, kind: 'postgres', description: redact(options.databaseUrl), pool, close: () => db.destroy() };
   }
   const dir = options.pgliteDir ?? './.data/pglite';
