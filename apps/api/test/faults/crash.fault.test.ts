@@ -1,27 +1,18 @@
-import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
 import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOracle, planJourneys, sendAll, spawnApi, waitForConvergence, type ApiProcess } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { checkOracle, planJourneys, sendAll, waitForConvergence } from './cluster.js';
+import { useCluster } from './use-cluster.js';
 
 // Several processes against one PostgreSQL: only meaningful on a real server.
 describe.skipIf(!process.env.DATABASE_URL)('crash: SIGKILL mid-load, restart, nothing lost or done twice', () => {
-  let database: TestDatabase;
-  const procs: ApiProcess[] = [];
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-  });
-  afterAll(async () => {
-    for (const p of procs) p.proc.kill('SIGKILL');
-    await database?.dispose();
-  });
+  const cluster = useCluster();
 
   it('converges to the oracle after three kills', async () => {
     const random = seededRandom(20261126);
-    const { orders, events } = await planJourneys(database.db, 400, random, PAYMENT_JOURNEYS);
+    const { orders, events } = await planJourneys(cluster.database.db, 400, random, PAYMENT_JOURNEYS);
     const deliveries = deliveryOrder(events, { duplicates: 0.2, shuffle: true, random });
-    const a = await spawnApi(database.url!);
-    let b = await spawnApi(database.url!);
-    procs.push(a, b);
+    const a = await cluster.spawn();
+    let b = await cluster.spawn();
     let bAlive = true;
     const targets = () => (bAlive ? [a.url, b.url] : [a.url]);
 
@@ -34,13 +25,12 @@ describe.skipIf(!process.env.DATABASE_URL)('crash: SIGKILL mid-load, restart, no
       b.proc.kill('SIGKILL');
       await b.exited;
       kills += 1;
-      b = await spawnApi(database.url!, {}, b.port);
-      procs.push(b);
+      b = await cluster.spawn({}, b.port);
       bAlive = true;
     }
     const stats = await sending;
-    const convergedInMs = await waitForConvergence(database.db, 60_000);
-    const problems = await checkOracle(database.db, orders, new Set(events.map((e) => e.id)));
+    const convergedInMs = await waitForConvergence(cluster.database.db, 60_000);
+    const problems = await checkOracle(cluster.database.db, orders, new Set(events.map((e) => e.id)));
     console.log(
       `crash: ${orders.length} orders, ${events.length} events, ${deliveries.length} deliveries ` +
         `(${deliveries.length - events.length} duplicates), ${kills} SIGKILLs, ${stats.sent} requests ` +
