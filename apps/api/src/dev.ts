@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startStripeSimulator } from '@settle/stripe-simulator';
+import { DEV_ADMIN, DEV_USER_JWT_SECRET } from './dev-defaults.js';
 
 try {
   process.loadEnvFile?.();
@@ -24,11 +25,17 @@ if (!process.env.STRIPE_SECRET_KEY) {
   process.env.STRIPE_SECRET_KEY = 'sk_test_settle_simulator';
   process.env.STRIPE_API_BASE = simulator.url;
   process.env.STRIPE_WEBHOOK_SECRET = secret;
-  process.env.USER_JWT_SECRET ??= 'dev-only-user-jwt-secret-change-me';
   console.log(
     `[settle] OFFLINE MODE: STRIPE_SECRET_KEY is not set, so Stripe is Settle's simulator at ${simulator.url}. ` +
       `Drive payments with: pnpm simulate <journey> [--duplicates] [--shuffle]`,
   );
+}
+
+process.env.USER_JWT_SECRET ??= DEV_USER_JWT_SECRET;
+if (!process.env.ADMIN_EMAIL) {
+  process.env.ADMIN_EMAIL = DEV_ADMIN.email;
+  process.env.ADMIN_PASSWORD = DEV_ADMIN.password;
+  console.log(`[settle] console sign-in for development: ${DEV_ADMIN.email} / ${DEV_ADMIN.password} (set ADMIN_EMAIL/ADMIN_PASSWORD to change)`);
 }
 
 await import('./main.js');
