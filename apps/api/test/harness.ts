@@ -89,15 +89,6 @@ export async function seedOrder(db: Db, o: { userId?: string; handler?: 'legacy'
     status: 'pending',
     handler: o.handler ?? 'new',
     checkout_session_id: o.sessionId ?? `cs_test_${id.replaceAll('-', '')}`,
-    payment_intent_id: null,
-    stripe_customer_id: null,
-    status_stripe_at: null,
-    paid_at: null,
-    dispute_id: null,
-    dispute_status: null,
-    status_before_dispute: null,
-    review_reason: null,
-    failure_reason: null,
   });
 }
 

@@ -131,3 +131,29 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
     </div>
   );
 }
+
+/** "N shown" and a "Load more" button for a keyset-paginated list. */
+export function Pager({
+  shown,
+  hasMore,
+  loading,
+  onMore,
+}: {
+  shown: number;
+  hasMore: boolean;
+  loading: boolean;
+  onMore: () => void;
+}) {
+  return (
+    <div className="pager">
+      <span className="muted" role="status">
+        {shown} shown
+      </span>
+      {hasMore && (
+        <button type="button" className="btn" onClick={onMore} disabled={loading}>
+          {loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,6 +1,6 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
-import { Empty, ErrorBox, PageHeader, Spinner, Time } from '../components/ui.js';
+import { Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
 import { dateTime, fromLocalInput } from '../lib/format.js';
 import { Link, setParams } from '../router.js';
 import { trpc } from '../trpc.js';
@@ -136,14 +136,7 @@ export function AuditPage({ params }: { params: URLSearchParams }) {
               </tbody>
             </table>
           </div>
-          <div className="pager">
-            <span className="muted">{items.length} shown</span>
-            {audit.hasNextPage && (
-              <button type="button" className="btn" onClick={() => void audit.fetchNextPage()} disabled={audit.isFetchingNextPage}>
-                {audit.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
-            )}
-          </div>
+          <Pager shown={items.length} hasMore={audit.hasNextPage} loading={audit.isFetchingNextPage} onMore={() => void audit.fetchNextPage()} />
         </>
       )}
     </div>

@@ -2,7 +2,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useState } from 'react';
 import { can, type Me } from '../App.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
-import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time } from '../components/ui.js';
+import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
 import { count, fromLocalInput, toLocalInput } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
@@ -89,14 +89,7 @@ export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) 
               </tbody>
             </table>
           </div>
-          <div className="pager">
-            <span className="muted">{items.length} shown</span>
-            {events.hasNextPage && (
-              <button type="button" className="btn" onClick={() => void events.fetchNextPage()} disabled={events.isFetchingNextPage}>
-                {events.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
-            )}
-          </div>
+          <Pager shown={items.length} hasMore={events.hasNextPage} loading={events.isFetchingNextPage} onMore={() => void events.fetchNextPage()} />
         </>
       )}
       {replaying && <ReplayOne event={replaying} onClose={() => setReplaying(null)} />}

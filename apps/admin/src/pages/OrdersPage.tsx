@@ -1,7 +1,7 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
-import { Empty, ErrorBox, PageHeader, Spinner, Time } from '../components/ui.js';
+import { Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
 import { money } from '../lib/format.js';
 import { ORDER_STATUSES, ORDER_STATUS_META, type OrderStatus } from '../lib/status.js';
 import { Link, setParams } from '../router.js';
@@ -146,16 +146,7 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
               </tbody>
             </table>
           </div>
-          <div className="pager">
-            <span className="muted" role="status">
-              {items.length} shown
-            </span>
-            {orders.hasNextPage && (
-              <button type="button" className="btn" onClick={() => void orders.fetchNextPage()} disabled={orders.isFetchingNextPage}>
-                {orders.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
-            )}
-          </div>
+          <Pager shown={items.length} hasMore={orders.hasNextPage} loading={orders.isFetchingNextPage} onMore={() => void orders.fetchNextPage()} />
         </>
       )}
     </div>

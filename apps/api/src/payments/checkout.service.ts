@@ -72,16 +72,7 @@ export async function openOrder(
       currency: o.product.currency,
       status: 'pending',
       handler,
-      checkout_session_id: null,
-      payment_intent_id: null,
       stripe_customer_id: o.stripeCustomerId,
-      status_stripe_at: null,
-      paid_at: null,
-      dispute_id: null,
-      dispute_status: null,
-      status_before_dispute: null,
-      review_reason: null,
-      failure_reason: null,
     });
     if (shadow) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(initialShadowState(toOrderState(row))) });
     await insertTransition(trx, {

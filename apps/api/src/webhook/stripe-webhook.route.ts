@@ -91,16 +91,10 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
         id: event.id,
         type: event.type,
         object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
-        order_id: null,
         stripe_created: new Date(event.created * 1000),
         api_version: event.api_version ?? null,
         livemode: event.livemode ?? false,
         payload: body.toString('utf8'),
-        outcome: null,
-        locked_until: null,
-        locked_by: null,
-        last_error: null,
-        processed_at: null,
       });
     } catch (err) {
       req.log.error({ eventId: event.id, err: errorMessage(err) }, 'could not store Stripe event');

@@ -21,8 +21,6 @@ describe.each(TEST_BACKENDS)('order keyset pagination on %s', (kind) => {
       ids.push(id);
       await insertOrder(t.db, {
         id, user_id: 'pager', product_id: 'credits10', amount: 100, currency: 'usd', status: 'pending', handler: 'new',
-        checkout_session_id: null, payment_intent_id: null, stripe_customer_id: null, status_stripe_at: null, paid_at: null,
-        dispute_id: null, dispute_status: null, status_before_dispute: null, review_reason: null, failure_reason: null,
         created_at: `2026-01-01T00:00:00.${us}Z`,
       });
     }

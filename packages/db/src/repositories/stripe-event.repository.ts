@@ -95,11 +95,6 @@ export async function listEventsForOrder(db: Db | Trx, orderId: string) {
     .execute();
 }
 
-export async function countEventsByState(db: Db): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('stripe_events').select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
-  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
-}
-
 /** Put events back in the queue now, with a fresh attempt count; their error history stays. */
 export async function requeueEvents(trx: Db | Trx, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
