@@ -20,3 +20,4 @@ export { sql } from 'kysely';
 export * from './repositories/inbox-writer.js';
 export * from './tables/subscription.table.js';
 export * from './repositories/subscription.repository.js';
+export * from './repositories/attention.repository.js';
