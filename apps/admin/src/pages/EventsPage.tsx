@@ -2,8 +2,9 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useState } from 'react';
 import { can, type Me } from '../App.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { ReplayDialog } from '../components/ReplayDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
-import { count, fromLocalInput, toLocalInput } from '../lib/format.js';
+import { count, dateTime, fromLocalInput, toLocalInput } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -92,7 +93,7 @@ export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) 
           <Pager shown={items.length} hasMore={events.hasNextPage} loading={events.isFetchingNextPage} onMore={() => void events.fetchNextPage()} />
         </>
       )}
-      {replaying && <ReplayOne event={replaying} onClose={() => setReplaying(null)} />}
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </div>
   );
 }
@@ -119,49 +120,6 @@ function useRefreshEvents() {
     void queryClient.invalidateQueries({ queryKey: trpc.admin.events.pathKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
   };
-}
-
-function ReplayOne({ event, onClose }: { event: EventItem; onClose: () => void }) {
-  const [reason, setReason] = useState('');
-  const refresh = useRefreshEvents();
-  const [done, setDone] = useState(false);
-  const replay = useMutation(
-    trpc.admin.events.replay.mutationOptions({
-      onSuccess: () => {
-        setDone(true);
-        refresh();
-        setTimeout(refresh, 1500);
-      },
-    }),
-  );
-  return (
-    <ConfirmDialog
-      open
-      title={done ? 'Replay queued' : `Replay ${event.type}?`}
-      confirmLabel={done ? 'Close' : 'Replay event'}
-      busy={replay.isPending}
-      confirmDisabled={!done && reason.trim().length < 3}
-      onCancel={onClose}
-      onConfirm={() => (done ? onClose() : replay.mutate({ eventId: event.eventId, reason: reason.trim() }))}
-    >
-      {done ? (
-        <p role="status">
-          Event <code>{event.eventId}</code> is back in the queue and being processed now. Processing is idempotent: a replayed event never grants twice.
-        </p>
-      ) : (
-        <>
-          <p>
-            Event <code>{event.eventId}</code> goes back in the queue with a fresh retry budget and is processed at once. Fix the cause first, or it will end dead again.
-          </p>
-          <div className="field">
-            <label htmlFor="replay-reason">Reason (required)</label>
-            <input id="replay-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. handler fixed in 1.4.2" />
-          </div>
-          {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-        </>
-      )}
-    </ConfirmDialog>
-  );
 }
 
 type BulkRun = { since: string; requested: number; startedAt: number };
@@ -218,7 +176,7 @@ function BulkReplay() {
         onConfirm={() => sinceIso && replay.mutate({ deadSince: sinceIso, reason: reason.trim() })}
       >
         <p>
-          Every dead event received since <strong>{sinceIso ? new Date(sinceIso).toLocaleString() : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
+          Every dead event received since <strong>{sinceIso ? dateTime(sinceIso) : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
         </p>
         <p>Reason: <q>{reason.trim()}</q></p>
         {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
