@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tansta
 import { useEffect, useRef, useState } from 'react';
 import { Spinner, ErrorBox } from './components/ui.js';
 import { AccountsPage } from './pages/AccountsPage.js';
+import { AttentionPage } from './pages/AttentionPage.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { EventsPage } from './pages/EventsPage.js';
 import { LoginPage } from './pages/LoginPage.js';
@@ -19,6 +20,7 @@ export const can = (me: Me, role: Role) => RANK[me.role] >= RANK[role];
 
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },
+  { to: '/attention', label: 'Needs attention', role: 'viewer' },
   { to: '/orders', label: 'Orders', role: 'viewer' },
   { to: '/events', label: 'Events', role: 'viewer' },
   { to: '/rollout', label: 'Rollout', role: 'viewer' },
@@ -89,6 +91,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const orderMatch = /^\/orders\/([^/]+)$/.exec(path);
   if (path === '/') page = <OverviewPage />;
   else if (orderMatch) page = <OrderDetailPage orderId={decodeURIComponent(orderMatch[1]!)} me={me} />;
+  else if (path === '/attention') page = <AttentionPage />;
   else if (path === '/orders') page = <OrdersPage params={params} />;
   else if (path === '/events') page = <EventsPage params={params} me={me} />;
   else if (path === '/rollout') page = <RolloutPage me={me} />;

@@ -147,6 +147,11 @@ export const adminOrdersRouter = router({
       return {
         items: items.map((i) => ({ ...i, needs: ATTENTION_KINDS[i.kind], since: i.since.toISOString(), stuckForSeconds: Math.max(0, Math.round((now - i.since.getTime()) / 1000)) })),
         counts,
+        /** How many wait for an operator, and how many resolve without one (all of them, not just those listed). */
+        totals: {
+          operator: Object.entries(counts).reduce((n, [k, v]) => n + (ATTENTION_KINDS[k as keyof typeof ATTENTION_KINDS] === 'operator' ? v : 0), 0),
+          noAction: Object.entries(counts).reduce((n, [k, v]) => n + (ATTENTION_KINDS[k as keyof typeof ATTENTION_KINDS] === 'no_action' ? v : 0), 0),
+        },
       };
     }),
 
