@@ -44,7 +44,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
         <OrderStatusBadge status={order.status} />
       </PageHeader>
       <p className="muted status-hint wrap">{meta.hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
-      <Incidents data={data} />
+      <Incidents data={data} canReplay={can(me, 'operator')} />
       <div className="detail-grid">
         <div className="detail-main">
           <section className="card" aria-labelledby="facts">
@@ -109,7 +109,8 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 
 /** Stripe events about this order that need an operator, above everything else. */
-function Incidents({ data }: { data: Detail }) {
+function Incidents({ data, canReplay }: { data: Detail; canReplay: boolean }) {
+  const [replaying, setReplaying] = useState<ReplayTarget | null>(null);
   const open = data.events.filter((e) => e.state === 'dead' || e.state === 'failed' || e.state === 'unmatched');
   if (open.length === 0) return null;
   return (
@@ -119,10 +120,16 @@ function Incidents({ data }: { data: Detail }) {
         {open.map((e) => (
           <li key={e.eventId}>
             <code>{e.type}</code> is {e.state} after {e.errors.length} failed attempt{e.errors.length === 1 ? '' : 's'}: <span className="wrap">{e.lastError ?? 'no error recorded'}</span>{' '}
-            <a href={`#event-${e.eventId}`}>see it in the timeline</a>
+            <a href={`#event-${e.eventId}`}>see it in the timeline</a>{' '}
+            {canReplay && (
+              <button type="button" className="btn btn-small" onClick={() => setReplaying({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
+                Replay…
+              </button>
+            )}
           </li>
         ))}
       </ul>
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </div>
   );
 }
@@ -212,7 +219,12 @@ function Timeline({ data, canReplay }: { data: Detail; canReplay: boolean }) {
   for (const [i, g] of data.grants.entries()) {
     const what = g.kind === 'credits' || g.credits ? `${g.credits ?? 0} credits` : `plan ${g.plan ?? ''}`;
     entries.push({ key: `g-${i}`, at: g.grantedAt, kind: 'grant', title: <>Granted {what}</>, body: g.eventId ? <span className="muted">from event {g.eventId}</span> : undefined });
-    if (g.revokedAt) entries.push({ key: `gr-${i}`, at: g.revokedAt, kind: 'grant', title: <>Revoked {g.creditsRevoked ? `${g.creditsRevoked} credits` : what}</> });
+    // Credits taken back are listed from the ledger below (a partial take-back leaves the grant in place).
+    if (g.revokedAt && g.kind !== 'credits') entries.push({ key: `gr-${i}`, at: g.revokedAt, kind: 'grant', title: <>Revoked {what}</> });
+  }
+  for (const [i, c] of data.credits.entries()) {
+    if (c.delta >= 0) continue;
+    entries.push({ key: `c-${i}`, at: c.at, kind: 'grant', title: <>Revoked {-c.delta} credits</>, body: <span className="muted">{c.reason}</span> });
   }
   entries.sort((a, b) => a.at.localeCompare(b.at) || a.key.localeCompare(b.key));
   return (

@@ -3,6 +3,7 @@ import {
   findInvoiceForOrder,
   findOrder,
   listAttention,
+  listCreditLedgerForOrder,
   listEventReplays,
   listEventsForOrder,
   listGrantsForOrder,
@@ -75,7 +76,7 @@ export const adminOrdersRouter = router({
         listTransitions(db, row.id),
         listGrantsForOrder(db, row.id),
       ]);
-      const replays = await listEventReplays(db, events.map((e) => e.id));
+      const [replays, ledger] = await Promise.all([listEventReplays(db, events.map((e) => e.id)), listCreditLedgerForOrder(db, row.id)]);
       return {
         order: toOrderDto(row, invoice),
         events: events.map((e) => ({
@@ -104,6 +105,8 @@ export const adminOrdersRouter = router({
           stripeAt: iso(t.stripe_at),
           at: iso(t.created_at)!,
         })),
+        /** Credit movements of this order, with their time: a partial refund's take-back shows here. */
+        credits: ledger.map((l) => ({ delta: Number(l.delta), reason: l.reason, at: iso(l.created_at)! })),
         grants: grants.map((g) => ({
           kind: g.kind,
           credits: g.credits,
