@@ -12,7 +12,7 @@
  * With UPDATE_DOCS_SCREENSHOTS=1 the new views' screenshots are copied to docs/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,6 +46,41 @@ async function freePort(alsoFreeAt = 0): Promise<number> {
   }
   throw new Error('no free port');
 }
+
+/** Every live descendant of a process (turbo starts its tasks in process groups of their own). */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …"; comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+const signal = (pids: number[], sig: NodeJS.Signals) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+};
 
 describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
   let dev: ChildProcess;
@@ -138,15 +173,13 @@ describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (dev?.pid && dev.exitCode === null) {
-      const exited = new Promise((done) => dev.once('exit', done));
-      process.kill(-dev.pid, 'SIGTERM');
-      await Promise.race([exited, new Promise((done) => setTimeout(done, 15_000))]);
-      try {
-        process.kill(-dev.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+    if (dev?.pid) {
+      // Stop pnpm dev as Ctrl-C would, then make sure nothing it started (API, Vite, simulator) outlives the test.
+      const tree = [dev.pid, ...descendants(dev.pid)];
+      signal(tree, 'SIGINT');
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && tree.some((pid) => existsSync(`/proc/${pid}`))) await new Promise((done) => setTimeout(done, 200));
+      signal(tree, 'SIGKILL');
     }
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     console.log(`first-run screenshots: ${SCREENSHOTS}`);
@@ -196,7 +229,7 @@ describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
     // The failed payment's order shows its dead letter; fix the cause (the simulator's mark) and replay it from there.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Needs attention', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Needs attention' }).waitFor();
-    await expect.poll(() => page.getByRole('link', { name: `Order ${lost}` }).count()).toBe(0);
+    await expect.poll(() => page.getByRole('link', { name: `Order ${lost}` }).count(), { timeout: 30_000 }).toBe(0);
     await page.getByRole('region', { name: /Needs an operator/ }).getByRole('row').filter({ hasText: 'Dead letter' }).getByRole('link', { name: `Order ${failing}` }).first().click();
     await page.getByRole('heading', { level: 1, name: `Order ${failing.slice(0, 8)}…` }).waitFor();
     const incident = page.getByRole('alert').filter({ hasText: 'needs attention' });

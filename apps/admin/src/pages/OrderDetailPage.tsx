@@ -251,8 +251,8 @@ function Timeline({ data, canReplay }: { data: Detail; canReplay: boolean }) {
 function useRefreshOrder(orderId: string) {
   const queryClient = useQueryClient();
   return () => {
-    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.get.queryKey({ orderId }) });
-    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.list.pathKey() });
+    // The order, the lists it is in, and the Needs attention view it may leave.
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.pathKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
   };
 }
