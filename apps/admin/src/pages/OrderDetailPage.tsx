@@ -37,6 +37,9 @@ export function OrderDetailPage({ orderId, me }: { orderId: string; me: Me }) {
 
 function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   const { order } = data;
+  // One replay dialog for the page: it outlives the notice or timeline entry it was opened from.
+  const [replaying, setReplaying] = useState<ReplayTarget | null>(null);
+  const onReplay = can(me, 'operator') ? setReplaying : null;
   const meta = ORDER_STATUS_META[order.status];
   return (
     <>
@@ -44,7 +47,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
         <OrderStatusBadge status={order.status} />
       </PageHeader>
       <p className="muted status-hint wrap">{meta.hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
-      <Incidents data={data} canReplay={can(me, 'operator')} />
+      <Incidents data={data} onReplay={onReplay} />
       <div className="detail-grid">
         <div className="detail-main">
           <section className="card" aria-labelledby="facts">
@@ -76,7 +79,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
               </Fact>
             </dl>
           </section>
-          <Timeline data={data} canReplay={can(me, 'operator')} />
+          <Timeline data={data} onReplay={onReplay} />
         </div>
         <aside className="detail-side" aria-label="Actions">
           {can(me, 'operator') ? (
@@ -93,6 +96,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
           )}
         </aside>
       </div>
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </>
   );
 }
@@ -109,8 +113,7 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 
 /** Stripe events about this order that need an operator, above everything else. */
-function Incidents({ data, canReplay }: { data: Detail; canReplay: boolean }) {
-  const [replaying, setReplaying] = useState<ReplayTarget | null>(null);
+function Incidents({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarget) => void) | null }) {
   const open = data.events.filter((e) => e.state === 'dead' || e.state === 'failed' || e.state === 'unmatched');
   if (open.length === 0) return null;
   return (
@@ -121,21 +124,19 @@ function Incidents({ data, canReplay }: { data: Detail; canReplay: boolean }) {
           <li key={e.eventId}>
             <code>{e.type}</code> is {e.state} after {e.errors.length} failed attempt{e.errors.length === 1 ? '' : 's'}: <span className="wrap">{e.lastError ?? 'no error recorded'}</span>{' '}
             <a href={`#event-${e.eventId}`}>see it in the timeline</a>{' '}
-            {canReplay && (
-              <button type="button" className="btn btn-small" onClick={() => setReplaying({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
+            {onReplay && (
+              <button type="button" className="btn btn-small" onClick={() => onReplay({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
                 Replay…
               </button>
             )}
           </li>
         ))}
       </ul>
-      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </div>
   );
 }
 
-function Timeline({ data, canReplay }: { data: Detail; canReplay: boolean }) {
-  const [replaying, setReplaying] = useState<ReplayTarget | null>(null);
+function Timeline({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarget) => void) | null }) {
   const entries: Entry[] = [{ key: 'created', at: data.order.createdAt, kind: 'created', title: 'Order created (checkout session opened)' }];
   for (const e of data.events) {
     const state = e.state as InboxState;
@@ -167,8 +168,8 @@ function Timeline({ data, canReplay }: { data: Detail; canReplay: boolean }) {
             </ol>
           )}
           {e.errors.length === 0 && e.lastError && <pre className="error-text">{e.lastError}</pre>}
-          {canReplay && e.state !== 'pending' && (
-            <button type="button" className="btn btn-small" onClick={() => setReplaying({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
+          {onReplay && e.state !== 'pending' && (
+            <button type="button" className="btn btn-small" onClick={() => onReplay({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
               Replay…
             </button>
           )}
@@ -243,7 +244,6 @@ function Timeline({ data, canReplay }: { data: Detail; canReplay: boolean }) {
           </li>
         ))}
       </ol>
-      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </section>
   );
 }
