@@ -129,9 +129,9 @@ describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
     return res.sessions.find((s) => s.id === sessionId)!.order_id;
   }
 
-  const screenshot = async (name: string, docs?: string) => {
+  const screenshot = async (name: string, docs?: string, fullPage = true) => {
     const file = join(SCREENSHOTS, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    await page.screenshot({ path: file, fullPage });
     if (docs && process.env.UPDATE_DOCS_SCREENSHOTS) copyFileSync(file, resolve(ROOT, 'docs', docs));
   };
 
@@ -255,7 +255,7 @@ describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
     const refund = page.getByRole('dialog');
     await refund.getByText('Takes back 4 of the 10 credits, in proportion to the amount refunded').waitFor();
     expect(await refund.textContent()).not.toContain('keeps the grant');
-    await screenshot('04-refund-dialog', 'console-refund-dialog.png');
+    await screenshot('04-refund-dialog', 'console-refund-dialog.png', false);
     await refund.getByRole('button', { name: 'Refund $4.00' }).click();
     await page.getByRole('status').filter({ hasText: /Refund re_\S+ for \$4\.00/ }).waitFor({ timeout: 30_000 });
     await page.locator('.page-header').getByText('Partially refunded').waitFor({ timeout: 30_000 });

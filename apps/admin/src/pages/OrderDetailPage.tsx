@@ -168,7 +168,8 @@ function Timeline({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarge
             </ol>
           )}
           {e.errors.length === 0 && e.lastError && <pre className="error-text">{e.lastError}</pre>}
-          {onReplay && e.state !== 'pending' && (
+          {/* Processed events can be replayed from Events; here only those that need it. */}
+          {onReplay && (e.state === 'dead' || e.state === 'failed' || e.state === 'unmatched') && (
             <button type="button" className="btn btn-small" onClick={() => onReplay({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
               Replay…
             </button>
