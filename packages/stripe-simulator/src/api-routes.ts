@@ -5,7 +5,7 @@ import type { SimulatorCore } from './core.js';
 import { expand } from './expand.js';
 import { createRefund } from './refunds.js';
 import {
-  allowOnly, invalid, metadataParam, noSuch, optHash, optInt, optList, optString,
+  allowOnly, invalid, metadataParam, noSuch, optBool, optHash, optInt, optList, optString,
   type RequestContext, type Reply, type Route,
 } from './stripe-api.js';
 import type { StripeEvent } from './stripe-events.js';
@@ -104,8 +104,14 @@ function listEvents(sim: SimulatorCore, ctx: RequestContext): Reply {
     const [gt, gte, lt, lte] = [bound('gt'), bound('gte'), bound('lt'), bound('lte')];
     return (gt === undefined || c > gt) && (gte === undefined || c >= gte) && (lt === undefined || c < lt) && (lte === undefined || c <= lte);
   };
-  // Newest first, as Stripe lists.
-  const all = [...sim.state.events.values()].reverse().filter((e) => matchesType(e.type) && createdFilter(e.created));
+  // `delivery_success=false`: events still pending or never delivered (failed, or dropped on purpose).
+  const deliverySuccess = optBool(p.delivery_success, 'delivery_success');
+  const deliveryFilter = (id: string) => deliverySuccess === undefined || (sim.state.deliveries.get(id) === 'delivered') === deliverySuccess;
+  // Newest first, as Stripe lists: by creation time, the later-recorded first within a second.
+  const all = [...sim.state.events.values()]
+    .reverse()
+    .filter((e) => matchesType(e.type) && createdFilter(e.created) && deliveryFilter(e.id))
+    .sort((a, b) => b.created - a.created);
   const startingAfter = optString(p.starting_after, 'starting_after');
   const endingBefore = optString(p.ending_before, 'ending_before');
   let page: StripeEvent[];

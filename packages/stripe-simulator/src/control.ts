@@ -2,7 +2,7 @@
  * The simulator's own control API (unauthenticated, for local use): list sessions and journeys,
  * run a journey on a session over HTTP (what `settle-simulate <journey>` calls).
  */
-import { SimulatorError, type SimulatorCore } from './core.js';
+import { EVENT_FORMATS, SimulatorError, type EventFormat, type SimulatorCore } from './core.js';
 import { runJourney } from './journey-runner.js';
 import { isJourney, isSubscriptionJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
 import { isRecord } from './stripe-api.js';
@@ -37,15 +37,19 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
     if (!isJourney(journey)) {
       return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: PAYMENT_JOURNEYS, valid_subscription_journeys: SUBSCRIPTION_JOURNEYS } });
     }
-    let body: Record<string, unknown> = {};
-    if (raw.trim()) {
-      try {
-        const parsed: unknown = JSON.parse(raw);
-        if (!isRecord(parsed)) throw new Error('not an object');
-        body = parsed;
-      } catch {
-        return send(400, { error: { message: 'The body must be a JSON object: {"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?}' } });
+    const body = jsonBody(raw, '{"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?, "drop"?, "fail"?, "format"?}');
+    const typeList = (name: 'drop' | 'fail'): string[] | undefined => {
+      const v = body[name];
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || !v.every((t): t is string => typeof t === 'string' && t !== '')) {
+        throw new SimulatorError(400, `"${name}" must be a list of event types, e.g. ["invoice.paid"]`);
       }
+      return v;
+    };
+    const drop = typeList('drop');
+    const fail = typeList('fail');
+    if (body.format !== undefined && !(EVENT_FORMATS as readonly unknown[]).includes(body.format)) {
+      throw new SimulatorError(400, `"format" must be one of ${EVENT_FORMATS.join(', ')}`);
     }
     const mode = isSubscriptionJourney(journey) ? 'subscription' : 'payment';
     const sessionId = typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : newestOpenSession(sim, mode)?.id;
@@ -56,6 +60,9 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
       shuffle: body.shuffle === true,
       ...(typeof body.seed === 'number' ? { seed: body.seed } : {}),
       ...(typeof body.delayMs === 'number' ? { delayMs: body.delayMs } : {}),
+      ...(drop ? { drop } : {}),
+      ...(fail ? { fail } : {}),
+      ...(body.format !== undefined ? { format: body.format as EventFormat } : {}),
     });
     const session = sim.state.checkoutSessions.get(sessionId)!;
     return send(200, {
@@ -64,9 +71,37 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
       order_id: (session.metadata as Record<string, string>).orderId ?? null,
       webhook: sim.webhook?.url ?? null,
       events: run.events.map((e) => ({ id: e.id, type: e.type })),
-      deliveries: run.deliveries.map((d) => ({ event_id: d.eventId, type: d.type, ok: d.ok, status: d.status, attempts: d.attempts })),
+      deliveries: run.deliveries.map((d) => ({ event_id: d.eventId, type: d.type, ok: d.ok, status: d.status, attempts: d.attempts, dropped: d.dropped ?? false })),
+      failing: run.events.filter((e) => sim.state.failing.has(e.id)).map((e) => ({ id: e.id, type: e.type })),
     });
   }
-  throw new SimulatorError(404, `Unknown simulator endpoint ${method} ${path}; try GET /_sim/sessions, GET /_sim/journeys or POST /_sim/journeys/:journey`);
+  if (method === 'GET' && path === '/_sim/failing') return send(200, { failing: failingEvents(sim) });
+  if (method === 'POST' && path === '/_sim/fix') {
+    const shape = '{"eventId"?: "evt_..."} (without it every mark is cleared)';
+    const body = jsonBody(raw, shape);
+    if (body.eventId !== undefined && typeof body.eventId !== 'string') throw new SimulatorError(400, `The body must be ${shape}`);
+    const eventId = body.eventId as string | undefined;
+    if (eventId && !sim.state.events.has(eventId) && !sim.state.thinEvents.has(eventId)) throw new SimulatorError(404, `No such event: '${eventId}'`);
+    const fixed = sim.fix(eventId);
+    return send(200, { fixed: fixed.map((id) => ({ id, type: sim.state.events.get(id)?.type ?? null })), failing: failingEvents(sim) });
+  }
+  throw new SimulatorError(404, `Unknown simulator endpoint ${method} ${path}; try GET /_sim/sessions, GET /_sim/journeys, POST /_sim/journeys/:journey, GET /_sim/failing or POST /_sim/fix`);
+}
+
+/** A control request's JSON object body (empty: `{}`); anything else is a 400 naming the expected shape. */
+function jsonBody(raw: string, shape: string): Record<string, unknown> {
+  if (!raw.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!isRecord(parsed)) throw new SimulatorError(400, `The body must be a JSON object: ${shape}`);
+  return parsed;
+}
+
+function failingEvents(sim: SimulatorCore): { id: string; type: string | null }[] {
+  return [...sim.state.failing].map((id) => ({ id, type: sim.state.events.get(id)?.type ?? null }));
 }
 

@@ -85,6 +85,7 @@ export async function handleRequest(sim: SimulatorCore, routes: Route[], req: In
     if (idempotencyKey && reply.status < 300) {
       sim.idempotent.set(idempotencyKey, { method, path, fingerprint, status: reply.status, body, requestId });
     }
+    if (method === 'POST') sim.persist();
     return send(reply.status, body);
   } catch (err) {
     if (err instanceof SimulatorError) return send(err.status, { error: { message: err.message } });

@@ -6,16 +6,21 @@ import { SimulatorError, type JourneyRun, type JourneyRunOptions, type Simulator
 import { ALL_JOURNEYS, isJourney, isSubscriptionJourney, journeyEvents, subscriptionJourneyEvents, type Journey, type PaymentJourney } from './journeys.js';
 import { isRecord } from './stripe-api.js';
 import type { StripeEvent } from './stripe-events.js';
-import { clone, nowSeconds, type StripeObject } from './state.js';
+import { clone, invoiceNumber, nowSeconds, type StripeObject } from './state.js';
 
 export async function runJourney(sim: SimulatorCore, journey: Journey, sessionId: string, opts: JourneyRunOptions = {}): Promise<JourneyRun> {
-  const events = applyJourney(sim, journey, sessionId, opts.startAt);
+  const events = applyJourney(sim, journey, sessionId, opts);
   const deliveries = opts.deliver === false ? [] : await sim.track(sim.deliver(events, opts));
   return { events: clone(events), deliveries };
 }
 
-/** Move the session through the journey: state now matches what its events say. */
-export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: string, startAt = nowSeconds()): StripeEvent[] {
+/**
+ * Move the session through the journey: state now matches what its events say. Events of a
+ * `fail` type are marked to fail processing. A `drop` or `fail` type the journey does not emit
+ * is refused before anything changes.
+ */
+export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: string, opts: Pick<JourneyRunOptions, 'startAt' | 'drop' | 'fail'> = {}): StripeEvent[] {
+  const startAt = opts.startAt ?? nowSeconds();
   if (!isJourney(journey)) throw new SimulatorError(400, `Unknown journey '${String(journey)}'; valid journeys: ${ALL_JOURNEYS.join(', ')}`);
   const subscription = isSubscriptionJourney(journey);
   const session = sim.state.checkoutSessions.get(sessionId);
@@ -46,6 +51,13 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
         productName: String(extras.lineItems[0]?.description ?? price.product ?? 'plan'),
       })
     : journeyEvents(journey as PaymentJourney, input);
+  const emitted = new Set(raw.map((ev) => ev.type));
+  for (const [option, types] of [['drop', opts.drop], ['fail', opts.fail]] as const) {
+    const unknown = (types ?? []).filter((t) => !emitted.has(t));
+    if (unknown.length) {
+      throw new SimulatorError(400, `--${option} ${unknown.join(', ')}: ${journey} emits no such event; it emits ${[...emitted].join(', ')}`);
+    }
+  }
   const s = sim.state;
   const events: StripeEvent[] = [];
   for (const ev of raw) {
@@ -75,19 +87,23 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
       case 'invoice':
         if (subscription) {
           // Subscriptions always invoice; the subscription's metadata rides on `parent`.
-          object = { ...obj, customer: customerId };
+          object = { ...obj, customer: customerId, number: obj.number === null ? null : invoiceNumber(s, obj.id) };
           s.invoices.set(object.id, object);
           break;
         }
         // Checkout makes an invoice only when `invoice_creation[enabled]` was set.
         if (!extras.invoiceEnabled) continue;
-        object = { ...obj, metadata: { ...extras.invoiceMetadata }, customer: customerId };
+        object = { ...obj, metadata: { ...extras.invoiceMetadata }, customer: customerId, number: invoiceNumber(s, obj.id) };
         s.invoices.set(object.id, object);
         session.invoice = object.id;
         break;
       case 'subscription':
         object = obj;
         s.subscriptions.set(object.id, object);
+        break;
+      case 'invoice_payment':
+        object = obj;
+        s.invoicePayments.set(object.id, object);
         break;
       case 'checkout.session': {
         const details = isRecord(obj.customer_details) ? obj.customer_details : {};
@@ -117,6 +133,9 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
     events.push({ ...ev, pending_webhooks: sim.webhook ? 1 : 0, data: { ...ev.data, object: clone(object) } });
   }
   for (const ev of events) s.events.set(ev.id, ev);
+  const fail = new Set(opts.fail ?? []);
+  for (const ev of events) if (fail.has(ev.type)) s.failing.add(ev.id);
+  sim.persist();
   sim.log(`journey ${journey} on ${sessionId}: ${events.length} events, session ${String(session.status)}/${String(session.payment_status)}`);
   return events;
 }
