@@ -13,6 +13,8 @@
  *       Clear the failure mark of one event, or of all; a Replay then succeeds.
  *   settle-simulate failing
  *       List the events marked to fail processing.
+ *   settle-simulate fail-refund re_...
+ *       Make a refund fail after the fact (refund.failed, refund.updated, charge.refund.updated).
  *   settle-simulate sessions
  *       List the simulator's Checkout Sessions, newest first.
  *   settle-simulate serve [--port 12111] [--host 127.0.0.1] [--state-dir DIR] [--format snapshot|thin|both]
@@ -50,6 +52,7 @@ const USAGE = `usage:
       --format      deliver snapshot events (default), thin notifications (v2.core.event), or both
   settle-simulate fix [evt_...] [--api URL]      clear the failure mark of one event (default: all)
   settle-simulate failing [--api URL]            list the events marked to fail processing
+  settle-simulate fail-refund re_... [--api URL] make a refund fail after the fact (the money returns to the charge)
   settle-simulate sessions [--api URL]
   settle-simulate serve [--port 12111] [--host 127.0.0.1] [--state-dir DIR] [--format snapshot|thin|both]
 journeys: ${PAYMENT_JOURNEYS.join(', ')}
@@ -151,6 +154,22 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       const when = new Date(s.created * 1000).toISOString().replace('T', ' ').slice(0, 19);
       io.out(`${s.id}  ${`${s.status}/${s.payment_status}`.padEnd(16)} ${money(s.amount_total, s.currency).padStart(12)}  ${s.mode.padEnd(12)} order ${s.order_id ?? '-'}  ${when}`);
     }
+    return 0;
+  }
+
+  if (command === 'fail-refund') {
+    const refundId = positionals[1];
+    if (!refundId) {
+      io.err(`fail-refund needs a refund id (re_...)\n${USAGE}`);
+      return 1;
+    }
+    const r = await call<{ events: { id: string; type: string }[] }>('POST', `/_sim/refunds/${encodeURIComponent(refundId)}/fail`, {});
+    if (!r) return 1;
+    if (r.status !== 200) {
+      io.err(`simulator answered ${r.status}: ${failure(r.json)}`);
+      return 1;
+    }
+    io.out(`refund ${refundId} failed; sent ${r.json.events.map((e) => e.type).join(', ')}`);
     return 0;
   }
 

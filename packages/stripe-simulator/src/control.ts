@@ -4,6 +4,7 @@
  */
 import { EVENT_FORMATS, SimulatorError, type EventFormat, type SimulatorCore } from './core.js';
 import { runJourney } from './journey-runner.js';
+import { failRefund } from './refunds.js';
 import { isJourney, isSubscriptionJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
 import { isRecord } from './stripe-api.js';
 import type { StripeObject } from './state.js';
@@ -75,6 +76,13 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
       failing: run.events.filter((e) => sim.state.failing.has(e.id)).map((e) => ({ id: e.id, type: e.type })),
     });
   }
+  const refund = /^\/_sim\/refunds\/([^/]+)\/fail$/.exec(path);
+  if (method === 'POST' && refund) {
+    const body = jsonBody(raw, '{"failureReason"?: "expired_or_canceled_card" | "lost_or_stolen_card" | "unknown"}');
+    const reason = body.failureReason === undefined ? undefined : String(body.failureReason);
+    const events = failRefund(sim, decodeURIComponent(refund[1]!), reason);
+    return send(200, { refund: sim.state.refunds.get(decodeURIComponent(refund[1]!)), events: events.map((e) => ({ id: e.id, type: e.type })) });
+  }
   if (method === 'GET' && path === '/_sim/failing') return send(200, { failing: failingEvents(sim) });
   if (method === 'POST' && path === '/_sim/fix') {
     const shape = '{"eventId"?: "evt_..."} (without it every mark is cleared)';
@@ -85,7 +93,7 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
     const fixed = sim.fix(eventId);
     return send(200, { fixed: fixed.map((id) => ({ id, type: sim.state.events.get(id)?.type ?? null })), failing: failingEvents(sim) });
   }
-  throw new SimulatorError(404, `Unknown simulator endpoint ${method} ${path}; try GET /_sim/sessions, GET /_sim/journeys, POST /_sim/journeys/:journey, GET /_sim/failing or POST /_sim/fix`);
+  throw new SimulatorError(404, `Unknown simulator endpoint ${method} ${path}; try GET /_sim/sessions, GET /_sim/journeys, POST /_sim/journeys/:journey, GET /_sim/failing, POST /_sim/fix or POST /_sim/refunds/:id/fail`);
 }
 
 /** A control request's JSON object body (empty: `{}`); anything else is a 400 naming the expected shape. */

@@ -19,6 +19,8 @@
  *    `drop` lists event types recorded but never delivered, `fail` event types whose processing
  *    should fail (see `failsProcessing`);
  *  - `GET /_sim/failing`, `POST /_sim/fix {eventId?}`: the events marked to fail, and clearing marks;
+ *  - `POST /_sim/refunds/:id/fail {failureReason?}`: a refund fails after the fact;
+ *  - `GET /p/session/:id`: the customer portal page a `POST /v1/billing_portal/sessions` points to;
  *  - `GET /_sim/sessions`, `GET /_sim/journeys`.
  */
 import { createServer } from 'node:http';

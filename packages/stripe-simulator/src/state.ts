@@ -66,6 +66,8 @@ export type SessionExtras = {
   invoiceMetadata: Record<string, string>;
   /** `subscription_data.metadata` (subscription mode). */
   subscriptionMetadata: Record<string, string>;
+  /** `subscription_data.trial_period_days` (subscription mode); null without a trial. */
+  trialPeriodDays: number | null;
   lineItems: StripeObject[];
 };
 

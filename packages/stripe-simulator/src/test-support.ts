@@ -10,6 +10,8 @@ export const SECRET = 'whsec_simulator_test';
 export type Receiver = {
   url: string;
   received: Stripe.Event[];
+  /** Thin notifications, parsed and verified with the SDK's `parseEventNotification`. */
+  thin: Stripe.V2.Core.EventNotification[];
   rejected: string[];
   /** Answer this many deliveries with 500 before accepting. */
   failNext: number;
@@ -19,7 +21,7 @@ export type Receiver = {
 
 /** A webhook endpoint that accepts only events whose Stripe-Signature verifies. */
 async function startReceiver(stripe: Stripe): Promise<Receiver> {
-  const r = { received: [] as Stripe.Event[], rejected: [] as string[], failNext: 0 };
+  const r = { received: [] as Stripe.Event[], thin: [] as Stripe.V2.Core.EventNotification[], rejected: [] as string[], failNext: 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -30,8 +32,13 @@ async function startReceiver(stripe: Stripe): Promise<Receiver> {
         return;
       }
       try {
-        const event = stripe.webhooks.constructEvent(Buffer.concat(chunks), String(req.headers['stripe-signature']), SECRET);
-        r.received.push(event);
+        const body = Buffer.concat(chunks);
+        const signature = String(req.headers['stripe-signature']);
+        if ((JSON.parse(body.toString('utf8')) as { object?: string }).object === 'v2.core.event') {
+          r.thin.push(stripe.parseEventNotification(body, signature, SECRET) as Stripe.V2.Core.EventNotification);
+        } else {
+          r.received.push(stripe.webhooks.constructEvent(body, signature, SECRET));
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
       } catch (err) {
         r.rejected.push(err instanceof Error ? err.message : String(err));
@@ -89,6 +96,7 @@ export function useSimulator(): SimulatorHarness {
 
   beforeEach(() => {
     h.receiver.received.length = 0;
+    h.receiver.thin.length = 0;
     h.receiver.rejected.length = 0;
     h.receiver.failNext = 0;
   });
