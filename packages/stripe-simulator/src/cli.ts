@@ -29,7 +29,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ALL_JOURNEYS, isJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
+import { ALL_JOURNEYS, isJourney, JOURNEYS_BY_SESSION_MODE } from './journeys.js';
 import { EVENT_FORMATS, startStripeSimulator, type EventFormat } from './simulator.js';
 import { money } from './state.js';
 
@@ -46,22 +46,24 @@ export type CliIo = {
 
 const USAGE = `usage:
   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N]
-                  [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--api URL]
+                  [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--to-price ID] [--api URL]
       --drop TYPE   record the journey's TYPE events (GET /v1/events lists them) but never deliver them
       --fail TYPE   deliver them, marked so that processing fails until \`settle-simulate fix\`
       --format      deliver snapshot events (default), thin notifications (v2.core.event), or both
+      --to-price ID subscription_upgrade/downgrade: the price the item moves to (default: the nearest known one)
   settle-simulate fix [evt_...] [--api URL]      clear the failure mark of one event (default: all)
   settle-simulate failing [--api URL]            list the events marked to fail processing
   settle-simulate fail-refund re_... [--api URL] make a refund fail after the fact (the money returns to the charge)
   settle-simulate sessions [--api URL]
   settle-simulate serve [--port 12111] [--host 127.0.0.1] [--state-dir DIR] [--format snapshot|thin|both]
-journeys: ${PAYMENT_JOURNEYS.join(', ')}
-subscription journeys (on a subscription-mode session): ${SUBSCRIPTION_JOURNEYS.join(', ')}
+journeys (on a payment-mode session): ${JOURNEYS_BY_SESSION_MODE.payment.join(', ')}
+subscription journeys (on a subscription-mode session): ${JOURNEYS_BY_SESSION_MODE.subscription.join(', ')}
+journeys on no session (objects Settle never created): ${JOURNEYS_BY_SESSION_MODE.none.join(', ')}
 the simulator is found at --api, SIMULATOR_URL or ${DEFAULT_SIMULATOR_URL}`;
 
 type JourneyResponse = {
   journey: string;
-  session: { id: string; status: string; payment_status: string; payment_intent: string | null };
+  session: { id: string; status: string; payment_status: string; payment_intent: string | null } | null;
   order_id: string | null;
   webhook: string | null;
   events: { id: string; type: string }[];
@@ -101,6 +103,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         drop: { type: 'string', multiple: true },
         fail: { type: 'string', multiple: true },
         format: { type: 'string' },
+        'to-price': { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -221,6 +224,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     ...(values.drop ? { drop: values.drop } : {}),
     ...(values.fail ? { fail: values.fail } : {}),
     ...(values.format ? { format: values.format } : {}),
+    ...(values['to-price'] ? { targetPriceId: values['to-price'] } : {}),
   });
   if (!r) return 1;
   if (r.status !== 200) {
@@ -228,8 +232,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const j = r.json;
-  io.out(`${j.journey} on ${j.session.id}${j.order_id ? ` (order ${j.order_id})` : ''}`);
-  io.out(`  session ${j.session.status} / ${j.session.payment_status}${j.session.payment_intent ? `, payment intent ${j.session.payment_intent}` : ''}`);
+  if (j.session) {
+    io.out(`${j.journey} on ${j.session.id}${j.order_id ? ` (order ${j.order_id})` : ''}`);
+    io.out(`  session ${j.session.status} / ${j.session.payment_status}${j.session.payment_intent ? `, payment intent ${j.session.payment_intent}` : ''}`);
+  } else {
+    io.out(`${j.journey}: objects Settle never created`);
+  }
   if (!j.webhook) {
     io.out(`  ${j.events.length} events recorded; none delivered (the simulator has no webhook URL):`);
     for (const e of j.events) io.out(`    ${e.type.padEnd(42)} ${e.id}`);

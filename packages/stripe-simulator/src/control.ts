@@ -5,7 +5,7 @@
 import { EVENT_FORMATS, SimulatorError, type EventFormat, type SimulatorCore } from './core.js';
 import { runJourney } from './journey-runner.js';
 import { failRefund } from './refunds.js';
-import { isJourney, isSubscriptionJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
+import { ALL_JOURNEYS, isJourney, journeyMode, JOURNEYS_BY_SESSION_MODE } from './journeys.js';
 import { isRecord } from './stripe-api.js';
 import type { StripeObject } from './state.js';
 
@@ -14,7 +14,7 @@ function newestOpenSession(sim: SimulatorCore, mode: 'payment' | 'subscription' 
 }
 
 export async function control(sim: SimulatorCore, method: string, path: string, raw: string, send: (status: number, body: unknown) => void): Promise<void> {
-  if (method === 'GET' && path === '/_sim/journeys') return send(200, { journeys: PAYMENT_JOURNEYS, subscription_journeys: SUBSCRIPTION_JOURNEYS });
+  if (method === 'GET' && path === '/_sim/journeys') return send(200, { journeys: ALL_JOURNEYS, by_session_mode: JOURNEYS_BY_SESSION_MODE });
   if (method === 'GET' && path === '/_sim/sessions') {
     const sessions = [...sim.state.checkoutSessions.values()].reverse().map((s) => ({
       id: s.id,
@@ -36,9 +36,9 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
   if (method === 'POST' && m) {
     const journey = decodeURIComponent(m[1]!);
     if (!isJourney(journey)) {
-      return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: PAYMENT_JOURNEYS, valid_subscription_journeys: SUBSCRIPTION_JOURNEYS } });
+      return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: ALL_JOURNEYS } });
     }
-    const body = jsonBody(raw, '{"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?, "drop"?, "fail"?, "format"?}');
+    const body = jsonBody(raw, '{"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?, "drop"?, "fail"?, "format"?, "targetPriceId"?}');
     const typeList = (name: 'drop' | 'fail'): string[] | undefined => {
       const v = body[name];
       if (v === undefined) return undefined;
@@ -52,11 +52,11 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
     if (body.format !== undefined && !(EVENT_FORMATS as readonly unknown[]).includes(body.format)) {
       throw new SimulatorError(400, `"format" must be one of ${EVENT_FORMATS.join(', ')}`);
     }
-    const mode = isSubscriptionJourney(journey) ? 'subscription' : 'payment';
-    const sessionId = typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : newestOpenSession(sim, mode)?.id;
-    if (!sessionId) return send(404, { error: { message: `No open ${mode}-mode Checkout Session; create one first (POST /v1/checkout/sessions, e.g. by starting a checkout in Settle).` } });
+    const mode = journeyMode(journey);
+    const sessionId = mode === null ? null : typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : newestOpenSession(sim, mode)?.id;
+    if (mode !== null && !sessionId) return send(404, { error: { message: `No open ${mode}-mode Checkout Session; create one first (POST /v1/checkout/sessions, e.g. by starting a checkout in Settle).` } });
     const duplicates = body.duplicates === true ? 0.5 : typeof body.duplicates === 'number' ? body.duplicates : 0;
-    const run = await runJourney(sim, journey, sessionId, {
+    const run = await runJourney(sim, journey, sessionId ?? null, {
       duplicates,
       shuffle: body.shuffle === true,
       ...(typeof body.seed === 'number' ? { seed: body.seed } : {}),
@@ -64,12 +64,13 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
       ...(drop ? { drop } : {}),
       ...(fail ? { fail } : {}),
       ...(body.format !== undefined ? { format: body.format as EventFormat } : {}),
+      ...(typeof body.targetPriceId === 'string' && body.targetPriceId ? { targetPriceId: body.targetPriceId } : {}),
     });
-    const session = sim.state.checkoutSessions.get(sessionId)!;
+    const session = sessionId ? sim.state.checkoutSessions.get(sessionId) : undefined;
     return send(200, {
       journey,
-      session: { id: sessionId, status: session.status, payment_status: session.payment_status, payment_intent: session.payment_intent },
-      order_id: (session.metadata as Record<string, string>).orderId ?? null,
+      session: session ? { id: session.id, status: session.status, payment_status: session.payment_status, payment_intent: session.payment_intent } : null,
+      order_id: session ? ((session.metadata as Record<string, string>).orderId ?? null) : null,
       webhook: sim.webhook?.url ?? null,
       events: run.events.map((e) => ({ id: e.id, type: e.type })),
       deliveries: run.deliveries.map((d) => ({ event_id: d.eventId, type: d.type, ok: d.ok, status: d.status, attempts: d.attempts, dropped: d.dropped ?? false })),

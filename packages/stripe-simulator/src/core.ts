@@ -57,6 +57,8 @@ export type JourneyRunOptions = {
   fail?: string[];
   /** Overrides the simulator's `eventFormat` for this run. */
   format?: EventFormat;
+  /** Upgrade/downgrade journeys: the price the subscription item moves to (any id; default: the nearest known price). */
+  targetPriceId?: string;
 };
 
 export type EventDelivery = {

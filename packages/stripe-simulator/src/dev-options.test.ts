@@ -5,15 +5,11 @@ import Stripe from 'stripe';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from './cli.js';
 import { startStripeSimulator } from './simulator.js';
-import { useSimulator } from './test-support.js';
+import { captureCli, useSimulator } from './test-support.js';
 
 const h = useSimulator();
 
-const cli = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { env: { SIMULATOR_URL: h.sim.url }, out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
-};
+const cli = () => captureCli(h.sim.url);
 
 describe('lost deliveries (--drop)', () => {
   it('records dropped events in the event list, never delivers them, and lists them as undelivered', async () => {
@@ -80,12 +76,13 @@ describe('state beside the database (stateDir)', () => {
     const first = await startStripeSimulator({ stateDir: dir });
     const stripe = new Stripe('sk_test_sim', { host: '127.0.0.1', port: first.port, protocol: 'http', maxNetworkRetries: 0 });
     const orderId = crypto.randomUUID();
-    const session = await stripe.checkout.sessions.create({
+    const sessionFor = (client: Stripe, order: string, amount: number) => client.checkout.sessions.create({
       mode: 'payment',
-      line_items: [{ price_data: { currency: 'eur', unit_amount: 500, product_data: { name: 'x' } }, quantity: 1 }],
-      metadata: { orderId },
+      line_items: [{ price_data: { currency: 'eur', unit_amount: amount, product_data: { name: 'credits' } }, quantity: 1 }],
+      metadata: { orderId: order },
       invoice_creation: { enabled: true },
-    }, { idempotencyKey: `k-${orderId}` });
+    }, { idempotencyKey: `k-${order}` });
+    const session = await sessionFor(stripe, orderId, 500);
     const run = await first.runJourney('card_success', session.id, { fail: ['payment_intent.succeeded'] });
     const failing = run.events.find((e) => e.type === 'payment_intent.succeeded')!.id;
     await first.close();
@@ -100,21 +97,11 @@ describe('state beside the database (stateDir)', () => {
       expect(listed.data.map((e) => e.id).sort()).toEqual(run.events.map((e) => e.id).sort());
       expect(second.failsProcessing(failing)).toBe(true);
       // The idempotent create replays after the restart instead of making a second session.
-      const replay = await again.checkout.sessions.create({
-        mode: 'payment',
-        line_items: [{ price_data: { currency: 'eur', unit_amount: 500, product_data: { name: 'x' } }, quantity: 1 }],
-        metadata: { orderId },
-        invoice_creation: { enabled: true },
-      }, { idempotencyKey: `k-${orderId}` });
+      const replay = await sessionFor(again, orderId, 500);
       expect(replay.id).toBe(session.id);
 
       const firstNumber = (await again.invoices.retrieve(done.invoice as string)).number!;
-      const next = await again.checkout.sessions.create({
-        mode: 'payment',
-        line_items: [{ price_data: { currency: 'eur', unit_amount: 700, product_data: { name: 'y' } }, quantity: 1 }],
-        metadata: { orderId: crypto.randomUUID() },
-        invoice_creation: { enabled: true },
-      });
+      const next = await sessionFor(again, crypto.randomUUID(), 700);
       await second.runJourney('card_success', next.id);
       const nextInvoice = (await again.checkout.sessions.retrieve(next.id)).invoice as string;
       const secondNumber = (await again.invoices.retrieve(nextInvoice)).number!;

@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { SimulatorError, type SimulatorCore } from './core.js';
 import { applyJourney } from './journey-runner.js';
-import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS, type Journey } from './journeys.js';
+import { JOURNEYS_BY_SESSION_MODE, type Journey } from './journeys.js';
 import { parseForm } from './stripe-api.js';
 import { money } from './state.js';
 
@@ -30,7 +30,7 @@ export function checkoutPage(sim: SimulatorCore, method: string, path: string, r
   }
   const amount = money(session.amount_total as number, session.currency as string);
   const buttons = session.status === 'open'
-    ? (session.mode === 'subscription' ? SUBSCRIPTION_JOURNEYS : PAYMENT_JOURNEYS).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
+    ? (session.mode === 'subscription' ? JOURNEYS_BY_SESSION_MODE.subscription : JOURNEYS_BY_SESSION_MODE.payment).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
     : `<p>This session is ${escapeHtml(String(session.status))}.</p>`;
   return html(200, `<h1>Pay ${escapeHtml(amount)}</h1><p>Simulated Stripe Checkout for <code>${escapeHtml(id)}</code>. Choose how the purchase goes:</p>
 <form method="post">${buttons}</form>`);

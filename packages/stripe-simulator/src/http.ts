@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkoutPage, portalPage } from './hosted-pages.js';
 import { control } from './control.js';
 import { SimulatorError, type SimulatorCore } from './core.js';
-import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
+import { JOURNEYS_BY_SESSION_MODE } from './journeys.js';
 import { invalid, parseForm, stableStringify, StripeApiError, type Params, type Route } from './stripe-api.js';
 import { SIMULATOR_API_VERSION } from './stripe-events.js';
 import { randomId } from './state.js';
@@ -27,7 +27,7 @@ export async function handleRequest(sim: SimulatorCore, routes: Route[], req: In
   try {
     const raw = await readBody(req, 1_000_000);
     if (path === '/' && method === 'GET') {
-      return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: PAYMENT_JOURNEYS, subscription_journeys: SUBSCRIPTION_JOURNEYS });
+      return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: JOURNEYS_BY_SESSION_MODE });
     }
     if (path.startsWith('/_sim/')) return await control(sim, method, path, raw, send);
     if (path.startsWith('/c/pay/')) return checkoutPage(sim, method, path, raw, res);

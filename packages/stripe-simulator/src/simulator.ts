@@ -43,8 +43,11 @@ export type StripeSimulator = {
   state: SimulatorState;
   /** Set or remove the webhook endpoint after start (e.g. once the receiver's port is known). */
   configureWebhook(webhook: { url: string; secret: string } | null): void;
-  /** Payment journeys need a payment-mode session, subscription journeys a subscription-mode one. */
-  runJourney(journey: Journey, sessionId: string, opts?: JourneyRunOptions): Promise<JourneyRun>;
+  /**
+   * Payment and incident journeys need a payment-mode session, subscription journeys a
+   * subscription-mode one; foreign journeys take none (`null`).
+   */
+  runJourney(journey: Journey, sessionId: string | null, opts?: JourneyRunOptions): Promise<JourneyRun>;
   /** Every event so far, oldest first. */
   events(): StripeEvent[];
   /**

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { startStripeSimulator, type StripeSimulator } from './simulator.js';
+import { startStripeSimulator, type KnownPrice, type StripeSimulator } from './simulator.js';
 
 export const SECRET = 'whsec_simulator_test';
 
@@ -76,11 +76,11 @@ export type SimulatorHarness = {
 };
 
 /** Start a simulator and a receiver for the test file (hooks registered here), fresh receiver state per test. */
-export function useSimulator(): SimulatorHarness {
+export function useSimulator(prices: Record<string, KnownPrice> = {}): SimulatorHarness {
   const h = { createCheckout, subscriptionCheckout } as unknown as SimulatorHarness;
   beforeAll(async () => {
     h.sim = await startStripeSimulator({
-      prices: { price_credits10: { unit_amount: 995, currency: 'usd', name: '10 credits' } },
+      prices: { price_credits10: { unit_amount: 995, currency: 'usd', name: '10 credits' }, ...prices },
       retryDelayMs: 5,
       maxDeliveryAttempts: 5,
     });
@@ -132,4 +132,11 @@ export function useSimulator(): SimulatorHarness {
   }
 
   return h;
+}
+
+/** The CLI's I/O, captured, pointed at a running simulator. */
+export function captureCli(simulatorUrl: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { env: { SIMULATOR_URL: simulatorUrl }, out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
 }
