@@ -48,7 +48,7 @@ const USAGE = `usage:
   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N]
                   [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--to-price ID] [--api URL]
       --drop TYPE   record the journey's TYPE events (GET /v1/events lists them) but never deliver them
-      --fail TYPE   deliver them, marked so that processing fails until \`settle-simulate fix\`
+      --fail TYPE   deliver them, marked so that processing fails until \`settle-simulate fix\` (pnpm dev wires this into Settle)
       --format      deliver snapshot events (default), thin notifications (v2.core.event), or both
       --to-price ID subscription_upgrade/downgrade: the price the item moves to (default: the nearest known one)
   settle-simulate fix [evt_...] [--api URL]      clear the failure mark of one event (default: all)
@@ -245,13 +245,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   io.out(`  webhooks to ${j.webhook}:`);
   for (const d of j.deliveries) {
-    const mark = d.dropped ? '-   dropped' : `${d.ok ? '✓' : '✗'} ${String(d.status).padStart(3)}`;
-    io.out(`    ${mark}  ${d.type.padEnd(42)} ${d.event_id}${d.attempts > 1 ? `  (${d.attempts} attempts)` : ''}`);
+    const mark = d.dropped ? '- ---' : `${d.ok ? '✓' : '✗'} ${String(d.status).padStart(3)}`;
+    io.out(`    ${mark}  ${d.type.padEnd(42)} ${d.event_id}${d.dropped ? '  (dropped: never delivered)' : d.attempts > 1 ? `  (${d.attempts} attempts)` : ''}`);
   }
   const dropped = j.deliveries.filter((d) => d.dropped).length;
   const failed = j.deliveries.filter((d) => !d.ok && !d.dropped).length;
   io.out(`  ${j.events.length} events, ${j.deliveries.length} deliveries: ${j.deliveries.length - failed - dropped} acknowledged, ${failed} failed${dropped ? `, ${dropped} dropped (recover them from Stripe's event list)` : ''}`);
-  for (const e of j.failing) io.out(`  marked to fail processing: ${e.type} ${e.id} (\`settle-simulate fix ${e.id}\`, then replay it)`);
+  for (const e of j.failing) io.out(`  marked to fail processing: ${e.type} ${e.id} (\`pnpm simulate fix ${e.id}\`, then replay it)`);
   return failed > 0 ? 1 : 0;
 }
 
