@@ -29,6 +29,7 @@ import { apiRoutes } from './api-routes.js';
 import { SimulatorCore, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
 import { handleRequest } from './http.js';
 import { runJourney } from './journey-runner.js';
+import { failRefund } from './refunds.js';
 import type { Journey, StripeEvent } from './journeys.js';
 import type { SimulatorState } from './state.js';
 
@@ -58,6 +59,8 @@ export type StripeSimulator = {
   failsProcessing(eventId: string): boolean;
   /** Clear the failure mark of one event, or of every event; answers the ids that were marked. */
   fix(eventId?: string): string[];
+  /** A refund fails after the fact (refund.failed, refund.updated, charge.refund.updated, delivered in the background). */
+  failRefund(refundId: string, failureReason?: string): StripeEvent[];
   /** Stops the server and any delivery in progress. */
   close(): Promise<void>;
 };
@@ -97,6 +100,7 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
     events: () => [...sim.state.events.values()],
     failsProcessing: (eventId) => sim.failsProcessing(eventId),
     fix: (eventId) => sim.fix(eventId),
+    failRefund: (refundId, failureReason) => failRefund(sim, refundId, failureReason),
     close() {
       closing ??= (async () => {
         sim.abort.abort();
