@@ -1,4 +1,5 @@
 import { createSettle } from './app.js';
+import { developmentOptions } from './dev-options.js';
 import { parseEnv } from './env.js';
 import { createLogger } from './lib/logger.js';
 import { holdPgliteLock } from './lib/pglite-lock.js';
@@ -13,7 +14,7 @@ const env = parseEnv(process.env);
 const logger = createLogger(env.LOG_LEVEL);
 // Tells the admin-token CLI (and a second server) that this process owns the embedded database.
 const pgliteLock = !env.DATABASE_URL && !env.PGLITE_DIR.startsWith('memory://') ? holdPgliteLock(env.PGLITE_DIR) : null;
-const settle = await createSettle(env, { logger });
+const settle = await createSettle(env, { logger, ...developmentOptions });
 if (!settle.deps.stripe) logger.warn('STRIPE_SECRET_KEY is not set: offline mode, checkout needs the Stripe simulator (pnpm dev starts it)');
 const url = await settle.listen();
 pgliteLock?.setUrl(url);
