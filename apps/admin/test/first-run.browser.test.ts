@@ -211,6 +211,7 @@ describe.skipIf(skip)('a first run through pnpm dev, in Chromium', () => {
     await page.getByLabel('Password').fill(password!);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('link', { name: /Needs an operator\s*\d/ }).waitFor({ timeout: 30_000 });
     await screenshot('01-overview', 'console-overview.png');
 
     // From the Overview to what needs an operator, oldest first, and into the stuck payment.
