@@ -108,7 +108,7 @@ export function AccountsPage({ me }: { me: Me }) {
             </fieldset>
             <div className="field">
               <label htmlFor="u-reason">Reason (required)</label>
-              <input id="u-reason" required minLength={3} value={form.reason} onChange={(e) => setForm({ ...form, reason: e.target.value })} placeholder="e.g. joins the on-call rota" />
+              <input id="u-reason" required minLength={3} maxLength={500} value={form.reason} onChange={(e) => setForm({ ...form, reason: e.target.value })} placeholder="e.g. joins the on-call rota" />
             </div>
             <button type="submit" className="btn btn-primary" disabled={create.isPending}>{create.isPending ? 'Adding…' : 'Add account'}</button>
             {create.isError && <ErrorBox error={create.error} title="The account was not added" />}

@@ -309,6 +309,7 @@ function OverrideForm({ data }: { data: Detail }) {
           <textarea
             id={`${id}-reason`}
             rows={3}
+            maxLength={500}
             value={reason}
             onChange={(e) => setReason(e.target.value)}
             required
@@ -437,7 +438,7 @@ function RefundForm({ data }: { data: Detail }) {
         </div>
         <div className="field">
           <label htmlFor="refund-reason">Reason (required)</label>
-          <textarea id="refund-reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={touched && Boolean(reasonError)} aria-describedby="refund-reason-hint" />
+          <textarea id="refund-reason" rows={2} maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={touched && Boolean(reasonError)} aria-describedby="refund-reason-hint" />
           <small id="refund-reason-hint" className={touched && reasonError ? 'field-error' : 'muted'}>
             {touched && reasonError ? reasonError : 'Written to the audit log with your name.'}
           </small>

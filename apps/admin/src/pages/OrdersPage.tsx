@@ -93,7 +93,7 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
           <label htmlFor="f-stuck">Stuck for more than (min)</label>
           <input id="f-stuck" type="number" min={0} inputMode="numeric" value={draft.stuck} onChange={(e) => setDraft({ ...draft, stuck: e.target.value })} placeholder="e.g. 30" aria-describedby="f-stuck-hint" />
           <small id="f-stuck-hint" className="muted">
-            Unsettled orders with no change for this long.
+            Processing, requires action or in review, with no change for this long.
           </small>
         </div>
         <div className="field field-narrow">
