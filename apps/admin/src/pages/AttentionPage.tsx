@@ -19,6 +19,11 @@ const KIND_META: Record<Kind, { label: string; todo: string }> = {
   customer_failure: { label: 'Customer-side failure', todo: 'Nothing to do: the payment failed at the customer (declined, SEPA returned); they may pay again.' },
 };
 
+const SECTIONS: { needs: Item['needs']; title: string; intro: string; empty: string }[] = [
+  { needs: 'operator', title: 'Needs an operator', intro: 'These wait for a person: nothing at Settle or Stripe will move them on.', empty: 'Nothing waits for an operator.' },
+  { needs: 'no_action', title: 'No action needed', intro: 'These look stuck but resolve without an operator. Shown so you can tell them apart, not to act on.', empty: 'Nothing here.' },
+];
+
 export function AttentionPage() {
   const attention = useQuery({ ...trpc.admin.orders.attention.queryOptions({}), refetchInterval: 15_000 });
   return (
@@ -28,24 +33,18 @@ export function AttentionPage() {
       <QueryView query={attention} loadingLabel="Loading what needs attention…">
         {(data) => (
           <>
-            <AttentionTable
-              id="operator"
-              title="Needs an operator"
-              intro="These wait for a person: nothing at Settle or Stripe will move them on."
-              items={data.items.filter((i) => i.needs === 'operator')}
-              counts={data.counts}
-              total={data.totals.operator}
-              empty="Nothing waits for an operator."
-            />
-            <AttentionTable
-              id="no-action"
-              title="No action needed"
-              intro="These look stuck but resolve without an operator. Shown so you can tell them apart, not to act on."
-              items={data.items.filter((i) => i.needs === 'no_action')}
-              counts={data.counts}
-              total={data.totals.noAction}
-              empty="Nothing here."
-            />
+            {SECTIONS.map((section) => (
+              <AttentionTable
+                key={section.needs}
+                id={section.needs}
+                title={section.title}
+                intro={section.intro}
+                items={data.items.filter((i) => i.needs === section.needs)}
+                counts={data.counts}
+                total={section.needs === 'operator' ? data.totals.operator : data.totals.noAction}
+                empty={section.empty}
+              />
+            ))}
           </>
         )}
       </QueryView>
