@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import { createInboxWriter, migrationsApplied, sql } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
@@ -8,6 +9,7 @@ import { clientFeaturesRoute } from './flags/client-features.route.js';
 import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
 import { allowedOrigins, createLoginRateLimiter, httpExchange, verifyAdminSession } from './lib/admin-session.js';
 import { verifyUserToken } from './lib/user-auth.js';
+import type { ProgressWatch } from './lib/progress.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
 import { stripeWebhookRoute } from './webhook/stripe-webhook.route.js';
@@ -19,6 +21,8 @@ export type ServerOptions = {
   webhooks?: { enter(): void; leave(): void };
   /** False once shutdown began: readiness fails so load balancers stop sending. */
   isAccepting: () => boolean;
+  /** Background work in flight, for readiness (a unit running past READINESS_STALL_MS fails it). */
+  progress?: ProgressWatch;
 };
 
 /** The HTTP surface of the contract: webhook, tRPC, health, readiness and metrics. */
@@ -32,12 +36,19 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     forceCloseConnections: true,
   });
 
+  const inbox = createInboxWriter(deps.database.db, {
+    maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
+    pool: deps.database.pool,
+    maxQueued: deps.env.WEBHOOK_QUEUE_MAX,
+    deadlineMs: deps.env.WEBHOOK_STORE_DEADLINE_MS,
+    onRepaired: (eventId) => {
+      deps.metrics.webhookRequests.inc({ outcome: 'repaired' });
+      deps.logger.warn({ eventId }, 'Stripe event stored with characters PostgreSQL cannot hold replaced (U+FFFD)');
+    },
+  });
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
-      inbox: createInboxWriter(deps.database.db, {
-        maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
-        pool: deps.database.pool,
-      }),
+      inbox,
       secrets: deps.env.STRIPE_WEBHOOK_SECRET ?? [],
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,
@@ -80,9 +91,19 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ ok: false, reason: 'shutting down' });
+    const stallMs = deps.env.READINESS_STALL_MS;
+    if (inbox.stalledForMs() > stallMs) return reply.code(503).send({ ok: false, reason: 'webhook inserts are stalled' });
+    const wedged = opts.progress?.oldest();
+    if (wedged && wedged.ageMs > stallMs) return reply.code(503).send({ ok: false, reason: `${wedged.name} running for ${Math.round(wedged.ageMs / 1000)} s` });
     try {
-      await sql`select 1`.execute(deps.database.db);
-      if (!(await migrationsApplied(deps.database.db))) return reply.code(503).send({ ok: false, reason: 'migrations pending' });
+      const probe = (async () => {
+        await sql`select 1`.execute(deps.database.db);
+        return migrationsApplied(deps.database.db);
+      })();
+      probe.catch(() => {}); // answered by the race below, or too late to matter
+      // A database that stops answering must fail readiness promptly, not hang the probe.
+      const applied = await Promise.race([probe, sleep(Math.min(2_000, stallMs)).then(() => Promise.reject(new Error('timeout')))]);
+      if (!applied) return reply.code(503).send({ ok: false, reason: 'migrations pending' });
       return { ok: true, database: deps.database.kind };
     } catch {
       return reply.code(503).send({ ok: false, reason: 'database unreachable' });

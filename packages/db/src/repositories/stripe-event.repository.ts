@@ -4,17 +4,24 @@ import { cursorTime } from './order.repository.js';
 import type { AttemptError, InboxState, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
 
 /**
- * Store an event in the inbox. Stripe's event id is the primary key, so a redelivery inserts
- * nothing; returns whether this call stored it.
+ * Store events in the inbox. Stripe's event id is the primary key, so a redelivery inserts
+ * nothing; returns the ids this call stored. (The webhook's group commit, `createInboxWriter`,
+ * goes through here on PGlite.)
  */
-export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
-  const row = await db
+export async function insertEvents(db: Db | Trx, events: NewStripeEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const rows = await db
     .insertInto('stripe_events')
-    .values(event)
+    .values(events)
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Store one event; returns whether this call stored it (false: known already). */
+export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
+  return (await insertEvents(db, [event])).has(event.id);
 }
 
 export async function getEvent(db: Db | Trx, id: string): Promise<StripeEventRow | undefined> {
