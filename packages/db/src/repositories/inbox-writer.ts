@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { queryOnce } from '../connect.js';
 import type { Db } from '../database.js';
 import type { NewStripeEvent } from '../tables/stripe-event.table.js';
-import { insertEvents } from './stripe-event.repository.js';
+import { insertEvents, knownEventIds } from './stripe-event.repository.js';
 
 export type InboxWriter = {
   /**
@@ -62,6 +62,17 @@ export function createInboxWriter(db: Db, opts: InboxWriterOptions = {}): InboxW
   const inFlight = new Set<number>();
 
   const insert = (events: NewStripeEvent[]) => (opts.pool ? insertPrepared(opts.pool, events) : insertEvents(db, events));
+  /**
+   * Ids neither stored now nor known from before. Normally none: an id not returned was a
+   * duplicate. PGlite, though, answers some payloads it cannot store (deep nesting) with no row
+   * and no error; such an event must not be acknowledged as a duplicate.
+   */
+  const unaccounted = async (events: NewStripeEvent[], stored: Set<string>) => {
+    const missing = events.map((e) => e.id).filter((id) => !stored.has(id));
+    if (missing.length === 0) return [];
+    const known = await knownEventIds(db, missing);
+    return missing.filter((id) => !known.has(id));
+  };
   const settle = (p: Pending, outcome: { stored: boolean } | { err: unknown }) => {
     if (p.settled) return;
     p.settled = true;
@@ -70,16 +81,21 @@ export function createInboxWriter(db: Db, opts: InboxWriterOptions = {}): InboxW
     else p.resolve(outcome.stored);
   };
 
-  /** One event alone, then in its repaired form; a data fault of this row is its own. */
+  /** One event alone: stored (true) or known (false); refused when even its repaired form cannot be stored. */
   async function insertAlone(event: NewStripeEvent): Promise<boolean> {
+    const attempt = async (e: NewStripeEvent) => {
+      const stored = await insert([e]);
+      if ((await unaccounted([e], stored)).length > 0) throw new UnstorableEventError('payload cannot be stored: the database stored nothing');
+      return stored.has(e.id);
+    };
     try {
-      return (await insert([event])).has(event.id);
+      return await attempt(event);
     } catch (err) {
-      if (!isRowFault(err)) throw err;
+      if (!isRowFault(err) && !(err instanceof UnstorableEventError)) throw err;
       const repaired = storableForm(event.payload as string);
-      if (repaired === null) throw new UnstorableEventError(`payload cannot be stored: ${(err as Error).message}`);
+      if (repaired === null || repaired === event.payload) throw new UnstorableEventError(`payload cannot be stored: ${(err as Error).message}`);
       try {
-        const stored = (await insert([{ ...event, payload: repaired }])).has(event.id);
+        const stored = await attempt({ ...event, payload: repaired });
         if (stored) opts.onRepaired?.(event.id);
         return stored;
       } catch (again) {
@@ -93,24 +109,31 @@ export function createInboxWriter(db: Db, opts: InboxWriterOptions = {}): InboxW
     // One row per event id: a redelivery inside the same batch is answered like any duplicate.
     const first = new Map<string, Pending>();
     for (const p of batch) if (!first.has(p.event.id)) first.set(p.event.id, p);
-    const answer = (p: Pending, storedIds: Set<string>) => settle(p, { stored: first.get(p.event.id) === p && storedIds.has(p.event.id) });
+    const events = [...first.values()].map((p) => p.event);
+    let stored = new Set<string>();
     try {
-      const stored = await insert([...first.values()].map((p) => p.event));
-      for (const p of batch) answer(p, stored);
-      return;
+      stored = await insert(events);
+      if ((await unaccounted(events, stored)).length === 0) {
+        for (const p of batch) settle(p, { stored: first.get(p.event.id) === p && stored.has(p.event.id) });
+        return;
+      }
     } catch (err) {
       if (!isRowFault(err)) {
         for (const p of batch) settle(p, { err });
         return;
       }
     }
-    // Row by row: each event succeeds or fails on its own.
+    // Row by row: each event succeeds or fails on its own (those the batch did store are done).
     const outcome = new Map<string, { stored: boolean } | { err: unknown }>();
-    for (const [id, p] of first) {
+    for (const e of events) {
+      if (stored.has(e.id)) {
+        outcome.set(e.id, { stored: true });
+        continue;
+      }
       try {
-        outcome.set(id, { stored: await insertAlone(p.event) });
+        outcome.set(e.id, { stored: await insertAlone(e) });
       } catch (err) {
-        outcome.set(id, { err });
+        outcome.set(e.id, { err });
       }
     }
     for (const p of batch) {

@@ -19,6 +19,13 @@ export async function insertEvents(db: Db | Trx, events: NewStripeEvent[]): Prom
   return new Set(rows.map((r) => r.id));
 }
 
+/** Which of these event ids the inbox holds. */
+export async function knownEventIds(db: Db | Trx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('stripe_events').select('id').where('id', 'in', ids).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Store one event; returns whether this call stored it (false: known already). */
 export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
   return (await insertEvents(db, [event])).has(event.id);
