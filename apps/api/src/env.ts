@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_ADMIN_PASSWORD, passwordProblem } from './lib/password.js';
 
 const csv = z
   .string()
@@ -57,7 +58,7 @@ export const EnvSchema = z
     RECONCILE_RECHECK_MIN: z.coerce.number().int().min(0).default(60),
     RECONCILE_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
     ADMIN_EMAIL: z.string().email().optional(),
-    ADMIN_PASSWORD: z.string().min(8).optional(),
+    ADMIN_PASSWORD: z.string().min(MIN_ADMIN_PASSWORD).optional(),
     /** Console session lifetime. */
     ADMIN_SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
     /** Extra origins allowed to send cookie-authenticated mutations (the API's own origin and PUBLIC_URL always are). */
@@ -94,6 +95,8 @@ export const EnvSchema = z
     if (env.UNLEASH_URL && !env.UNLEASH_API_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_API_TOKEN'], message: 'UNLEASH_API_TOKEN is required with UNLEASH_URL' });
     }
+    const weak = env.ADMIN_PASSWORD && env.ADMIN_EMAIL ? passwordProblem(env.ADMIN_PASSWORD, env.ADMIN_EMAIL) : null;
+    if (weak) ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: weak });
     if (env.UNLEASH_ADMIN_TOKEN && !env.UNLEASH_URL) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_ADMIN_TOKEN'], message: 'UNLEASH_ADMIN_TOKEN needs UNLEASH_URL' });
     }

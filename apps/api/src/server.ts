@@ -7,8 +7,11 @@ import type { AppDeps } from './app-deps.js';
 import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
 import { clientFeaturesRoute } from './flags/client-features.route.js';
 import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
-import { allowedOrigins, createLoginRateLimiter, httpExchange, verifyAdminSession } from './lib/admin-session.js';
+import { allowedOrigins, verifyAdminSession } from './lib/admin-session.js';
+import { createRateLimits } from './lib/rate-limits.js';
 import { verifyUserToken } from './lib/user-auth.js';
+import { toPublicError } from './trpc/error-boundary.js';
+import { httpExchange } from './trpc/http-exchange.js';
 import type { ProgressWatch } from './lib/progress.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
@@ -25,6 +28,19 @@ export type ServerOptions = {
   progress?: ProgressWatch;
 };
 
+/** TRUST_PROXY as Fastify's `trustProxy`: true, a hop count, or addresses/CIDRs; unset or false: none. */
+export function trustProxy(value: string | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    // The nth hop from the front-facing proxy is the client (what Fastify does with a number).
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 /** The HTTP surface of the contract: webhook, tRPC, health, readiness and metrics. */
 export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -34,6 +50,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     routerOptions: { maxParamLength: 5000 },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
+    // Which proxy headers name the client (rate limits, sign-in throttling, audit): see TRUST_PROXY.
+    trustProxy: trustProxy(deps.env.TRUST_PROXY),
   });
 
   const inbox = createInboxWriter(deps.database.db, {
@@ -58,23 +76,33 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   );
 
   await app.register(fastifyCookie);
-  const session = { env: deps.env, origins: allowedOrigins(deps.env), loginLimiter: createLoginRateLimiter() };
+  const limits = createRateLimits(deps.env, deps.database.pool);
+  const session = { publicUrl: deps.env.PUBLIC_URL, production: deps.env.NODE_ENV === 'production', origins: allowedOrigins(deps.env), loginThrottle: limits.login };
+  const jwt = { secret: deps.jwtSecret, audience: deps.env.USER_JWT_AUDIENCE, issuer: deps.env.USER_JWT_ISSUER };
 
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
+      maxBatchSize: deps.env.TRPC_MAX_BATCH,
       createContext: async ({ req, res, info }): Promise<Context> => {
         const http = httpExchange(req, res, session);
-        // SSE (EventSource) cannot send headers: subscriptions pass the token in connectionParams.
-        const paramToken = info.connectionParams?.token;
+        // SSE (EventSource) cannot send headers: subscriptions, and only they, may pass the token in
+        // connectionParams (elsewhere it would end up in URLs and logs).
+        const paramToken = info.type === 'subscription' ? info.connectionParams?.token : undefined;
         const authorization = req.headers.authorization ?? (typeof paramToken === 'string' ? `Bearer ${paramToken}` : undefined);
-        if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http };
-        const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
-        return { deps, user: await verifyUserToken(authorization, deps.jwtSecret), admin, http };
+        try {
+          if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http, limits };
+          const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
+          return { deps, user: await verifyUserToken(authorization, jwt), admin, http, limits };
+        } catch (err) {
+          // Looking up a session or token failed (the database is away): the same boundary as procedures.
+          throw toPublicError(err, deps.logger, {});
+        }
       },
       onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ path, err: error.message }, 'tRPC procedure failed');
+        // Procedure errors were logged by the boundary with their reference; this catches the rest.
+        if (error.code === 'INTERNAL_SERVER_ERROR' && error.cause) deps.logger.error({ path, err: error.cause.message }, 'tRPC request failed');
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
