@@ -25,7 +25,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('stripe_refund_id', 'text')
     .addColumn('stripe_status', 'text')
     .addColumn('error', 'text')
-    .addColumn('audit_id', 'bigint', (c) => c.notNull().references('admin_audit.id'))
+    .addColumn('audit_id', 'bigint', (c) => c.references('admin_audit.id'))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Trx } from '../database.js';
+import type { Db, Trx } from '../database.js';
 import type { AdminRefundRequestRow } from '../tables/admin.table.js';
 import { recordAdminAction } from './admin.repository.js';
 
@@ -13,21 +13,17 @@ export type NewRefundRequest = {
   reason: string;
 };
 
+export async function findRefundRequest(db: Db | Trx, requestKey: string): Promise<AdminRefundRequestRow | undefined> {
+  return db.selectFrom('admin_refund_requests').selectAll().where('request_key', '=', requestKey).executeTakeFirst();
+}
+
 /**
  * Record a refund an operator asked for, with its audit row, before Stripe is asked. A request
- * key seen before writes nothing: the existing request comes back (`created: false`).
+ * key seen before writes nothing, not even an audit row: the existing request comes back
+ * (`created: false`). Two at once are ordered by the key's unique index.
  */
 export async function beginRefundRequest(trx: Trx, r: NewRefundRequest): Promise<{ created: boolean; request: AdminRefundRequestRow }> {
-  const existing = await trx.selectFrom('admin_refund_requests').selectAll().where('request_key', '=', r.requestKey).forUpdate().executeTakeFirst();
-  if (existing) return { created: false, request: existing };
-  const auditId = await recordAdminAction(trx, {
-    actor: r.actor,
-    action: 'orders.refund',
-    target: `order:${r.orderId}`,
-    reason: r.reason,
-    details: { amount: r.amount, currency: r.currency, paymentIntentId: r.paymentIntentId, status: 'requested' },
-  });
-  const request = await trx
+  const inserted = await trx
     .insertInto('admin_refund_requests')
     .values({
       request_key: r.requestKey,
@@ -38,8 +34,22 @@ export async function beginRefundRequest(trx: Trx, r: NewRefundRequest): Promise
       actor: r.actor,
       reason: r.reason,
       state: 'requested',
-      audit_id: auditId,
     })
+    .onConflict((oc) => oc.column('request_key').doNothing())
+    .returning('request_key')
+    .executeTakeFirst();
+  if (!inserted) return { created: false, request: (await findRefundRequest(trx, r.requestKey))! };
+  const auditId = await recordAdminAction(trx, {
+    actor: r.actor,
+    action: 'orders.refund',
+    target: `order:${r.orderId}`,
+    reason: r.reason,
+    details: { amount: r.amount, currency: r.currency, paymentIntentId: r.paymentIntentId, requestKey: r.requestKey, status: 'requested' },
+  });
+  const request = await trx
+    .updateTable('admin_refund_requests')
+    .set({ audit_id: auditId })
+    .where('request_key', '=', r.requestKey)
     .returningAll()
     .executeTakeFirstOrThrow();
   return { created: true, request };
@@ -64,10 +74,12 @@ export async function settleRefundRequest(
     .returningAll()
     .executeTakeFirstOrThrow();
   const details = outcome.ok ? { status: 'succeeded', refundId: outcome.refundId, stripeStatus: outcome.status } : { status: 'failed', error: outcome.error };
-  await trx
-    .updateTable('admin_audit')
-    .set({ details: sql`details || ${JSON.stringify(details)}::jsonb` })
-    .where('id', '=', request.audit_id)
-    .execute();
+  if (request.audit_id !== null) {
+    await trx
+      .updateTable('admin_audit')
+      .set({ details: sql`details || ${JSON.stringify(details)}::jsonb` })
+      .where('id', '=', request.audit_id)
+      .execute();
+  }
   return request;
 }

@@ -61,7 +61,7 @@ export interface AdminRefundRequestTable {
   stripe_refund_id: string | null;
   stripe_status: string | null;
   error: string | null;
-  audit_id: number;
+  audit_id: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
