@@ -84,6 +84,9 @@ export const EnvSchema = z
     RATE_LIMIT_USER_PER_MIN: z.coerce.number().int().min(1).default(120),
     /** `checkout.create` calls per minute per end user (each one is a Stripe API call). */
     RATE_LIMIT_CHECKOUT_PER_MIN: z.coerce.number().int().min(1).default(10),
+    /** Failed console sign-ins in 15 minutes that lock an address (any accounts), and an account (from any addresses). */
+    LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(5).default(50),
+    LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(5).default(20),
     /** Procedures in one tRPC batch request. */
     TRPC_MAX_BATCH: z.coerce.number().int().min(1).default(20),
     /** Live status streams (`orders.onStatus`) open at once per end user, per instance. */

@@ -14,12 +14,12 @@ describe('sign-in throttling (in memory)', () => {
     expect(await login.retryAfter('2.2.2.2', 'a@x.io')).toBeNull();
 
     // Many addresses guessing one account.
-    for (let i = 0; i < LOGIN_LIMITS.perAccount - LOGIN_LIMITS.perAddressAndAccount - 1; i++) await login.failed(`10.0.0.${i}`, 'a@x.io');
+    for (let i = 0; i < env.LOGIN_FAILURES_PER_ACCOUNT - LOGIN_LIMITS.perAddressAndAccount - 1; i++) await login.failed(`10.0.0.${i}`, 'a@x.io');
     expect(await login.failed('10.0.1.1', 'a@x.io')).toEqual(['account']);
     expect(await login.retryAfter('3.3.3.3', 'a@x.io')).toBeGreaterThan(0);
 
     // One address spraying many accounts.
-    for (let i = 0; i < LOGIN_LIMITS.perAddress - 1; i++) await login.failed('9.9.9.9', `u${i}@x.io`);
+    for (let i = 0; i < env.LOGIN_FAILURES_PER_ADDRESS - 1; i++) await login.failed('9.9.9.9', `u${i}@x.io`);
     expect(await login.failed('9.9.9.9', 'last@x.io')).toEqual(['address']);
     expect(await login.retryAfter('9.9.9.9', 'fresh@x.io')).toBeGreaterThan(0);
   });

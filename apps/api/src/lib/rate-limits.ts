@@ -40,7 +40,8 @@ export type LoginThrottle = {
   succeeded(ip: string, email: string): Promise<void>;
 };
 
-export const LOGIN_LIMITS = { perAddressAndAccount: 5, perAddress: 50, perAccount: 20, windowSeconds: 15 * 60 } as const;
+/** Five failures lock an address and account pair; the other two limits come from the environment. */
+export const LOGIN_LIMITS = { perAddressAndAccount: 5, windowSeconds: 15 * 60 } as const;
 
 const seconds = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
@@ -76,8 +77,8 @@ export function createRateLimits(env: Env, pool: pg.Pool | null): RateLimits {
   const w = LOGIN_LIMITS.windowSeconds;
   const login: { scope: LockScope; limiter: RateLimiterAbstract; points: number; key: (ip: string, email: string) => string }[] = [
     { scope: 'address and account', limiter: shared('login_ip_account', LOGIN_LIMITS.perAddressAndAccount, w), points: LOGIN_LIMITS.perAddressAndAccount, key: (ip, email) => `${ip}|${email}` },
-    { scope: 'address', limiter: shared('login_ip', LOGIN_LIMITS.perAddress, w), points: LOGIN_LIMITS.perAddress, key: (ip) => ip },
-    { scope: 'account', limiter: shared('login_account', LOGIN_LIMITS.perAccount, w), points: LOGIN_LIMITS.perAccount, key: (_ip, email) => email },
+    { scope: 'address', limiter: shared('login_ip', env.LOGIN_FAILURES_PER_ADDRESS, w), points: env.LOGIN_FAILURES_PER_ADDRESS, key: (ip) => ip },
+    { scope: 'account', limiter: shared('login_account', env.LOGIN_FAILURES_PER_ACCOUNT, w), points: env.LOGIN_FAILURES_PER_ACCOUNT, key: (_ip, email) => email },
   ];
 
   const streams = new Map<string, number>();
