@@ -28,8 +28,8 @@ function scrubFields(value: unknown, depth: number): unknown {
  * connection-string passwords (they also hide inside error messages), and the code logs ids
  * rather than objects.
  */
-export function createLogger(level: string, name = 'settle'): Logger {
-  return pino({
+export function createLogger(level: string, name = 'settle', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     redact: {
@@ -51,5 +51,6 @@ export function createLogger(level: string, name = 'settle'): Logger {
         method.apply(this, args.map((a) => scrubFields(a, 0)) as Parameters<typeof method>);
       },
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
