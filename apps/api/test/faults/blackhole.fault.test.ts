@@ -1,6 +1,6 @@
 import { PAYMENT_JOURNEYS, deliverEvent, deliveryOrder, seededRandom, type StripeEvent } from '@settle/stripe-simulator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WEBHOOK_SECRET } from '../harness.js';
+import { userToken, WEBHOOK_SECRET } from '../harness.js';
 import { checkOracle, freePort, planJourneys, sendAll, waitForConvergence } from './cluster.js';
 import { tcpProxy } from './tcp-proxy.js';
 import { useCluster } from './use-cluster.js';
@@ -98,6 +98,12 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     proxy.set('reset');
     const duringReset = await Promise.all(rest.slice(0, 8).map((ev) => timedDelivery(api.url, ev)));
     expect(duringReset.every((r) => r.status >= 500)).toBe(true);
+    // A client asking meanwhile hears "unavailable, try again", never the database's address.
+    const asked = await fetch(`${api.url}/trpc/orders.list`, { headers: { authorization: `Bearer ${await userToken('outage_user')}` } });
+    const answer = await asked.text();
+    expect(asked.status).toBe(503);
+    expect(answer).toMatch(/SERVICE_UNAVAILABLE/);
+    expect(answer).not.toMatch(new RegExp(`${proxyPort}|127\\.0\\.0\\.1|ECONN|terminated`));
     proxy.set('forward');
     const last = await sendAll(rest, () => [api.url], { concurrency: 8, deadlineMs: 60_000 });
     for (const d of rest) acknowledged.add(d.id);
