@@ -4,6 +4,7 @@ import type { Me } from '../App.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { trpc, type RouterInputs } from '../trpc.js';
+import { ApiTokensSection } from './ApiTokensSection.js';
 
 type Role = RouterInputs['admin']['users']['create']['role'];
 const ROLES: { role: Role; help: string }[] = [
@@ -114,6 +115,7 @@ export function AccountsPage({ me }: { me: Me }) {
           </form>
         </section>
       </div>
+      <ApiTokensSection />
       {disabling && (
         <ConfirmDialog
           open
