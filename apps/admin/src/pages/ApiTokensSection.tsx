@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { ReasonDialog } from '../components/ReasonDialog.js';
 import { Badge, Copyable, ErrorBox, QueryView, Time } from '../components/ui.js';
 import { trpc, type RouterInputs } from '../trpc.js';
 
@@ -15,7 +15,6 @@ export function ApiTokensSection() {
   const tokens = useQuery(trpc.admin.tokens.list.queryOptions());
   const [form, setForm] = useState({ name: '', role: 'viewer' as Role, reason: '' });
   const [revoking, setRevoking] = useState<string | null>(null);
-  const [revokeReason, setRevokeReason] = useState('');
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: trpc.admin.tokens.pathKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
@@ -32,7 +31,6 @@ export function ApiTokensSection() {
     trpc.admin.tokens.revoke.mutationOptions({
       onSuccess: () => {
         setRevoking(null);
-        setRevokeReason('');
         refresh();
       },
     }),
@@ -108,23 +106,17 @@ export function ApiTokensSection() {
         )}
       </form>
       {revoking && (
-        <ConfirmDialog
-          open
+        <ReasonDialog
           title={`Revoke ${revoking}?`}
           confirmLabel="Revoke token"
-          danger
           busy={revoke.isPending}
-          confirmDisabled={revokeReason.trim().length < 3}
+          error={revoke.error}
+          errorTitle="Not revoked"
           onCancel={() => setRevoking(null)}
-          onConfirm={() => revoke.mutate({ name: revoking, reason: revokeReason.trim() })}
+          onConfirm={(reason) => revoke.mutate({ name: revoking, reason })}
         >
           <p>Anything using this token is refused from now on.</p>
-          <div className="field">
-            <label htmlFor="revoke-reason">Reason (required)</label>
-            <input id="revoke-reason" value={revokeReason} onChange={(e) => setRevokeReason(e.target.value)} />
-          </div>
-          {revoke.isError && <ErrorBox error={revoke.error} title="Not revoked" />}
-        </ConfirmDialog>
+        </ReasonDialog>
       )}
     </section>
   );
