@@ -59,10 +59,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     pool: deps.database.pool,
     maxQueued: deps.env.WEBHOOK_QUEUE_MAX,
     deadlineMs: deps.env.WEBHOOK_STORE_DEADLINE_MS,
-    onRepaired: (eventId) => {
-      deps.metrics.webhookRequests.inc({ outcome: 'repaired' });
-      deps.logger.warn({ eventId }, 'Stripe event stored with characters PostgreSQL cannot hold replaced (U+FFFD)');
-    },
+    onRepaired: (eventId) => deps.logger.warn({ eventId }, 'Stripe event stored with characters PostgreSQL cannot hold replaced (U+FFFD)'),
   });
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
