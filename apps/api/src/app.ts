@@ -13,12 +13,12 @@ import { createLogger } from './lib/logger.js';
 import { createProgressWatch } from './lib/progress.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient } from './lib/stripe-client.js';
-import { createEventProcessor } from './payments/event-processor.js';
 import { createReconciler } from './payments/reconciler.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
+import { createInboxProcessor } from './workers/inbox-processor.js';
 
 export type Settle = {
   app: FastifyInstance;
@@ -70,7 +70,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
   const progress = createProgressWatch();
-  const processor = createEventProcessor({
+  const processor = createInboxProcessor({
     db: database.db,
     catalogue,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },

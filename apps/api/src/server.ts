@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { createInboxWriter, migrationsApplied, sql } from '@settle/db';
+import { createInboxWriter, migrationsApplied, pingDatabase } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -122,7 +122,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     if (wedged && wedged.ageMs > stallMs) return reply.code(503).send({ ok: false, reason: `${wedged.name} running for ${Math.round(wedged.ageMs / 1000)} s` });
     try {
       const probe = (async () => {
-        await sql`select 1`.execute(deps.database.db);
+        await pingDatabase(deps.database.db);
         return migrationsApplied(deps.database.db);
       })();
       probe.catch(() => {}); // answered by the race below, or too late to matter
