@@ -302,13 +302,30 @@ function decideCommon(order: OrderState, command: PaymentCommand, ctx: DecideCon
       return withInvoice(d, command.invoice);
     }
     case 'subscription_changed':
-      // The subscription moves (see `decideSubscription`); the order that started it does not.
+    case 'invoice_payment_linked':
+      // The subscription and its payments move (see `decideSubscription`, `mergeSubscriptionPayment`); the order that started it does not.
       return unchanged(order, 'noop');
     case 'checkout_completed':
     case 'payment_succeeded':
     case 'subscription_invoice_paid':
       throw new Error(`${command.type} is decided by the handler strategy`);
   }
+}
+
+/**
+ * What a subscription's first paid invoice says was paid. An invoice with nothing due and no
+ * money behind it (a trial, a 100% discount) is Stripe starting the subscription without a
+ * payment: the amount check is waived, the currency check stands, and it is said so in the audit.
+ */
+export function firstInvoicePayment(invoice: InvoiceFacts): PaymentFacts {
+  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null;
+  return {
+    paymentIntentId: invoice.paymentIntentId,
+    amount: invoice.amountPaid,
+    currency: invoice.currency,
+    reason: nothingDue ? 'invoice.paid (subscription_create, nothing due: trial or full discount)' : 'invoice.paid (subscription_create)',
+    ...(nothingDue ? { amountWaived: 'nothing due on the first invoice' } : {}),
+  };
 }
 
 /**
@@ -337,12 +354,7 @@ export function decideNew(order: OrderState, command: PaymentCommand, ctx: Decid
     case 'subscription_invoice_paid': {
       // The first paid invoice is a subscription's payment confirmation; renewals are only recorded.
       if (command.billingReason !== 'subscription_create') return recordInvoice(order, command.invoice);
-      const d = confirmPayment(order, {
-        paymentIntentId: null,
-        amount: command.invoice.amountPaid,
-        currency: command.invoice.currency,
-        reason: 'invoice.paid (subscription_create)',
-      }, ctx);
+      const d = confirmPayment(order, firstInvoicePayment(command.invoice), ctx);
       return withInvoice(d, command.invoice);
     }
     default:
