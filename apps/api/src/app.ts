@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
+import { countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -62,6 +62,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const metrics = createMetrics({
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+    subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { startStripeSimulator } from '@settle/stripe-simulator';
 import { DEV_ADMIN, DEV_USER_JWT_SECRET } from './dev-defaults.js';
+import { catalogueStripePrices, DEMO_PRODUCTS } from './payments/product-catalogue.js';
 
 try {
   process.loadEnvFile?.();
@@ -21,6 +22,8 @@ if (!process.env.STRIPE_SECRET_KEY) {
     webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`,
     webhookSecret: secret,
     log: (msg) => console.log(`[stripe-simulator] ${msg}`),
+    // The demo catalogue's plans are sold at these prices (PRODUCTS_FILE users bring their own Stripe).
+    prices: catalogueStripePrices(DEMO_PRODUCTS),
   });
   process.env.STRIPE_SECRET_KEY = 'sk_test_settle_simulator';
   process.env.STRIPE_API_BASE = simulator.url;

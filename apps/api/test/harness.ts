@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import type Stripe from 'stripe';
 import { createSettle, type Settle, type SettleOptions } from '../src/app.js';
 import { parseEnv } from '../src/env.js';
+import { catalogueStripePrices, DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
 import { createLogger } from '../src/lib/logger.js';
 import type { AppRouter } from '../src/trpc/root.js';
 
@@ -123,7 +124,7 @@ export type { StripeEvent, Stripe };
 /** A Settle API wired to a fresh offline Stripe simulator, which delivers its webhooks to it. */
 export async function startApiWithSimulator(kind: DatabaseKind, env: Record<string, string> = {}) {
   const { startStripeSimulator } = await import('@settle/stripe-simulator');
-  const simulator = await startStripeSimulator({ retryDelayMs: 20 });
+  const simulator = await startStripeSimulator({ retryDelayMs: 20, prices: catalogueStripePrices(DEMO_PRODUCTS) });
   const api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: simulator.url, ...env });
   simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
   return {

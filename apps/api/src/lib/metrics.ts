@@ -6,6 +6,8 @@ export type MetricsSources = {
   inboxHealth?: () => Promise<{ due: number; oldestDueAgeSeconds: number }>;
   /** Read at scrape time: paid one-time orders still without their invoice. */
   ordersMissingInvoice?: () => Promise<number>;
+  /** Read at scrape time: subscriptions whose price is not in the catalogue, waiting for review. */
+  subscriptionsNeedingReview?: () => Promise<number>;
 };
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -94,6 +96,21 @@ export function createMetrics(sources: MetricsSources = {}) {
         const n = await sources.ordersMissingInvoice?.().catch(() => null);
         if (typeof n === 'number') this.set(n);
       },
+    }),
+    subscriptionsNeedingReview: new Gauge({
+      name: 'settle_subscriptions_needing_review',
+      help: 'Subscriptions whose item moved to a price not in the catalogue (last known plan kept until reviewed)',
+      registers: [registry],
+      async collect() {
+        const n = await sources.subscriptionsNeedingReview?.().catch(() => null);
+        if (typeof n === 'number') this.set(n);
+      },
+    }),
+    subscriptionChanges: new Counter({
+      name: 'settle_subscription_changes_total',
+      help: 'Subscription status and plan changes, payments recorded, and reviews, by kind and cause',
+      labelNames: ['kind', 'cause'] as const,
+      registers: [registry],
     }),
     inboxDepth: new Gauge({
       name: 'settle_inbox_due_events',
