@@ -10,3 +10,4 @@ export * from './override.js';
 export * from './stripe-state.mapper.js';
 export * from './subscription-state.js';
 export * from './subscription-payment.js';
+export * from './subscription-snapshot.js';

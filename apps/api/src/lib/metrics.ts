@@ -106,12 +106,6 @@ export function createMetrics(sources: MetricsSources = {}) {
         if (typeof n === 'number') this.set(n);
       },
     }),
-    subscriptionChanges: new Counter({
-      name: 'settle_subscription_changes_total',
-      help: 'Subscription status and plan changes, payments recorded, and reviews, by kind and cause',
-      labelNames: ['kind', 'cause'] as const,
-      registers: [registry],
-    }),
     inboxDepth: new Gauge({
       name: 'settle_inbox_due_events',
       help: 'Inbox events waiting to be processed (pending or failed and due)',

@@ -40,7 +40,6 @@ import {
   type SubscriptionPaymentChange,
   type SubscriptionState,
 } from '@settle/payments-core';
-import type { Metrics } from '../lib/metrics.js';
 import type { Product, ProductCatalogue } from './product-catalogue.js';
 
 /**
@@ -53,7 +52,7 @@ import type { Product, ProductCatalogue } from './product-catalogue.js';
 const toSeconds = (d: Date | string | null): number | null => (d ? Math.floor(new Date(d).getTime() / 1000) : null);
 const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
 
-export type SubscriptionDeps = { catalogue: ProductCatalogue; metrics: Metrics };
+export type SubscriptionDeps = { catalogue: ProductCatalogue };
 
 /** Who and what is behind a change, for the subscription's timeline. */
 export type SubscriptionChangeSource = {
@@ -171,7 +170,6 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
 
 async function writeHistory(
   trx: Trx,
-  deps: SubscriptionDeps,
   source: SubscriptionChangeSource,
   row: Omit<NewSubscriptionHistory, 'cause' | 'actor' | 'event_id' | 'stripe_at'>,
 ): Promise<void> {
@@ -182,7 +180,6 @@ async function writeHistory(
     event_id: source.eventId,
     stripe_at: fromSeconds(source.stripeAt),
   });
-  deps.metrics.subscriptionChanges.inc({ kind: row.kind, cause: source.cause });
 }
 
 function statusReason(facts: SubscriptionFacts): string {
@@ -239,22 +236,22 @@ export async function applySubscriptionFacts(
     });
     const id = facts.subscriptionId;
     if (!current || current.status !== next.status) {
-      await writeHistory(trx, deps, source, { subscription_id: id, kind: 'status', from_status: current?.status ?? null, to_status: next.status, reason: statusReason(facts) });
+      await writeHistory(trx, source, { subscription_id: id, kind: 'status', from_status: current?.status ?? null, to_status: next.status, reason: statusReason(facts) });
     }
     if ((current?.plan ?? null) !== next.plan && current) {
-      await writeHistory(trx, deps, source, {
+      await writeHistory(trx, source, {
         subscription_id: id, kind: 'plan', from_plan: current.plan, to_plan: next.plan, reason: `item moved to price ${facts.priceId ?? 'unknown'}`,
       });
     }
     if (next.unknownPriceId && next.unknownPriceId !== current?.unknownPriceId) {
-      await writeHistory(trx, deps, source, {
+      await writeHistory(trx, source, {
         subscription_id: id, kind: 'review', from_plan: current?.plan ?? null, to_plan: next.plan,
         reason: `price ${next.unknownPriceId} is not in the catalogue: plan ${next.plan ?? 'none'} kept until an admin reviews it`,
       });
     }
   }
   if (opts.notice === 'trial_will_end') {
-    await writeHistory(trx, deps, source, {
+    await writeHistory(trx, source, {
       subscription_id: facts.subscriptionId, kind: 'notice',
       reason: `trial will end${facts.trialEnd ? ` at ${new Date(facts.trialEnd * 1000).toISOString()}` : ''}`,
     });
@@ -291,7 +288,7 @@ export async function recordSubscriptionPayment(
   await saveSubscriptionPayment(trx, paymentRow(after));
   const notes = describePaymentChange(before, after);
   if (notes.length > 0) {
-    await writeHistory(trx, deps, source, { subscription_id: after.subscriptionId, kind: 'payment', invoice_id: after.invoiceId, reason: notes.join('; ') });
+    await writeHistory(trx, source, { subscription_id: after.subscriptionId, kind: 'payment', invoice_id: after.invoiceId, reason: notes.join('; ') });
   }
   return { found: true, changed: true, payment: after };
 }
