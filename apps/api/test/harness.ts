@@ -79,12 +79,16 @@ export function send(api: TestApi, event: unknown, opts: { secret?: string; time
 }
 
 /** Insert an order as `checkout.create` would have, for tests that need no Stripe API. */
-export async function seedOrder(db: Db, o: { userId?: string; handler?: 'legacy' | 'new'; amount?: number; sessionId?: string } = {}) {
+export async function seedOrder(
+  db: Db,
+  o: { userId?: string; handler?: 'legacy' | 'new'; amount?: number; sessionId?: string; productId?: string; mode?: 'payment' | 'subscription' } = {},
+) {
   const id = randomUUID();
   return insertOrder(db, {
     id,
     user_id: o.userId ?? `user_${id.slice(0, 8)}`,
-    product_id: 'credits10',
+    product_id: o.productId ?? 'credits10',
+    ...(o.mode ? { mode: o.mode } : {}),
     amount: o.amount ?? 995,
     currency: 'usd',
     status: 'pending',

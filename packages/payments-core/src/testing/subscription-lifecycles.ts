@@ -39,6 +39,8 @@ export type LifecycleInput = {
   currency?: string;
   /** Renewals in `renewals` (1 or more). */
   renewals?: number;
+  /** The order's Checkout Session (default: one made up). */
+  checkoutSessionId?: string;
 };
 
 export type LifecycleExpectation = {
@@ -153,7 +155,7 @@ export function buildLifecycle(lifecycle: Lifecycle, input: LifecycleInput, plan
     paid += 1;
   }
   emit('checkout.session.completed', t0 + 1, {
-    id: `cs_${s}`, object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: trial ? 'no_payment_required' : 'paid',
+    id: input.checkoutSessionId ?? `cs_${s}`, object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: trial ? 'no_payment_required' : 'paid',
     amount_total: trial ? 0 : from.amount, currency, customer, subscription: sub, payment_intent: null, metadata: { orderId: input.orderId },
   });
 
