@@ -191,8 +191,8 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
 
   it('a malformed subscription or invoice is dead-lettered with a clear error, and changes nothing', async () => {
     const bad = [
-      { id: `evt_bad_sub_${kind}`, type: 'customer.subscription.updated', created: T0, data: { object: { id: 'sub_bad', object: 'subscription', status: 'bogus', metadata: {} } } },
-      { id: `evt_bad_inv_${kind}`, type: 'invoice.paid', created: T0, data: { object: { id: 'in_bad', object: 'invoice', status: 'paid', amount_paid: 5 } } },
+      { id: `evt_bad_sub_${kind}`, object: 'event', type: 'customer.subscription.updated', created: T0, data: { object: { id: 'sub_bad', object: 'subscription', status: 'bogus', metadata: {} } } },
+      { id: `evt_bad_inv_${kind}`, object: 'event', type: 'invoice.paid', created: T0, data: { object: { id: 'in_bad', object: 'invoice', status: 'paid', amount_paid: 5 } } },
     ];
     for (const e of bad) expect((await send(api, e)).status).toBe(200);
     await waitForInbox(api.db);

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, firstInvoicePayment, type OrderState } from './decide.js';
+import { decide } from './decide.js';
+import { firstInvoicePayment } from './decide-new.js';
+import type { OrderState } from './order-state.js';
 import type { PaymentCommand } from './payment-command.js';
 import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 import {

@@ -1,4 +1,4 @@
-import type { DisputeStatus } from './decide.js';
+import type { DisputeStatus } from './order-state.js';
 import type { InvoiceFacts } from './payment-command.js';
 
 /**
@@ -138,6 +138,7 @@ export function describePaymentChange(before: SubscriptionPayment | null, after:
   else if (before.status !== after.status) notes.push(`invoice ${what} ${after.status}`);
   if (after.status === 'paid' && before?.status !== 'paid' && before) notes.push(`paid ${after.amountPaid} ${after.currency}`);
   if ((before?.paymentIntentId ?? null) !== after.paymentIntentId && after.paymentIntentId) notes.push(`paid by ${after.paymentIntentId}`);
+  if (after.status === 'open' && after.attemptCount > (before?.attemptCount ?? 0)) notes.push(`payment attempt ${after.attemptCount} failed`);
   if ((before?.amountRefunded ?? 0) !== after.amountRefunded) {
     notes.push(isMoneyTakenBack({ ...after, disputeStatus: null }) ? `refunded in full (${after.amountRefunded} ${after.currency})` : `refunded ${after.amountRefunded} ${after.currency}`);
   }

@@ -1,20 +1,25 @@
 import {
   claimOrdersToReconcile,
+  claimStaleSubscriptions,
   findOrder,
-  lockOrder,
-  lockOrderByRef,
-  lockOrderOfSubscription,
+  findSubscription,
+  finishReconciliationRun,
+  listRecentUnmatchedEvents,
+  markOrderReconciled,
+  reconciliationDrift,
   requeueEvents,
-  sql,
+  startReconciliationRun,
   type Db,
   type OrderRow,
   type ReconcileAges,
 } from '@settle/db';
 import {
+  ENTITLING_SUBSCRIPTION_STATUSES,
   commandsFromStripeSnapshot,
-  decide,
+  commandsFromSubscriptionSnapshot,
+  idOf,
   mapStripeEvent,
-  subscriptionIdOf,
+  subscriptionRefOf,
   type StripeEventLike,
   type TimedCommand,
 } from '@settle/payments-core';
@@ -22,8 +27,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
-import { applyDecision } from './apply-decision.js';
-import { toOrderState } from './order.mapper.js';
+import { applyOrderCommand, lockTarget, reportOrderChange, type OrderChange } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 
 export type ReconcileResult = { order: OrderRow; changed: boolean; commands: string[] };
@@ -53,15 +57,14 @@ export type ReconcilerDeps = {
   metrics: Metrics;
   ages: ReconcileAges;
   batch: number;
+  /** A subscription whose period ended this long ago with no news from Stripe is asked about. */
+  subscriptionStaleAfterMinutes: number;
   onOrderChanged: (orderId: string) => void;
 };
 
-const idOf = (v: unknown): string | null =>
-  typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null;
-
 /**
  * The janitor (Kill Bill's idea): ask Stripe about orders that look stuck and apply what it says
- * through the same `decide` path as webhooks, with cause `reconciler`. Every order it had to
+ * through the same order use case as webhooks (`applyOrderCommand`), with cause `reconciler`. Every order it had to
  * change is a disagreement between Settle and Stripe: the consistency-drift metric.
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
@@ -80,25 +83,44 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const current = await findOrder(deps.db, orderId);
     if (!current) return null;
-    const commands: TimedCommand[] = commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000));
-    const product = deps.catalogue.get(current.product_id);
-    if (!product) throw new PermanentError(`order ${orderId} has product ${current.product_id}, which is not in the catalogue`);
-    const grant = deps.catalogue.grantFor(product, current.quantity);
+    return applyStripeReading(current, commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000)), actor);
+  }
+
+  /**
+   * A subscription that looks stale (its period ended without a paid renewal, a status change
+   * or an end heard of): read it and its latest invoice from Stripe and apply what they say
+   * through the same use case, to the order that started it.
+   */
+  async function reconcileSubscription(subscriptionId: string, actor: string): Promise<ReconcileResult | null> {
+    const stripe = deps.stripe;
+    if (!stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
+    const row = await findSubscription(deps.db, subscriptionId);
+    const order = row?.order_id ? await findOrder(deps.db, row.order_id) : undefined;
+    if (!order) return null;
+    const subscription = await stripe.subscriptions.retrieve(subscriptionId);
+    const latest = idOf(subscription.latest_invoice);
+    const invoice = latest ? await stripe.invoices.retrieve(latest) : null;
+    const commands = commandsFromSubscriptionSnapshot(subscription, invoice, Math.floor(Date.now() / 1000));
+    if (!commands) throw new PermanentError(`Stripe returned a subscription ${subscriptionId} or invoice ${latest} Settle cannot read`);
+    return applyStripeReading(order, commands, actor);
+  }
+
+  async function applyStripeReading(current: OrderRow, commands: TimedCommand[], actor: string): Promise<ReconcileResult> {
+    const orderId = current.id;
+    const changes: OrderChange[] = [];
     const result = await deps.db.transaction().execute(async (trx) => {
-      let row = (await lockOrder(trx, orderId))!;
-      let changed = false;
+      let order = current;
       for (const { command, at } of commands) {
-        const before = toOrderState(row);
-        const decision = decide(before, command, { at, grant });
-        if (decision.outcome !== 'applied' && decision.outcome !== 'parked') continue;
-        changed = true;
-        const applied = await applyDecision(trx, row, before, decision, { cause: 'reconciler', actor, eventId: null, stripeAt: at });
-        row = applied.order;
-        for (const t of applied.applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'reconciler' });
+        const source = { cause: 'reconciler', actor, eventId: null, stripeAt: at } as const;
+        const r = await applyOrderCommand(trx, { orderId }, { kind: 'stripe', command }, { at, catalogue: deps.catalogue, logger: deps.logger }, source);
+        if (r.status !== 'decided') continue;
+        order = r.order;
+        changes.push(r);
       }
-      await trx.updateTable('orders').set({ last_reconciled_at: sql`now()` }).where('id', '=', orderId).execute();
-      return { order: row, changed, commands: commands.map((c) => c.command.type) };
+      await markOrderReconciled(trx, orderId);
+      return { order, changed: changes.some((c) => c.orderChanged || c.subscriptionChanged), commands: commands.map((c) => c.command.type) };
     });
+    for (const c of changes) reportOrderChange(deps.metrics, deps.logger, c, { cause: 'reconciler', actor, eventId: null, stripeAt: null });
     if (result.changed) {
       deps.metrics.reconciliationDrift.inc();
       deps.logger.warn({ orderId, actor, commands: result.commands, status: result.order.status }, 'reconciliation corrected an order');
@@ -109,27 +131,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /** Unmatched events whose order exists by now go back to the queue. */
   async function requeueMatchableEvents(): Promise<number> {
-    const rows = await deps.db
-      .selectFrom('stripe_events')
-      .select(['id', 'payload'])
-      .where('state', '=', 'unmatched')
-      .where('received_at', '>', sql<Date>`now() - interval '7 days'`)
-      .orderBy('received_at')
-      .limit(200)
-      .execute();
+    const rows = await listRecentUnmatchedEvents(deps.db, 200);
     const matchable: string[] = [];
     for (const r of rows) {
       const mapped = mapStripeEvent(r.payload as StripeEventLike);
       if (!mapped.supported) continue;
-      const found = await deps.db.transaction().execute(async (trx) =>
-        (await lockOrderByRef(trx, mapped.ref)) ?? (await lockOrderOfSubscription(trx, subscriptionIdOf(mapped.command))));
+      const found = await deps.db.transaction().execute((trx) => lockTarget(trx, { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) }));
       if (found) matchable.push(r.id);
     }
     return requeueEvents(deps.db, matchable);
   }
 
   async function runOnce(trigger: string) {
-    const run = await deps.db.insertInto('reconciliation_runs').values({ trigger, finished_at: null }).returning('id').executeTakeFirstOrThrow();
+    const runId = await startReconciliationRun(deps.db, trigger);
     let checked = 0;
     let disagreements = 0;
     let errors = 0;
@@ -148,13 +162,25 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
             deps.logger.warn({ orderId: id, err: errorMessage(err) }, 'reconciliation of an order failed');
           }
         }
+        const stale = await claimStaleSubscriptions(deps.db, {
+          statuses: ENTITLING_SUBSCRIPTION_STATUSES,
+          graceMinutes: deps.subscriptionStaleAfterMinutes,
+          everyMinutes: deps.subscriptionStaleAfterMinutes,
+          limit: deps.batch,
+        });
+        for (const id of stale) {
+          try {
+            const r = await reconcileSubscription(id, 'reconciler');
+            checked += 1;
+            if (r?.changed) disagreements += 1;
+          } catch (err) {
+            errors += 1;
+            deps.logger.warn({ subscriptionId: id, err: errorMessage(err) }, 'reconciliation of a subscription failed');
+          }
+        }
       }
     } finally {
-      await deps.db
-        .updateTable('reconciliation_runs')
-        .set({ finished_at: sql`now()`, checked, disagreements, errors, requeued_events: requeuedEvents })
-        .where('id', '=', run.id)
-        .execute();
+      await finishReconciliationRun(deps.db, runId, { checked, disagreements, errors, requeuedEvents });
     }
     deps.metrics.reconciliationLastDisagreements.set(disagreements);
     return { checked, disagreements, errors, requeuedEvents };
@@ -164,16 +190,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     reconcileOrder,
     runOnce,
     async drift() {
-      const last = await deps.db.selectFrom('reconciliation_runs').selectAll().where('finished_at', 'is not', null).orderBy('id', 'desc').executeTakeFirst();
-      const day = await sql<{ checked: number; disagreements: number }>`
-        select coalesce(sum(checked), 0)::int as checked, coalesce(sum(disagreements), 0)::int as disagreements
-        from reconciliation_runs where started_at > now() - interval '24 hours'`.execute(deps.db);
+      const { last, checked24h, disagreements24h } = await reconciliationDrift(deps.db);
       return {
         lastRunAt: last?.finished_at ? new Date(last.finished_at).toISOString() : null,
         lastRunChecked: last?.checked ?? 0,
         lastRunDisagreements: last?.disagreements ?? 0,
-        checked24h: Number(day.rows[0]?.checked ?? 0),
-        disagreements24h: Number(day.rows[0]?.disagreements ?? 0),
+        checked24h,
+        disagreements24h,
       };
     },
     start(intervalMs) {

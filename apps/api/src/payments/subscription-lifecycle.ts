@@ -31,7 +31,6 @@ import {
   paymentChanged,
   paymentFromInvoice,
   planEntitlementOf,
-  type Decision,
   type InvoiceFacts,
   type OrderStatus,
   type PaymentCommand,
@@ -347,16 +346,15 @@ export async function applySubscriptionCommand(
   command: PaymentCommand,
   at: number,
   source: SubscriptionChangeSource,
-  subscriptionId: string | null,
-): Promise<{ outcome: string; changed: boolean }> {
+): Promise<{ outcome: 'stale' | 'subscription_changed' | 'payment_recorded' | 'trial_will_end' | 'noop' | 'unmatched'; changed: boolean }> {
   if (command.type === 'subscription_changed') {
     const sub = await applySubscriptionFacts(trx, deps, order, product, command.subscription, at, source, { notice: command.notice });
-    return { outcome: sub.stale ? 'stale' : sub.changed ? 'subscription_changed' : command.notice ?? 'noop', changed: sub.changed };
+    const outcome = sub.stale ? 'stale' : sub.changed ? 'subscription_changed' : command.notice ?? 'noop';
+    return { outcome, changed: sub.changed };
   }
   if (command.type === 'invoice_payment_linked') {
     if (!command.paid) return { outcome: 'noop', changed: false };
-    const subId = subscriptionId ?? '';
-    const r = await recordSubscriptionPayment(trx, deps, subId, { invoiceId: command.invoiceId }, {
+    const r = await recordSubscriptionPayment(trx, deps, '', { invoiceId: command.invoiceId }, {
       kind: 'linked', paymentIntentId: command.paymentIntentId, chargeId: command.chargeId,
     }, source);
     if (!r.found) return { outcome: 'unmatched', changed: false };
@@ -369,7 +367,7 @@ export async function applySubscriptionCommand(
   }
   const change = moneyBackChange(command);
   if (!change || !isMoneyBackCommand(command)) return { outcome: 'noop', changed: false };
-  const r = await recordSubscriptionPayment(trx, deps, subscriptionId ?? '', { paymentIntentId: command.paymentIntentId }, change, source);
+  const r = await recordSubscriptionPayment(trx, deps, '', { paymentIntentId: command.paymentIntentId }, change, source);
   if (!r.found) return { outcome: 'unmatched', changed: false };
   await syncPlanEntitlement(trx, order.user_id);
   return { outcome: r.changed ? 'payment_recorded' : 'noop', changed: r.changed };
@@ -388,25 +386,24 @@ export async function afterSubscriptionOrderDecision(
   deps: SubscriptionDeps,
   order: OrderRow,
   product: Product,
-  command: PaymentCommand,
-  _decision: Decision,
+  command: PaymentCommand | null,
   at: number,
   source: SubscriptionChangeSource,
 ): Promise<SubscriptionOutcome | null> {
   let outcome: SubscriptionOutcome | null = null;
-  const invoice = 'invoice' in command ? command.invoice : null;
+  const invoice = command && 'invoice' in command ? command.invoice : null;
   if (invoice?.subscriptionId) {
     const r = await recordSubscriptionPayment(trx, deps, invoice.subscriptionId, { invoiceId: invoice.invoiceId }, { kind: 'invoice', invoice }, source);
     outcome = { changed: r.changed, stale: false, subscriptionId: invoice.subscriptionId };
-    if (command.type === 'subscription_invoice_paid' && command.billingReason === 'subscription_create') {
+    if (command?.type === 'subscription_invoice_paid' && command.billingReason === 'subscription_create') {
       const sub = await applySubscriptionFacts(trx, deps, order, product, firstInvoiceFacts(order, invoice.subscriptionId, invoice), at, source, {
         completesIncomplete: true,
       });
       outcome = { ...sub, changed: sub.changed || r.changed };
     }
   }
-  const change = moneyBackChange(command);
-  if (change && isMoneyBackCommand(command)) {
+  const change = command ? moneyBackChange(command) : null;
+  if (change && command && isMoneyBackCommand(command)) {
     const r = await recordSubscriptionPayment(trx, deps, '', { paymentIntentId: command.paymentIntentId }, change, source);
     if (r.payment) outcome = { changed: r.changed, stale: false, subscriptionId: r.payment.subscriptionId };
   }

@@ -26,6 +26,8 @@ export const LIFECYCLES = [
 export type Lifecycle = (typeof LIFECYCLES)[number];
 
 export const PERIOD_S = 30 * 86_400;
+/** The API version these shapes are from. */
+export const API_VERSION = '2025-03-31.basil';
 
 export type LifecycleInput = {
   orderId: string;
@@ -81,7 +83,7 @@ export function buildLifecycle(lifecycle: Lifecycle, input: LifecycleInput, plan
   let seq = 0;
   const events: StripeEventLike[] = [];
   const emit = (type: string, created: number, object: O) => {
-    events.push({ id: `evt_${s}_${++seq}`, type, created, data: { object } } as StripeEventLike);
+    events.push({ id: `evt_${s}_${++seq}`, object: 'event', api_version: API_VERSION, livemode: false, type, created, data: { object } } as StripeEventLike);
   };
 
   const subscription = (status: string, periodStart: number, price: { id: string }, extra: O = {}): O => ({
