@@ -21,7 +21,8 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
   let admin: ReturnType<typeof trpcClient>;
   let n = 0;
   beforeAll(async () => {
-    api = await startApi(kind);
+    // Early events (a dispute before its invoice) wait for what they need: enough retries for a whole shuffled delivery.
+    api = await startApi(kind, { UNMATCHED_MAX_ATTEMPTS: '40' });
     admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `sub-viewer-${kind}`, role: 'viewer', createdBy: 'test' })).token);
   });
   afterAll(async () => {
