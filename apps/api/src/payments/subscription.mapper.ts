@@ -1,6 +1,6 @@
 import type { SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow } from '@settle/db';
-import { isMoneyTakenBack } from '@settle/payments-core';
-import { toSubscriptionPayment } from './subscription-lifecycle.js';
+import { isMoneyTakenBack, type SubscriptionStatus } from '@settle/payments-core';
+import { toSubscriptionPayment, toSubscriptionState } from './subscription-lifecycle.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -36,7 +36,7 @@ export type SubscriptionDto = {
   orderId: string | null;
   productId: string;
   plan: string | null;
-  status: string;
+  status: SubscriptionStatus;
   stripeStatus: string;
   cancelAtPeriodEnd: boolean;
   currentPeriodEnd: string | null;
@@ -92,7 +92,7 @@ export function toSubscriptionDto(row: SubscriptionRow, payments: readonly Subsc
     orderId: row.order_id,
     productId: row.product_id,
     plan: row.plan,
-    status: row.status,
+    status: toSubscriptionState(row).status,
     stripeStatus: row.stripe_status,
     cancelAtPeriodEnd: row.cancel_at_period_end,
     currentPeriodEnd: iso(row.current_period_end),

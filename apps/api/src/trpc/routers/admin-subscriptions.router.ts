@@ -1,4 +1,5 @@
 import {
+  countSubscriptionsByStatusAndPlan,
   findOrder,
   findSubscription,
   listSubscriptionHistory,
@@ -12,7 +13,29 @@ import { toSubscriptionDto, toSubscriptionHistoryDto, toSubscriptionPaymentDto }
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
+/** Statuses whose subscriptions bring money every month (a trial does not yet). */
+const PAYING = ['active', 'cancel_at_period_end', 'past_due'];
+
 export const adminSubscriptionsRouter = router({
+  /** The Overview's numbers: subscriptions by status, and monthly recurring revenue by plan (catalogue prices). */
+  summary: adminProcedure('viewer').query(async ({ ctx }) => {
+    const rows = await countSubscriptionsByStatusAndPlan(ctx.deps.database.db);
+    const byStatus = Object.fromEntries(SUBSCRIPTION_STATUSES.map((s) => [s, 0])) as Record<(typeof SUBSCRIPTION_STATUSES)[number], number>;
+    const mrr = new Map<string, { plan: string; currency: string; amount: number; subscriptions: number }>();
+    for (const r of rows) {
+      if (r.status in byStatus) byStatus[r.status as keyof typeof byStatus] += r.count;
+      if (!PAYING.includes(r.status) || !r.plan) continue;
+      const product = (r.stripe_price_id ? ctx.deps.catalogue.byStripePrice(r.stripe_price_id) : undefined) ?? ctx.deps.catalogue.get(r.product_id);
+      if (!product) continue;
+      const key = `${r.plan}:${product.currency}`;
+      const entry = mrr.get(key) ?? { plan: r.plan, currency: product.currency, amount: 0, subscriptions: 0 };
+      entry.amount += product.amount * r.count;
+      entry.subscriptions += r.count;
+      mrr.set(key, entry);
+    }
+    return { byStatus, mrrByPlan: [...mrr.values()].sort((a, b) => b.amount - a.amount) };
+  }),
+
   list: adminProcedure('viewer')
     .input(
       z
