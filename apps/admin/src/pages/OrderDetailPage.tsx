@@ -3,7 +3,7 @@ import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
-import { Badge, Copyable, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
+import { Badge, Copyable, Fact, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
 import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
 import { Link } from '../router.js';
@@ -98,14 +98,6 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   );
 }
 
-function Fact({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div className="fact">
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 

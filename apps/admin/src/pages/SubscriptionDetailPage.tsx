@@ -1,7 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
-import type { ReactNode } from 'react';
 import { SubscriptionStatusBadge } from '../components/SubscriptionStatusBadge.js';
-import { Badge, Copyable, PageHeader, QueryView, Time } from '../components/ui.js';
+import { Badge, Copyable, Fact, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
 import { subscriptionStatusMeta } from '../lib/status.js';
 import { Link } from '../router.js';
@@ -134,11 +133,3 @@ function SubscriptionDetail({ data }: { data: Detail }) {
   );
 }
 
-function Fact({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div className="fact">
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}

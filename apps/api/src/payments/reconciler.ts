@@ -151,33 +151,27 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     try {
       requeuedEvents = await requeueMatchableEvents();
       if (deps.stripe) {
-        const ids = await claimOrdersToReconcile(deps.db, deps.ages, deps.batch);
-        for (const id of ids) {
-          try {
-            const r = await reconcileOrder(id, 'reconciler');
-            checked += 1;
-            if (r?.changed) disagreements += 1;
-          } catch (err) {
-            errors += 1;
-            deps.logger.warn({ orderId: id, err: errorMessage(err) }, 'reconciliation of an order failed');
+        // Each stuck order, then each stale subscription: one failure is counted and logged, the rest go on.
+        const check = async (ids: string[], what: 'order' | 'subscription', reconcile: (id: string, actor: string) => Promise<ReconcileResult | null>) => {
+          for (const id of ids) {
+            try {
+              const r = await reconcile(id, 'reconciler');
+              checked += 1;
+              if (r?.changed) disagreements += 1;
+            } catch (err) {
+              errors += 1;
+              deps.logger.warn({ [`${what}Id`]: id, err: errorMessage(err) }, `reconciliation of a ${what} failed`);
+            }
           }
-        }
+        };
+        await check(await claimOrdersToReconcile(deps.db, deps.ages, deps.batch), 'order', reconcileOrder);
         const stale = await claimStaleSubscriptions(deps.db, {
           statuses: ENTITLING_SUBSCRIPTION_STATUSES,
           graceMinutes: deps.subscriptionStaleAfterMinutes,
           everyMinutes: deps.subscriptionStaleAfterMinutes,
           limit: deps.batch,
         });
-        for (const id of stale) {
-          try {
-            const r = await reconcileSubscription(id, 'reconciler');
-            checked += 1;
-            if (r?.changed) disagreements += 1;
-          } catch (err) {
-            errors += 1;
-            deps.logger.warn({ subscriptionId: id, err: errorMessage(err) }, 'reconciliation of a subscription failed');
-          }
-        }
+        await check(stale, 'subscription', reconcileSubscription);
       }
     } finally {
       await finishReconciliationRun(deps.db, runId, { checked, disagreements, errors, requeuedEvents });
