@@ -140,3 +140,6 @@ export async function startApiWithSimulator(kind: DatabaseKind, env: Record<stri
     },
   };
 }
+
+/** Whole subscription lifecycles in Stripe's current shapes (payments-core's testing module), for tests outside apps/api too. */
+export { buildLifecycle } from '@settle/payments-core/testing';

@@ -65,3 +65,8 @@ export const SUBSCRIPTION_STATUSES = Object.keys(SUBSCRIPTION_STATUS_META) as Su
 export function subscriptionStatusMeta(status: string): { label: string; tone: Tone; hint: string } {
   return SUBSCRIPTION_STATUS_META[status as SubscriptionStatus] ?? { label: status, tone: 'neutral', hint: '' };
 }
+
+/** What a subscription gives the customer now: its status's meaning, unless a payment of it went back. */
+export function subscriptionAccessHint(s: { status: string; moneyTakenBack: boolean }): string {
+  return s.moneyTakenBack ? 'A payment was charged back or refunded in full: plan taken' : subscriptionStatusMeta(s.status).hint;
+}

@@ -8,7 +8,7 @@ import { dateTime, money } from '../lib/format.js';
 import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
 import { Link } from '../router.js';
 import { SubscriptionFacts } from './SubscriptionDetailPage.js';
-import { subscriptionStatusMeta } from '../lib/status.js';
+import { subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
 import { errorMessage, trpc, type RouterOutputs } from '../trpc.js';
 
 type Detail = RouterOutputs['admin']['orders']['get'];
@@ -32,7 +32,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   const meta = ORDER_STATUS_META[order.status];
   // A plan order's own status is about its first payment; what the customer has now is the subscription's.
   const hint = subscription && meta.paid
-    ? `First invoice paid. The plan follows the subscription: ${subscriptionStatusMeta(subscription.status).label.toLowerCase()} — ${subscriptionStatusMeta(subscription.status).hint}`
+    ? `First invoice paid. The plan follows the subscription: ${subscriptionStatusMeta(subscription.status).label.toLowerCase()} — ${subscriptionAccessHint(subscription)}`
     : meta.hint;
   return (
     <>

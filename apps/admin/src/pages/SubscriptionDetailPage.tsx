@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { SubscriptionStatusBadge } from '../components/SubscriptionStatusBadge.js';
 import { Badge, Copyable, Fact, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
-import { subscriptionStatusMeta } from '../lib/status.js';
+import { subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
 
@@ -56,7 +56,7 @@ function SubscriptionDetail({ data }: { data: Detail }) {
       <PageHeader title={`Subscription ${s.subscriptionId}`}>
         <SubscriptionStatusBadge status={s.status} />
       </PageHeader>
-      <p className="muted status-hint">{subscriptionStatusMeta(s.status).hint}</p>
+      <p className="muted status-hint">{subscriptionAccessHint(s)}</p>
       <div className="detail-grid">
         <div className="detail-main">
           <section className="card" aria-labelledby="sub-facts">
