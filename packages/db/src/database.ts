@@ -5,7 +5,7 @@ import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/g
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
 import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
-import type { SubscriptionTable } from './tables/subscription.table.js';
+import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -25,6 +25,8 @@ export interface Database {
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;
+  subscription_payments: SubscriptionPaymentTable;
+  subscription_history: SubscriptionHistoryTable;
 }
 
 export type Db = Kysely<Database>;

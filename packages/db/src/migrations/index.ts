@@ -9,6 +9,7 @@ import * as orderEmailAndInvoiceWatch from './20261127030000_order_email_and_inv
 import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.js';
 import * as rateLimits from './20261201064000_rate_limits.js';
 import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
+import * as subscriptionPayments from './20261201074300_subscription_payments.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '20261127040000_drop_unused_event_index': dropUnusedEventIndex,
   '20261201064000_rate_limits': rateLimits,
   '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
+  '20261201074300_subscription_payments': subscriptionPayments,
 };
