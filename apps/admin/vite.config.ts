@@ -19,5 +19,5 @@ export default defineConfig({
     strictPort: true,
     proxy: { '/trpc': proxied, '/metrics': proxied, '/readyz': proxied },
   },
-  build: { outDir: 'dist', sourcemap: true },
+  build: { outDir: 'dist', sourcemap: false },
 });

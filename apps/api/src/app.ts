@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
+import { countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import type { Env } from './env.js';
 import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
+import { createProgressWatch } from './lib/progress.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient } from './lib/stripe-client.js';
 import { createReconciler } from './payments/reconciler.js';
@@ -43,6 +44,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.PGLITE_DIR,
     poolMax: env.DATABASE_POOL_MAX,
+    queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
   });
   try {
     const applied = await migrateToLatest(database.db);
@@ -62,13 +65,16 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const metrics = createMetrics({
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+    subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
+  const progress = createProgressWatch();
   const processor = createInboxProcessor({
     db: database.db,
     catalogue,
+    stripe,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
@@ -90,6 +96,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
       recheckMinutes: env.RECONCILE_RECHECK_MIN,
     },
     batch: env.RECONCILE_BATCH,
+    subscriptionStaleAfterMinutes: env.SUBSCRIPTION_STALE_AFTER_MIN,
     onOrderChanged: (orderId) => orderChanges.publish(orderId),
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
@@ -114,7 +121,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const worker: EventWorker = startEventWorker({
     webhooksInFlight: () => webhooksInFlight,
     db: database.db,
-    processor,
+    // Readiness watches each batch: one that never ends means processing is wedged.
+    processor: { ...processor, processBatch: (ids) => progress.track('worker batch', processor.processBatch(ids)) },
     logger,
     workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     concurrency: env.WORKER_CONCURRENCY,
@@ -128,6 +136,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const app = await buildServer(deps, {
     afterStore: (id) => worker.processNow(id),
     isAccepting: () => accepting,
+    progress,
     webhooks: { enter: () => void (webhooksInFlight += 1), leave: () => void (webhooksInFlight -= 1) },
   });
   let closed: Promise<void> | null = null;

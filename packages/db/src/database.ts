@@ -3,9 +3,9 @@ import type { OrderTable, OrderTransitionTable, ReconciliationRunTable } from '.
 import type { StripeEventTable } from './tables/stripe-event.table.js';
 import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/grant.table.js';
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
-import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
+import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
-import type { SubscriptionTable } from './tables/subscription.table.js';
+import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -21,9 +21,12 @@ export interface Database {
   admin_sessions: AdminSessionTable;
   admin_tokens: AdminTokenTable;
   admin_audit: AdminAuditTable;
+  admin_refund_requests: AdminRefundRequestTable;
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;
+  subscription_payments: SubscriptionPaymentTable;
+  subscription_history: SubscriptionHistoryTable;
 }
 
 export type Db = Kysely<Database>;

@@ -4,6 +4,7 @@ import type { Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { trpc, type RouterInputs } from '../trpc.js';
+import { ApiTokensSection } from './ApiTokensSection.js';
 
 type Role = RouterInputs['admin']['users']['create']['role'];
 const ROLES: { role: Role; help: string }[] = [
@@ -116,6 +117,7 @@ export function AccountsPage({ me }: { me: Me }) {
           </form>
         </section>
       </div>
+      <ApiTokensSection />
       {action && (
         <AccountDialog
           action={action.kind}
@@ -136,8 +138,8 @@ export function AccountsPage({ me }: { me: Me }) {
 type AccountAction = 'disable' | 'enable' | 'reset';
 
 const ACTION_TEXT: Record<AccountAction, { title: string; confirm: string; body: string; refused: string }> = {
-  disable: { title: 'Disable', confirm: 'Disable account', body: 'They are signed out everywhere at once and can no longer sign in. Their past actions stay in the audit log.', refused: 'Not disabled' },
-  enable: { title: 'Enable', confirm: 'Enable account', body: 'They can sign in again with their old password (reset it too if they lost it), with the role they had.', refused: 'Not enabled' },
+  disable: { title: 'Disable', confirm: 'Disable account', body: 'They are signed out everywhere at once and can no longer sign in, and their API tokens stop working. Their past actions stay in the audit log.', refused: 'Not disabled' },
+  enable: { title: 'Enable', confirm: 'Enable account', body: 'They can sign in again with their old password (reset it too if they lost it), with the role they had. API tokens revoked on disabling stay revoked.', refused: 'Not enabled' },
   reset: { title: 'Reset the password of', confirm: 'Set new password', body: 'Their sessions end at once; they sign in with the new password. Share it out of band. The password is not written to the audit log; the reset is.', refused: 'Password not changed' },
 };
 

@@ -7,9 +7,12 @@ import { adminOrdersRouter } from './routers/admin-orders.router.js';
 import { adminMetricsRouter } from './routers/admin-metrics.router.js';
 import { adminAuditRouter } from './routers/admin-audit.router.js';
 import { adminUsersRouter } from './routers/admin-users.router.js';
+import { adminTokensRouter } from './routers/admin-tokens.router.js';
 import { authRouter } from './routers/auth.router.js';
 import { adminFlagsRouter } from './routers/admin-flags.router.js';
 import { adminRolloutRouter } from './routers/admin-rollout.router.js';
+import { adminSubscriptionsRouter } from './routers/admin-subscriptions.router.js';
+import { billingRouter } from './routers/billing.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -17,15 +20,18 @@ export const appRouter = router({
   checkout: checkoutRouter,
   orders: ordersRouter,
   entitlements: entitlementsRouter,
+  billing: billingRouter,
   auth: authRouter,
   admin: router({
     users: adminUsersRouter,
+    tokens: adminTokensRouter,
     audit: adminAuditRouter,
     events: adminEventsRouter,
     orders: adminOrdersRouter,
     metrics: adminMetricsRouter,
     flags: adminFlagsRouter,
     rollout: adminRolloutRouter,
+    subscriptions: adminSubscriptionsRouter,
   }),
 });
 

@@ -1,10 +1,10 @@
 import { ADMIN_ROLES, disableAdminUser, enableAdminUser, insertAdminUser, listAdminUsers, normalizeEmail, recordAdminAction, setAdminPassword, type AdminAccount } from '@settle/db';
 import { z } from 'zod';
-import { hashPassword } from '../../lib/password.js';
+import { hashPassword, MIN_ADMIN_PASSWORD, passwordProblem } from '../../lib/password.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
 const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
-const Password = z.string().min(12, 'a password of at least 12 characters is required').max(1024);
+const Password = z.string().min(MIN_ADMIN_PASSWORD, `a password of at least ${MIN_ADMIN_PASSWORD} characters is required`).max(1024);
 const Email = z.string().trim().min(3).max(320);
 const dto = (a: AdminAccount) => ({
   id: a.id,
@@ -28,6 +28,8 @@ export const adminUsersRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
+      const weak = passwordProblem(input.password, input.email);
+      if (weak) throw domainError('INVALID', weak);
       const passwordHash = await hashPassword(input.password);
       const created = await ctx.deps.database.db.transaction().execute(async (trx) => {
         const account = await insertAdminUser(trx, { email: input.email, passwordHash, role: input.role });
@@ -73,6 +75,8 @@ export const adminUsersRouter = router({
     .input(z.object({ email: Email, password: Password, reason: Reason }))
     .mutation(async ({ ctx, input }) => {
       const email = normalizeEmail(input.email);
+      const weak = passwordProblem(input.password, email);
+      if (weak) throw domainError('INVALID', weak);
       const passwordHash = await hashPassword(input.password);
       const updated = await ctx.deps.database.db.transaction().execute(async (trx) => {
         const account = await setAdminPassword(trx, email, passwordHash);
