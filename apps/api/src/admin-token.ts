@@ -24,7 +24,7 @@ if (server) {
   // Two processes on one embedded database can corrupt it; the running server must do this.
   console.error(
     `A running Settle server (pid ${server.pid}${server.url ? `, ${server.url}` : ''}) holds the PGlite folder ${env.PGLITE_DIR}.\n` +
-      'Create or revoke tokens there instead: in the console, or with the admin.tokens.create / admin.tokens.revoke procedures (owner). Or stop the server first.',
+      'Create or revoke tokens there instead: in the console (Accounts → API tokens), or with the admin.tokens.create / admin.tokens.revoke procedures (owner). Or stop the server first.',
   );
   process.exit(1);
 }
