@@ -20,3 +20,6 @@ export { sql } from 'kysely';
 export * from './repositories/inbox-writer.js';
 export * from './tables/subscription.table.js';
 export * from './repositories/subscription.repository.js';
+export * from './tables/host-delivery.table.js';
+export * from './repositories/host-outbox.repository.js';
+export * from './repositories/credit-spend.repository.js';
