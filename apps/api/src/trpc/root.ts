@@ -10,6 +10,8 @@ import { adminUsersRouter } from './routers/admin-users.router.js';
 import { authRouter } from './routers/auth.router.js';
 import { adminFlagsRouter } from './routers/admin-flags.router.js';
 import { adminRolloutRouter } from './routers/admin-rollout.router.js';
+import { adminDeliveriesRouter } from './routers/admin-deliveries.router.js';
+import { adminCustomersRouter } from './routers/admin-customers.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -26,6 +28,8 @@ export const appRouter = router({
     metrics: adminMetricsRouter,
     flags: adminFlagsRouter,
     rollout: adminRolloutRouter,
+    deliveries: adminDeliveriesRouter,
+    customers: adminCustomersRouter,
   }),
 });
 
