@@ -5,6 +5,7 @@ import type { Env } from './env.js';
 import type { HandlerChoice, HandlerFlag } from './flags/handler-flag.js';
 import type { Metrics } from './lib/metrics.js';
 import type { HostWebhookSender } from './host-webhooks/host-webhook-sender.js';
+import type { CreditSpender } from './entitlements/credit-spending.service.js';
 import type { OrderChangeBus } from './lib/order-change-bus.js';
 import type { Reconciler } from './payments/reconciler.js';
 import type { EventProcessor } from './payments/event-processor.js';
@@ -33,4 +34,6 @@ export type AppDeps = {
   chooseHandler(userId: string): Promise<HandlerChoice>;
   /** Sends the outbox to the host app; null without `HOST_WEBHOOK_URL` (changes wait in the outbox). */
   hostWebhooks: HostWebhookSender | null;
+  /** `entitlements.consume`. */
+  credits: CreditSpender;
 };

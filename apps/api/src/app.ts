@@ -19,6 +19,7 @@ import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
 import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
+import { createCreditSpender } from './entitlements/credit-spending.service.js';
 
 export type Settle = {
   app: FastifyInstance;
@@ -129,6 +130,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     chooseHandler: async (userId) => flags.choose(userId),
     processNow: (id) => worker.processNow(id),
     hostWebhooks,
+    credits: createCreditSpender({ db: database.db, metrics, onSpent: () => hostWebhooks?.wake() }),
   };
   let webhooksInFlight = 0;
   const worker: EventWorker = startEventWorker({

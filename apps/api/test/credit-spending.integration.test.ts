@@ -93,5 +93,5 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
     const messages = await api.db.selectFrom('host_deliveries').select(['sequence', 'payload']).where('user_id', '=', 'u_race').orderBy('sequence').execute();
     expect(messages.map((m) => Number(m.sequence))).toEqual(Array.from({ length: 701 }, (_, i) => i + 1));
     expect(messages.map((m) => m.payload.data.credits)).toEqual(Array.from({ length: 701 }, (_, i) => 700 - i));
-  });
+  }, 240_000);
 });

@@ -1,6 +1,7 @@
+import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { CreditLedgerRow } from '../tables/grant.table.js';
-import { applyCreditDelta } from './grant.repository.js';
+import { enqueueEntitlementsUpdated } from './host-outbox.repository.js';
 
 export type CreditSpendResult =
   | { ok: true; credits: number; consumed: number; repeated: boolean }
@@ -18,34 +19,42 @@ export async function spendCredits(
   trx: Trx,
   s: { userId: string; credits: number; idempotencyKey: string; note: string | null },
 ): Promise<CreditSpendResult> {
-  await trx
-    .insertInto('entitlements')
-    .values({ user_id: s.userId, plan: null, subscription_status: null, plan_period_end: null })
-    .onConflict((oc) => oc.column('user_id').doNothing())
-    .execute();
-  const entitlement = await trx.selectFrom('entitlements').select('credits').where('user_id', '=', s.userId).forUpdate().executeTakeFirstOrThrow();
-  const earlier = await trx
-    .selectFrom('credit_ledger')
-    .select(['delta', 'balance_after'])
-    .where('user_id', '=', s.userId)
-    .where('idempotency_key', '=', s.idempotencyKey)
-    .executeTakeFirst();
-  if (earlier) {
-    const consumed = -Number(earlier.delta);
+  // One round trip while the lock is taken: the balance, and the key's earlier spend if any.
+  const current = await sql<{ credits: number; earlier_delta: number | null; earlier_balance: number | null }>`
+    select e.credits, l.delta as earlier_delta, l.balance_after as earlier_balance
+    from entitlements e
+    left join credit_ledger l on l.user_id = e.user_id and l.idempotency_key = ${s.idempotencyKey}
+    where e.user_id = ${s.userId}
+    for update of e`.execute(trx);
+  const row = current.rows[0];
+  if (row && row.earlier_delta !== null) {
+    const consumed = -Number(row.earlier_delta);
     if (consumed !== s.credits) return { ok: false, code: 'KEY_REUSED', consumed };
-    return { ok: true, credits: Number(earlier.balance_after), consumed, repeated: true };
+    return { ok: true, credits: Number(row.earlier_balance), consumed, repeated: true };
   }
-  const balance = Number(entitlement.credits);
-  if (balance < s.credits) return { ok: false, code: 'INSUFFICIENT_CREDITS', credits: balance };
-  const after = await applyCreditDelta(trx, {
-    userId: s.userId,
-    orderId: null,
-    delta: -s.credits,
-    reason: 'consume',
-    idempotencyKey: s.idempotencyKey,
-    note: s.note,
-  });
-  return { ok: true, credits: after.balance, consumed: s.credits, repeated: false };
+  const balance = Number(row?.credits ?? 0);
+  if (!row || balance < s.credits) return { ok: false, code: 'INSUFFICIENT_CREDITS', credits: balance };
+  const updated = await trx
+    .updateTable('entitlements')
+    .set({ credits: sql`credits - ${s.credits}`, updated_at: sql`now()` })
+    .where('user_id', '=', s.userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto('credit_ledger')
+    .values({
+      user_id: s.userId,
+      order_id: null,
+      delta: -s.credits,
+      reason: 'consume',
+      balance_after: updated.credits,
+      debt_after: updated.credit_debt,
+      idempotency_key: s.idempotencyKey,
+      note: s.note,
+    })
+    .execute();
+  await enqueueEntitlementsUpdated(trx, s.userId, updated);
+  return { ok: true, credits: Number(updated.credits), consumed: s.credits, repeated: false };
 }
 
 /** A user's ledger, newest first, keyset-paged by entry id. */

@@ -56,7 +56,12 @@ export async function applyCreditDelta(
     balance -= taken;
     debt += -entry.delta - taken;
   }
-  await trx.updateTable('entitlements').set({ credits: balance, credit_debt: debt, updated_at: sql`now()` }).where('user_id', '=', entry.userId).execute();
+  const updated = await trx
+    .updateTable('entitlements')
+    .set({ credits: balance, credit_debt: debt, updated_at: sql`now()` })
+    .where('user_id', '=', entry.userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
   await trx.insertInto('credit_ledger').values({
     user_id: entry.userId,
     order_id: entry.orderId,
@@ -67,7 +72,7 @@ export async function applyCreditDelta(
     idempotency_key: entry.idempotencyKey ?? null,
     note: entry.note ?? null,
   }).execute();
-  await enqueueEntitlementsUpdated(trx, entry.userId);
+  await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
 }
 

@@ -21,13 +21,17 @@ import type {
 async function enqueue(
   trx: Trx,
   m: { userId: string; type: HostEventType; coalesceKey: string; data: (entitlement: EntitlementRow) => Record<string, unknown> },
+  locked?: EntitlementRow,
 ): Promise<void> {
-  await trx
-    .insertInto('entitlements')
-    .values({ user_id: m.userId, plan: null, subscription_status: null, plan_period_end: null })
-    .onConflict((oc) => oc.column('user_id').doNothing())
-    .execute();
-  const entitlement = await trx.selectFrom('entitlements').selectAll().where('user_id', '=', m.userId).forUpdate().executeTakeFirstOrThrow();
+  let entitlement = locked;
+  if (!entitlement) {
+    await trx
+      .insertInto('entitlements')
+      .values({ user_id: m.userId, plan: null, subscription_status: null, plan_period_end: null })
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute();
+    entitlement = await trx.selectFrom('entitlements').selectAll().where('user_id', '=', m.userId).forUpdate().executeTakeFirstOrThrow();
+  }
   const timestamp = new Date().toISOString();
   const same = await trx
     .selectFrom('host_deliveries')
@@ -56,15 +60,15 @@ async function enqueue(
 
 /**
  * Tell the host the user's entitlements as they now are. Call it in the transaction that changed
- * the entitlement row, after the change.
+ * the entitlement row, after the change; pass the row as the change returned it (still locked) to
+ * save reading it again.
  */
-export async function enqueueEntitlementsUpdated(trx: Trx, userId: string): Promise<void> {
-  await enqueue(trx, {
-    userId,
-    type: 'entitlements.updated',
-    coalesceKey: 'entitlements',
-    data: (row) => ({ userId, ...entitlementsView(row) }),
-  });
+export async function enqueueEntitlementsUpdated(trx: Trx, userId: string, current?: EntitlementRow): Promise<void> {
+  await enqueue(
+    trx,
+    { userId, type: 'entitlements.updated', coalesceKey: 'entitlements', data: (row) => ({ userId, ...entitlementsView(row) }) },
+    current,
+  );
 }
 
 /** Tell the host an order's status changed; `order` is the order as the API shows it. */

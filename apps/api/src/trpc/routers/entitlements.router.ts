@@ -1,4 +1,4 @@
-import { entitlementsView, getEntitlement, listCreditLedger, spendCredits, type CreditLedgerRow } from '@settle/db';
+import { entitlementsView, getEntitlement, listCreditLedger, type CreditLedgerRow } from '@settle/db';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { domainError, router, userProcedure } from '../trpc.js';
@@ -53,18 +53,12 @@ export const entitlementsRouter = router({
 
   /** Spend credits once per idempotency key; PRECONDITION_FAILED (nothing spent) when the balance is short. */
   consume: userProcedure.input(ConsumeInput).mutation(async ({ ctx, input }) => {
-    const result = await ctx.deps.database.db
-      .transaction()
-      .execute((trx) => spendCredits(trx, { userId: ctx.user.id, credits: input.credits, idempotencyKey: input.idempotencyKey, note: input.reason ?? null }));
+    const result = await ctx.deps.credits.spend({ userId: ctx.user.id, credits: input.credits, idempotencyKey: input.idempotencyKey, note: input.reason ?? null });
     if (!result.ok) {
       if (result.code === 'INSUFFICIENT_CREDITS') {
         throw domainError('PRECONDITION', `not enough credits: ${input.credits} asked, ${result.credits} available; nothing was spent`);
       }
       throw domainError('CONFLICT', `idempotencyKey was already used to spend ${result.consumed} credits, not ${input.credits}`);
-    }
-    if (!result.repeated) {
-      ctx.deps.metrics.creditsConsumed.inc(result.consumed);
-      ctx.deps.hostWebhooks?.wake();
     }
     return { credits: result.credits, consumed: result.consumed };
   }),
