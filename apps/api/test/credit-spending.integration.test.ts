@@ -69,7 +69,7 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
 
     const { token } = await createAdminToken(api.db, { name: `viewer-${kind}`, role: 'viewer', createdBy: 'test' });
     const admin = trpcClient(api.url, token);
-    const customer = await admin.admin.customers.get.query({ userId: 'u_spend', ledger: { limit: 10 } });
+    const customer = await admin.admin.customers.get.query({ userId: 'u_spend', limit: 10 });
     expect(customer.entitlements.credits).toBe(0);
     expect(customer.ledger.items.map((e) => e.delta)).toEqual([-8, 1, -3, 10]);
   });

@@ -10,12 +10,12 @@ const ConsumeInput = z.object({
   reason: z.string().trim().min(1).max(500).optional(),
 });
 
-export const LedgerPageInput = z
+const LedgerPageInput = z
   .object({ cursor: z.string().max(300).nullish(), limit: z.number().int().min(1).max(200).default(50) })
   .default({ limit: 50 });
 
 /** One page of a user's credit ledger, newest first; shared by the user's and the console's view. */
-export async function ledgerPage(db: Parameters<typeof listCreditLedger>[0], userId: string, page: z.infer<typeof LedgerPageInput>) {
+export async function ledgerPage(db: Parameters<typeof listCreditLedger>[0], userId: string, page: { cursor?: string | null | undefined; limit: number }) {
   let beforeId: number | undefined;
   if (page.cursor) {
     const c = decodeCursor(page.cursor);
