@@ -1,9 +1,10 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { can, type Me } from '../App.js';
+import { BulkReplayForm } from '../components/BulkReplayForm.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, Copyable, Empty, ErrorBox, PageHeader, Pager, Spinner, Time } from '../components/ui.js';
-import { count, dateTime, duration, fromLocalInput, toLocalInput } from '../lib/format.js';
+import { count, dateTime, duration } from '../lib/format.js';
 import type { Tone } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -227,63 +228,31 @@ function ReplayOne({ deliveryId, onClose }: { deliveryId: string; onClose: () =>
 type BulkRun = { replayedAt: string; requested: number };
 
 function BulkReplay() {
-  const [since, setSince] = useState(() => toLocalInput(new Date(Date.now() - 24 * 3_600_000)));
-  const [reason, setReason] = useState('');
-  const [confirming, setConfirming] = useState(false);
   const [run, setRun] = useState<BulkRun | null>(null);
   const refresh = useRefreshDeliveries();
-  const sinceIso = fromLocalInput(since);
-  const replay = useMutation(
-    trpc.admin.deliveries.replay.mutationOptions({
-      onSuccess: (r) => {
-        setConfirming(false);
-        setRun({ replayedAt: r.replayedAt, requested: r.requested });
-        refresh();
-      },
-    }),
-  );
-  const valid = sinceIso !== null && reason.trim().length >= 3;
+  const replay = useMutation(trpc.admin.deliveries.replay.mutationOptions({ onSuccess: () => refresh() }));
   return (
-    <section className="card" aria-labelledby="bulk-deliveries-h">
-      <h2 id="bulk-deliveries-h">Replay all dead deliveries</h2>
-      <form
-        className="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (valid) setConfirming(true);
-        }}
-      >
-        <div className="field">
-          <label htmlFor="deliveries-since">Dead since</label>
-          <input id="deliveries-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} required />
-        </div>
-        <div className="field field-grow">
-          <label htmlFor="deliveries-reason">Reason (required)</label>
-          <input id="deliveries-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. host deploy fixed, INC-77" />
-        </div>
-        <div className="filters-actions">
-          <button type="submit" className="btn btn-primary" disabled={!valid || replay.isPending}>
-            Replay dead since…
-          </button>
-        </div>
-      </form>
-      {run && <BulkProgress run={run} onDone={refresh} />}
-      <ConfirmDialog
-        open={confirming}
-        title="Replay every dead delivery?"
-        confirmLabel="Replay all dead deliveries"
-        busy={replay.isPending}
-        onCancel={() => setConfirming(false)}
-        onConfirm={() => sinceIso && replay.mutate({ deadSince: sinceIso, reason: reason.trim() })}
-      >
+    <BulkReplayForm
+      id="deliveries-bulk"
+      title="Replay all dead deliveries"
+      sinceLabel="Dead since"
+      reasonPlaceholder="e.g. host deploy fixed, INC-77"
+      confirmTitle="Replay every dead delivery?"
+      confirmLabel="Replay all dead deliveries"
+      consequences={(since) => (
         <p>
-          Every delivery that died since <strong>{sinceIso ? new Date(sinceIso).toLocaleString() : '—'}</strong> (up to 10,000 per run) is sent again, each user&apos;s in sequence order.
+          Every delivery that died since <strong>{since ? since.toLocaleString() : '—'}</strong> (up to 10,000 per run) is sent again, each user&apos;s in sequence order.
         </p>
-        <p>Reason: <q>{reason.trim()}</q></p>
-        {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-      </ConfirmDialog>
-    </section>
+      )}
+      pending={replay.isPending}
+      error={replay.error}
+      onReplay={async (since, reason) => {
+        const r = await replay.mutateAsync({ deadSince: since, reason });
+        setRun({ replayedAt: r.replayedAt, requested: r.requested });
+      }}
+    >
+      {run && <BulkProgress run={run} onDone={refresh} />}
+    </BulkReplayForm>
   );
 }
 

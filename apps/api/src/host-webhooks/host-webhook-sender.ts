@@ -2,6 +2,7 @@ import { claimDueDeliveries, recordDeliveryAttempt, releaseDeliveryLeases, type 
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { errorMessage } from '../lib/errors.js';
+import { createWakeableSleep } from '../lib/wakeable-sleep.js';
 import type { Metrics } from '../lib/metrics.js';
 import { nextDeliveryStep, type DeliverySchedule } from './delivery-schedule.js';
 
@@ -42,29 +43,7 @@ export function startHostWebhookSender(opts: HostWebhookSenderOptions): HostWebh
   const leaseMs = opts.timeoutMs + 30_000;
   const running = new Set<Promise<void>>();
   let stopping = false;
-  let wake: (() => void) | null = null;
-  let woken = false;
-
-  const nudge = () => {
-    if (wake) wake();
-    else woken = true;
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken) {
-        woken = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
+  const pause = createWakeableSleep();
 
   async function attempt(d: HostDeliveryRow): Promise<void> {
     const body = JSON.stringify(d.payload);
@@ -122,7 +101,7 @@ export function startHostWebhookSender(opts: HostWebhookSenderOptions): HostWebh
       .finally(() => {
         running.delete(p);
         // The user's next message may be due now.
-        nudge();
+        pause.wake();
       });
     running.add(p);
   };
@@ -131,7 +110,7 @@ export function startHostWebhookSender(opts: HostWebhookSenderOptions): HostWebh
     while (!stopping) {
       const free = opts.concurrency - running.size;
       if (free <= 0) {
-        await sleep(opts.pollMs);
+        await pause.sleep(opts.pollMs);
         continue;
       }
       let claimed: HostDeliveryRow[] = [];
@@ -142,16 +121,16 @@ export function startHostWebhookSender(opts: HostWebhookSenderOptions): HostWebh
       }
       if (stopping) break;
       for (const d of claimed) track(d);
-      if (claimed.length === 0) await sleep(opts.pollMs);
+      if (claimed.length === 0) await pause.sleep(opts.pollMs);
     }
   }
   const loopDone = loop();
 
   return {
-    wake: nudge,
+    wake: pause.wake,
     async stop(deadlineMs) {
       stopping = true;
-      wake?.();
+      pause.wake();
       await loopDone;
       const deadline = new Promise((resolve) => setTimeout(resolve, deadlineMs).unref());
       await Promise.race([Promise.allSettled([...running]), deadline]);

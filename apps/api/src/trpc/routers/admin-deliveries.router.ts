@@ -1,4 +1,4 @@
-import { countReplayedDeliveries, getDelivery, HOST_DELIVERY_STATES, hostOutboxHealth, listDeliveries, listDeliveryAttempts } from '@settle/db';
+import { countReplayedDeliveries, getDelivery, HOST_DELIVERY_STATES, hostOutboxHealth, listDeliveries, listDeliveryAttempts, type HostDeliveryRow } from '@settle/db';
 import { z } from 'zod';
 import { replayDeadDeliveriesSince, replayDelivery } from '../../host-webhooks/delivery-replay.service.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -7,6 +7,22 @@ import { adminProcedure, domainError, router } from '../trpc.js';
 const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
 const DeliveryId = z.string().uuid('deliveryId must be a delivery id (uuid)');
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
+
+function deliverySummary(d: Omit<HostDeliveryRow, 'payload' | 'locked_until' | 'locked_by' | 'replayed_at' | 'transaction_id' | 'coalesce_key'>) {
+  return {
+    deliveryId: d.id,
+    userId: d.user_id,
+    sequence: Number(d.sequence),
+    type: d.type,
+    state: d.state,
+    attempts: d.attempts,
+    lastError: d.last_error,
+    createdAt: iso(d.created_at)!,
+    nextAttemptAt: d.state === 'pending' ? iso(d.next_attempt_at) : null,
+    deliveredAt: iso(d.delivered_at),
+    deadAt: iso(d.dead_at),
+  };
+}
 
 /** Webhooks to the host app: what was sent, every attempt, and replays. */
 export const adminDeliveriesRouter = router({
@@ -35,19 +51,7 @@ export const adminDeliveriesRouter = router({
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
       return {
-        items: page.map((d) => ({
-          deliveryId: d.id,
-          userId: d.user_id,
-          sequence: Number(d.sequence),
-          type: d.type,
-          state: d.state,
-          attempts: d.attempts,
-          lastError: d.last_error,
-          createdAt: iso(d.created_at)!,
-          nextAttemptAt: d.state === 'pending' ? iso(d.next_attempt_at) : null,
-          deliveredAt: iso(d.delivered_at),
-          deadAt: iso(d.dead_at),
-        })),
+        items: page.map(deliverySummary),
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
@@ -59,18 +63,8 @@ export const adminDeliveriesRouter = router({
       if (!d) throw domainError('NOT_FOUND', `no delivery ${input.deliveryId}`);
       const attempts = await listDeliveryAttempts(ctx.deps.database.db, d.id);
       return {
-        deliveryId: d.id,
-        userId: d.user_id,
-        sequence: Number(d.sequence),
-        type: d.type,
-        state: d.state,
-        attempts: d.attempts,
-        lastError: d.last_error,
+        ...deliverySummary(d),
         payload: d.payload,
-        createdAt: iso(d.created_at)!,
-        nextAttemptAt: d.state === 'pending' ? iso(d.next_attempt_at) : null,
-        deliveredAt: iso(d.delivered_at),
-        deadAt: iso(d.dead_at),
         replayedAt: iso(d.replayed_at),
         attemptLog: attempts.map((a) => ({
           attemptedAt: iso(a.attempted_at)!,
