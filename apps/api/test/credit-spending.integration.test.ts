@@ -1,8 +1,8 @@
-import { applyCreditDelta, createAdminToken } from '@settle/db';
+import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, trpcClient, userToken, type TestApi } from './harness.js';
+import { grantCredits, startApi, trpcClient, userToken, type TestApi } from './harness.js';
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
@@ -19,8 +19,7 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
     await api?.close();
   });
 
-  const grant = (userId: string, credits: number) =>
-    api.db.transaction().execute((trx) => applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' }));
+  const grant = (userId: string, credits: number) => grantCredits(api.db, userId, credits);
 
   it('refuses bad input with BAD_REQUEST and changes nothing', async () => {
     await grant('u_bad', 5);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
-import { insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { applyCreditDelta, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { SignJWT } from 'jose';
@@ -90,6 +90,11 @@ export async function seedOrder(db: Db, o: { userId?: string; handler?: 'legacy'
     handler: o.handler ?? 'new',
     checkout_session_id: o.sessionId ?? `cs_test_${id.replaceAll('-', '')}`,
   });
+}
+
+/** Give a user credits as a paid order's grant does (ledger entry, host webhook), for tests about spending them. */
+export async function grantCredits(db: Db, userId: string, credits: number): Promise<void> {
+  await db.transaction().execute((trx) => applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' }));
 }
 
 /** Wait until no inbox event is due or being retried (bounded). */

@@ -1,61 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { applyCreditDelta, createAdminToken, type HostEventBody } from '@settle/db';
+import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
-import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { newHostWebhookSecret, startHostReceiver, type HostReceiver } from './host-receiver.js';
+import { grantCredits, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-
-type Received = { webhookId: string; body: HostEventBody; status: number };
-
-/**
- * A host app's webhook endpoint over real HTTP: verifies each request with the standardwebhooks
- * package, and answers as told (`ok`, `fail` with 500, or `hang` without ever answering).
- */
-async function startHost() {
-  const verifier = new Webhook(SECRET);
-  const requests: Received[] = [];
-  const badSignatures: string[] = [];
-  let mode: 'ok' | 'fail' | 'hang' = 'ok';
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: HostEventBody;
-      try {
-        body = verifier.verify(raw, req.headers as Record<string, string>) as HostEventBody;
-      } catch (err) {
-        badSignatures.push(String(err));
-        res.writeHead(400).end();
-        return;
-      }
-      if (mode === 'hang') return;
-      const status = mode === 'ok' ? 204 : 500;
-      requests.push({ webhookId: String(req.headers['webhook-id']), body, status });
-      res.writeHead(status).end(status === 500 ? 'host is down' : undefined);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/settle/webhooks`,
-    requests,
-    badSignatures,
-    set mode(m: 'ok' | 'fail' | 'hang') {
-      mode = m;
-    },
-    accepted: (userId: string) => requests.filter((r) => r.status < 300 && r.body.data.userId === userId),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+const SECRET = newHostWebhookSecret();
 
 async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -69,10 +19,10 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
   describe('a host that hangs, then answers 500, then recovers', () => {
     let api: TestApi;
     let simulator: StripeSimulator;
-    let host: Awaited<ReturnType<typeof startHost>>;
+    let host: HostReceiver;
     let close: () => Promise<void>;
     beforeAll(async () => {
-      host = await startHost();
+      host = await startHostReceiver(SECRET);
       ({ api, simulator, close } = await startApiWithSimulator(kind, {
         HOST_WEBHOOK_URL: host.url,
         HOST_WEBHOOK_SECRET: SECRET,
@@ -140,10 +90,10 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
 
   describe('a host that stays down: dead deliveries, then replay', () => {
     let api: TestApi;
-    let host: Awaited<ReturnType<typeof startHost>>;
+    let host: HostReceiver;
     let close: () => Promise<void>;
     beforeAll(async () => {
-      host = await startHost();
+      host = await startHostReceiver(SECRET);
       ({ api, close } = await startApiWithSimulator(kind, {
         HOST_WEBHOOK_URL: host.url,
         HOST_WEBHOOK_SECRET: SECRET,
@@ -162,7 +112,7 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
       const { token } = await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' });
       const admin = trpcClient(api.url, token);
       const client = trpcClient(api.url, await userToken('u_carol'));
-      await api.db.transaction().execute((trx) => applyCreditDelta(trx, { userId: 'u_carol', orderId: null, delta: 5, reason: 'grant' }));
+      await grantCredits(api.db, 'u_carol', 5);
       await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'a' });
       await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'b' });
 
