@@ -1,13 +1,15 @@
 import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
-import { TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { AppRouter } from '../src/trpc/root.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantCredits, startApi, trpcClient, userToken, type TestApi } from './harness.js';
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
     () => 'OK',
-    (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : String(err)),
+    (err: unknown) => (err instanceof TRPCClientError ? ((err.data as { code?: string } | undefined)?.code ?? err.message) : String(err)),
   );
 
 describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (kind) => {
@@ -75,7 +77,13 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
 
   it('never overdraws over 1,000 concurrent consumes, and each key spends once', async () => {
     await grant('u_race', 700);
-    const client = trpcClient(api.url, await userToken('u_race'));
+    // All 1,000 requests are in flight at once over 100 keep-alive connections: a thousand fresh
+    // TCP connects at once overflow the listen backlog of a loaded machine and fail before Settle.
+    const agent = new Agent({ connections: 100 });
+    const token = await userToken('u_race');
+    const client = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${api.url}/trpc`, headers: { authorization: `Bearer ${token}` }, fetch: (url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent }) as never })],
+    });
     // 1,000 requests over 900 keys: 100 of them are a retry of another request in flight.
     const results = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => codeOf(client.entitlements.consume.mutate({ credits: 1, idempotencyKey: `job-${i % 900}` }))),
@@ -92,5 +100,6 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
     const messages = await api.db.selectFrom('host_deliveries').select(['sequence', 'payload']).where('user_id', '=', 'u_race').orderBy('sequence').execute();
     expect(messages.map((m) => Number(m.sequence))).toEqual(Array.from({ length: 701 }, (_, i) => i + 1));
     expect(messages.map((m) => m.payload.data.credits)).toEqual(Array.from({ length: 701 }, (_, i) => 700 - i));
+    await agent.close();
   }, 240_000);
 });

@@ -110,7 +110,7 @@ export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
 
 /** Every row of the tables a webhook may change, for "nothing changed" checks. */
 export async function snapshot(db: Db) {
-  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices'] as const;
+  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices', 'host_deliveries'] as const;
   const out: Record<string, unknown[]> = {};
   for (const t of tables) out[t] = (await sql`select * from ${sql.table(t)} order by 1`.execute(db)).rows;
   return out;

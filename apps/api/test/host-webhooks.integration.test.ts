@@ -1,9 +1,9 @@
 import { createAdminToken } from '@settle/db';
-import { TEST_BACKENDS } from '@settle/db/testing';
+import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newHostWebhookSecret, startHostReceiver, type HostReceiver } from './host-receiver.js';
-import { grantCredits, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
 const SECRET = newHostWebhookSecret();
 
@@ -152,5 +152,45 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
       expect(host.accepted('u_carol').at(-1)!.webhookId).toBe(dead.items[0]!.deliveryId);
       await expect(admin.admin.deliveries.get.query({ deliveryId: '00000000-0000-4000-8000-000000000000' })).rejects.toThrow(/no delivery/);
     });
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('two Settle instances sharing the host outbox', () => {
+  let database: TestDatabase;
+  let instances: TestApi[] = [];
+  let host: HostReceiver;
+  beforeAll(async () => {
+    host = await startHostReceiver(SECRET);
+    database = await createTestDatabase('postgres');
+    const env = { HOST_WEBHOOK_URL: host.url, HOST_WEBHOOK_SECRET: SECRET, HOST_WEBHOOK_RETRY_DELAYS_MS: '0,50,100', HOST_WEBHOOK_MAX_ATTEMPTS: '100', HOST_WEBHOOK_CONCURRENCY: '3' };
+    instances = [await startApi('postgres', env, { database }), await startApi('postgres', env, { database })];
+  });
+  afterAll(async () => {
+    for (const api of instances) await api.close();
+    await database?.dispose();
+    await host?.close();
+  });
+
+  it('delivers every change once the host recovers, each user in order, whichever instance sends', async () => {
+    host.mode = 'fail';
+    const users = Array.from({ length: 6 }, (_, i) => `u_shared_${i}`);
+    await Promise.all(
+      users.map(async (userId, i) => {
+        const api = instances[i % 2]!;
+        await grantCredits(api.db, userId, 20);
+        const client = trpcClient(api.url, await userToken(userId));
+        for (let k = 0; k < 5; k++) await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: `k${k}` });
+      }),
+    );
+    await until(() => host.requests.length >= 12, 'failed attempts from both instances');
+    host.mode = 'ok';
+    const db = instances[0]!.db;
+    await until(async () => (await db.selectFrom('host_deliveries').select('id').where('state', '!=', 'delivered').execute()).length === 0, 'every delivery');
+    for (const userId of users) {
+      const seen = host.requests.filter((r) => r.body.data.userId === userId).map((r) => r.body.sequence);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      // Accepted once each: a leased message is never sent by the other instance meanwhile.
+      expect(host.accepted(userId).map((r) => r.body.data.credits)).toEqual([20, 19, 18, 17, 16, 15]);
+    }
   });
 });
