@@ -12,7 +12,6 @@ import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient } from './lib/stripe-client.js';
-import { createEventProcessor } from './payments/event-processor.js';
 import { createReconciler } from './payments/reconciler.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
@@ -20,6 +19,7 @@ import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
 import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
 import { createCreditSpender } from './entitlements/credit-spending.service.js';
+import { createInboxProcessor } from './workers/inbox-processor.js';
 
 export type Settle = {
   app: FastifyInstance;
@@ -69,7 +69,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
-  const processor = createEventProcessor({
+  const processor = createInboxProcessor({
     db: database.db,
     catalogue,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },

@@ -23,3 +23,5 @@ export * from './repositories/subscription.repository.js';
 export * from './tables/host-delivery.table.js';
 export * from './repositories/host-outbox.repository.js';
 export * from './repositories/credit-spend.repository.js';
+export * from './repositories/reconciliation.repository.js';
+export * from './repositories/inbox-batch.repository.js';

@@ -1,5 +1,6 @@
 /** Where a stored Stripe event is in its processing. */
-export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched';
+export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched'] as const;
+export type InboxState = (typeof INBOX_STATES)[number];
 
 export type ReplayPlan =
   /** Put it back in the queue with a fresh retry schedule (its error history is kept). */

@@ -96,3 +96,26 @@ export function isPaid(status: OrderStatus): boolean {
 export function canOverride(from: OrderStatus, to: OrderStatus): boolean {
   return from !== to;
 }
+
+export type DisputeStatus = 'open' | 'won' | 'lost';
+
+/** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
+export type OrderState = {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  handler: Handler;
+  amount: number;
+  currency: string;
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+  /** Stripe `created` of the event that set `status` (null: set by Settle itself). */
+  statusAt: number | null;
+  paidAt: number | null;
+  amountRefunded: number;
+  disputeId: string | null;
+  disputeStatus: DisputeStatus | null;
+  statusBeforeDispute: OrderStatus | null;
+  reviewReason: string | null;
+  failureReason: string | null;
+};

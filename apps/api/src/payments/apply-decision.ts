@@ -11,6 +11,7 @@ import {
   type Trx,
 } from '@settle/db';
 import type { Decision, Effect, OrderState } from '@settle/payments-core';
+import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
 
 export type DecisionSource = {
@@ -55,7 +56,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         event_id: source.eventId,
         actor: source.actor,
         reason: source.reason ?? effect.reason,
-        stripe_at: source.stripeAt === null ? null : new Date(source.stripeAt * 1000),
+        stripe_at: fromSeconds(source.stripeAt),
       });
       applied.transitions.push({ from: effect.from, to: effect.to });
       return;
@@ -98,7 +99,6 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
     }
     case 'record_invoice': {
       const i = effect.invoice;
-      const at = (s: number | null) => (s === null ? null : new Date(s * 1000));
       await upsertInvoice(trx, {
         id: i.invoiceId,
         order_id: order.id,
@@ -111,8 +111,8 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         currency: i.currency,
         subscription_id: i.subscriptionId,
         stripe_created: new Date(i.createdAt * 1000),
-        finalized_at: at(i.finalizedAt),
-        paid_at: at(i.paidAt),
+        finalized_at: fromSeconds(i.finalizedAt),
+        paid_at: fromSeconds(i.paidAt),
       });
       return;
     }

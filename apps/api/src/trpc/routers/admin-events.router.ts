@@ -1,4 +1,5 @@
-import { countEventsByStateSince, getEvent, INBOX_STATES, listEvents } from '@settle/db';
+import { countEventsByStateSince, getEvent, listEvents } from '@settle/db';
+import { INBOX_STATES } from '@settle/payments-core';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { replayDeadSince, replayEvent } from '../../payments/replay.service.js';
