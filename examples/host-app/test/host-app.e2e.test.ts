@@ -54,16 +54,20 @@ describe.each(TEST_BACKENDS)('the example host app against Settle on %s', (kind)
 
   async function buy(userId: string, productId: string, journey: Parameters<StripeSimulator['runJourney']>[0]) {
     const client = trpcClient(api.url, await userToken(userId));
-    const { checkoutSessionId } = await client.checkout.create.mutate({ productId });
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId });
     await simulator.runJourney(journey, checkoutSessionId, { duplicates: 0.5, shuffle: true, seed: 3 });
     await waitForInbox(api.db);
+    return orderId;
   }
+  const hostOrderStatus = async (orderId: string) =>
+    (await host.db.query<{ status: string }>('select status from settle_orders where order_id = $1', [orderId])).rows[0]?.status ?? null;
 
   it('mirrors a credit purchase, spends credits through Settle exactly once per key, and gates the pro report on the plan', async () => {
     const userId = `host_user_${kind}`;
-    await buy(userId, 'credits10', 'card_success');
+    const orderId = await buy(userId, 'credits10', 'card_success');
     const afterPurchase = await mirrored(userId, (e) => e?.credits === 10, 'credits in the host table');
     expect(afterPurchase).toMatchObject({ credits: 10, plan: null });
+    await eventually(() => hostOrderStatus(orderId), (s) => s === 'succeeded', 'the paid order in the host table');
 
     expect((await asUser(userId, '/reports/pro')).status).toBe(403);
 
