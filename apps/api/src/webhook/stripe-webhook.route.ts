@@ -1,4 +1,4 @@
-import type { InboxWriter } from '@settle/db';
+import { InboxBusyError, UnstorableEventError, type InboxWriter } from '@settle/db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
@@ -6,13 +6,17 @@ import type { Metrics } from '../lib/metrics.js';
 import { errorMessage } from '../lib/errors.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** Deeper JSON is refused: Stripe's events nest about ten levels, and PostgreSQL's jsonb gives up far below 20k. */
+export const WEBHOOK_MAX_DEPTH = 64;
+/** 9999-12-31T23:59:59Z: the last second both JavaScript dates and PostgreSQL timestamps hold. */
+const MAX_CREATED = 253_402_300_799;
 
 /** The envelope every Stripe event has; anything else is refused before it is stored. */
 const StripeEventEnvelope = z.object({
   id: z.string().regex(/^evt_[A-Za-z0-9_]+$/).max(255),
   object: z.literal('event'),
   type: z.string().min(1).max(255),
-  created: z.number().int().positive(),
+  created: z.number().int().positive().max(MAX_CREATED),
   api_version: z.string().nullable().optional(),
   livemode: z.boolean().optional(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
@@ -80,6 +84,9 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     }
     if (lastError === 'body is not JSON') return refuse(400, 'bad_request', lastError);
     if (lastError !== null) return refuse(400, 'bad_signature', lastError);
+    // The SDK checks the age of a signature but not a timestamp in the future.
+    if (signedAt(signature) > Date.now() / 1000 + deps.toleranceSeconds) return refuse(400, 'bad_signature', 'timestamp outside the tolerance zone');
+    if (nestingDepth(body) > WEBHOOK_MAX_DEPTH) return refuse(400, 'unstorable', `body nests deeper than ${WEBHOOK_MAX_DEPTH} levels`);
     const envelope = StripeEventEnvelope.safeParse(json);
     if (!envelope.success) return refuse(400, 'bad_request', 'body is not a Stripe event');
     const event = envelope.data;
@@ -97,7 +104,12 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
         payload: body.toString('utf8'),
       });
     } catch (err) {
-      req.log.error({ eventId: event.id, err: errorMessage(err) }, 'could not store Stripe event');
+      if (err instanceof UnstorableEventError) {
+        req.log.warn({ eventId: event.id, err: errorMessage(err) }, 'Stripe event refused: its payload cannot be stored');
+        return refuse(400, 'unstorable', 'event payload cannot be stored');
+      }
+      if (err instanceof InboxBusyError) return refuse(503, 'store_busy', 'event not stored; retry later');
+      req.log.warn({ eventId: event.id, err: errorMessage(err) }, 'could not store Stripe event');
       return refuse(503, 'store_failed', 'event not stored; retry later');
     }
     deps.metrics.webhookRequests.inc({ outcome: stored ? 'stored' : 'duplicate' });
@@ -105,4 +117,27 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (stored) deps.afterStore(event.id);
     return reply;
   }
+}
+
+/** The `t=` of a `Stripe-Signature` header (seconds), or 0 when absent. */
+function signedAt(header: string): number {
+  const t = /(?:^|,)\s*t=(\d+)/.exec(header)?.[1];
+  return t ? Number(t) : 0;
+}
+
+/** How deeply a JSON text nests objects and arrays (strings skipped), without building anything. */
+export function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
 }

@@ -7,7 +7,9 @@ import * as reconciliation from './20261127010000_reconciliation.js';
 import * as subscriptions from './20261127020000_subscriptions.js';
 import * as orderEmailAndInvoiceWatch from './20261127030000_order_email_and_invoice_watch.js';
 import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.js';
-import * as hostConnections from './20261201063000_host_connections.js';
+import * as rateLimits from './20261201064000_rate_limits.js';
+import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
+import * as hostConnections from './20261201074000_host_connections.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -19,5 +21,7 @@ export const migrations: Record<string, Migration> = {
   '20261127020000_subscriptions': subscriptions,
   '20261127030000_order_email_and_invoice_watch': orderEmailAndInvoiceWatch,
   '20261127040000_drop_unused_event_index': dropUnusedEventIndex,
-  '20261201063000_host_connections': hostConnections,
+  '20261201064000_rate_limits': rateLimits,
+  '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
+  '20261201074000_host_connections': hostConnections,
 };
