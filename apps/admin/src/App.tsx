@@ -11,6 +11,8 @@ import { OrderDetailPage } from './pages/OrderDetailPage.js';
 import { OrdersPage } from './pages/OrdersPage.js';
 import { OverviewPage } from './pages/OverviewPage.js';
 import { RolloutPage } from './pages/RolloutPage.js';
+import { SubscriptionDetailPage } from './pages/SubscriptionDetailPage.js';
+import { SubscriptionsPage } from './pages/SubscriptionsPage.js';
 import { can, type Me, type Role } from './lib/access.js';
 import { Link, useLocation } from './router.js';
 import { errorCode, handleSessionEnded, trpc } from './trpc.js';
@@ -19,6 +21,7 @@ import { errorCode, handleSessionEnded, trpc } from './trpc.js';
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },
   { to: '/orders', label: 'Orders', role: 'viewer' },
+  { to: '/subscriptions', label: 'Subscriptions', role: 'viewer' },
   { to: '/events', label: 'Events', role: 'viewer' },
   { to: '/deliveries', label: 'Deliveries', role: 'viewer' },
   { to: '/rollout', label: 'Rollout', role: 'viewer' },
@@ -87,9 +90,12 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const section = '/' + (path.split('/')[1] ?? '');
   let page;
   const orderMatch = /^\/orders\/([^/]+)$/.exec(path);
+  const subscriptionMatch = /^\/subscriptions\/([^/]+)$/.exec(path);
   const deliveryMatch = /^\/deliveries\/([^/]+)$/.exec(path);
   const customerMatch = /^\/customers\/([^/]+)$/.exec(path);
   if (path === '/') page = <OverviewPage />;
+  else if (subscriptionMatch) page = <SubscriptionDetailPage subscriptionId={decodeURIComponent(subscriptionMatch[1]!)} />;
+  else if (path === '/subscriptions') page = <SubscriptionsPage params={params} />;
   else if (deliveryMatch) page = <DeliveryDetailPage deliveryId={decodeURIComponent(deliveryMatch[1]!)} me={me} />;
   else if (customerMatch) page = <CustomerPage userId={decodeURIComponent(customerMatch[1]!)} />;
   else if (path === '/deliveries') page = <DeliveriesPage params={params} me={me} />;

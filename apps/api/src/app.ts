@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countOrdersMissingInvoice, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -67,6 +67,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const metrics = createMetrics({
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+    subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
     hostOutboxHealth: () => hostOutboxHealth(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
@@ -76,6 +77,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const processor = createInboxProcessor({
     db: database.db,
     catalogue,
+    stripe,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
@@ -114,6 +116,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
       recheckMinutes: env.RECONCILE_RECHECK_MIN,
     },
     batch: env.RECONCILE_BATCH,
+    subscriptionStaleAfterMinutes: env.SUBSCRIPTION_STALE_AFTER_MIN,
     onOrderChanged: (orderId) => orderChanges.publish(orderId),
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });

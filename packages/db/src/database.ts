@@ -5,7 +5,7 @@ import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/g
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
 import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
-import type { SubscriptionTable } from './tables/subscription.table.js';
+import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
 import type { HostDeliveryAttemptTable, HostDeliveryTable } from './tables/host-delivery.table.js';
 
 export interface Database {
@@ -26,6 +26,8 @@ export interface Database {
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;
+  subscription_payments: SubscriptionPaymentTable;
+  subscription_history: SubscriptionHistoryTable;
   host_deliveries: HostDeliveryTable;
   host_delivery_attempts: HostDeliveryAttemptTable;
 }

@@ -6,6 +6,8 @@ export type MetricsSources = {
   inboxHealth?: () => Promise<{ due: number; oldestDueAgeSeconds: number }>;
   /** Read at scrape time: paid one-time orders still without their invoice. */
   ordersMissingInvoice?: () => Promise<number>;
+  /** Read at scrape time: subscriptions whose price is not in the catalogue, waiting for review. */
+  subscriptionsNeedingReview?: () => Promise<number>;
   /** Read at scrape time for the host webhook gauges. */
   hostOutboxHealth?: () => Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }>;
 };
@@ -101,6 +103,15 @@ export function createMetrics(sources: MetricsSources = {}) {
       registers: [registry],
       async collect() {
         const n = await sources.ordersMissingInvoice?.().catch(() => null);
+        if (typeof n === 'number') this.set(n);
+      },
+    }),
+    subscriptionsNeedingReview: new Gauge({
+      name: 'settle_subscriptions_needing_review',
+      help: 'Subscriptions whose item moved to a price not in the catalogue (last known plan kept until reviewed)',
+      registers: [registry],
+      async collect() {
+        const n = await sources.subscriptionsNeedingReview?.().catch(() => null);
         if (typeof n === 'number') this.set(n);
       },
     }),

