@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
-import { insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { applyCreditDelta, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { SignJWT } from 'jose';
@@ -97,6 +97,11 @@ export async function seedOrder(
   });
 }
 
+/** Give a user credits as a paid order's grant does (ledger entry, host webhook), for tests about spending them. */
+export async function grantCredits(db: Db, userId: string, credits: number): Promise<void> {
+  await db.transaction().execute((trx) => applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' }));
+}
+
 /** Wait until no inbox event is due or being retried (bounded). */
 export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -110,7 +115,7 @@ export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
 
 /** Every row of the tables a webhook may change, for "nothing changed" checks. */
 export async function snapshot(db: Db) {
-  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices'] as const;
+  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices', 'host_deliveries'] as const;
   const out: Record<string, unknown[]> = {};
   for (const t of tables) out[t] = (await sql`select * from ${sql.table(t)} order by 1`.execute(db)).rows;
   return out;

@@ -1,10 +1,11 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { can, type Me } from '../lib/access.js';
+import { BulkReplayForm } from '../components/BulkReplayForm.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { ReplayDialog } from '../components/ReplayDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
-import { count, dateTime, fromLocalInput, toLocalInput } from '../lib/format.js';
+import { count, dateTime } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -125,63 +126,31 @@ function useRefreshEvents() {
 type BulkRun = { since: string; requested: number; startedAt: number };
 
 function BulkReplay() {
-  const [since, setSince] = useState(() => toLocalInput(new Date(Date.now() - 24 * 3_600_000)));
-  const [reason, setReason] = useState('');
-  const [confirming, setConfirming] = useState(false);
   const [run, setRun] = useState<BulkRun | null>(null);
   const refresh = useRefreshEvents();
-  const sinceIso = fromLocalInput(since);
-  const replay = useMutation(
-    trpc.admin.events.replay.mutationOptions({
-      onSuccess: (r) => {
-        setConfirming(false);
-        if (sinceIso) setRun({ since: sinceIso, requested: r.requested, startedAt: Date.now() });
-        refresh();
-      },
-    }),
-  );
-  const valid = sinceIso !== null && reason.trim().length >= 3;
+  const replay = useMutation(trpc.admin.events.replay.mutationOptions({ onSuccess: () => refresh() }));
   return (
-    <section className="card" aria-labelledby="bulk-h">
-      <h2 id="bulk-h">Replay all dead events</h2>
-      <form
-        className="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (valid) setConfirming(true);
-        }}
-      >
-        <div className="field">
-          <label htmlFor="bulk-since">Received since</label>
-          <input id="bulk-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} required />
-        </div>
-        <div className="field field-grow">
-          <label htmlFor="bulk-reason">Reason (required)</label>
-          <input id="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. database outage over, INC-1234" />
-        </div>
-        <div className="filters-actions">
-          <button type="submit" className="btn btn-primary" disabled={!valid || replay.isPending}>
-            Replay dead since…
-          </button>
-        </div>
-      </form>
-      {run && <BulkProgress run={run} onDone={refresh} />}
-      <ConfirmDialog
-        open={confirming}
-        title="Replay every dead event?"
-        confirmLabel="Replay all dead events"
-        busy={replay.isPending}
-        onCancel={() => setConfirming(false)}
-        onConfirm={() => sinceIso && replay.mutate({ deadSince: sinceIso, reason: reason.trim() })}
-      >
+    <BulkReplayForm
+      id="bulk"
+      title="Replay all dead events"
+      sinceLabel="Received since"
+      reasonPlaceholder="e.g. database outage over, INC-1234"
+      confirmTitle="Replay every dead event?"
+      confirmLabel="Replay all dead events"
+      consequences={(since) => (
         <p>
-          Every dead event received since <strong>{sinceIso ? dateTime(sinceIso) : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
+          Every dead event received since <strong>{since ? dateTime(since.toISOString()) : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
         </p>
-        <p>Reason: <q>{reason.trim()}</q></p>
-        {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-      </ConfirmDialog>
-    </section>
+      )}
+      pending={replay.isPending}
+      error={replay.error}
+      onReplay={async (since, reason) => {
+        const r = await replay.mutateAsync({ deadSince: since, reason });
+        setRun({ since, requested: r.requested, startedAt: Date.now() });
+      }}
+    >
+      {run && <BulkProgress run={run} onDone={refresh} />}
+    </BulkReplayForm>
   );
 }
 

@@ -65,7 +65,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
                 {order.amountRefunded > 0 && <span className="muted"> ({money(order.amountRefunded, order.currency)} refunded)</span>}
               </Fact>
               <Fact label="Product">{order.productId} × {order.quantity}</Fact>
-              <Fact label="User"><Copyable value={order.userId} label="user id" /></Fact>
+              <Fact label="User"><Copyable value={order.userId} label="user id" /> <Link to={`/customers/${encodeURIComponent(order.userId)}`}>credits and ledger</Link></Fact>
               <Fact label="Checkout session"><Copyable value={order.checkoutSessionId} label="checkout session id" /></Fact>
               <Fact label="Payment intent"><Copyable value={order.paymentIntentId} label="payment intent id" /></Fact>
               <Fact label="Handler">{order.handler}</Fact>
