@@ -46,6 +46,11 @@ export async function startApi(
     WORKER_POLL_MS: '50',
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '200',
+    // Tests drive many checkouts and calls as one user from one address; the limits have their own tests.
+    RATE_LIMIT_CHECKOUT_PER_MIN: '10000',
+    RATE_LIMIT_USER_PER_MIN: '100000',
+    RATE_LIMIT_IP_PER_MIN: '100000',
+    OPEN_ORDERS_PER_USER: '10000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DIR: 'memory://' }),
     ...env,
   });
