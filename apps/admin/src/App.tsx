@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tansta
 import { useEffect, useRef, useState } from 'react';
 import { Spinner, ErrorBox } from './components/ui.js';
 import { AccountsPage } from './pages/AccountsPage.js';
+import { AttentionPage } from './pages/AttentionPage.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { EventsPage } from './pages/EventsPage.js';
 import { DeliveriesPage, DeliveryDetailPage } from './pages/DeliveriesPage.js';
@@ -20,6 +21,7 @@ import { errorCode, handleSessionEnded, trpc } from './trpc.js';
 
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },
+  { to: '/attention', label: 'Needs attention', role: 'viewer' },
   { to: '/orders', label: 'Orders', role: 'viewer' },
   { to: '/subscriptions', label: 'Subscriptions', role: 'viewer' },
   { to: '/events', label: 'Events', role: 'viewer' },
@@ -100,6 +102,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   else if (customerMatch) page = <CustomerPage userId={decodeURIComponent(customerMatch[1]!)} />;
   else if (path === '/deliveries') page = <DeliveriesPage params={params} me={me} />;
   else if (orderMatch) page = <OrderDetailPage orderId={decodeURIComponent(orderMatch[1]!)} me={me} />;
+  else if (path === '/attention') page = <AttentionPage />;
   else if (path === '/orders') page = <OrdersPage params={params} />;
   else if (path === '/events') page = <EventsPage params={params} me={me} />;
   else if (path === '/rollout') page = <RolloutPage me={me} />;

@@ -26,3 +26,4 @@ export * from './repositories/host-outbox.repository.js';
 export * from './repositories/credit-spend.repository.js';
 export * from './repositories/reconciliation.repository.js';
 export * from './repositories/inbox-batch.repository.js';
+export * from './repositories/attention.repository.js';

@@ -241,7 +241,7 @@ function BulkReplay() {
       confirmLabel="Replay all dead deliveries"
       consequences={(since) => (
         <p>
-          Every delivery that died since <strong>{since ? since.toLocaleString() : '—'}</strong> (up to 10,000 per run) is sent again, each user&apos;s in sequence order.
+          Every delivery that died since <strong>{since ? dateTime(since.toISOString()) : '—'}</strong> (up to 10,000 per run) is sent again, each user&apos;s in sequence order.
         </p>
       )}
       pending={replay.isPending}

@@ -3,8 +3,9 @@ import { useEffect, useState } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { BulkReplayForm } from '../components/BulkReplayForm.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { ReplayDialog } from '../components/ReplayDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
-import { count } from '../lib/format.js';
+import { count, dateTime } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -93,7 +94,7 @@ export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) 
           <Pager shown={items.length} hasMore={events.hasNextPage} loading={events.isFetchingNextPage} onMore={() => void events.fetchNextPage()} />
         </>
       )}
-      {replaying && <ReplayOne event={replaying} onClose={() => setReplaying(null)} />}
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </div>
   );
 }
@@ -122,49 +123,6 @@ function useRefreshEvents() {
   };
 }
 
-function ReplayOne({ event, onClose }: { event: EventItem; onClose: () => void }) {
-  const [reason, setReason] = useState('');
-  const refresh = useRefreshEvents();
-  const [done, setDone] = useState(false);
-  const replay = useMutation(
-    trpc.admin.events.replay.mutationOptions({
-      onSuccess: () => {
-        setDone(true);
-        refresh();
-        setTimeout(refresh, 1500);
-      },
-    }),
-  );
-  return (
-    <ConfirmDialog
-      open
-      title={done ? 'Replay queued' : `Replay ${event.type}?`}
-      confirmLabel={done ? 'Close' : 'Replay event'}
-      busy={replay.isPending}
-      confirmDisabled={!done && reason.trim().length < 3}
-      onCancel={onClose}
-      onConfirm={() => (done ? onClose() : replay.mutate({ eventId: event.eventId, reason: reason.trim() }))}
-    >
-      {done ? (
-        <p role="status">
-          Event <code>{event.eventId}</code> is back in the queue and being processed now. Processing is idempotent: a replayed event never grants twice.
-        </p>
-      ) : (
-        <>
-          <p>
-            Event <code>{event.eventId}</code> goes back in the queue with a fresh retry budget and is processed at once. Fix the cause first, or it will end dead again.
-          </p>
-          <div className="field">
-            <label htmlFor="replay-reason">Reason (required)</label>
-            <input id="replay-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. handler fixed in 1.4.2" />
-          </div>
-          {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-        </>
-      )}
-    </ConfirmDialog>
-  );
-}
-
 type BulkRun = { since: string; requested: number; startedAt: number };
 
 function BulkReplay() {
@@ -181,7 +139,7 @@ function BulkReplay() {
       confirmLabel="Replay all dead events"
       consequences={(since) => (
         <p>
-          Every dead event received since <strong>{since ? since.toLocaleString() : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
+          Every dead event received since <strong>{since ? dateTime(since.toISOString()) : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
         </p>
       )}
       pending={replay.isPending}

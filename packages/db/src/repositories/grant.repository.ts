@@ -85,3 +85,8 @@ export async function setPlan(trx: Trx, userId: string, plan: string | null, sub
 export async function getEntitlement(db: Db | Trx, userId: string): Promise<EntitlementRow | undefined> {
   return db.selectFrom('entitlements').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }
+
+/** Every credit movement an order caused (its grant, each refund's or chargeback's take-back), oldest first. */
+export async function listCreditLedgerForOrder(db: Db | Trx, orderId: string) {
+  return db.selectFrom('credit_ledger').select(['id', 'delta', 'reason', 'created_at']).where('order_id', '=', orderId).orderBy('id').execute();
+}
