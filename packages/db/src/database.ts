@@ -6,6 +6,7 @@ import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.j
 import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
+import type { HostDeliveryAttemptTable, HostDeliveryTable } from './tables/host-delivery.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -27,6 +28,8 @@ export interface Database {
   subscriptions: SubscriptionTable;
   subscription_payments: SubscriptionPaymentTable;
   subscription_history: SubscriptionHistoryTable;
+  host_deliveries: HostDeliveryTable;
+  host_delivery_attempts: HostDeliveryAttemptTable;
 }
 
 export type Db = Kysely<Database>;
