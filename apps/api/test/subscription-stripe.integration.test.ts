@@ -105,7 +105,9 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
     const disputes = await api.db.selectFrom('stripe_events').select(['state', 'outcome']).where('id', 'in', run.events.filter((e) => e.type === 'charge.dispute.created' || e.type === 'charge.dispute.closed').map((e) => e.id)).execute();
     expect(disputes).toHaveLength(2);
-    expect(disputes.every((d) => d.state === 'processed' && d.outcome === 'payment_recorded')).toBe(true);
+    // Both settled against the renewal (the one processed second may find nothing new: a closed dispute outranks its opening).
+    expect(disputes.every((d) => d.state === 'processed' && ['payment_recorded', 'noop'].includes(d.outcome ?? ''))).toBe(true);
+    expect(disputes.some((d) => d.outcome === 'payment_recorded')).toBe(true);
   });
 });
 

@@ -51,8 +51,8 @@ function apply(m: Model, c: PaymentCommand, at: number): boolean {
     if (p.billingReason === 'subscription_create' && !m.order.paymentIntentId) m.order = { ...m.order, paymentIntentId: c.paymentIntentId };
     return true;
   }
-  // A PaymentIntent names no order: it reaches the order only once linked to it, else it is not Settle's.
-  if (c.type.startsWith('payment_') && 'paymentIntentId' in c && c.paymentIntentId !== m.order.paymentIntentId) return true;
+  // A plan is confirmed by its paid invoice alone: its PaymentIntents' attempts do not move the order.
+  if (c.type.startsWith('payment_')) return true;
   const money = moneyChange(c);
   if (money) {
     const p = [...m.payments.values()].find((x) => x.paymentIntentId === money.pi);

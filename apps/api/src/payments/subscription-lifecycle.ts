@@ -325,13 +325,21 @@ function firstInvoiceFacts(order: OrderRow, subscriptionId: string, invoice: Inv
 
 /**
  * Commands that concern only the subscription (never the order's status): Stripe's subscription
- * objects, invoice payment links, and money going back on a renewal (a payment that is not the
- * order's own). `subscriptionId` is the subscription the command was found through.
+ * objects, invoice payment links, the attempts of a plan's PaymentIntents, and money going back
+ * on a renewal (a payment that is not the order's own).
  */
 export function isSubscriptionOnly(command: PaymentCommand, order: OrderRow): boolean {
   if (command.type === 'subscription_changed' || command.type === 'invoice_payment_linked') return true;
-  return isMoneyBackCommand(command) && order.mode === 'subscription' && order.payment_intent_id !== command.paymentIntentId;
+  if (order.mode !== 'subscription') return false;
+  // A plan is confirmed by its paid invoice alone: the PaymentIntent behind it (linked to the
+  // order for its refunds and disputes) does not move the order.
+  if (PAYMENT_ATTEMPT_COMMANDS.includes(command.type)) return true;
+  return isMoneyBackCommand(command) && order.payment_intent_id !== command.paymentIntentId;
 }
+
+const PAYMENT_ATTEMPT_COMMANDS: readonly PaymentCommand['type'][] = [
+  'payment_created', 'payment_processing', 'payment_requires_action', 'payment_succeeded', 'payment_failed', 'payment_canceled',
+];
 
 /**
  * Apply a subscription-only command (see `isSubscriptionOnly`) under the order's lock. Returns
