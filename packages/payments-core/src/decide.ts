@@ -5,7 +5,7 @@ import {
   type Handler,
   type OrderStatus,
 } from './order-state.js';
-import type { InvoiceFacts, PaymentCommand } from './payment-command.js';
+import type { InvoiceFacts, PaymentCommand, RefundFacts, RefundStatus } from './payment-command.js';
 import { validateConfirmation, type PaymentFacts, type Rejection } from './confirmation.js';
 
 /** What a paid order gives its buyer, from the product catalogue. */
@@ -14,6 +14,15 @@ export type GrantSpec =
   | { kind: 'plan'; plan: string };
 
 export type DisputeStatus = 'open' | 'won' | 'lost';
+
+/**
+ * A refund of the order's own payment as Settle knows it. `undoneAt` is the Stripe time its
+ * failure or cancellation was applied: a charge's refunded total from before then still counts it.
+ */
+export type RefundRecord = { refundId: string; amount: number; status: RefundStatus; undoneAt: number | null };
+
+/** A refund that did not move money: the merchant kept it. */
+export const isUndoneRefundStatus = (status: RefundStatus): boolean => status === 'failed' || status === 'canceled';
 
 /** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
 export type OrderState = {
@@ -34,6 +43,8 @@ export type OrderState = {
   statusBeforeDispute: OrderStatus | null;
   reviewReason: string | null;
   failureReason: string | null;
+  /** Refunds of the order's payment seen so far (records of their own, kept beside the order). */
+  refunds: readonly RefundRecord[];
 };
 
 export type Effect =
@@ -45,7 +56,18 @@ export type Effect =
    * plan is taken back.
    */
   | { type: 'revoke'; grant: GrantSpec; creditsRevoked: number; reason: 'refund' | 'chargeback' }
-  | { type: 'record_invoice'; invoice: InvoiceFacts };
+  /**
+   * Bring the revoked part of the order's grant back down to `creditsRevoked` (a refund failed):
+   * the difference is credited again; a plan taken back by a full refund is given back.
+   */
+  | { type: 'restore'; grant: GrantSpec; creditsRevoked: number; reason: 'refund_failed' }
+  | { type: 'record_invoice'; invoice: InvoiceFacts }
+  /** Keep the refund's own record (amount, status, reason, times) up to date. */
+  | { type: 'record_refund'; refund: RefundFacts; undoneAt: number | null }
+  /** A second successful payment for an order already paid: the customer was charged twice. */
+  | { type: 'record_duplicate_payment'; paymentIntentId: string; amount: number; currency: string; at: number }
+  /** Stripe's refunded total of a duplicate payment (its refund went through, not the order's). */
+  | { type: 'record_duplicate_refund'; paymentIntentId: string; amountRefunded: number };
 
 export type Outcome =
   /** The order changed (status, links or amounts). */
@@ -141,7 +163,7 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   const check = validateConfirmation(order, payment);
   if (!check.ok) {
     if (check.rejection.code === 'ALREADY_CONFIRMED') return unchanged(order, 'noop');
-    if (check.rejection.code === 'DUPLICATE_PAYMENT') return unchanged(order, 'not_applicable', check.rejection);
+    if (check.rejection.code === 'DUPLICATE_PAYMENT') return recordDuplicatePayment(order, payment, check.rejection, ctx);
     return parkForReview(order, link(order, { paymentIntentId: payment.paymentIntentId }), check.rejection, ctx);
   }
   const base = link(order, { paymentIntentId: payment.paymentIntentId });
@@ -162,6 +184,26 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
     next = settled.next;
   }
   return { ...d, next, effects };
+}
+
+/**
+ * The order stays as it is (it was paid once, and granted once); the second payment is recorded
+ * beside it so an operator sees it and can refund it.
+ */
+function recordDuplicatePayment(order: OrderState, payment: PaymentFacts, rejection: Rejection, ctx: DecideContext): Decision {
+  if (!payment.paymentIntentId) return unchanged(order, 'not_applicable', rejection);
+  return {
+    outcome: 'recorded',
+    next: order,
+    effects: [{
+      type: 'record_duplicate_payment',
+      paymentIntentId: payment.paymentIntentId,
+      amount: payment.amount ?? 0,
+      currency: (payment.currency ?? order.currency).toLowerCase(),
+      at: ctx.at,
+    }],
+    rejection,
+  };
 }
 
 function settleRecordedDispute(order: OrderState, ctx: DecideContext): Decision {
@@ -187,14 +229,106 @@ function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: nu
   return Math.floor((grant.credits * amountRefunded) / order.amount);
 }
 
-function refund(order: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
-  if (order.status === 'charged_back') return unchanged(order, 'not_applicable');
+/** Another payment than the order's own (a duplicate): its refunds never move the order. */
+function isOtherPayment(order: OrderState, paymentIntentId: string): boolean {
+  return order.paymentIntentId !== null && order.paymentIntentId !== paymentIntentId;
+}
+
+/**
+ * A charge's refunded total at time `at`. Refunds undone (failed, canceled) at or after `at`
+ * were still counted in it; Stripe's later totals leave them out.
+ */
+function chargeRefundedTotal(order: OrderState, amountRefunded: number, at: number): number {
+  const undoneSince = order.refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= at).reduce((sum, r) => sum + r.amount, 0);
+  return Math.max(0, amountRefunded - undoneSince);
+}
+
+function chargeRefunded(order: OrderState, paymentIntentId: string, amountRefunded: number, ctx: DecideContext): Decision {
+  if (isOtherPayment(order, paymentIntentId)) {
+    return { outcome: 'recorded', next: order, effects: [{ type: 'record_duplicate_refund', paymentIntentId, amountRefunded }], rejection: null };
+  }
+  return refund(order, order, chargeRefundedTotal(order, amountRefunded, ctx.at), ctx);
+}
+
+function refund(order: OrderState, base: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
+  if (order.status === 'charged_back') return result(order, base, [], 'not_applicable');
   // Refunded totals only grow, so the largest one seen is the truth whatever the arrival order.
   const total = Math.max(order.amountRefunded, amountRefunded);
-  if (total === order.amountRefunded) return unchanged(order, 'noop');
+  if (total === order.amountRefunded) return result(order, base, [], 'noop');
+  if (total > order.amount && isPaid(order.status)) {
+    // Stripe never refunds more than was charged; more than the order's price is a charge this
+    // order does not know about. Nothing is revoked on a guess: an admin looks.
+    return parkForReview(order, base, {
+      code: 'REFUND_EXCEEDS_PAYMENT',
+      message: `refunded ${total} ${order.currency}, more than the ${order.amount} paid`,
+    }, ctx);
+  }
   // Delivered before the payment it refunds: keep the total; `confirmPayment` settles it.
-  if (!isPaid(order.status)) return result(order, { ...order, amountRefunded: total }, []);
-  return settleRefund(order, { ...order, amountRefunded: total }, ctx);
+  if (!isPaid(order.status)) return result(order, { ...base, amountRefunded: total }, []);
+  return settleRefund(order, { ...base, amountRefunded: total }, ctx);
+}
+
+function upsertRefund(refunds: readonly RefundRecord[], record: RefundRecord): RefundRecord[] {
+  return [...refunds.filter((r) => r.refundId !== record.refundId), record];
+}
+
+/**
+ * A refund was created or moved. A live one raises the refunded total to at least the sum of the
+ * live refunds; a failed or canceled one is undone once: its amount comes off the total and the
+ * order, its status and its grant return to what they were without it.
+ */
+function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext): Decision {
+  const prior = order.refunds.find((r) => r.refundId === facts.refundId);
+  // Seen (and, when it failed, undone) already: a redelivery changes nothing.
+  if (prior && prior.status === facts.status && prior.amount === facts.amount && (prior.undoneAt !== null) === isUndoneRefundStatus(facts.status)) {
+    return unchanged(order, 'noop');
+  }
+  if (isOtherPayment(order, facts.paymentIntentId)) {
+    return { outcome: 'recorded', next: order, effects: [{ type: 'record_refund', refund: facts, undoneAt: null }], rejection: null };
+  }
+  const undo = isUndoneRefundStatus(facts.status);
+  const alreadyUndone = prior?.undoneAt != null;
+  const undoneAt = undo ? (alreadyUndone ? prior!.undoneAt : ctx.at) : null;
+  const record: RefundRecord = { refundId: facts.refundId, amount: facts.amount, status: facts.status, undoneAt: alreadyUndone ? prior!.undoneAt : undoneAt };
+  const recordEffect: Effect = { type: 'record_refund', refund: facts, undoneAt: record.undoneAt };
+  const unchangedRecord = prior && prior.status === record.status && prior.amount === record.amount && prior.undoneAt === record.undoneAt;
+  const base: OrderState = unchangedRecord ? order : { ...order, refunds: upsertRefund(order.refunds, record) };
+  // Only the refund's own record changed: `recorded`, like an invoice beside the order.
+  const movesOrder = (d: Decision) => d.next.status !== order.status || d.next.amountRefunded !== order.amountRefunded || d.effects.length > 0;
+  const recorded = (d: Decision): Decision => ({
+    ...d,
+    outcome: d.outcome === 'noop' || (d.outcome === 'applied' && !movesOrder(d)) ? 'recorded' : d.outcome,
+    effects: [...d.effects, recordEffect],
+  });
+  if (!undo) {
+    const live = base.refunds.filter((r) => !isUndoneRefundStatus(r.status)).reduce((sum, r) => sum + r.amount, 0);
+    return recorded(refund(order, base, live, ctx));
+  }
+  if (alreadyUndone) return recorded(result(order, base, [], 'noop'));
+  const total = Math.max(0, order.amountRefunded - facts.amount);
+  if (total === order.amountRefunded) return recorded(result(order, base, [], 'noop'));
+  const reason = `refund ${facts.refundId} ${facts.status}${facts.failureReason ? `: ${facts.failureReason}` : ''}`;
+  return recorded(undoRefund(order, { ...base, amountRefunded: total }, ctx, reason));
+}
+
+/** Return a paid order to the status and grant its (lower) refunded total calls for. */
+function undoRefund(order: OrderState, base: OrderState, ctx: DecideContext, reason: string): Decision {
+  // Not paid yet, or the money went back through a lost dispute: only the total changes.
+  if (!isPaid(order.status) || order.status === 'charged_back') return result(order, base, []);
+  const total = base.amountRefunded;
+  const wasFull = order.amountRefunded >= order.amount;
+  const target = creditsToRevoke(ctx.grant, order, total);
+  const restore: Effect[] =
+    ctx.grant.kind === 'credits'
+      ? [{ type: 'restore', grant: ctx.grant, creditsRevoked: target, reason: 'refund_failed' }]
+      : wasFull && total < order.amount
+        ? [{ type: 'restore', grant: ctx.grant, creditsRevoked: 0, reason: 'refund_failed' }]
+        : [];
+  const back: OrderStatus = total === 0 ? 'succeeded' : total >= order.amount ? 'refunded' : 'partially_refunded';
+  if (order.status === 'disputed') return result(order, { ...base, statusBeforeDispute: back }, restore);
+  if (order.status === back) return result(order, base, restore);
+  const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
+  return result(order, { ...base, status: back, statusAt: at }, [{ type: 'audit', from: order.status, to: back, reason }, ...restore]);
 }
 
 /** Move a paid order to the status its refunded total (`base.amountRefunded`) calls for. */
@@ -288,7 +422,9 @@ function decideCommon(order: OrderState, command: PaymentCommand, ctx: DecideCon
     case 'payment_canceled':
       return move(order, link(order, command), 'canceled', ctx, `payment canceled: ${command.reason}`);
     case 'charge_refunded':
-      return refund(order, command.amountRefunded, ctx);
+      return chargeRefunded(order, command.paymentIntentId, command.amountRefunded, ctx);
+    case 'refund_changed':
+      return refundChanged(order, command.refund, ctx);
     case 'dispute_opened':
       return disputeOpened(order, command.disputeId, ctx);
     case 'dispute_closed':
@@ -390,7 +526,12 @@ export const HANDLER_STRATEGIES: Readonly<Record<Handler, typeof decideNew>> = {
 export function decideWith(handler: Handler, order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
   if (order.status === 'needs_review') {
     const invoice = 'invoice' in command ? command.invoice : null;
-    return invoice ? recordInvoice(order, invoice) : unchanged(order, 'under_review');
+    if (invoice) return recordInvoice(order, invoice);
+    // A refund keeps its own record while the order waits for an admin.
+    if (command.type === 'refund_changed') {
+      return { outcome: 'under_review', next: order, effects: [{ type: 'record_refund', refund: command.refund, undoneAt: null }], rejection: null };
+    }
+    return unchanged(order, 'under_review');
   }
   return HANDLER_STRATEGIES[handler](order, command, ctx);
 }

@@ -32,13 +32,15 @@ export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatu
   processing: ['requires_action', 'failed', 'succeeded', 'canceled', 'needs_review'],
   requires_action: ['processing', 'failed', 'succeeded', 'canceled', 'needs_review'],
   failed: ['processing', 'requires_action', 'succeeded', 'canceled', 'needs_review'],
-  // `charged_back` directly: a lost dispute whose opening event was never seen.
-  succeeded: ['partially_refunded', 'refunded', 'disputed', 'charged_back'],
+  // `charged_back` directly: a lost dispute whose opening event was never seen. `needs_review`:
+  // Stripe reports more refunded than was paid.
+  succeeded: ['partially_refunded', 'refunded', 'disputed', 'charged_back', 'needs_review'],
   // Money arriving for a canceled order cannot be granted nor ignored: a human decides.
   canceled: ['needs_review'],
-  partially_refunded: ['refunded', 'disputed', 'charged_back'],
-  disputed: ['succeeded', 'partially_refunded', 'charged_back', 'refunded'],
-  refunded: [],
+  // Back to `succeeded` (or less refunded) only when a refund fails or is canceled.
+  partially_refunded: ['succeeded', 'refunded', 'disputed', 'charged_back', 'needs_review'],
+  disputed: ['succeeded', 'partially_refunded', 'charged_back', 'refunded', 'needs_review'],
+  refunded: ['succeeded', 'partially_refunded', 'needs_review'],
   charged_back: [],
   needs_review: [],
 };

@@ -1,4 +1,4 @@
-import type { CheckoutPaymentStatus, InvoiceFacts, OrderRef, PaymentCommand } from './payment-command.js';
+import { REFUND_STATUSES, type CheckoutPaymentStatus, type InvoiceFacts, type OrderRef, type PaymentCommand, type RefundFacts, type RefundStatus } from './payment-command.js';
 import { isStripeSubscriptionStatus, type SubscriptionFacts } from './subscription-state.js';
 
 /**
@@ -9,8 +9,15 @@ export type StripeEventLike = {
   id: string;
   type: string;
   created: number;
+  /** The API version the object was rendered in (null for some Connect events; absent in tests). */
+  api_version?: string | null;
   data: { object: unknown };
 };
+
+/** Whether the event was rendered in an API version older than `version` (`YYYY-MM-DD`). */
+function renderedBefore(event: StripeEventLike, version: string): boolean {
+  return typeof event.api_version === 'string' && event.api_version.slice(0, 10) < version;
+}
 
 export type MappedEvent =
   | { supported: true; ref: OrderRef; command: PaymentCommand }
@@ -121,6 +128,35 @@ function subscriptionFacts(sub: Obj, deleted: boolean): SubscriptionFacts | null
 }
 
 /**
+ * The PaymentIntent a charge-level object (charge, refund, dispute) belongs to. API versions
+ * before 2019 have no `payment_intent` on disputes and refunds; an expanded `charge` still names it.
+ */
+function paymentIntentOf(o: Obj): string | null {
+  return idOf(o.payment_intent) ?? idOf(asObj(o.charge).payment_intent);
+}
+
+const isRefundStatus = (v: unknown): v is RefundStatus => typeof v === 'string' && (REFUND_STATUSES as readonly string[]).includes(v);
+
+function refundFacts(r: Obj): RefundFacts | null {
+  const refundId = str(r.id);
+  const paymentIntentId = paymentIntentOf(r);
+  const amount = int(r.amount);
+  const currency = str(r.currency);
+  const createdAt = int(r.created);
+  if (!refundId || !paymentIntentId || amount === null || !currency || createdAt === null || !isRefundStatus(r.status)) return null;
+  return {
+    refundId,
+    paymentIntentId,
+    amount,
+    currency,
+    status: r.status,
+    reason: str(r.reason),
+    failureReason: str(r.failure_reason),
+    createdAt,
+  };
+}
+
+/**
  * Maps a Stripe event to a domain command and the references that find its order.
  * Anything Settle does not act on maps to "not supported": recorded, never an error.
  */
@@ -209,8 +245,20 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
           };
       }
     }
+    case 'refund.created':
+    case 'refund.updated':
+    case 'refund.failed':
+    case 'charge.refund.updated': {
+      const refund = refundFacts(o);
+      if (!refund) return unsupported('refund without payment intent');
+      return {
+        supported: true,
+        ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: refund.paymentIntentId },
+        command: { type: 'refund_changed', refund },
+      };
+    }
     case 'charge.refunded': {
-      const pi = idOf(o.payment_intent);
+      const pi = paymentIntentOf(o);
       const amountRefunded = int(o.amount_refunded);
       const currency = str(o.currency);
       if (!pi || amountRefunded === null || !currency) return unsupported('charge without payment intent');
@@ -222,7 +270,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
     }
     case 'charge.dispute.created':
     case 'charge.dispute.closed': {
-      const pi = idOf(o.payment_intent);
+      const pi = paymentIntentOf(o);
       const disputeId = str(o.id);
       if (!pi || !disputeId) return unsupported('dispute without payment intent');
       const ref: OrderRef = { orderId: null, checkoutSessionId: null, paymentIntentId: pi };
@@ -250,7 +298,9 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const facts = invoiceFacts(o);
       if (!facts) return unsupported('malformed invoice');
       const ref = invoiceRef(o);
-      const billingReason = str(o.billing_reason);
+      // Invoices rendered before 2018-05-21 have no `billing_reason`; Stripe documents `subscription`
+      // for them (no distinction between creation, cycle and update), so they count as renewals.
+      const billingReason = str(o.billing_reason) ?? (facts.subscriptionId && renderedBefore(event, '2018-05-21') ? 'subscription' : null);
       if (event.type !== 'invoice.finalized' && facts.subscriptionId && billingReason?.startsWith('subscription')) {
         return {
           supported: true,
