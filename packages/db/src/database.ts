@@ -6,6 +6,7 @@ import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.j
 import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 import type { SubscriptionTable } from './tables/subscription.table.js';
+import type { DuplicatePaymentTable, RefundTable } from './tables/refund.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -24,6 +25,8 @@ export interface Database {
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;
+  refunds: RefundTable;
+  duplicate_payments: DuplicatePaymentTable;
 }
 
 export type Db = Kysely<Database>;

@@ -20,3 +20,5 @@ export { sql } from 'kysely';
 export * from './repositories/inbox-writer.js';
 export * from './tables/subscription.table.js';
 export * from './repositories/subscription.repository.js';
+export * from './tables/refund.table.js';
+export * from './repositories/refund.repository.js';

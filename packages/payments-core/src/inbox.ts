@@ -1,5 +1,8 @@
-/** Where a stored Stripe event is in its processing. */
-export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched';
+/**
+ * Where a stored Stripe event is in its processing. `ignored`: about a Stripe object Settle did
+ * not create (settled at once, never retried); `unmatched`: names a Settle order that never appeared.
+ */
+export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched' | 'ignored';
 
 export type ReplayPlan =
   /** Put it back in the queue with a fresh retry schedule (its error history is kept). */

@@ -1,9 +1,10 @@
-import type { InboxWriter } from '@settle/db';
+import type { InboxWriter, NewStripeEvent } from '@settle/db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import type { Metrics } from '../lib/metrics.js';
 import { errorMessage } from '../lib/errors.js';
+import { isThinNotificationBody, verifyThinNotification } from './thin-event.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
@@ -61,6 +62,10 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (!Buffer.isBuffer(body) || body.length === 0) return refuse(400, 'bad_request', 'empty body');
     if (typeof signature !== 'string' || signature.length === 0) return refuse(400, 'bad_signature', 'missing Stripe-Signature header');
     if (deps.secrets.length === 0) return refuse(500, 'misconfigured', 'no webhook secret configured');
+    if (isThinNotificationBody(body)) {
+      const thin = verifyThinNotification(body, signature, deps.secrets, deps.toleranceSeconds);
+      return thin.ok ? store(req, reply, thin.row) : refuse(400, thin.outcome, thin.error);
+    }
 
     let json: unknown;
     let lastError: string | null = null;
@@ -84,25 +89,30 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (!envelope.success) return refuse(400, 'bad_request', 'body is not a Stripe event');
     const event = envelope.data;
     const object = event.data.object;
+    return store(req, reply, {
+      id: event.id,
+      type: event.type,
+      object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
+      stripe_created: new Date(event.created * 1000),
+      api_version: event.api_version ?? null,
+      livemode: event.livemode ?? false,
+      payload: body.toString('utf8'),
+    });
+  }
 
+  /** Store a verified event (snapshot or thin), then acknowledge: 2xx only after the commit. */
+  async function store(req: FastifyRequest, reply: FastifyReply, row: NewStripeEvent) {
     let stored: boolean;
     try {
-      stored = await deps.inbox.write({
-        id: event.id,
-        type: event.type,
-        object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
-        stripe_created: new Date(event.created * 1000),
-        api_version: event.api_version ?? null,
-        livemode: event.livemode ?? false,
-        payload: body.toString('utf8'),
-      });
+      stored = await deps.inbox.write(row);
     } catch (err) {
-      req.log.error({ eventId: event.id, err: errorMessage(err) }, 'could not store Stripe event');
-      return refuse(503, 'store_failed', 'event not stored; retry later');
+      req.log.error({ eventId: row.id, err: errorMessage(err) }, 'could not store Stripe event');
+      deps.metrics.webhookRequests.inc({ outcome: 'store_failed' });
+      return reply.code(503).send({ error: 'event not stored; retry later' });
     }
     deps.metrics.webhookRequests.inc({ outcome: stored ? 'stored' : 'duplicate' });
     reply.code(200).send({ received: true, duplicate: !stored });
-    if (stored) deps.afterStore(event.id);
+    if (stored) deps.afterStore(row.id);
     return reply;
   }
 }

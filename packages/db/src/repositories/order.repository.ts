@@ -89,6 +89,8 @@ export type AdminOrderFilter = {
   search?: string | undefined;
   /** Paid one-time orders still without their invoice this long after payment. */
   missingInvoiceAfterMinutes?: number | undefined;
+  /** Orders with an incident recorded beside them: a duplicate payment. */
+  incident?: 'duplicate_payment' | undefined;
   cursor?: OrderCursor | undefined;
   limit: number;
 };
@@ -116,6 +118,7 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(
     );
   }
   if (f.missingInvoiceAfterMinutes !== undefined) q = q.where(missingInvoice(f.missingInvoiceAfterMinutes));
+  if (f.incident === 'duplicate_payment') q = q.where(sql<boolean>`exists (select 1 from duplicate_payments d where d.order_id = orders.id)`);
   if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }

@@ -2,8 +2,8 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
-export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched';
-export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched'] as const;
+export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched' | 'ignored';
+export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched', 'ignored'] as const;
 
 export type AttemptError = { at: string; attempt: number; error: string; transient: boolean };
 
