@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,9 +11,10 @@ import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
-import { createStripeClient } from './lib/stripe-client.js';
+import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
 import { createEventProcessor } from './payments/event-processor.js';
 import { createReconciler } from './payments/reconciler.js';
+import { createEventRecovery } from './payments/event-recovery.service.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
@@ -62,10 +63,11 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const metrics = createMetrics({
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+    eventsInOtherApiVersions: () => countEventsInOtherApiVersions(database.db, pinnedApiVersion(env), new Date(Date.now() - 86_400_000)),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
-    options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
+    options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE, env.STRIPE_API_VERSION) : null;
   const processor = createEventProcessor({
     db: database.db,
     catalogue,
@@ -95,8 +97,10 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
   // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens.
   if (flags.source === 'unleash') await flags.start(null);
+  const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow: (id) => worker.processNow(id) });
   const deps: AppDeps = {
     env,
+    recovery,
     database,
     reconciler,
     orderChanges,
@@ -139,6 +143,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     async listen() {
       const url = await app.listen({ port: env.PORT, host: env.HOST });
       if (flags.source === 'settle') await flags.start(selfUrl(env.HOST, app));
+      // Only against a real Stripe account (a key from the environment), never a test's injected client.
+      if (env.STRIPE_SECRET_KEY) recovery.start(env.RECOVER_INTERVAL_MS);
       return url;
     },
     close() {
@@ -148,6 +154,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         await app.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
+        await recovery.stop();
         await orderChanges.stop();
         await database.close();
         logger.info('stopped');

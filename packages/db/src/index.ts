@@ -22,3 +22,4 @@ export * from './tables/subscription.table.js';
 export * from './repositories/subscription.repository.js';
 export * from './tables/refund.table.js';
 export * from './repositories/refund.repository.js';
+export * from './repositories/event-recovery.repository.js';
