@@ -18,12 +18,11 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
+import { ALL_JOURNEYS, isJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
 import { startStripeSimulator } from './simulator.js';
+import { money } from './state.js';
 
 export const DEFAULT_SIMULATOR_URL = 'http://127.0.0.1:12111';
-
-const ALL_JOURNEYS: readonly string[] = [...PAYMENT_JOURNEYS, ...SUBSCRIPTION_JOURNEYS];
 
 export type CliIo = {
   env: Record<string, string | undefined>;
@@ -128,12 +127,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (r.json.sessions.length === 0) io.out('no Checkout Sessions yet');
     for (const s of r.json.sessions) {
       const when = new Date(s.created * 1000).toISOString().replace('T', ' ').slice(0, 19);
-      io.out(`${s.id}  ${`${s.status}/${s.payment_status}`.padEnd(16)} ${formatAmount(s.amount_total, s.currency).padStart(12)}  ${s.mode.padEnd(12)} order ${s.order_id ?? '-'}  ${when}`);
+      io.out(`${s.id}  ${`${s.status}/${s.payment_status}`.padEnd(16)} ${money(s.amount_total, s.currency).padStart(12)}  ${s.mode.padEnd(12)} order ${s.order_id ?? '-'}  ${when}`);
     }
     return 0;
   }
 
-  if (!ALL_JOURNEYS.includes(command)) {
+  if (!isJourney(command)) {
     io.err(`unknown journey '${command}'; valid journeys:\n${ALL_JOURNEYS.map((j) => `  ${j}`).join('\n')}`);
     return 1;
   }
@@ -201,10 +200,6 @@ async function serve(values: { port?: string | undefined; host?: string | undefi
   }));
   await sim.close();
   return 0;
-}
-
-function formatAmount(amount: number, currency: string): string {
-  return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 }
 
 function isEntryPoint(): boolean {

@@ -1,0 +1,45 @@
+/** A stand-in for Stripe's hosted Checkout page: one button per journey, then back to the site. */
+import type { ServerResponse } from 'node:http';
+import { SimulatorError, type SimulatorCore } from './core.js';
+import { applyJourney } from './journey-runner.js';
+import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS, type Journey } from './journeys.js';
+import { parseForm } from './stripe-api.js';
+import { money } from './state.js';
+
+export function checkoutPage(sim: SimulatorCore, method: string, path: string, raw: string, res: ServerResponse): void {
+  const id = decodeURIComponent(path.slice('/c/pay/'.length));
+  const session = sim.state.checkoutSessions.get(id);
+  const html = (status: number, body: string) => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Stripe simulator checkout</title></head>
+<body style="font-family:system-ui;max-width:40rem;margin:3rem auto">${body}</body></html>`);
+  };
+  if (!session) return html(404, `<h1>No such Checkout Session</h1><p>${escapeHtml(id)}</p>`);
+  if (method === 'POST') {
+    const journey = String(parseForm(raw).journey ?? '');
+    try {
+      const events = applyJourney(sim, journey as Journey, id);
+      // Like Stripe, the customer is redirected at once; the webhooks follow on their own.
+      sim.deliverInBackground(events);
+    } catch (err) {
+      return html(err instanceof SimulatorError ? err.status : 500, `<h1>Cannot run ${escapeHtml(journey)}</h1><p>${escapeHtml(String(err instanceof Error ? err.message : err))}</p>`);
+    }
+    const target = session.status === 'complete' ? session.success_url : session.cancel_url;
+    if (typeof target === 'string') {
+      res.writeHead(303, { location: target.replaceAll('{CHECKOUT_SESSION_ID}', id) });
+      res.end();
+      return;
+    }
+    return html(200, `<h1>${escapeHtml(journey)}</h1><p>Session ${escapeHtml(id)} is now ${escapeHtml(String(session.status))} / ${escapeHtml(String(session.payment_status))}.</p>`);
+  }
+  const amount = money(session.amount_total as number, session.currency as string);
+  const buttons = session.status === 'open'
+    ? (session.mode === 'subscription' ? SUBSCRIPTION_JOURNEYS : PAYMENT_JOURNEYS).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
+    : `<p>This session is ${escapeHtml(String(session.status))}.</p>`;
+  return html(200, `<h1>Pay ${escapeHtml(amount)}</h1><p>Simulated Stripe Checkout for <code>${escapeHtml(id)}</code>. Choose how the purchase goes:</p>
+<form method="post">${buttons}</form>`);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
