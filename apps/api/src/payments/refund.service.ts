@@ -1,13 +1,11 @@
 import { findOrder, recordAdminAction } from '@settle/db';
-import { isOrderStatus } from '@settle/payments-core';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
+import { refundTarget } from './refund-target.js';
 
 export type RefundResult =
   | { ok: true; refundId: string; amount: number; status: string | null }
   | { ok: false; code: 'NOT_FOUND' | 'PRECONDITION' | 'INVALID' | 'UNAVAILABLE'; message: string };
-
-const REFUNDABLE = ['succeeded', 'partially_refunded'];
 
 /**
  * Ask Stripe to refund (part of) an order. The order's state is not touched here: Stripe's
@@ -24,28 +22,28 @@ export async function refundOrder(
   actor: string,
   /** The caller's id for this refund (one per "refund" dialog): repeats refund once, whatever happened between. */
   requestId?: string,
+  /** A duplicate payment of the order to refund instead of its own payment. */
+  paymentIntentId?: string,
 ): Promise<RefundResult> {
   if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
   const order = await findOrder(deps.database.db, orderId);
   if (!order) return { ok: false, code: 'NOT_FOUND', message: 'order not found' };
-  if (!isOrderStatus(order.status) || !REFUNDABLE.includes(order.status)) {
-    return { ok: false, code: 'PRECONDITION', message: `an order that is ${order.status} cannot be refunded` };
-  }
-  if (!order.payment_intent_id) return { ok: false, code: 'PRECONDITION', message: 'order has no payment to refund' };
-  const remaining = Number(order.amount) - Number(order.amount_refunded);
+  const target = await refundTarget(deps, order, paymentIntentId);
+  if (!target.ok) return target;
+  const remaining = target.remaining;
   const value = amount ?? remaining;
   if (value <= 0 || value > remaining) return { ok: false, code: 'INVALID', message: `amount must be between 1 and ${remaining}` };
   try {
     const refund = await deps.stripe.refunds.create(
-      { payment_intent: order.payment_intent_id, amount: value, reason: 'requested_by_customer', metadata: { orderId, actor } },
-      { idempotencyKey: requestId ? `settle-refund-${orderId}-${requestId}` : `settle-refund-${orderId}-${Number(order.amount_refunded)}-${value}` },
+      { payment_intent: target.paymentIntentId, amount: value, reason: target.duplicate ? 'duplicate' : 'requested_by_customer', metadata: { orderId, actor } },
+      { idempotencyKey: requestId ? `settle-refund-${orderId}-${requestId}` : `settle-refund-${orderId}-${target.duplicate ? `${target.paymentIntentId}-` : ''}${target.refundedSoFar}-${value}` },
     );
     await recordAdminAction(deps.database.db, {
       actor,
       action: 'orders.refund',
       target: `order:${orderId}`,
       reason,
-      details: { amount: value, currency: order.currency, refundId: refund.id, status: refund.status },
+      details: { amount: value, currency: target.currency, paymentIntentId: target.paymentIntentId, duplicate: target.duplicate, refundId: refund.id, status: refund.status },
     });
     return { ok: true, refundId: refund.id, amount: value, status: refund.status };
   } catch (err) {

@@ -2,14 +2,16 @@ import {
   findInvoiceForOrder,
   findOrder,
   listEventsForOrder,
+  listDuplicatePaymentsForOrder,
   listGrantsForOrder,
   listOrdersForAdmin,
+  listRefundsForOrder,
   listTransitions,
 } from '@settle/db';
 import { ORDER_STATUSES } from '@settle/payments-core';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
-import { toOrderDto } from '../../payments/order.mapper.js';
+import { toDuplicatePaymentDto, toOrderDto, toRefundDto } from '../../payments/order.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
 import { recordAdminAction } from '@settle/db';
@@ -28,6 +30,8 @@ export const adminOrdersRouter = router({
           search: z.string().trim().max(255).optional(),
           /** Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN. */
           missingInvoice: z.boolean().optional(),
+          /** Orders with an incident beside them: `duplicate_payment` (the customer paid twice). */
+          incident: z.enum(['duplicate_payment']).optional(),
           cursor: z.string().max(300).nullish(),
           limit: z.number().int().min(1).max(200).default(50),
         })
@@ -39,6 +43,7 @@ export const adminOrdersRouter = router({
         stuckForMinutes: input.stuckForMinutes,
         search: input.search || undefined,
         missingInvoiceAfterMinutes: input.missingInvoice ? ctx.deps.env.INVOICE_MISSING_AFTER_MIN : undefined,
+        incident: input.incident,
         cursor: input.cursor ? decodeCursor(input.cursor, { uuidIds: true }) : undefined,
         limit: input.limit + 1,
       });
@@ -56,11 +61,13 @@ export const adminOrdersRouter = router({
       const db = ctx.deps.database.db;
       const row = await findOrder(db, input.orderId);
       if (!row) throw domainError('NOT_FOUND', 'order not found');
-      const [invoice, events, transitions, grants] = await Promise.all([
+      const [invoice, events, transitions, grants, refunds, duplicatePayments] = await Promise.all([
         findInvoiceForOrder(db, row.id),
         listEventsForOrder(db, row.id),
         listTransitions(db, row.id),
         listGrantsForOrder(db, row.id),
+        listRefundsForOrder(db, row.id),
+        listDuplicatePaymentsForOrder(db, row.id),
       ]);
       return {
         order: toOrderDto(row, invoice),
@@ -95,6 +102,8 @@ export const adminOrdersRouter = router({
           revokedAt: iso(g.revoked_at),
           eventId: g.event_id,
         })),
+        refunds: refunds.map(toRefundDto),
+        duplicatePayments: duplicatePayments.map(toDuplicatePaymentDto),
       };
     }),
 
@@ -137,10 +146,12 @@ export const adminOrdersRouter = router({
         reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500),
         /** One id per refund the operator means; a retry with the same id refunds once. */
         requestId: z.string().uuid().optional(),
+        /** Refund a duplicate payment of the order (see `duplicatePayments`) instead of its own payment. */
+        paymentIntentId: z.string().min(1).max(255).optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const r = await refundOrder(ctx.deps, input.orderId, input.amount, input.reason, ctx.admin.actor, input.requestId);
+      const r = await refundOrder(ctx.deps, input.orderId, input.amount, input.reason, ctx.admin.actor, input.requestId, input.paymentIntentId);
       if (!r.ok) throw domainError(r.code, r.message);
       return { refundId: r.refundId, amount: r.amount, status: r.status };
     }),
