@@ -61,7 +61,8 @@ function failureReason(intent: Obj): string {
 function invoiceFacts(inv: Obj): InvoiceFacts | null {
   const invoiceId = str(inv.id);
   const currency = str(inv.currency);
-  const createdAt = int(inv.created);
+  // `date` before API version 2019-03-14, `created` since.
+  const createdAt = int(inv.created) ?? int(inv.date);
   if (!invoiceId || !currency || createdAt === null) return null;
   const transitions = asObj(inv.status_transitions);
   const parent = asObj(inv.parent);
