@@ -32,9 +32,9 @@ export type ThinResolution =
   /** Nothing Settle reads (a v2 event about something else). */
   | { kind: 'unsupported'; reason: string };
 
-/** A failure to resolve through Stripe; always retried on the inbox's schedule, then dead with Stripe's words. */
-export class ThinEventUnresolved extends Error {
-  override name = 'ThinEventUnresolved';
+/** A Stripe API read an event needs failed; always retried on the inbox's schedule, then dead with Stripe's words. */
+export class StripeLookupFailed extends Error {
+  override name = 'StripeLookupFailed';
 }
 
 function stripeError(err: unknown): string {
@@ -50,13 +50,13 @@ export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotificatio
     return related ? { kind: 'reconcile', objectType: related.type, objectId: related.id } : { kind: 'unsupported', reason: 'no related object' };
   }
   if (!n.type.startsWith('v1.')) return { kind: 'unsupported', reason: `thin event type ${n.type} is not supported` };
-  if (!stripe) throw new ThinEventUnresolved(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);
+  if (!stripe) throw new StripeLookupFailed(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);
   if (n.snapshot_event) {
     try {
       const event = await stripe.events.retrieve(n.snapshot_event);
       return { kind: 'event', event, via: 'snapshot_event' };
     } catch (err) {
-      throw new ThinEventUnresolved(`could not fetch snapshot event ${n.snapshot_event} of ${n.id}: Stripe ${stripeError(err)}`);
+      throw new StripeLookupFailed(`could not fetch snapshot event ${n.snapshot_event} of ${n.id}: Stripe ${stripeError(err)}`);
     }
   }
   if (!n.related_object) return { kind: 'unsupported', reason: 'thin event names neither a snapshot event nor an object' };
@@ -65,7 +65,7 @@ export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotificatio
     const notification = stripe.parseEventNotificationWithoutVerification(JSON.stringify(n)) as { fetchRelatedObject(): Promise<unknown> };
     object = await notification.fetchRelatedObject();
   } catch (err) {
-    throw new ThinEventUnresolved(`could not fetch ${n.related_object.type} ${n.related_object.id} of ${n.id}: Stripe ${stripeError(err)}`);
+    throw new StripeLookupFailed(`could not fetch ${n.related_object.type} ${n.related_object.id} of ${n.id}: Stripe ${stripeError(err)}`);
   }
   return {
     kind: 'event',
@@ -74,4 +74,24 @@ export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotificatio
     // as for the snapshot (late or repeated facts are harmless to it).
     event: { id: n.id, type: n.type.slice(3), created: Math.floor(Date.parse(n.created) / 1000), data: { object } },
   };
+}
+
+const CHARGE_LEVEL = /^(charge\.dispute\.|refund\.|charge\.refund\.updated$)/;
+
+/**
+ * Disputes and refunds rendered before API version 2019-02-11 name only their charge (a string id),
+ * never the PaymentIntent Settle knows orders by: ask Stripe which PaymentIntent the charge belongs
+ * to and fill it in. Anything else is returned unchanged.
+ */
+export async function completeChargeReference(stripe: Stripe | null, event: StripeEventLike): Promise<StripeEventLike> {
+  const object = event.data.object as { payment_intent?: unknown; charge?: unknown } | null;
+  if (!stripe || !object || !CHARGE_LEVEL.test(event.type)) return event;
+  if (object.payment_intent || typeof object.charge !== 'string') return event;
+  let paymentIntent: unknown;
+  try {
+    paymentIntent = (await stripe.charges.retrieve(object.charge)).payment_intent;
+  } catch (err) {
+    throw new StripeLookupFailed(`could not fetch charge ${object.charge} of ${event.id}: Stripe ${stripeError(err)}`);
+  }
+  return paymentIntent ? { ...event, data: { ...event.data, object: { ...object, payment_intent: paymentIntent } } } : event;
 }
