@@ -16,16 +16,17 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
   const stuck = stuckRaw !== null && /^\d+$/.test(stuckRaw) ? Number(stuckRaw) : undefined;
   const search = params.get('q') ?? '';
   const missingInvoice = params.get('noinvoice') === '1';
+  const duplicatePayment = params.get('incident') === 'duplicate_payment';
 
-  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice });
+  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, duplicate: duplicatePayment });
   useEffect(
-    () => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice }),
-    [status, stuck, search, missingInvoice],
+    () => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, duplicate: duplicatePayment }),
+    [status, stuck, search, missingInvoice, duplicatePayment],
   );
 
   const orders = useInfiniteQuery({
     ...trpc.admin.orders.list.infiniteQueryOptions(
-      { status, stuckForMinutes: stuck, search: search || undefined, missingInvoice: missingInvoice || undefined, limit: 50 },
+      { status, stuckForMinutes: stuck, search: search || undefined, missingInvoice: missingInvoice || undefined, incident: duplicatePayment ? 'duplicate_payment' : undefined, limit: 50 },
       { getNextPageParam: (last) => last.nextCursor ?? undefined },
     ),
     placeholderData: (prev) => prev,
@@ -38,9 +39,10 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
       stuck: draft.stuck.trim() || null,
       q: draft.q.trim() || null,
       noinvoice: draft.noinvoice ? '1' : null,
+      incident: draft.duplicate ? 'duplicate_payment' : null,
     });
   };
-  const filtered = Boolean(status || stuck !== undefined || search || missingInvoice);
+  const filtered = Boolean(status || stuck !== undefined || search || missingInvoice || duplicatePayment);
   const items = orders.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
@@ -85,12 +87,18 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
           </label>
           <small className="muted">One-time orders whose invoice has not arrived after the configured delay.</small>
         </div>
+        <div className="field field-narrow">
+          <label htmlFor="f-duplicate">
+            <input id="f-duplicate" type="checkbox" checked={draft.duplicate} onChange={(e) => setDraft({ ...draft, duplicate: e.target.checked })} /> Paid twice
+          </label>
+          <small className="muted">Orders the customer paid more than once (a duplicate payment to refund).</small>
+        </div>
         <div className="filters-actions">
           <button type="submit" className="btn btn-primary">
             Apply
           </button>
           {filtered && (
-            <button type="button" className="btn" onClick={() => setParams('/orders', params, { status: null, stuck: null, q: null, noinvoice: null })}>
+            <button type="button" className="btn" onClick={() => setParams('/orders', params, { status: null, stuck: null, q: null, noinvoice: null, incident: null })}>
               Clear
             </button>
           )}
