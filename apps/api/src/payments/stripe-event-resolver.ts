@@ -1,4 +1,4 @@
-import type { StripeEventLike } from '@settle/payments-core';
+import type { PaymentIntentOwner, StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -94,4 +94,25 @@ export async function completeChargeReference(stripe: Stripe | null, event: Stri
     throw new StripeLookupFailed(`could not fetch charge ${object.charge} of ${event.id}: Stripe ${stripeError(err)}`);
   }
   return paymentIntent ? { ...event, data: { ...event.data, object: { ...object, payment_intent: paymentIntent } } } : event;
+}
+
+/**
+ * Whether Settle created a PaymentIntent (for refunds and disputes whose order was not found):
+ * known to the database, or carrying Settle's `metadata.orderId` at Stripe. Without a Stripe API
+ * nobody can tell.
+ */
+export async function paymentIntentOwner(
+  isKnown: (paymentIntentId: string) => Promise<boolean>,
+  stripe: Stripe | null,
+  paymentIntentId: string,
+): Promise<PaymentIntentOwner> {
+  if (await isKnown(paymentIntentId)) return 'settle';
+  if (!stripe) return 'unknown';
+  try {
+    const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
+    return typeof intent.metadata?.orderId === 'string' ? 'settle' : 'foreign';
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
+    throw new StripeLookupFailed(`could not fetch payment intent ${paymentIntentId}: Stripe ${stripeError(err)}`);
+  }
 }

@@ -69,3 +69,15 @@ export async function lockOrderOfDuplicatePayment(trx: Trx, paymentIntentId: str
     .forUpdate()
     .executeTakeFirst();
 }
+
+/** Whether a PaymentIntent is one of Settle's: an order's payment or a duplicate payment of one. */
+export async function isKnownPaymentIntent(db: Db | Trx, paymentIntentId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('orders')
+    .select('id')
+    .where('payment_intent_id', '=', paymentIntentId)
+    .unionAll(db.selectFrom('duplicate_payments').select('order_id as id').where('payment_intent_id', '=', paymentIntentId))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
