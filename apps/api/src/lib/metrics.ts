@@ -108,11 +108,6 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'Second successful payments for an order already paid (the customer was charged twice)',
       registers: [registry],
     }),
-    refundsUndone: new Counter({
-      name: 'settle_refunds_undone_total',
-      help: 'Refunds that failed or were canceled and were taken off their order',
-      registers: [registry],
-    }),
     eventsInOtherApiVersions: new Gauge({
       name: 'settle_events_other_api_version',
       help: 'Events received in the last 24 h rendered in an API version other than STRIPE_API_VERSION',
