@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
-import type { StripeEvent, StripeSimulator } from '@settle/stripe-simulator';
+import type { StripeEvent, StripeObject, StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderState, send, startApiWithSimulator, trpcClient, userToken, waitForInbox, WEBHOOK_SECRET, type TestApi } from './harness.js';
-
-type Obj = Record<string, unknown>;
 
 /** A thin event notification as an event destination sends it (`"object": "v2.core.event"`). */
 function thin(type: string, relatedObject: { id: string; type: string; url: string } | null, snapshotEvent?: string) {
@@ -117,9 +115,9 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     await waitForInbox(api.db);
     const succeeded = run.events.find((e) => e.type === 'payment_intent.succeeded')!;
     // The customer paid a second time (a second PaymentIntent for the same order).
-    const pi = structuredClone(simulator.state.paymentIntents.get((succeeded.data.object as { id: string }).id)!) as Obj;
-    const charge = structuredClone(simulator.state.charges.get(pi.latest_charge as string)!) as Obj;
-    const dupPi = { ...pi, id: `pi_dup_${kind}`, latest_charge: `ch_dup_${kind}` };
+    const pi = structuredClone(simulator.state.paymentIntents.get((succeeded.data.object as { id: string }).id)!);
+    const charge = structuredClone(simulator.state.charges.get(pi.latest_charge as string)!);
+    const dupPi: StripeObject = { ...pi, id: `pi_dup_${kind}`, latest_charge: `ch_dup_${kind}` };
     simulator.state.paymentIntents.set(dupPi.id, dupPi);
     simulator.state.charges.set(`ch_dup_${kind}`, { ...charge, id: `ch_dup_${kind}`, payment_intent: dupPi.id, amount_refunded: 0, refunded: false });
     await send(api, { ...succeeded, id: `evt_${randomUUID().replaceAll('-', '')}`, created: succeeded.created + 5, data: { object: dupPi } });
