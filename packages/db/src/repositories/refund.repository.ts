@@ -81,3 +81,16 @@ export async function isKnownPaymentIntent(db: Db | Trx, paymentIntentId: string
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** The order a Stripe object belongs to, by its Checkout Session, PaymentIntent or subscription id. */
+export async function findOrderIdByStripeObject(db: Db | Trx, objectId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('orders')
+    .select('id')
+    .where((eb) => eb.or([eb('payment_intent_id', '=', objectId), eb('checkout_session_id', '=', objectId)]))
+    .unionAll(db.selectFrom('duplicate_payments').select('order_id as id').where('payment_intent_id', '=', objectId))
+    .unionAll(db.selectFrom('subscriptions').select('order_id as id').where('id', '=', objectId).where('order_id', 'is not', null).$narrowType<{ id: string }>())
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id ?? null;
+}
