@@ -314,11 +314,11 @@ function RecoverMissedEvents() {
         }}
       >
         <div className="field">
-          <label htmlFor="recover-since">Since (optional)</label>
+          <label htmlFor="recover-since">Recover since (optional)</label>
           <input id="recover-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
         </div>
         <div className="field field-grow">
-          <label htmlFor="recover-reason">Reason (required)</label>
+          <label htmlFor="recover-reason">Why recover (required)</label>
           <input id="recover-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. endpoint down 4 days, INC-1234" />
         </div>
         <div className="filters-actions">
