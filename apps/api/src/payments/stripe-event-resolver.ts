@@ -1,4 +1,4 @@
-import type { PaymentIntentOwner, StripeEventLike } from '@settle/payments-core';
+import { unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -115,4 +115,42 @@ export async function paymentIntentOwner(
     if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
     throw new StripeLookupFailed(`could not fetch payment intent ${paymentIntentId}: Stripe ${stripeError(err)}`);
   }
+}
+
+/** A stored event made ready for the mapper. */
+export type ResolvedEvent =
+  | { kind: 'event'; event: StripeEventLike }
+  /** Stripe could not generate events for this object for a while: reconcile it. */
+  | { kind: 'reconcile'; objectId: string }
+  | { kind: 'unsupported'; reason: string };
+
+/**
+ * What the mapper reads for a stored event: a thin notification is resolved through Stripe (its
+ * snapshot event or related object); a dispute or refund that names only its charge gets the
+ * charge's PaymentIntent. Everything else is the stored payload itself. Only these rare events
+ * call Stripe; a failed call throws `StripeLookupFailed` (retried, then dead with Stripe's words).
+ */
+export async function resolveStoredEvent(stripe: Stripe | null, payload: unknown): Promise<ResolvedEvent> {
+  if (isThinNotification(payload)) {
+    const r = await resolveThinEvent(stripe, payload);
+    if (r.kind === 'reconcile') return { kind: 'reconcile', objectId: r.objectId };
+    if (r.kind === 'unsupported') return r;
+    return { kind: 'event', event: await completeChargeReference(stripe, r.event) };
+  }
+  return { kind: 'event', event: await completeChargeReference(stripe, payload as StripeEventLike) };
+}
+
+/**
+ * An event whose order was not found: ignore it (an object Settle did not create) or wait for
+ * its order (see `unmatchedDisposition`). Only refunds and disputes ask whose PaymentIntent it is.
+ */
+export async function unmatchedEventDisposition(
+  isKnown: (paymentIntentId: string) => Promise<boolean>,
+  stripe: Stripe | null,
+  ref: OrderRef,
+  command: PaymentCommand,
+): Promise<'wait' | 'ignore'> {
+  const chargeLevel = unmatchedDisposition(ref, command, 'foreign') !== unmatchedDisposition(ref, command, 'unknown');
+  const owner = chargeLevel && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
+  return unmatchedDisposition(ref, command, owner);
 }
