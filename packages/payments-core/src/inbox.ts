@@ -12,6 +12,8 @@ export type PaymentIntentOwner = 'settle' | 'foreign' | 'unknown';
 /** Commands about a charge-level object (refund, dispute): they name only a PaymentIntent. */
 const CHARGE_LEVEL_COMMANDS: readonly PaymentCommandType[] = ['charge_refunded', 'refund_changed', 'dispute_opened', 'dispute_closed'];
 
+export const isChargeLevelCommand = (command: PaymentCommand): boolean => CHARGE_LEVEL_COMMANDS.includes(command.type);
+
 /**
  * What to do with an event whose order was not found. An event that names a Settle order (its
  * `metadata.orderId`) may have beaten the order's own transaction: `wait` (retried, then parked as
@@ -22,7 +24,7 @@ const CHARGE_LEVEL_COMMANDS: readonly PaymentCommandType[] = ['charge_refunded',
  */
 export function unmatchedDisposition(ref: OrderRef, command: PaymentCommand, owner: PaymentIntentOwner): 'wait' | 'ignore' {
   if (ref.orderId) return 'wait';
-  if (CHARGE_LEVEL_COMMANDS.includes(command.type)) return owner === 'foreign' ? 'ignore' : 'wait';
+  if (isChargeLevelCommand(command)) return owner === 'foreign' ? 'ignore' : 'wait';
   return 'ignore';
 }
 

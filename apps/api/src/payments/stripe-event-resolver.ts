@@ -1,4 +1,4 @@
-import { unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import { isChargeLevelCommand, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -150,7 +150,6 @@ export async function unmatchedEventDisposition(
   ref: OrderRef,
   command: PaymentCommand,
 ): Promise<'wait' | 'ignore'> {
-  const chargeLevel = unmatchedDisposition(ref, command, 'foreign') !== unmatchedDisposition(ref, command, 'unknown');
-  const owner = chargeLevel && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
+  const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
   return unmatchedDisposition(ref, command, owner);
 }
