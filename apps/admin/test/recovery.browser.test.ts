@@ -4,23 +4,17 @@
  * records a payment's events without delivering them (as Stripe after its retries gave up); an
  * operator recovers them with a reason and follows the progress bar to the summary.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { startStripeSimulator, type StripeSimulator } from '@settle/stripe-simulator';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, trpcClient, userToken, waitForInbox, WEBHOOK_SECRET, type TestApi } from '../../api/test/harness.js';
+import { buildConsole, launchChromium, NO_BROWSER, SCREENSHOTS } from './browser-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ADMIN_DIR = fileURLToPath(new URL('..', import.meta.url));
-const SCREENSHOTS = resolve(ADMIN_DIR, 'test-results/screenshots');
 const OWNER = { email: 'owner@settle.test', password: 'correct-horse-battery-staple' };
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
 
-describe.skipIf(skip)('recovering missed events from the console', () => {
+describe.skipIf(NO_BROWSER)('recovering missed events from the console', () => {
   let api: TestApi;
   let simulator: StripeSimulator;
   let browser: Browser;
@@ -29,12 +23,7 @@ describe.skipIf(skip)('recovering missed events from the console', () => {
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    consoleDir = mkdtempSync(join(tmpdir(), 'settle-console-'));
-    execFileSync(resolve(ADMIN_DIR, 'node_modules/.bin/vite'), ['build', '--outDir', consoleDir, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ADMIN_DIR,
-      stdio: 'inherit',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    consoleDir = buildConsole();
     simulator = await startStripeSimulator({ retryDelayMs: 20 });
     api = await startApi('pglite', {
       ADMIN_EMAIL: OWNER.email,
@@ -44,11 +33,7 @@ describe.skipIf(skip)('recovering missed events from the console', () => {
       STRIPE_API_BASE: simulator.url,
     });
     simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' })).newPage();
   });
 
