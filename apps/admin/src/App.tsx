@@ -9,13 +9,10 @@ import { OrderDetailPage } from './pages/OrderDetailPage.js';
 import { OrdersPage } from './pages/OrdersPage.js';
 import { OverviewPage } from './pages/OverviewPage.js';
 import { RolloutPage } from './pages/RolloutPage.js';
+import { can, type Me, type Role } from './lib/access.js';
 import { Link, useLocation } from './router.js';
-import { errorCode, handleSessionEnded, trpc, type RouterOutputs } from './trpc.js';
+import { errorCode, handleSessionEnded, trpc } from './trpc.js';
 
-export type Me = RouterOutputs['auth']['me'];
-type Role = Me['role'];
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, owner: 2 };
-export const can = (me: Me, role: Role) => RANK[me.role] >= RANK[role];
 
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },

@@ -6,9 +6,9 @@ import type { HandlerChoice, HandlerFlag } from './flags/handler-flag.js';
 import type { Metrics } from './lib/metrics.js';
 import type { OrderChangeBus } from './lib/order-change-bus.js';
 import type { Reconciler } from './payments/reconciler.js';
-import type { EventProcessor } from './payments/event-processor.js';
 import type { ProductCatalogue } from './payments/product-catalogue.js';
 import type { EventRecovery } from './payments/event-recovery.service.js';
+import type { InboxProcessor } from './workers/inbox-processor.js';
 
 /** Everything the routes, routers and workers need, built once by the composition root. */
 export type AppDeps = {
@@ -17,7 +17,7 @@ export type AppDeps = {
   catalogue: ProductCatalogue;
   /** Null when no Stripe API is configured: checkout is then refused with a clear error. */
   stripe: Stripe | null;
-  processor: EventProcessor;
+  processor: InboxProcessor;
   logger: Logger;
   metrics: Metrics;
   jwtSecret: Uint8Array | null;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, createDatabase, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, createDatabase, findOrderIdByStripeObject, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,15 +10,16 @@ import type { Env } from './env.js';
 import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
+import { errorMessage } from './lib/errors.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
-import { createEventProcessor } from './payments/event-processor.js';
 import { createReconciler } from './payments/reconciler.js';
 import { createEventRecovery } from './payments/event-recovery.service.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
+import { createInboxProcessor } from './workers/inbox-processor.js';
 
 export type Settle = {
   app: FastifyInstance;
@@ -68,15 +69,26 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE, env.STRIPE_API_VERSION) : null;
-  const processor = createEventProcessor({
+  const processor = createInboxProcessor({
     db: database.db,
     catalogue,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
     metrics,
+    stripe,
+    reconcileObject: (objectId) => void reconcileStripeObject(objectId),
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
+  /** Stripe generated no events for this object for a while: ask it for the truth about its order. */
+  async function reconcileStripeObject(objectId: string) {
+    try {
+      const orderId = await findOrderIdByStripeObject(database.db, objectId);
+      if (orderId) await reconciler.reconcileOrder(orderId, 'stripe:event_generation_failure');
+    } catch (err) {
+      logger.warn({ objectId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
+    }
+  }
   const orderChanges = createOrderChangeBus(database, logger);
   processor.onOrderChanged((orderId) => orderChanges.publish(orderId));
   const reconciler = createReconciler({

@@ -4,8 +4,10 @@
  * STRIPE_API_BASE), so checkout and webhooks work without a Stripe account.
  */
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { startStripeSimulator } from '@settle/stripe-simulator';
 import { DEV_ADMIN, DEV_USER_JWT_SECRET } from './dev-defaults.js';
+import { developmentOptions, failSimulatorMarkedEvents } from './dev-options.js';
 
 try {
   process.loadEnvFile?.();
@@ -16,12 +18,17 @@ try {
 if (!process.env.STRIPE_SECRET_KEY) {
   const port = Number(process.env.PORT ?? 3000);
   const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(',')[0] ?? `whsec_dev_${randomBytes(12).toString('hex')}`;
+  // The simulator's state lives beside the embedded database, so both survive a restart together.
+  const pgliteDir = process.env.PGLITE_DIR ?? './.data/pglite';
   const simulator = await startStripeSimulator({
     port: Number(process.env.STRIPE_SIMULATOR_PORT ?? 12111),
     webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`,
     webhookSecret: secret,
+    ...(pgliteDir.startsWith('memory://') ? {} : { stateDir: join(dirname(pgliteDir), 'stripe-simulator') }),
     log: (msg) => console.log(`[stripe-simulator] ${msg}`),
   });
+  // `pnpm simulate <journey> --fail <type>` marks events whose processing must fail, so Replay can be practised.
+  developmentOptions.beforeApply = failSimulatorMarkedEvents(simulator);
   process.env.STRIPE_SECRET_KEY = 'sk_test_settle_simulator';
   process.env.STRIPE_API_BASE = simulator.url;
   process.env.STRIPE_WEBHOOK_SECRET = secret;

@@ -1,4 +1,5 @@
 import { createSettle } from './app.js';
+import { developmentOptions } from './dev-options.js';
 import { parseEnv } from './env.js';
 import { createLogger } from './lib/logger.js';
 
@@ -10,7 +11,7 @@ try {
 
 const env = parseEnv(process.env);
 const logger = createLogger(env.LOG_LEVEL);
-const settle = await createSettle(env, { logger });
+const settle = await createSettle(env, { logger, ...developmentOptions });
 if (!settle.deps.stripe) logger.warn('STRIPE_SECRET_KEY is not set: offline mode, checkout needs the Stripe simulator (pnpm dev starts it)');
 const url = await settle.listen();
 logger.info({ url, handler: env.HANDLER_MODE, workers: env.WORKER_CONCURRENCY }, 'Settle API listening');

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { createInboxWriter, migrationsApplied, sql } from '@settle/db';
+import { createInboxWriter, migrationsApplied, pingDatabase } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
@@ -81,7 +81,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ ok: false, reason: 'shutting down' });
     try {
-      await sql`select 1`.execute(deps.database.db);
+      await pingDatabase(deps.database.db);
       if (!(await migrationsApplied(deps.database.db))) return reply.code(503).send({ ok: false, reason: 'migrations pending' });
       return { ok: true, database: deps.database.kind };
     } catch {

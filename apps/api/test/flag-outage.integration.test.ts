@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import { createAdminToken } from '@settle/db';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NEW_HANDLER_FLAG, toClientFeature } from '../src/flags/handler-flag.js';
+import { toClientFeature } from '../src/flags/flag-definition.js';
+import { NEW_HANDLER_FLAG } from '../src/flags/handler-flag.js';
 import { startApi, trpcClient, type TestApi } from './harness.js';
 import { newOrder } from './rollout-helpers.js';
 

@@ -23,3 +23,5 @@ export * from './repositories/subscription.repository.js';
 export * from './tables/refund.table.js';
 export * from './repositories/refund.repository.js';
 export * from './repositories/event-recovery.repository.js';
+export * from './repositories/reconciliation.repository.js';
+export * from './repositories/inbox-batch.repository.js';

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Db } from './database.js';
 import { migrations } from './migrations/index.js';
@@ -11,6 +12,11 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
 }
 
 /** True when every known migration has been applied (for readiness checks). */
+/** A round trip to the database, for readiness: throws when it cannot be reached. */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
 export async function migrationsApplied(db: Db): Promise<boolean> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const list = await migrator.getMigrations();

@@ -1,5 +1,4 @@
-import { isPaid } from './order-state.js';
-import type { OrderState } from './decide.js';
+import { isPaid, type OrderState } from './order-state.js';
 
 /** What a payment (or, for the legacy handler, a completed Checkout) says was paid. */
 export type PaymentFacts = {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decide,
-  decideWith,
-  type DecideContext,
-  type Decision,
-  type Effect,
-  type GrantSpec,
-  type OrderState,
-  type Outcome,
-} from './decide.js';
-import { HANDLERS, ORDER_STATUSES, isPaid, type Handler, type OrderStatus } from './order-state.js';
+import { decide, decideWith } from './decide.js';
+import type { DecideContext, Decision, Effect, GrantSpec, Outcome } from './decision.js';
+import { HANDLERS, ORDER_STATUSES, isPaid, type Handler, type OrderState, type OrderStatus } from './order-state.js';
 import type { PaymentCommand, PaymentCommandType } from './payment-command.js';
 
 const AT = 100;

@@ -4,7 +4,8 @@ import type { OrderRef, PaymentCommand, PaymentCommandType } from './payment-com
  * Where a stored Stripe event is in its processing. `ignored`: about a Stripe object Settle did
  * not create (settled at once, never retried); `unmatched`: names a Settle order that never appeared.
  */
-export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched' | 'ignored';
+export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched', 'ignored'] as const;
+export type InboxState = (typeof INBOX_STATES)[number];
 
 /** Who created the PaymentIntent an event is about, as far as Settle can tell. */
 export type PaymentIntentOwner = 'settle' | 'foreign' | 'unknown';

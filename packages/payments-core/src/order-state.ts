@@ -1,3 +1,4 @@
+import type { RefundStatus } from './payment-command.js';
 /**
  * The order (payment) state machine: statuses, the transition table and the
  * ranks that make late events harmless. Pure data; no I/O.
@@ -98,3 +99,37 @@ export function isPaid(status: OrderStatus): boolean {
 export function canOverride(from: OrderStatus, to: OrderStatus): boolean {
   return from !== to;
 }
+
+export type DisputeStatus = 'open' | 'won' | 'lost';
+
+/**
+ * A refund of the order's own payment as Settle knows it. `undoneAt` is the Stripe time its
+ * failure or cancellation was applied: a charge's refunded total from before then still counts it.
+ */
+export type RefundRecord = { refundId: string; amount: number; status: RefundStatus; undoneAt: number | null };
+
+/** A refund that did not move money: the merchant kept it. */
+export const isUndoneRefundStatus = (status: RefundStatus): boolean => status === 'failed' || status === 'canceled';
+
+/** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
+export type OrderState = {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  handler: Handler;
+  amount: number;
+  currency: string;
+  checkoutSessionId: string | null;
+  paymentIntentId: string | null;
+  /** Stripe `created` of the event that set `status` (null: set by Settle itself). */
+  statusAt: number | null;
+  paidAt: number | null;
+  amountRefunded: number;
+  disputeId: string | null;
+  disputeStatus: DisputeStatus | null;
+  statusBeforeDispute: OrderStatus | null;
+  reviewReason: string | null;
+  failureReason: string | null;
+  /** Refunds of the order's payment seen so far (records of their own, kept beside the order). */
+  refunds: readonly RefundRecord[];
+};

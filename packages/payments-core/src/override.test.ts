@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { GrantSpec, OrderState } from './decide.js';
+import type { GrantSpec } from './decision.js';
+import type { OrderState } from './order-state.js';
 import { decideOverride } from './override.js';
 
 const grant: GrantSpec = { kind: 'credits', credits: 10, partialRefund: 'proportional' };

@@ -1,5 +1,5 @@
-import { canOverride, isPaid, type OrderStatus } from './order-state.js';
-import type { Decision, Effect, GrantSpec, OrderState } from './decide.js';
+import { canOverride, isPaid, type OrderState, type OrderStatus } from './order-state.js';
+import type { Decision, Effect, GrantSpec } from './decision.js';
 
 export type OverrideRejection = { ok: false; code: 'SAME_STATUS' | 'REASON_REQUIRED'; message: string };
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type DecideContext, type Decision, type GrantSpec, type OrderState } from './decide.js';
+import { decide } from './decide.js';
+import type { DecideContext, Decision, GrantSpec } from './decision.js';
+import type { OrderState } from './order-state.js';
 import type { PaymentCommand, RefundFacts, RefundStatus } from './payment-command.js';
 
 const CREDITS: GrantSpec = { kind: 'credits', credits: 100, partialRefund: 'proportional' };

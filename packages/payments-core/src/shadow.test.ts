@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GrantSpec, OrderState } from './decide.js';
+import type { GrantSpec } from './decision.js';
+import type { OrderState } from './order-state.js';
 import type { PaymentCommand } from './payment-command.js';
 import { decideShadow, type DisagreementKind } from './shadow.js';
 

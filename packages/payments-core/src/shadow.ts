@@ -1,5 +1,6 @@
-import { isPaid, type OrderStatus } from './order-state.js';
-import { decideWith, type DecideContext, type Decision, type OrderState } from './decide.js';
+import { isPaid, type OrderState, type OrderStatus } from './order-state.js';
+import { decideWith } from './decide.js';
+import type { DecideContext, Decision } from './decision.js';
 import type { PaymentCommand } from './payment-command.js';
 
 export type DisagreementKind =

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+import { checkoutEmailOf, idOf, isForeignPaymentIntent, mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 
 // Objects trimmed from Stripe's fixtures (/work/shared/stripe-fixtures), values set for the scenario.
 const CS = 'cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY';
@@ -258,5 +258,28 @@ describe('mapStripeEvent: subscriptions', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('whose event is it, and what it tells beside the command', () => {
+  it('a PaymentIntent without Settle’s order id is foreign; with it, or any other type, is not', () => {
+    expect(isForeignPaymentIntent(event('payment_intent.succeeded', intent({ metadata: {} })))).toBe(true);
+    expect(isForeignPaymentIntent(event('payment_intent.succeeded', intent({ metadata: null })))).toBe(true);
+    expect(isForeignPaymentIntent(event('payment_intent.succeeded', intent()))).toBe(false);
+    expect(isForeignPaymentIntent(event('charge.refunded', charge()))).toBe(false);
+  });
+
+  it('takes the e-mail a Checkout Session collected, and nothing that is not an address', () => {
+    expect(checkoutEmailOf(event('checkout.session.completed', session()))).toBe('example@example.com');
+    expect(checkoutEmailOf(event('checkout.session.completed', session({ customer_details: { email: 'nobody' } })))).toBeNull();
+    expect(checkoutEmailOf(event('checkout.session.completed', session({ customer_details: null })))).toBeNull();
+    expect(checkoutEmailOf(event('payment_intent.succeeded', intent()))).toBeNull();
+  });
+
+  it('reads the id of a reference whether Stripe expanded it or not', () => {
+    expect(idOf(PI)).toBe(PI);
+    expect(idOf({ id: PI, object: 'payment_intent' })).toBe(PI);
+    expect(idOf(null)).toBeNull();
+    expect(idOf({})).toBeNull();
   });
 });

@@ -28,8 +28,8 @@ type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
-/** Stripe expands some references into objects; both forms carry an id. */
-const idOf = (v: unknown): string | null => str(v) ?? str(asObj(v).id);
+/** The id of a Stripe reference: Stripe expands some references into objects; both forms carry an id. */
+export const idOf = (v: unknown): string | null => str(v) ?? str(asObj(v).id);
 const metaOrderId = (o: Obj): string | null => str(asObj(o.metadata).orderId);
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -334,4 +334,20 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
     default:
       return unsupported(`event type ${event.type} is not supported`);
   }
+}
+
+/**
+ * Settle puts the order id on every PaymentIntent it creates: a PaymentIntent event without
+ * `metadata.orderId` is someone else's (a subscription invoice's, a payment made outside Settle).
+ */
+export function isForeignPaymentIntent(event: StripeEventLike): boolean {
+  if (!event.type.startsWith('payment_intent.')) return false;
+  return typeof asObj(asObj(event.data.object).metadata).orderId !== 'string';
+}
+
+/** The e-mail a Checkout Session collected, for finding the order in the console (never logged). */
+export function checkoutEmailOf(event: StripeEventLike): string | null {
+  if (!event.type.startsWith('checkout.session.')) return null;
+  const email = asObj(asObj(event.data.object).customer_details).email;
+  return typeof email === 'string' && email.includes('@') ? email : null;
 }

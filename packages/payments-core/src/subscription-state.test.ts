@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, type GrantSpec, type OrderState } from './decide.js';
+import { decide } from './decide.js';
+import type { GrantSpec } from './decision.js';
+import type { OrderState } from './order-state.js';
 import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 import {
   STRIPE_SUBSCRIPTION_STATUSES,

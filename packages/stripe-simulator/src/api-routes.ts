@@ -1,14 +1,15 @@
 /** The Stripe REST endpoints the simulator answers, and the small ones that need no file of their own. */
 import { randomBytes } from 'node:crypto';
+import { createPortalSession, listInvoicePayments, listInvoices } from './billing-routes.js';
 import { createSession, expireSession, sessionLineItems } from './checkout-sessions.js';
 import type { SimulatorCore } from './core.js';
+import { listEvents, retrieveThinEvent } from './events-routes.js';
 import { expand } from './expand.js';
 import { createRefund } from './refunds.js';
 import {
   allowOnly, invalid, metadataParam, noSuch, optHash, optInt, optList, optString,
   type RequestContext, type Reply, type Route,
 } from './stripe-api.js';
-import type { StripeEvent } from './stripe-events.js';
 import { clone, nowSeconds, randomId, type StripeObject } from './state.js';
 
 // Top-level parameters each endpoint accepts (from the SDK's *Params); others get a 400.
@@ -17,7 +18,6 @@ const CUSTOMER_CREATE_PARAMS = [
   'invoice_prefix', 'invoice_settings', 'metadata', 'name', 'next_invoice_sequence', 'payment_method', 'phone',
   'preferred_locales', 'shipping', 'source', 'tax', 'tax_exempt', 'tax_id_data', 'test_clock', 'validate',
 ] as const;
-const EVENT_LIST_PARAMS = ['created', 'delivery_success', 'ending_before', 'expand', 'limit', 'starting_after', 'type', 'types'] as const;
 
 export function apiRoutes(sim: SimulatorCore): Route[] {
   const s = sim.state;
@@ -47,6 +47,11 @@ export function apiRoutes(sim: SimulatorCore): Route[] {
     get(/^\/v1\/subscriptions\/([^/]+)$/, 'subscription', () => s.subscriptions),
     get(/^\/v1\/events\/([^/]+)$/, 'event', () => s.events as unknown as Map<string, StripeObject>),
     { method: 'GET', pattern: /^\/v1\/events$/, handler: (ctx) => listEvents(sim, ctx) },
+    { method: 'GET', pattern: /^\/v2\/core\/events\/([^/]+)$/, handler: (ctx, id) => retrieveThinEvent(sim, ctx, id) },
+    { method: 'GET', pattern: /^\/v1\/invoices$/, handler: (ctx) => listInvoices(sim, ctx) },
+    { method: 'GET', pattern: /^\/v1\/invoice_payments$/, handler: (ctx) => listInvoicePayments(sim, ctx) },
+    get(/^\/v1\/invoice_payments\/([^/]+)$/, 'invoice_payment', () => s.invoicePayments),
+    { method: 'POST', pattern: /^\/v1\/billing_portal\/sessions$/, handler: (ctx) => createPortalSession(sim, ctx) },
   ];
 }
 
@@ -83,47 +88,4 @@ function createCustomer(sim: SimulatorCore, ctx: RequestContext): Reply {
   };
   sim.state.customers.set(customer.id, customer);
   return { status: 200, body: expand(sim, clone(customer), p) };
-}
-
-function listEvents(sim: SimulatorCore, ctx: RequestContext): Reply {
-  const p = ctx.params;
-  allowOnly(p, EVENT_LIST_PARAMS);
-  const limit = optInt(p.limit, 'limit') ?? 10;
-  if (limit < 1 || limit > 100) throw invalid('Invalid limit: must be between 1 and 100', { param: 'limit' });
-  const type = optString(p.type, 'type');
-  const types = optList(p.types, 'types')?.map(String);
-  if (type && types) throw invalid('You may only specify one of these parameters: type, types.', { code: 'parameters_exclusive', param: 'types' });
-  const matchesType = (t: string) =>
-    types ? types.includes(t) : !type ? true : type.includes('*') ? new RegExp(`^${type.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(t) : t === type;
-  const created = p.created;
-  const createdFilter = (c: number): boolean => {
-    if (created === undefined || created === '') return true;
-    if (typeof created === 'string') return c === optInt(created, 'created');
-    const range = optHash(created, 'created') ?? {};
-    const bound = (k: string) => optInt(range[k], `created[${k}]`);
-    const [gt, gte, lt, lte] = [bound('gt'), bound('gte'), bound('lt'), bound('lte')];
-    return (gt === undefined || c > gt) && (gte === undefined || c >= gte) && (lt === undefined || c < lt) && (lte === undefined || c <= lte);
-  };
-  // Newest first, as Stripe lists.
-  const all = [...sim.state.events.values()].reverse().filter((e) => matchesType(e.type) && createdFilter(e.created));
-  const startingAfter = optString(p.starting_after, 'starting_after');
-  const endingBefore = optString(p.ending_before, 'ending_before');
-  let page: StripeEvent[];
-  let hasMore: boolean;
-  if (endingBefore) {
-    const at = all.findIndex((e) => e.id === endingBefore);
-    if (at < 0) throw noSuch('event', endingBefore, 'ending_before');
-    page = all.slice(Math.max(0, at - limit), at);
-    hasMore = at - limit > 0;
-  } else {
-    let from = 0;
-    if (startingAfter) {
-      const at = all.findIndex((e) => e.id === startingAfter);
-      if (at < 0) throw noSuch('event', startingAfter, 'starting_after');
-      from = at + 1;
-    }
-    page = all.slice(from, from + limit);
-    hasMore = all.length > from + limit;
-  }
-  return { status: 200, body: expand(sim, { object: 'list', data: clone(page), has_more: hasMore, url: '/v1/events' }, p) };
 }

@@ -142,6 +142,10 @@ export function createSession(sim: SimulatorCore, ctx: RequestContext): Reply {
   const sd = optHash(p.subscription_data, 'subscription_data');
   if (sd && mode !== 'subscription') throw invalid(`You can not pass \`subscription_data\` in \`${mode}\` mode.`, { param: 'subscription_data' });
   const subscriptionMetadata = metadataParam(sd?.metadata, 'subscription_data[metadata]');
+  const trialPeriodDays = optInt(sd?.trial_period_days, 'subscription_data[trial_period_days]') ?? null;
+  if (trialPeriodDays !== null && (trialPeriodDays < 1 || trialPeriodDays > 730)) {
+    throw invalid('The trial period must be between 1 and 730 days.', { param: 'subscription_data[trial_period_days]' });
+  }
 
   const expiresAt = optInt(p.expires_at, 'expires_at') ?? now + 86_400;
   if (expiresAt < now + 1800) throw invalid('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', { param: 'expires_at' });
@@ -224,6 +228,7 @@ export function createSession(sim: SimulatorCore, ctx: RequestContext): Reply {
     invoiceEnabled,
     invoiceMetadata,
     subscriptionMetadata,
+    trialPeriodDays,
     lineItems,
   });
   return { status: 200, body: expand(sim, clone(session), p) };

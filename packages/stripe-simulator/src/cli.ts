@@ -2,15 +2,26 @@
 /**
  * settle-simulate: drive the offline Stripe simulator.
  *
- *   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N] [--api URL]
- *       Run a payment journey on a Checkout Session (default: the newest open one) of the running
- *       simulator, which delivers the journey's webhooks; prints what each delivery got back.
+ *   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N]
+ *                   [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--api URL]
+ *       Run a journey on a Checkout Session (default: the newest open one of the journey's mode)
+ *       of the running simulator, which delivers the journey's webhooks; prints what each
+ *       delivery got back. `--drop` loses the events of a type (recorded in Stripe's event list,
+ *       never delivered: practise recovery); `--fail` marks them so that processing fails
+ *       (`pnpm dev` wires this into Settle: practise Replay, after `settle-simulate fix`).
+ *   settle-simulate fix [evt_...]
+ *       Clear the failure mark of one event, or of all; a Replay then succeeds.
+ *   settle-simulate failing
+ *       List the events marked to fail processing.
+ *   settle-simulate fail-refund re_...
+ *       Make a refund fail after the fact (refund.failed, refund.updated, charge.refund.updated).
  *   settle-simulate sessions
  *       List the simulator's Checkout Sessions, newest first.
- *   settle-simulate serve [--port 12111] [--host 127.0.0.1]
+ *   settle-simulate serve [--port 12111] [--host 127.0.0.1] [--state-dir DIR] [--format snapshot|thin|both]
  *       Start a simulator (what `pnpm dev` runs). Webhooks go to STRIPE_WEBHOOK_URL (default
  *       http://127.0.0.1:$PORT/webhooks/stripe, PORT defaulting to 3000), signed with the first
- *       secret of STRIPE_WEBHOOK_SECRET; the port can also come from STRIPE_SIMULATOR_PORT.
+ *       secret of STRIPE_WEBHOOK_SECRET; the port can also come from STRIPE_SIMULATOR_PORT, the
+ *       state folder from STRIPE_SIMULATOR_STATE_DIR (default: memory only).
  *
  * The running simulator is found at --api, else SIMULATOR_URL, else http://127.0.0.1:12111.
  * Point Settle at it with STRIPE_SECRET_KEY=sk_test_... STRIPE_API_BASE=http://127.0.0.1:12111.
@@ -18,8 +29,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ALL_JOURNEYS, isJourney, PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
-import { startStripeSimulator } from './simulator.js';
+import { ALL_JOURNEYS, isJourney, JOURNEYS_BY_SESSION_MODE } from './journeys.js';
+import { EVENT_FORMATS, startStripeSimulator, type EventFormat } from './simulator.js';
 import { money } from './state.js';
 
 export const DEFAULT_SIMULATOR_URL = 'http://127.0.0.1:12111';
@@ -34,21 +45,33 @@ export type CliIo = {
 };
 
 const USAGE = `usage:
-  settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N] [--api URL]
+  settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N]
+                  [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--to-price ID] [--api URL]
+      --drop TYPE   record the journey's TYPE events (GET /v1/events lists them) but never deliver them
+      --fail TYPE   deliver them, marked so that processing fails until \`settle-simulate fix\` (pnpm dev wires this into Settle)
+      --format      deliver snapshot events (default), thin notifications (v2.core.event), or both
+      --to-price ID subscription_upgrade/downgrade: the price the item moves to (default: the nearest known one)
+  settle-simulate fix [evt_...] [--api URL]      clear the failure mark of one event (default: all)
+  settle-simulate failing [--api URL]            list the events marked to fail processing
+  settle-simulate fail-refund re_... [--api URL] make a refund fail after the fact (the money returns to the charge)
   settle-simulate sessions [--api URL]
-  settle-simulate serve [--port 12111] [--host 127.0.0.1]
-journeys: ${PAYMENT_JOURNEYS.join(', ')}
-subscription journeys (on a subscription-mode session): ${SUBSCRIPTION_JOURNEYS.join(', ')}
+  settle-simulate serve [--port 12111] [--host 127.0.0.1] [--state-dir DIR] [--format snapshot|thin|both]
+journeys (on a payment-mode session): ${JOURNEYS_BY_SESSION_MODE.payment.join(', ')}
+subscription journeys (on a subscription-mode session): ${JOURNEYS_BY_SESSION_MODE.subscription.join(', ')}
+journeys on no session (objects Settle never created): ${JOURNEYS_BY_SESSION_MODE.none.join(', ')}
 the simulator is found at --api, SIMULATOR_URL or ${DEFAULT_SIMULATOR_URL}`;
 
 type JourneyResponse = {
   journey: string;
-  session: { id: string; status: string; payment_status: string; payment_intent: string | null };
+  session: { id: string; status: string; payment_status: string; payment_intent: string | null } | null;
   order_id: string | null;
   webhook: string | null;
   events: { id: string; type: string }[];
-  deliveries: { event_id: string; type: string; ok: boolean; status: number; attempts: number }[];
+  deliveries: { event_id: string; type: string; ok: boolean; status: number; attempts: number; dropped: boolean }[];
+  failing: { id: string; type: string }[];
 };
+
+type FailingList = { failing: { id: string; type: string | null }[] };
 
 type SessionSummary = {
   id: string;
@@ -77,6 +100,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         api: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        drop: { type: 'string', multiple: true },
+        fail: { type: 'string', multiple: true },
+        format: { type: 'string' },
+        'to-price': { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -132,6 +160,44 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
+  if (command === 'fail-refund') {
+    const refundId = positionals[1];
+    if (!refundId) {
+      io.err(`fail-refund needs a refund id (re_...)\n${USAGE}`);
+      return 1;
+    }
+    const r = await call<{ events: { id: string; type: string }[] }>('POST', `/_sim/refunds/${encodeURIComponent(refundId)}/fail`, {});
+    if (!r) return 1;
+    if (r.status !== 200) {
+      io.err(`simulator answered ${r.status}: ${failure(r.json)}`);
+      return 1;
+    }
+    io.out(`refund ${refundId} failed; sent ${r.json.events.map((e) => e.type).join(', ')}`);
+    return 0;
+  }
+
+  if (command === 'fix' || command === 'failing') {
+    const eventId = positionals[1];
+    const r = command === 'fix'
+      ? await call<FailingList & { fixed: { id: string; type: string | null }[] }>('POST', '/_sim/fix', eventId ? { eventId } : {})
+      : await call<FailingList>('GET', '/_sim/failing');
+    if (!r) return 1;
+    if (r.status !== 200) {
+      io.err(`simulator answered ${r.status}: ${failure(r.json)}`);
+      return 1;
+    }
+    if ('fixed' in r.json) {
+      const fixed = (r.json as { fixed: { id: string; type: string | null }[] }).fixed;
+      if (fixed.length === 0) io.out(eventId ? `${eventId} was not marked to fail` : 'no event was marked to fail');
+      for (const e of fixed) io.out(`fixed ${e.id} (${e.type ?? '?'}): processing it succeeds now; replay it from the console`);
+    }
+    if (command === 'failing' || r.json.failing.length > 0) {
+      if (r.json.failing.length === 0) io.out('no event is marked to fail processing');
+      for (const e of r.json.failing) io.out(`failing ${e.id} (${e.type ?? '?'})`);
+    }
+    return 0;
+  }
+
   if (!isJourney(command)) {
     io.err(`unknown journey '${command}'; valid journeys:\n${ALL_JOURNEYS.map((j) => `  ${j}`).join('\n')}`);
     return 1;
@@ -155,6 +221,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     shuffle: values.shuffle ?? false,
     ...(seed !== undefined ? { seed } : {}),
     ...(delayMs !== undefined ? { delayMs } : {}),
+    ...(values.drop ? { drop: values.drop } : {}),
+    ...(values.fail ? { fail: values.fail } : {}),
+    ...(values.format ? { format: values.format } : {}),
+    ...(values['to-price'] ? { targetPriceId: values['to-price'] } : {}),
   });
   if (!r) return 1;
   if (r.status !== 200) {
@@ -162,8 +232,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const j = r.json;
-  io.out(`${j.journey} on ${j.session.id}${j.order_id ? ` (order ${j.order_id})` : ''}`);
-  io.out(`  session ${j.session.status} / ${j.session.payment_status}${j.session.payment_intent ? `, payment intent ${j.session.payment_intent}` : ''}`);
+  if (j.session) {
+    io.out(`${j.journey} on ${j.session.id}${j.order_id ? ` (order ${j.order_id})` : ''}`);
+    io.out(`  session ${j.session.status} / ${j.session.payment_status}${j.session.payment_intent ? `, payment intent ${j.session.payment_intent}` : ''}`);
+  } else {
+    io.out(`${j.journey}: objects Settle never created`);
+  }
   if (!j.webhook) {
     io.out(`  ${j.events.length} events recorded; none delivered (the simulator has no webhook URL):`);
     for (const e of j.events) io.out(`    ${e.type.padEnd(42)} ${e.id}`);
@@ -171,14 +245,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   io.out(`  webhooks to ${j.webhook}:`);
   for (const d of j.deliveries) {
-    io.out(`    ${d.ok ? '✓' : '✗'} ${String(d.status).padStart(3)}  ${d.type.padEnd(42)} ${d.event_id}${d.attempts > 1 ? `  (${d.attempts} attempts)` : ''}`);
+    const mark = d.dropped ? '- ---' : `${d.ok ? '✓' : '✗'} ${String(d.status).padStart(3)}`;
+    io.out(`    ${mark}  ${d.type.padEnd(42)} ${d.event_id}${d.dropped ? '  (dropped: never delivered)' : d.attempts > 1 ? `  (${d.attempts} attempts)` : ''}`);
   }
-  const failed = j.deliveries.filter((d) => !d.ok).length;
-  io.out(`  ${j.events.length} events, ${j.deliveries.length} deliveries: ${j.deliveries.length - failed} acknowledged, ${failed} failed`);
+  const dropped = j.deliveries.filter((d) => d.dropped).length;
+  const failed = j.deliveries.filter((d) => !d.ok && !d.dropped).length;
+  io.out(`  ${j.events.length} events, ${j.deliveries.length} deliveries: ${j.deliveries.length - failed - dropped} acknowledged, ${failed} failed${dropped ? `, ${dropped} dropped (recover them from Stripe's event list)` : ''}`);
+  for (const e of j.failing) io.out(`  marked to fail processing: ${e.type} ${e.id} (\`pnpm simulate fix ${e.id}\`, then replay it)`);
   return failed > 0 ? 1 : 0;
 }
 
-async function serve(values: { port?: string | undefined; host?: string | undefined }, io: CliIo): Promise<number> {
+async function serve(values: { port?: string | undefined; host?: string | undefined; format?: string | undefined; 'state-dir'?: string | undefined }, io: CliIo): Promise<number> {
   const port = Number(values.port ?? io.env.STRIPE_SIMULATOR_PORT ?? 12111);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.err(`invalid port '${values.port ?? io.env.STRIPE_SIMULATOR_PORT}'`);
@@ -187,9 +264,17 @@ async function serve(values: { port?: string | undefined; host?: string | undefi
   const secret = io.env.STRIPE_WEBHOOK_SECRET?.split(',').map((s) => s.trim()).find(Boolean);
   const webhookUrl = io.env.STRIPE_WEBHOOK_URL ?? `http://127.0.0.1:${io.env.PORT ?? 3000}/webhooks/stripe`;
   if (!secret) io.err('STRIPE_WEBHOOK_SECRET is not set: events are recorded but no webhooks are delivered');
+  const format = values.format ?? io.env.STRIPE_SIMULATOR_FORMAT;
+  if (format !== undefined && !(EVENT_FORMATS as readonly string[]).includes(format)) {
+    io.err(`--format must be one of ${EVENT_FORMATS.join(', ')}, got '${format}'`);
+    return 1;
+  }
+  const stateDir = values['state-dir'] ?? io.env.STRIPE_SIMULATOR_STATE_DIR;
   const sim = await startStripeSimulator({
     port,
     host: values.host ?? '127.0.0.1',
+    ...(stateDir ? { stateDir } : {}),
+    ...(format ? { eventFormat: format as EventFormat } : {}),
     ...(secret ? { webhookUrl, webhookSecret: secret } : {}),
     log: (msg) => io.out(`[stripe-simulator] ${msg}`),
   });

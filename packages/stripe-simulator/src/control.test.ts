@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { main } from './cli.js';
-import { PAYMENT_JOURNEYS } from './journeys.js';
-import { useSimulator } from './test-support.js';
+import { ALL_JOURNEYS, PAYMENT_JOURNEYS } from './journeys.js';
+import { captureCli, useSimulator } from './test-support.js';
 
 const h = useSimulator();
 
 describe('control API, hosted page and CLI', () => {
-  const io = () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    return { out, err, io: { env: { SIMULATOR_URL: h.sim.url }, out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
-  };
+  const io = () => captureCli(h.sim.url);
 
   it('runs a journey on the newest open session over HTTP', async () => {
     const session = await h.createCheckout();
@@ -25,7 +21,7 @@ describe('control API, hosted page and CLI', () => {
     expect(sessions.sessions[0]!.id).toBe(session.id);
     const unknown = await fetch(`${h.sim.url}/_sim/journeys/teleport`, { method: 'POST' });
     expect(unknown.status).toBe(400);
-    expect(((await unknown.json()) as { error: { valid_journeys: string[] } }).error.valid_journeys).toEqual([...PAYMENT_JOURNEYS]);
+    expect(((await unknown.json()) as { error: { valid_journeys: string[] } }).error.valid_journeys).toEqual([...ALL_JOURNEYS]);
   });
 
   it('the hosted page runs the chosen journey and redirects to success_url', async () => {

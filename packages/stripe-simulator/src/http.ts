@@ -3,10 +3,10 @@
  * API call (authenticated, form-decoded, answered once per idempotency key, errors in Stripe's shape).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkoutPage } from './checkout-page.js';
+import { checkoutPage, portalPage } from './hosted-pages.js';
 import { control } from './control.js';
 import { SimulatorError, type SimulatorCore } from './core.js';
-import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS } from './journeys.js';
+import { JOURNEYS_BY_SESSION_MODE } from './journeys.js';
 import { invalid, parseForm, stableStringify, StripeApiError, type Params, type Route } from './stripe-api.js';
 import { SIMULATOR_API_VERSION } from './stripe-events.js';
 import { randomId } from './state.js';
@@ -27,10 +27,11 @@ export async function handleRequest(sim: SimulatorCore, routes: Route[], req: In
   try {
     const raw = await readBody(req, 1_000_000);
     if (path === '/' && method === 'GET') {
-      return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: PAYMENT_JOURNEYS, subscription_journeys: SUBSCRIPTION_JOURNEYS });
+      return send(200, { simulator: 'settle-stripe-simulator', api_version: SIMULATOR_API_VERSION, journeys: JOURNEYS_BY_SESSION_MODE });
     }
     if (path.startsWith('/_sim/')) return await control(sim, method, path, raw, send);
     if (path.startsWith('/c/pay/')) return checkoutPage(sim, method, path, raw, res);
+    if (path.startsWith('/p/session/') && method === 'GET') return portalPage(sim, path, res);
 
     headers['stripe-version'] = typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : SIMULATOR_API_VERSION;
     authenticate(req.headers.authorization);
@@ -85,6 +86,7 @@ export async function handleRequest(sim: SimulatorCore, routes: Route[], req: In
     if (idempotencyKey && reply.status < 300) {
       sim.idempotent.set(idempotencyKey, { method, path, fingerprint, status: reply.status, body, requestId });
     }
+    if (method === 'POST') sim.persist();
     return send(reply.status, body);
   } catch (err) {
     if (err instanceof SimulatorError) return send(err.status, { error: { message: err.message } });

@@ -1,8 +1,9 @@
 /** Refunds: `POST /v1/refunds` against a payment intent or a charge, with Stripe's refusals. */
-import type { SimulatorCore } from './core.js';
+import { SimulatorError, type SimulatorCore } from './core.js';
 import { expand } from './expand.js';
 import { allowOnly, invalid, metadataParam, noSuch, optEnum, optInt, optString, type RequestContext, type Reply } from './stripe-api.js';
-import { money, nowSeconds, randomId, clone, type StripeObject } from './state.js';
+import { event, type StripeEvent } from './stripe-events.js';
+import { clone, money, nowSeconds, randomId, type StripeObject } from './state.js';
 
 // Top-level parameters refund creation accepts (from the SDK's RefundCreateParams); others get a 400.
 const REFUND_CREATE_PARAMS = [
@@ -75,4 +76,32 @@ export function createRefund(sim: SimulatorCore, ctx: RequestContext): Reply {
   Object.assign(charge, { amount_refunded: refunded + amount, refunded: refunded + amount === chargeAmount });
   sim.emit([sim.apiEvent('charge.refunded', charge, ctx, previous), sim.apiEvent('refund.created', refund, ctx)]);
   return { status: 200, body: expand(sim, clone(refund), p) };
+}
+
+/**
+ * A refund that fails after it was made (the card was closed, the bank returned it): Stripe puts
+ * the money back on the charge and tells with `refund.failed`, `refund.updated` and
+ * `charge.refund.updated`. Answers the events, already recorded and being delivered.
+ */
+export function failRefund(sim: SimulatorCore, refundId: string, failureReason = 'expired_or_canceled_card'): StripeEvent[] {
+  const refund = sim.state.refunds.get(refundId);
+  if (!refund) throw new SimulatorError(404, `No such refund: '${refundId}'`);
+  if (refund.status !== 'succeeded' && refund.status !== 'pending') {
+    throw new SimulatorError(409, `Refund ${refundId} is ${String(refund.status)}; only a pending or succeeded refund can fail.`);
+  }
+  const charge = typeof refund.charge === 'string' ? sim.state.charges.get(refund.charge) : undefined;
+  const previous = { status: refund.status, failure_reason: null };
+  Object.assign(refund, { status: 'failed', failure_reason: failureReason, failure_balance_transaction: `txn_${randomId(24)}` });
+  if (charge) {
+    const refunded = Math.max(0, ((charge.amount_refunded as number | undefined) ?? 0) - (refund.amount as number));
+    Object.assign(charge, { amount_refunded: refunded, refunded: false });
+  }
+  const now = nowSeconds();
+  const events = ['refund.failed', 'refund.updated', 'charge.refund.updated'].map((type) => ({
+    ...event(type, now, clone(refund), sim.idSuffix, type === 'refund.failed' ? undefined : previous),
+    pending_webhooks: sim.webhook ? 1 : 0,
+  }));
+  sim.emit(events);
+  sim.log(`refund ${refundId} failed (${failureReason})`);
+  return events;
 }

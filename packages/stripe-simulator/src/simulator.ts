@@ -1,9 +1,10 @@
 /**
  * An offline Stripe API for development and tests: a plain node:http server that answers the
  * Stripe REST calls Settle makes through the official SDK (customers, Checkout Sessions, payment
- * intents, charges, refunds, invoices, events), keeps its objects in memory, and moves a Checkout
+ * intents, charges, refunds, invoices, invoice payments, subscriptions, events), keeps its objects
+ * in memory (and, with `stateDir`, in a JSON file that outlives restarts), and moves a Checkout
  * Session through one of the scripted journeys of journeys.ts, delivering the resulting events to
- * a webhook endpoint signed exactly as Stripe signs them.
+ * a webhook endpoint signed exactly as Stripe signs them, as snapshot events or thin notifications.
  *
  * Point the SDK at it with `new Stripe(key, { host, port, protocol: 'http' })` (Settle:
  * `STRIPE_API_BASE=http://127.0.0.1:12111`). Requests are form-encoded with bracket notation and
@@ -13,8 +14,13 @@
  *
  * Beside the API (all unauthenticated, for local use):
  *  - `GET /c/pay/:sessionId`: the session's "hosted checkout" page, one button per journey;
- *  - `POST /_sim/journeys/:journey` `{sessionId?, duplicates?, shuffle?, seed?, delayMs?}`: run a
- *    journey on a session (default: the newest open one) and answer with its deliveries;
+ *  - `POST /_sim/journeys/:journey` `{sessionId?, duplicates?, shuffle?, seed?, delayMs?, drop?, fail?, format?}`:
+ *    run a journey on a session (default: the newest open one) and answer with its deliveries;
+ *    `drop` lists event types recorded but never delivered, `fail` event types whose processing
+ *    should fail (see `failsProcessing`);
+ *  - `GET /_sim/failing`, `POST /_sim/fix {eventId?}`: the events marked to fail, and clearing marks;
+ *  - `POST /_sim/refunds/:id/fail {failureReason?}`: a refund fails after the fact;
+ *  - `GET /p/session/:id`: the customer portal page a `POST /v1/billing_portal/sessions` points to;
  *  - `GET /_sim/sessions`, `GET /_sim/journeys`.
  */
 import { createServer } from 'node:http';
@@ -23,11 +29,12 @@ import { apiRoutes } from './api-routes.js';
 import { SimulatorCore, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
 import { handleRequest } from './http.js';
 import { runJourney } from './journey-runner.js';
+import { failRefund } from './refunds.js';
 import type { Journey, StripeEvent } from './journeys.js';
 import type { SimulatorState } from './state.js';
 
-export { SimulatorError, type EventDelivery, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
-export type { KnownPrice, SimulatorState, StripeObject } from './state.js';
+export { EVENT_FORMATS, SimulatorError, type EventDelivery, type EventFormat, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
+export type { DeliveryState, KnownPrice, SimulatorState, StripeObject, ThinEvent } from './state.js';
 
 export type StripeSimulator = {
   /** e.g. http://127.0.0.1:12111; use as Settle's STRIPE_API_BASE. */
@@ -37,10 +44,23 @@ export type StripeSimulator = {
   state: SimulatorState;
   /** Set or remove the webhook endpoint after start (e.g. once the receiver's port is known). */
   configureWebhook(webhook: { url: string; secret: string } | null): void;
-  /** Payment journeys need a payment-mode session, subscription journeys a subscription-mode one. */
-  runJourney(journey: Journey, sessionId: string, opts?: JourneyRunOptions): Promise<JourneyRun>;
+  /**
+   * Payment and incident journeys need a payment-mode session, subscription journeys a
+   * subscription-mode one; foreign journeys take none (`null`).
+   */
+  runJourney(journey: Journey, sessionId: string | null, opts?: JourneyRunOptions): Promise<JourneyRun>;
   /** Every event so far, oldest first. */
   events(): StripeEvent[];
+  /**
+   * Whether processing this event should fail: true for events of a journey run with `fail`
+   * (snapshot or thin id) until `fix`. Meant for the receiver's processing hook (Settle's
+   * `beforeApply` in `pnpm dev`), so an operator can practise Replay.
+   */
+  failsProcessing(eventId: string): boolean;
+  /** Clear the failure mark of one event, or of every event; answers the ids that were marked. */
+  fix(eventId?: string): string[];
+  /** A refund fails after the fact (refund.failed, refund.updated, charge.refund.updated, delivered in the background). */
+  failRefund(refundId: string, failureReason?: string): StripeEvent[];
   /** Stops the server and any delivery in progress. */
   close(): Promise<void>;
 };
@@ -67,7 +87,7 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   sim.url = `http://${urlHost}:${port}`;
-  sim.log(`Stripe simulator listening on ${sim.url}${sim.webhook ? `, delivering webhooks to ${sim.webhook.url}` : ''}`);
+  sim.log(`Stripe simulator listening on ${sim.url}${opts.stateDir ? `, state in ${opts.stateDir}` : ' (state in memory only)'}${sim.webhook ? `, delivering webhooks to ${sim.webhook.url}` : ''}`);
   let closing: Promise<void> | null = null;
   return {
     url: sim.url,
@@ -78,6 +98,9 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
     },
     runJourney: (journey, sessionId, runOpts) => runJourney(sim, journey, sessionId, runOpts),
     events: () => [...sim.state.events.values()],
+    failsProcessing: (eventId) => sim.failsProcessing(eventId),
+    fix: (eventId) => sim.fix(eventId),
+    failRefund: (refundId, failureReason) => failRefund(sim, refundId, failureReason),
     close() {
       closing ??= (async () => {
         sim.abort.abort();
@@ -85,6 +108,7 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
         server.closeAllConnections();
         await closed;
         await Promise.allSettled([...sim.inFlight]);
+        sim.flush();
       })();
       return closing;
     },

@@ -27,9 +27,36 @@ export type SimulatorState = {
   invoices: Map<string, StripeObject>;
   disputes: Map<string, StripeObject>;
   subscriptions: Map<string, StripeObject>;
-  /** Every event, in the order it happened. */
+  invoicePayments: Map<string, StripeObject>;
+  portalSessions: Map<string, StripeObject>;
+  /** Every event, in the order it happened, whether delivered or not. */
   events: Map<string, StripeEvent>;
+  /** Thin notifications (`v2.core.event`) by id; each names its snapshot event. */
+  thinEvents: Map<string, ThinEvent>;
+  /** How each event's delivery ended; an event without an entry has not been delivered (yet). */
+  deliveries: Map<string, DeliveryState>;
+  /** Events whose processing the receiver should fail (see `failsProcessing`), until fixed. */
+  failing: Set<string>;
+  /** Invoice numbers, unique across orders and restarts: `<prefix>-<sequence>`. */
+  invoiceNumbers: Map<string, string>;
+  invoiceNumbering: { prefix: string; next: number };
   prices: Map<string, KnownPrice>;
+};
+
+/** `dropped`: deliberately never delivered (a lost webhook); `failed`: the endpoint never acknowledged it. */
+export type DeliveryState = 'delivered' | 'failed' | 'dropped';
+
+/** A thin event as Stripe's event destinations send it: no snapshot, a reference to the changed object. */
+export type ThinEvent = {
+  id: string;
+  object: 'v2.core.event';
+  type: string;
+  created: string;
+  livemode: false;
+  context: null;
+  reason: { type: 'request'; request: { id: string; idempotency_key: string | null } } | null;
+  related_object: { id: string; type: string; url: string };
+  snapshot_event: string;
 };
 
 /** What a session was created with that its object does not show. */
@@ -39,6 +66,8 @@ export type SessionExtras = {
   invoiceMetadata: Record<string, string>;
   /** `subscription_data.metadata` (subscription mode). */
   subscriptionMetadata: Record<string, string>;
+  /** `subscription_data.trial_period_days` (subscription mode); null without a trial. */
+  trialPeriodDays: number | null;
   lineItems: StripeObject[];
 };
 
@@ -52,7 +81,14 @@ export function emptyState(prices: Record<string, KnownPrice> = {}): SimulatorSt
     invoices: new Map(),
     disputes: new Map(),
     subscriptions: new Map(),
+    invoicePayments: new Map(),
+    portalSessions: new Map(),
     events: new Map(),
+    thinEvents: new Map(),
+    deliveries: new Map(),
+    failing: new Set(),
+    invoiceNumbers: new Map(),
+    invoiceNumbering: { prefix: randomBytes(4).toString('hex').toUpperCase(), next: 1 },
     prices: new Map(Object.entries(prices)),
   };
 }
@@ -61,7 +97,7 @@ export function emptyState(prices: Record<string, KnownPrice> = {}): SimulatorSt
 export function lookup(s: SimulatorState, id: string): StripeObject | StripeEvent | undefined {
   const byPrefix: [string, Map<string, StripeObject> | Map<string, StripeEvent>][] = [
     ['cus_', s.customers], ['cs_', s.checkoutSessions], ['pi_', s.paymentIntents], ['ch_', s.charges], ['re_', s.refunds],
-    ['in_', s.invoices], ['dp_', s.disputes], ['du_', s.disputes], ['sub_', s.subscriptions], ['evt_', s.events],
+    ['in_', s.invoices], ['inpay_', s.invoicePayments], ['dp_', s.disputes], ['du_', s.disputes], ['sub_', s.subscriptions], ['evt_', s.events],
   ];
   for (const [prefix, map] of byPrefix) if (id.startsWith(prefix)) return map.get(id);
   return undefined;
@@ -87,4 +123,15 @@ export function clone<T>(v: T): T {
 /** An amount in minor units as people read it, e.g. `12.50 EUR`. */
 export function money(amount: number, currency: string): string {
   return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}
+
+/** The invoice's number: assigned once, on first sight, from the account-wide sequence. */
+export function invoiceNumber(s: SimulatorState, invoiceId: string): string {
+  let number = s.invoiceNumbers.get(invoiceId);
+  if (!number) {
+    number = `${s.invoiceNumbering.prefix}-${String(s.invoiceNumbering.next).padStart(4, '0')}`;
+    s.invoiceNumbering.next += 1;
+    s.invoiceNumbers.set(invoiceId, number);
+  }
+  return number;
 }

@@ -3,13 +3,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { startStripeSimulator, type StripeSimulator } from './simulator.js';
+import { startStripeSimulator, type KnownPrice, type StripeSimulator } from './simulator.js';
 
 export const SECRET = 'whsec_simulator_test';
 
 export type Receiver = {
   url: string;
   received: Stripe.Event[];
+  /** Thin notifications, parsed and verified with the SDK's `parseEventNotification`. */
+  thin: Stripe.V2.Core.EventNotification[];
   rejected: string[];
   /** Answer this many deliveries with 500 before accepting. */
   failNext: number;
@@ -19,7 +21,7 @@ export type Receiver = {
 
 /** A webhook endpoint that accepts only events whose Stripe-Signature verifies. */
 async function startReceiver(stripe: Stripe): Promise<Receiver> {
-  const r = { received: [] as Stripe.Event[], rejected: [] as string[], failNext: 0 };
+  const r = { received: [] as Stripe.Event[], thin: [] as Stripe.V2.Core.EventNotification[], rejected: [] as string[], failNext: 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -30,8 +32,13 @@ async function startReceiver(stripe: Stripe): Promise<Receiver> {
         return;
       }
       try {
-        const event = stripe.webhooks.constructEvent(Buffer.concat(chunks), String(req.headers['stripe-signature']), SECRET);
-        r.received.push(event);
+        const body = Buffer.concat(chunks);
+        const signature = String(req.headers['stripe-signature']);
+        if ((JSON.parse(body.toString('utf8')) as { object?: string }).object === 'v2.core.event') {
+          r.thin.push(stripe.parseEventNotification(body, signature, SECRET) as Stripe.V2.Core.EventNotification);
+        } else {
+          r.received.push(stripe.webhooks.constructEvent(body, signature, SECRET));
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
       } catch (err) {
         r.rejected.push(err instanceof Error ? err.message : String(err));
@@ -69,11 +76,11 @@ export type SimulatorHarness = {
 };
 
 /** Start a simulator and a receiver for the test file (hooks registered here), fresh receiver state per test. */
-export function useSimulator(): SimulatorHarness {
+export function useSimulator(prices: Record<string, KnownPrice> = {}): SimulatorHarness {
   const h = { createCheckout, subscriptionCheckout } as unknown as SimulatorHarness;
   beforeAll(async () => {
     h.sim = await startStripeSimulator({
-      prices: { price_credits10: { unit_amount: 995, currency: 'usd', name: '10 credits' } },
+      prices: { price_credits10: { unit_amount: 995, currency: 'usd', name: '10 credits' }, ...prices },
       retryDelayMs: 5,
       maxDeliveryAttempts: 5,
     });
@@ -89,6 +96,7 @@ export function useSimulator(): SimulatorHarness {
 
   beforeEach(() => {
     h.receiver.received.length = 0;
+    h.receiver.thin.length = 0;
     h.receiver.rejected.length = 0;
     h.receiver.failNext = 0;
   });
@@ -124,4 +132,11 @@ export function useSimulator(): SimulatorHarness {
   }
 
   return h;
+}
+
+/** The CLI's I/O, captured, pointed at a running simulator. */
+export function captureCli(simulatorUrl: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { env: { SIMULATOR_URL: simulatorUrl }, out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
 }

@@ -34,8 +34,10 @@ export function overrideConsequences(from: OrderStatus, to: OrderStatus): string
   return out;
 }
 
-export const INBOX_STATES = ['pending', 'failed', 'dead', 'unmatched', 'processed', 'ignored'] as const;
-export type InboxState = (typeof INBOX_STATES)[number];
+/** Owned by payments-core (`InboxState`); reached here through the API's types. */
+export type InboxState = RouterOutputs['admin']['events']['list']['items'][number]['state'];
+/** The console's tab order. */
+export const INBOX_STATES: readonly InboxState[] = ['pending', 'failed', 'dead', 'unmatched', 'processed', 'ignored'];
 export const INBOX_STATE_META: Record<InboxState, { label: string; tone: Tone; hint: string }> = {
   pending: { label: 'Pending', tone: 'info', hint: 'Stored, waiting for a worker' },
   failed: { label: 'Failed', tone: 'warn', hint: 'Failed, will be retried with backoff' },

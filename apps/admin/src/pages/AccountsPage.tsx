@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import type { Me } from '../App.js';
+import type { Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { trpc, type RouterInputs } from '../trpc.js';

@@ -1,6 +1,6 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { can, type Me } from '../App.js';
+import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
 import { count, fromLocalInput, toLocalInput } from '../lib/format.js';

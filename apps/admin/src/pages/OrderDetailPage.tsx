@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
-import { can, type Me } from '../App.js';
+import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
 import { Badge, Copyable, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';

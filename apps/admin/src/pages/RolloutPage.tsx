@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { can, type Me } from '../App.js';
+import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { count, duration } from '../lib/format.js';

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { listFeatureFlags, type Db } from '@settle/db';
 import type { FastifyInstance } from 'fastify';
-import { toClientFeature } from './handler-flag.js';
+import { toClientFeature } from './flag-definition.js';
 
 export type ClientFeaturesRouteOptions = {
   db: Db;

@@ -1,7 +1,8 @@
 import { InMemStorageProvider, Unleash, type ClientFeaturesResponse } from 'unleash-client';
 import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util.js';
 import { describe, expect, it } from 'vitest';
-import { NEW_HANDLER_FLAG, settingOf, toClientFeature, type FlagSetting } from './handler-flag.js';
+import { settingOf, toClientFeature, type FlagSetting } from './flag-definition.js';
+import { NEW_HANDLER_FLAG } from './handler-flag.js';
 
 const feature = (s: FlagSetting) => toClientFeature({ name: NEW_HANDLER_FLAG, enabled: s.mode !== 'legacy', mode: s.mode, rollout_percent: s.rolloutPercent });
 

@@ -1,5 +1,4 @@
-import type { FlagSetting } from './handler-flag.js';
-import { rolloutStrategy } from './handler-flag.js';
+import { rolloutStrategy, type FlagSetting } from './flag-definition.js';
 
 export type UnleashAdminConfig = {
   /** Unleash base URL as configured for the SDK (`…/api/` or the server root). */

@@ -1,8 +1,6 @@
 import type { DuplicatePaymentRow, InvoiceRow, OrderRow, OrderUpdate, RefundRow, SubscriptionRow } from '@settle/db';
 import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from '@settle/payments-core';
-
-const toSeconds = (d: Date | null): number | null => (d ? Math.floor(d.getTime() / 1000) : null);
-const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
+import { fromSeconds, toSeconds } from '../lib/epoch-seconds.js';
 
 function status(value: string): OrderStatus {
   if (!isOrderStatus(value)) throw new Error(`order has unknown status ${value}`);

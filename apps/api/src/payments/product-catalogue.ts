@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { GrantSpec } from '@settle/payments-core';
+import { PermanentError } from '../lib/errors.js';
 
 const ProductSchema = z.object({
   id: z.string().min(1),
@@ -39,6 +40,13 @@ export function createCatalogue(products: Product[]): ProductCatalogue {
         ? { kind: 'credits', credits: product.grant.credits * quantity, partialRefund: product.partialRefund }
         : { kind: 'plan', plan: product.grant.plan },
   };
+}
+
+/** The product an order was bought as. An order whose product left the catalogue is a broken invariant. */
+export function productOfOrder(catalogue: ProductCatalogue, order: { id: string; product_id: string }): Product {
+  const product = catalogue.get(order.product_id);
+  if (!product) throw new PermanentError(`order ${order.id} has product ${order.product_id}, which is not in the catalogue`);
+  return product;
 }
 
 export function loadCatalogue(file: string | undefined): ProductCatalogue {

@@ -1,29 +1,24 @@
 import {
   claimOrdersToReconcile,
   findOrder,
-  lockOrder,
+  finishReconciliationRun,
+  listRecentUnmatchedEvents,
   lockOrderByRef,
   lockOrderOfSubscription,
+  markOrderReconciled,
+  reconciliationDrift,
   requeueEvents,
-  sql,
+  startReconciliationRun,
   type Db,
   type OrderRow,
   type ReconcileAges,
 } from '@settle/db';
-import {
-  commandsFromStripeSnapshot,
-  decide,
-  mapStripeEvent,
-  subscriptionIdOf,
-  type StripeEventLike,
-  type TimedCommand,
-} from '@settle/payments-core';
+import { commandsFromStripeSnapshot, idOf, mapStripeEvent, subscriptionIdOf, type StripeEventLike } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
-import { applyDecision } from './apply-decision.js';
-import { toOrderState } from './order.mapper.js';
+import { applyOrderCommand, reportOrderChange, type OrderChange } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 
 export type ReconcileResult = { order: OrderRow; changed: boolean; commands: string[] };
@@ -56,12 +51,9 @@ export type ReconcilerDeps = {
   onOrderChanged: (orderId: string) => void;
 };
 
-const idOf = (v: unknown): string | null =>
-  typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null;
-
 /**
  * The janitor (Kill Bill's idea): ask Stripe about orders that look stuck and apply what it says
- * through the same `decide` path as webhooks, with cause `reconciler`. Every order it had to
+ * through the same order use case as webhooks (`applyOrderCommand`), with cause `reconciler`. Every order it had to
  * change is a disagreement between Settle and Stripe: the consistency-drift metric.
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
@@ -80,25 +72,21 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const current = await findOrder(deps.db, orderId);
     if (!current) return null;
-    const commands: TimedCommand[] = commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000));
-    const product = deps.catalogue.get(current.product_id);
-    if (!product) throw new PermanentError(`order ${orderId} has product ${current.product_id}, which is not in the catalogue`);
-    const grant = deps.catalogue.grantFor(product, current.quantity);
+    const commands = commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000));
+    const changes: OrderChange[] = [];
     const result = await deps.db.transaction().execute(async (trx) => {
-      let row = (await lockOrder(trx, orderId))!;
-      let changed = false;
+      let order = current;
       for (const { command, at } of commands) {
-        const before = toOrderState(row);
-        const decision = decide(before, command, { at, grant });
-        if (decision.outcome !== 'applied' && decision.outcome !== 'parked') continue;
-        changed = true;
-        const applied = await applyDecision(trx, row, before, decision, { cause: 'reconciler', actor, eventId: null, stripeAt: at });
-        row = applied.order;
-        for (const t of applied.applied.transitions) deps.metrics.transitions.inc({ from: t.from, to: t.to, cause: 'reconciler' });
+        const source = { cause: 'reconciler', actor, eventId: null, stripeAt: at } as const;
+        const r = await applyOrderCommand(trx, { orderId }, { kind: 'stripe', command }, { at, catalogue: deps.catalogue, logger: deps.logger }, source);
+        if (r.status !== 'decided') continue;
+        order = r.order;
+        changes.push(r);
       }
-      await trx.updateTable('orders').set({ last_reconciled_at: sql`now()` }).where('id', '=', orderId).execute();
-      return { order: row, changed, commands: commands.map((c) => c.command.type) };
+      await markOrderReconciled(trx, orderId);
+      return { order, changed: changes.some((c) => c.orderChanged), commands: commands.map((c) => c.command.type) };
     });
+    for (const c of changes) reportOrderChange(deps.metrics, deps.logger, c, { cause: 'reconciler', actor, eventId: null, stripeAt: null });
     if (result.changed) {
       deps.metrics.reconciliationDrift.inc();
       deps.logger.warn({ orderId, actor, commands: result.commands, status: result.order.status }, 'reconciliation corrected an order');
@@ -109,14 +97,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /** Unmatched events whose order exists by now go back to the queue. */
   async function requeueMatchableEvents(): Promise<number> {
-    const rows = await deps.db
-      .selectFrom('stripe_events')
-      .select(['id', 'payload'])
-      .where('state', '=', 'unmatched')
-      .where('received_at', '>', sql<Date>`now() - interval '7 days'`)
-      .orderBy('received_at')
-      .limit(200)
-      .execute();
+    const rows = await listRecentUnmatchedEvents(deps.db, 200);
     const matchable: string[] = [];
     for (const r of rows) {
       const mapped = mapStripeEvent(r.payload as StripeEventLike);
@@ -129,7 +110,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   async function runOnce(trigger: string) {
-    const run = await deps.db.insertInto('reconciliation_runs').values({ trigger, finished_at: null }).returning('id').executeTakeFirstOrThrow();
+    const runId = await startReconciliationRun(deps.db, trigger);
     let checked = 0;
     let disagreements = 0;
     let errors = 0;
@@ -150,11 +131,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         }
       }
     } finally {
-      await deps.db
-        .updateTable('reconciliation_runs')
-        .set({ finished_at: sql`now()`, checked, disagreements, errors, requeued_events: requeuedEvents })
-        .where('id', '=', run.id)
-        .execute();
+      await finishReconciliationRun(deps.db, runId, { checked, disagreements, errors, requeuedEvents });
     }
     deps.metrics.reconciliationLastDisagreements.set(disagreements);
     return { checked, disagreements, errors, requeuedEvents };
@@ -164,16 +141,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     reconcileOrder,
     runOnce,
     async drift() {
-      const last = await deps.db.selectFrom('reconciliation_runs').selectAll().where('finished_at', 'is not', null).orderBy('id', 'desc').executeTakeFirst();
-      const day = await sql<{ checked: number; disagreements: number }>`
-        select coalesce(sum(checked), 0)::int as checked, coalesce(sum(disagreements), 0)::int as disagreements
-        from reconciliation_runs where started_at > now() - interval '24 hours'`.execute(deps.db);
+      const { last, checked24h, disagreements24h } = await reconciliationDrift(deps.db);
       return {
         lastRunAt: last?.finished_at ? new Date(last.finished_at).toISOString() : null,
         lastRunChecked: last?.checked ?? 0,
         lastRunDisagreements: last?.disagreements ?? 0,
-        checked24h: Number(day.rows[0]?.checked ?? 0),
-        disagreements24h: Number(day.rows[0]?.disagreements ?? 0),
+        checked24h,
+        disagreements24h,
       };
     },
     start(intervalMs) {

@@ -24,12 +24,14 @@ export function readShadowState(row: OrderRow): OrderState | null {
 /**
  * Carry out the shadow side of a shadow decision inside the caller's transaction (which holds the
  * order's row lock): store the new handler's next copy and record a disagreement once per
- * (order, event). Returns whether a disagreement was newly recorded.
+ * (order, event). Returns whether a disagreement was newly recorded. A command without an event
+ * (the reconciler's reading of Stripe) moves the copy but records no disagreement: disagreements
+ * are counted per Stripe event, which is what the rollout is judged on.
  */
-export async function recordShadowDecision(trx: Trx, orderId: string, eventId: string, before: OrderState, result: ShadowDecision): Promise<boolean> {
+export async function recordShadowDecision(trx: Trx, orderId: string, eventId: string | null, before: OrderState, result: ShadowDecision): Promise<boolean> {
   if (result.shadow.next !== before) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(result.shadow.next) });
   const d = result.disagreement;
-  if (!d) return false;
+  if (!d || eventId === null) return false;
   return insertShadowDisagreement(trx, {
     orderId,
     eventId,

@@ -22,9 +22,7 @@ import {
   type SubscriptionState,
 } from '@settle/payments-core';
 import type { Product } from './product-catalogue.js';
-
-const toSeconds = (d: Date | null): number | null => (d ? Math.floor(new Date(d).getTime() / 1000) : null);
-const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
+import { fromSeconds, toSeconds } from '../lib/epoch-seconds.js';
 
 export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
   if (!isStripeSubscriptionStatus(row.stripe_status) || !isSubscriptionStatus(row.status)) {
@@ -103,18 +101,18 @@ export async function applySubscriptionFacts(
  * What a subscription order's decision means for its subscription. The first paid invoice
  * says the subscription is active for the period it bills (Stripe moves `incomplete` to
  * `active` on it), so the plan follows even when `customer.subscription.*` events are late or
- * not subscribed to. Whatever the command, a grant is then reconciled with the subscriptions,
+ * not subscribed to. Whatever the command (an admin override has none), a grant is then reconciled with the subscriptions,
  * so a late confirmation never resurrects a canceled plan.
  */
 export async function afterSubscriptionOrderDecision(
   trx: Trx,
   order: OrderRow,
   product: Product,
-  command: PaymentCommand,
+  command: PaymentCommand | null,
   decision: Decision,
   at: number,
 ): Promise<SubscriptionOutcome | null> {
-  if (command.type === 'subscription_invoice_paid' && command.billingReason === 'subscription_create') {
+  if (command?.type === 'subscription_invoice_paid' && command.billingReason === 'subscription_create') {
     return applySubscriptionFacts(trx, order, product, {
       subscriptionId: command.subscriptionId,
       customerId: null,

@@ -1,11 +1,11 @@
 import { claimDueEvents, releaseLeases, type Db } from '@settle/db';
 import type { Logger } from 'pino';
 import { errorMessage } from '../lib/errors.js';
-import type { EventProcessor } from '../payments/event-processor.js';
+import type { InboxProcessor } from './inbox-processor.js';
 
 export type EventWorkerOptions = {
   db: Db;
-  processor: EventProcessor;
+  processor: InboxProcessor;
   logger: Logger;
   workerId: string;
   /** Events processed at once by this process; 0 disables background claiming. */

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import { cursorTime } from './order.repository.js';
-import type { AttemptError, InboxState, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
+import type { InboxState } from '@settle/payments-core';
+import type { AttemptError, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
 
 /**
  * Store an event in the inbox. Stripe's event id is the primary key, so a redelivery inserts

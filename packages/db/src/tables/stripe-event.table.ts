@@ -1,9 +1,7 @@
+import type { InboxState } from '@settle/payments-core';
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-
-export type InboxState = 'pending' | 'processed' | 'failed' | 'dead' | 'unmatched' | 'ignored';
-export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched', 'ignored'] as const;
 
 export type AttemptError = { at: string; attempt: number; error: string; transient: boolean };
 

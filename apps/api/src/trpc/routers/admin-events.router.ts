@@ -1,4 +1,5 @@
-import { countEventsByStateSince, countEventsInOtherApiVersions, getEvent, INBOX_STATES, listEvents } from '@settle/db';
+import { countEventsByStateSince, countEventsInOtherApiVersions, getEvent, listEvents } from '@settle/db';
+import { INBOX_STATES } from '@settle/payments-core';
 import { errorMessage } from '../../lib/errors.js';
 import { pinnedApiVersion } from '../../lib/stripe-client.js';
 import { z } from 'zod';

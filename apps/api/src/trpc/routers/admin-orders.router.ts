@@ -116,7 +116,8 @@ export const adminOrdersRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const r = await overrideOrder(ctx.deps, input.orderId, input.to, input.reason, ctx.admin.actor);
+      const { database, catalogue, metrics, logger } = ctx.deps;
+      const r = await overrideOrder({ db: database.db, catalogue, metrics, logger }, input.orderId, input.to, input.reason, ctx.admin.actor);
       if (!r.ok) throw domainError(r.code, r.message);
       return toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id));
     }),

@@ -1,19 +1,15 @@
-/** A stand-in for Stripe's hosted Checkout page: one button per journey, then back to the site. */
+/** Stand-ins for Stripe's hosted pages: Checkout (one button per journey, then back to the site) and the customer portal. */
 import type { ServerResponse } from 'node:http';
 import { SimulatorError, type SimulatorCore } from './core.js';
 import { applyJourney } from './journey-runner.js';
-import { PAYMENT_JOURNEYS, SUBSCRIPTION_JOURNEYS, type Journey } from './journeys.js';
+import { JOURNEYS_BY_SESSION_MODE, type Journey } from './journeys.js';
 import { parseForm } from './stripe-api.js';
 import { money } from './state.js';
 
 export function checkoutPage(sim: SimulatorCore, method: string, path: string, raw: string, res: ServerResponse): void {
   const id = decodeURIComponent(path.slice('/c/pay/'.length));
   const session = sim.state.checkoutSessions.get(id);
-  const html = (status: number, body: string) => {
-    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Stripe simulator checkout</title></head>
-<body style="font-family:system-ui;max-width:40rem;margin:3rem auto">${body}</body></html>`);
-  };
+  const html = htmlPage(res, 'Stripe simulator checkout');
   if (!session) return html(404, `<h1>No such Checkout Session</h1><p>${escapeHtml(id)}</p>`);
   if (method === 'POST') {
     const journey = String(parseForm(raw).journey ?? '');
@@ -34,10 +30,30 @@ export function checkoutPage(sim: SimulatorCore, method: string, path: string, r
   }
   const amount = money(session.amount_total as number, session.currency as string);
   const buttons = session.status === 'open'
-    ? (session.mode === 'subscription' ? SUBSCRIPTION_JOURNEYS : PAYMENT_JOURNEYS).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
+    ? (session.mode === 'subscription' ? JOURNEYS_BY_SESSION_MODE.subscription : JOURNEYS_BY_SESSION_MODE.payment).map((j) => `<button name="journey" value="${j}" style="margin:.25rem">${j}</button>`).join('')
     : `<p>This session is ${escapeHtml(String(session.status))}.</p>`;
   return html(200, `<h1>Pay ${escapeHtml(amount)}</h1><p>Simulated Stripe Checkout for <code>${escapeHtml(id)}</code>. Choose how the purchase goes:</p>
 <form method="post">${buttons}</form>`);
+}
+
+/** `GET /p/session/:id`: a stand-in for Stripe's customer portal, with the way back to the site. */
+export function portalPage(sim: SimulatorCore, path: string, res: ServerResponse): void {
+  const id = decodeURIComponent(path.slice('/p/session/'.length));
+  const session = sim.state.portalSessions.get(id);
+  const html = htmlPage(res, 'Stripe simulator customer portal');
+  if (!session) return html(404, `<h1>No such portal session</h1><p>${escapeHtml(id)}</p>`);
+  const subscriptions = [...sim.state.subscriptions.values()].filter((s) => s.customer === session.customer);
+  const rows = subscriptions.map((s) => `<li><code>${escapeHtml(s.id)}</code>: ${escapeHtml(String(s.status))}</li>`).join('') || '<li>no subscriptions</li>';
+  const back = typeof session.return_url === 'string' ? `<p><a href="${escapeHtml(session.return_url)}">Return to the site</a></p>` : '';
+  return html(200, `<h1>Customer portal</h1><p>Simulated portal for <code>${escapeHtml(String(session.customer))}</code>. Plan changes are simulated with journeys (<code>pnpm simulate subscription_upgrade</code>).</p><ul>${rows}</ul>${back}`);
+}
+
+function htmlPage(res: ServerResponse, title: string) {
+  return (status: number, body: string): void => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>
+<body style="font-family:system-ui;max-width:40rem;margin:3rem auto">${body}</body></html>`);
+  };
 }
 
 function escapeHtml(s: string): string {

@@ -1,0 +1,255 @@
+import {
+  boundLockWaits,
+  inSavepoint,
+  isLockNotAvailable,
+  lockEvent,
+  lockEventForProcessing,
+  lockEventsForProcessing,
+  returnEventsToQueue,
+  settleEvent,
+  settleEvents,
+  type Db,
+  type EventSettlement,
+  type StripeEventRow,
+  type Trx,
+} from '@settle/db';
+import { nextRetry, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
+import type { Logger } from 'pino';
+import { errorMessage, isTransient } from '../lib/errors.js';
+import type { Metrics } from '../lib/metrics.js';
+import { processStripeEvent, type StripeEventDeps } from '../payments/event-processor.js';
+import { outcomeLabel, reportOrderChange, type OrderChange } from '../payments/order-command.js';
+
+/** How processing reads its event and writes the outcome: directly, or through a batch. */
+type EventIo = {
+  load(trx: Trx, eventId: string): Promise<StripeEventRow | undefined>;
+  settle(trx: Trx, eventId: string, settlement: EventSettlement): Promise<void>;
+};
+const DIRECT_IO: EventIo = { load: lockEventForProcessing, settle: settleEvent };
+
+export type ProcessResult =
+  | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string; afterCommit?: () => void }
+  | { status: 'retry' | 'dead' | 'unmatched'; error: string }
+  /** Another worker holds the event's row; it will settle it. */
+  | { status: 'busy' }
+  /** Already settled (processed, dead or unmatched). */
+  | { status: 'settled' };
+type Processed = ProcessResult & { changed?: boolean };
+
+export type InboxProcessorDeps = StripeEventDeps & {
+  db: Db;
+  retry: RetryPolicy;
+  /** How many times an event whose order does not exist yet is tried before it is parked as unmatched. */
+  unmatchedMaxAttempts: number;
+  metrics: Metrics;
+  /** Ask Stripe for the truth about an object whose events Stripe failed to generate (after the commit). */
+  reconcileObject?: (objectId: string) => void;
+  random?: () => number;
+};
+
+export type InboxProcessor = {
+  process(eventId: string): Promise<ProcessResult>;
+  /** Process claimed events together, one commit for all (see `processBatch`). */
+  processBatch(eventIds: string[]): Promise<ProcessResult[]>;
+  /** An order changed; listeners (live status) are told after the commit. */
+  onOrderChanged(listener: (orderId: string) => void): void;
+};
+
+/**
+ * The inbox's mechanics: one transaction per event (or per batch) that locks the stored event,
+ * has `processStripeEvent` apply it, and settles it. Failures are recorded on the event with a
+ * backoff and end in the dead letters; events whose order never appears are parked as unmatched.
+ * Nothing is dropped.
+ */
+export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
+  const random = deps.random ?? Math.random;
+  const listeners: ((orderId: string) => void)[] = [];
+
+  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO): Promise<Processed> {
+    const ev = await io.load(trx, eventId);
+    if (!ev) return { status: 'busy' };
+    if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
+    const attempts = ev.attempts + 1;
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps);
+    switch (verdict.kind) {
+      case 'unsupported':
+        await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
+        return { status: 'processed', outcome: verdict.kind, orderId: null };
+      case 'ignored':
+        await io.settle(trx, eventId, { state: 'ignored', outcome: 'not_settle', attempts, lastError: null });
+        return { status: 'processed', outcome: 'not_settle', orderId: null };
+      case 'reconcile': {
+        await io.settle(trx, eventId, { state: 'processed', outcome: 'reconcile', attempts, lastError: null });
+        const { objectId } = verdict;
+        return { status: 'processed', outcome: 'reconcile', orderId: null, afterCommit: () => deps.reconcileObject?.(objectId) };
+      }
+      case 'no_order':
+        return parkUnmatched(trx, io, eventId, attempts, verdict.error);
+      case 'decided':
+        return settleDecided(trx, io, ev, verdict.event, attempts, verdict.change);
+    }
+  }
+
+  /** An event applied to its order: settle it, and count it once the transaction commits. */
+  async function settleDecided(trx: Trx, io: EventIo, ev: StripeEventRow, event: StripeEventLike, attempts: number, change: OrderChange): Promise<Processed> {
+    const outcome = outcomeLabel(change);
+    await io.settle(trx, ev.id, { state: 'processed', outcome, orderId: change.order.id, attempts, lastError: null });
+    const changed = change.orderChanged || change.subscriptionChanged;
+    if (change.subject === 'subscription') return { status: 'processed', outcome, orderId: change.order.id, changed };
+    const processedAt = Date.now();
+    // Counted once the transaction commits: a rolled-back batch is processed again.
+    const afterCommit = () => {
+      reportOrderChange(deps.metrics, deps.logger, change, { cause: 'stripe_event', actor: 'stripe', eventId: ev.id, stripeAt: event.created });
+      deps.metrics.eventLatency.observe(
+        { type: event.type, handler: change.handler, outcome: change.outcome },
+        Math.max(0, (processedAt - new Date(ev.received_at).getTime()) / 1000),
+      );
+    };
+    return { status: 'processed', outcome, orderId: change.order.id, type: event.type, handler: change.handler, afterCommit, changed };
+  }
+
+  /**
+   * No order matches yet: the webhook can beat the transaction that creates the order. Try again
+   * on a schedule, then park the event as unmatched for an admin (the reconciler requeues it
+   * once its order exists).
+   */
+  async function parkUnmatched(trx: Trx, io: EventIo, eventId: string, attempts: number, error: string): Promise<Processed> {
+    const verdict = nextRetry({ ...deps.retry, maxAttempts: deps.unmatchedMaxAttempts }, attempts, random());
+    const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient: true };
+    if (verdict.retry) {
+      await io.settle(trx, eventId, { state: 'failed', outcome: 'unmatched', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+      return { status: 'retry', error };
+    }
+    await io.settle(trx, eventId, { state: 'unmatched', outcome: 'unmatched', attempts, lastError: error, appendError });
+    return { status: 'unmatched', error };
+  }
+
+  /**
+   * A failed attempt: retry with backoff when the fault is transient and attempts remain;
+   * otherwise the event goes to the dead letters, kept for a fix and a replay.
+   */
+  async function deadLetter(trx: Trx, eventId: string, err: unknown): Promise<ProcessResult> {
+    const error = errorMessage(err);
+    const transient = isTransient(err);
+    const ev = await lockEvent(trx, eventId);
+    if (!ev || (ev.state !== 'pending' && ev.state !== 'failed')) return { status: 'settled' };
+    const attempts = ev.attempts + 1;
+    const verdict = transient ? nextRetry(deps.retry, attempts, random()) : ({ retry: false } as const);
+    const appendError = { at: new Date().toISOString(), attempt: attempts, error, transient };
+    if (verdict.retry) {
+      await settleEvent(trx, eventId, { state: 'failed', outcome: 'error', attempts, retryInMs: verdict.delayMs, lastError: error, appendError });
+      return { status: 'retry', error };
+    }
+    await settleEvent(trx, eventId, { state: 'dead', outcome: transient ? 'retries_exhausted' : 'permanent_error', attempts, lastError: error, appendError });
+    return { status: 'dead', error };
+  }
+
+  function report(eventId: string, result: Processed) {
+    deps.metrics.eventAttempts.inc({ result: result.status });
+    if (result.status === 'processed') {
+      result.afterCommit?.();
+      deps.logger.info({ eventId, type: result.type, orderId: result.orderId, handler: result.handler, outcome: result.outcome }, 'event processed');
+      if (result.changed && result.orderId) for (const l of listeners) l(result.orderId);
+    } else if (result.status === 'dead' || result.status === 'unmatched') {
+      deps.logger.warn({ eventId, status: result.status, err: result.error }, 'event parked');
+    }
+  }
+
+  async function processOne(eventId: string): Promise<ProcessResult> {
+    let result: Processed;
+    try {
+      result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId));
+    } catch (err) {
+      deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
+      try {
+        result = await deps.db.transaction().execute((trx) => deadLetter(trx, eventId, err));
+      } catch (recordErr) {
+        // The database is unreachable: the event stays due (or leased) and is retried later.
+        deps.logger.error({ eventId, err: errorMessage(recordErr) }, 'could not record processing failure');
+        result = { status: 'retry', error: errorMessage(err) };
+      }
+    }
+    report(eventId, result);
+    return result;
+  }
+
+  /**
+   * One transaction for the batch. Without savepoints any failure aborts the whole batch (the
+   * caller retries it with them); with a savepoint per event, a failing event is rolled back
+   * alone and recorded as a failed attempt, and an event whose order another transaction holds
+   * (past `lock_timeout`) is left for the next claim.
+   */
+  async function runBatch(eventIds: string[], savepoints: boolean): Promise<Processed[]> {
+    const results: Processed[] = [];
+    await deps.db.transaction().execute(async (trx) => {
+      await boundLockWaits(trx, 200);
+      // One read locks the whole batch; outcomes are written together before the commit.
+      const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
+      const settled: (EventSettlement & { id: string })[] = [];
+      const deferred: string[] = [];
+      for (const id of eventIds) {
+        const pending: (EventSettlement & { id: string })[] = [];
+        const io: EventIo = {
+          load: async () => rows.get(id),
+          settle: async (_trx, eventId, settlement) => void pending.push({ id: eventId, ...settlement }),
+        };
+        if (!savepoints) {
+          results.push(await processLocked(trx, id, io));
+          settled.push(...pending);
+          continue;
+        }
+        try {
+          results.push(await inSavepoint(trx, () => processLocked(trx, id, io)));
+          settled.push(...pending);
+        } catch (err) {
+          if (isLockNotAvailable(err)) {
+            deferred.push(id);
+            results.push({ status: 'busy' });
+            continue;
+          }
+          deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'event processing failed');
+          results.push(await deadLetter(trx, id, err));
+        }
+      }
+      await settleEvents(trx, settled);
+      // Deferred events go back to the queue at once, for a claim after the lock is gone.
+      await returnEventsToQueue(trx, deferred);
+    });
+    return results;
+  }
+
+  /**
+   * Several events in one transaction, one commit. A failing event is rolled back alone and
+   * recorded as a failed attempt while the others commit. Lock waits are bounded
+   * (`lock_timeout`): an event whose order another transaction holds is left for the next claim
+   * instead of waiting, so batches never deadlock with each other.
+   */
+  async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
+    if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
+    let results: Processed[];
+    try {
+      // Common case first: every event succeeds, so no savepoints (two round trips an event).
+      results = await runBatch(eventIds, false).catch((err: unknown) => {
+        deps.logger.debug({ events: eventIds.length, err: errorMessage(err) }, 'batch hit a failure; again with a savepoint per event');
+        return runBatch(eventIds, true);
+      });
+    } catch (err) {
+      // The batch as a whole failed (its commit, the connection): fall back to one at a time,
+      // each recording its own failure.
+      deps.logger.warn({ events: eventIds.length, err: errorMessage(err) }, 'batch failed; processing its events one by one');
+      const one: ProcessResult[] = [];
+      for (const id of eventIds) one.push(await processOne(id));
+      return one;
+    }
+    eventIds.forEach((id, i) => report(id, results[i]!));
+    return results;
+  }
+
+  return {
+    onOrderChanged(listener) {
+      listeners.push(listener);
+    },
+    process: processOne,
+    processBatch,
+  };
+}

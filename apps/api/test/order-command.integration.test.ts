@@ -1,0 +1,98 @@
+import { createAdminToken } from '@settle/db';
+import { TEST_BACKENDS } from '@settle/db/testing';
+import type { StripeSimulator } from '@settle/stripe-simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderState, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+
+/**
+ * A webhook, the reconciler and an admin override are three doors to one use case
+ * (`applyOrderCommand`): the same payment, however it reaches Settle, leaves the same order,
+ * audit trail and grants; only who acted differs.
+ */
+describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind) => {
+  let api: TestApi;
+  let simulator: StripeSimulator;
+  let close: () => Promise<void>;
+  let admin: ReturnType<typeof trpcClient>;
+  beforeAll(async () => {
+    ({ api, simulator, close } = await startApiWithSimulator(kind));
+    admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' })).token);
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  async function paidAtStripe(userId: string, deliver: boolean) {
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10', quantity: 2 });
+    await simulator.runJourney('card_success', checkoutSessionId, { deliver });
+    await waitForInbox(api.db);
+    return orderId;
+  }
+
+  /** What the use case decides and carries out, without who acted or when. */
+  async function outcome(orderId: string) {
+    const { order, grants, transitions } = await orderState(api.db, orderId);
+    const credits = await api.db.selectFrom('credit_ledger').select(['delta', 'reason']).where('order_id', '=', orderId).orderBy('id').execute();
+    return {
+      status: order.status,
+      amount: Number(order.amount),
+      grants: grants.map((g) => ({ kind: g.kind, credits: g.credits, plan: g.plan, revoked: g.credits_revoked, revokedAt: g.revoked_at !== null })),
+      credits: credits.map((c) => ({ delta: Number(c.delta), reason: c.reason })),
+      audit: transitions.map((t) => ({ from: t.from_status, to: t.to_status })),
+      // Who made each change after the order's creation.
+      causes: transitions.slice(1).map((t) => t.cause),
+    };
+  }
+
+  it('a payment confirmed by its webhook, by the reconciler and by an admin ends alike', async () => {
+    const byWebhook = await paidAtStripe(`user_webhook_${kind}`, true);
+
+    const byReconciler = await paidAtStripe(`user_reconciler_${kind}`, false);
+    expect((await orderState(api.db, byReconciler)).order.status).toBe('pending');
+    const reconciled = await admin.admin.orders.reconcile.mutate({ orderId: byReconciler });
+    expect(reconciled.changed).toBe(true);
+
+    const byAdmin = await paidAtStripe(`user_admin_${kind}`, false);
+    await admin.admin.orders.override.mutate({ orderId: byAdmin, to: 'succeeded', reason: 'paid, webhooks lost' });
+
+    const [w, r, a] = [await outcome(byWebhook), await outcome(byReconciler), await outcome(byAdmin)];
+    const { causes: webhookCauses, ...expected } = w;
+    expect(expected).toEqual({
+      status: 'succeeded',
+      amount: 1990,
+      grants: [{ kind: 'credits', credits: 20, plan: null, revoked: 0, revokedAt: false }],
+      credits: [{ delta: 20, reason: 'grant' }],
+      audit: [{ from: null, to: 'pending' }, { from: 'pending', to: 'succeeded' }],
+    });
+    expect(webhookCauses).toEqual(['stripe_event']);
+    expect(r).toEqual({ ...expected, causes: ['reconciler'] });
+    expect(a).toEqual({ ...expected, causes: ['admin'] });
+
+    // And again through each door changes nothing more: the use case is idempotent everywhere.
+    expect((await admin.admin.orders.reconcile.mutate({ orderId: byWebhook })).changed).toBe(false);
+    // An override does not know Stripe's ids; reconciling may link them, and changes nothing else.
+    await admin.admin.orders.reconcile.mutate({ orderId: byAdmin });
+    await expect(admin.admin.orders.override.mutate({ orderId: byReconciler, to: 'succeeded', reason: 'again' })).rejects.toMatchObject({
+      data: { code: 'CONFLICT' },
+    });
+    expect(await outcome(byWebhook)).toEqual(w);
+    expect(await outcome(byReconciler)).toEqual(r);
+    expect(await outcome(byAdmin)).toEqual(a);
+  });
+
+  it('a refund reaches the order the same way by webhook and by reconciliation', async () => {
+    const client = trpcClient(api.url, await userToken(`user_refund_${kind}`));
+    const viaWebhook = await client.checkout.create.mutate({ productId: 'credits10' });
+    await simulator.runJourney('full_refund', viaWebhook.checkoutSessionId);
+    await waitForInbox(api.db);
+    const viaReconciler = await client.checkout.create.mutate({ productId: 'credits10' });
+    await simulator.runJourney('full_refund', viaReconciler.checkoutSessionId, { deliver: false });
+    await waitForInbox(api.db);
+    await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId });
+    const { causes: _w, ...w } = await outcome(viaWebhook.orderId);
+    const { causes: _r, ...r } = await outcome(viaReconciler.orderId);
+    expect(w.status).toBe('refunded');
+    expect(r).toEqual(w);
+  });
+});

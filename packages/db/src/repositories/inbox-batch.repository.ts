@@ -1,0 +1,37 @@
+import { sql } from 'kysely';
+import type { Trx } from '../database.js';
+
+/** SQLSTATE of a lock wait that hit `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** Whether an error is a lock wait cut short by `boundLockWaits`. */
+export function isLockNotAvailable(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE;
+}
+
+/** Bound every lock wait of this transaction, so batches give up on a held row instead of deadlocking. */
+export async function boundLockWaits(trx: Trx, ms: number): Promise<void> {
+  await sql.raw(`set local lock_timeout = '${Math.max(1, Math.round(ms))}ms'`).execute(trx);
+}
+
+/**
+ * Run `work` under a savepoint: a throw rolls back only what `work` wrote, and is rethrown for
+ * the caller to record.
+ */
+export async function inSavepoint<T>(trx: Trx, work: () => Promise<T>): Promise<T> {
+  await sql`savepoint settle_event`.execute(trx);
+  try {
+    const result = await work();
+    await sql`release savepoint settle_event`.execute(trx);
+    return result;
+  } catch (err) {
+    await sql`rollback to savepoint settle_event`.execute(trx);
+    throw err;
+  }
+}
+
+/** Give claimed events back to the queue at once (their lease dropped), for a later claim. */
+export async function returnEventsToQueue(trx: Trx, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx.updateTable('stripe_events').set({ locked_until: null, locked_by: null }).where('id', 'in', ids).execute();
+}

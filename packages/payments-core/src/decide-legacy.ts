@@ -1,0 +1,37 @@
+import type { OrderState } from './order-state.js';
+import type { PaymentCommand } from './payment-command.js';
+import type { DecideContext, Decision } from './decision.js';
+import { confirmPayment, decideCommon, link, recordInvoice, result } from './decide-common.js';
+
+/*
+ * Retiring the legacy handler is deleting this file and its entry in `HANDLER_STRATEGIES`
+ * (decide.ts), once no order is left under it.
+ */
+
+/**
+ * The legacy handler, kept as the rollback path: it confirms on Checkout completion whatever
+ * the session's `payment_status` (the behaviour being replaced), and only links on
+ * `payment_succeeded`.
+ */
+export function decideLegacy(order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
+  switch (command.type) {
+    case 'checkout_completed': {
+      const linked = link(order, { checkoutSessionId: command.checkoutSessionId });
+      const d = confirmPayment(linked, {
+        paymentIntentId: command.paymentIntentId,
+        amount: command.amount,
+        currency: command.currency,
+        reason: 'checkout.session.completed',
+      }, ctx);
+      return d.next === linked && linked !== order && linked.checkoutSessionId !== order.checkoutSessionId
+        ? { ...d, outcome: 'applied' }
+        : d;
+    }
+    case 'payment_succeeded':
+      return result(order, link(order, command), []);
+    case 'subscription_invoice_paid':
+      return recordInvoice(order, command.invoice);
+    default:
+      return decideCommon(order, command, ctx);
+  }
+}
