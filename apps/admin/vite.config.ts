@@ -10,5 +10,5 @@ export default defineConfig({
     port: 5173,
     proxy: { '/trpc': api, '/metrics': api, '/readyz': api },
   },
-  build: { outDir: 'dist', sourcemap: true },
+  build: { outDir: 'dist', sourcemap: false },
 });

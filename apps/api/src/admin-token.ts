@@ -1,4 +1,4 @@
-import { ADMIN_ROLES, createAdminToken, createDatabase, migrateToLatest, revokeAdminToken, type AdminRole } from '@settle/db';
+import { ADMIN_ROLES, createAdminToken, createDatabase, migrateToLatest, recordAdminAction, revokeAdminToken, type AdminRole } from '@settle/db';
 import { parseEnv } from './env.js';
 
 /**
@@ -23,8 +23,11 @@ try {
   await migrateToLatest(database.db);
   if (command === 'create') {
     const { token } = await createAdminToken(database.db, { name, role: roleArg as AdminRole, createdBy: 'cli' });
+    await recordAdminAction(database.db, { actor: 'cli', action: 'tokens.create', target: `token:${name}`, reason: 'admin-token CLI', details: { role: roleArg } });
     console.log(token);
-  } else if (!(await revokeAdminToken(database.db, name))) {
+  } else if (await revokeAdminToken(database.db, name)) {
+    await recordAdminAction(database.db, { actor: 'cli', action: 'tokens.revoke', target: `token:${name}`, reason: 'admin-token CLI', details: {} });
+  } else {
     console.error(`no active token named ${name}`);
     process.exitCode = 1;
   }

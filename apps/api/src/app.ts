@@ -11,6 +11,7 @@ import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { errorMessage } from './lib/errors.js';
+import { createProgressWatch } from './lib/progress.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
 import { createReconciler } from './payments/reconciler.js';
@@ -45,6 +46,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.PGLITE_DIR,
     poolMax: env.DATABASE_POOL_MAX,
+    queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
   });
   try {
     const applied = await migrateToLatest(database.db);
@@ -69,6 +72,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE, env.STRIPE_API_VERSION) : null;
+  const progress = createProgressWatch();
   const processor = createInboxProcessor({
     db: database.db,
     catalogue,
@@ -130,7 +134,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const worker: EventWorker = startEventWorker({
     webhooksInFlight: () => webhooksInFlight,
     db: database.db,
-    processor,
+    // Readiness watches each batch: one that never ends means processing is wedged.
+    processor: { ...processor, processBatch: (ids) => progress.track('worker batch', processor.processBatch(ids)) },
     logger,
     workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     concurrency: env.WORKER_CONCURRENCY,
@@ -144,6 +149,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const app = await buildServer(deps, {
     afterStore: (id) => worker.processNow(id),
     isAccepting: () => accepting,
+    progress,
     webhooks: { enter: () => void (webhooksInFlight += 1), leave: () => void (webhooksInFlight -= 1) },
   });
   let closed: Promise<void> | null = null;

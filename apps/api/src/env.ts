@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_ADMIN_PASSWORD, passwordProblem } from './lib/password.js';
 
 const csv = z
   .string()
@@ -18,7 +19,8 @@ export const EnvSchema = z
     STRIPE_SECRET_KEY: z.string().min(1).optional(),
     STRIPE_WEBHOOK_SECRET: csv.optional(),
     STRIPE_API_BASE: z.string().url().optional(),
-    STRIPE_WEBHOOK_TOLERANCE_S: int(300),
+    /** Max age of a signed event, and how far in the future its timestamp may be; at least 1 s (0 would turn the check off). */
+    STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
     /** The Stripe API version Settle pins (default: the SDK's); events rendered in another are flagged. */
     STRIPE_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/).optional(),
     /** How often missed events are recovered from Stripe's Events API (0: never; also on start). */
@@ -60,18 +62,48 @@ export const EnvSchema = z
     RECONCILE_RECHECK_MIN: z.coerce.number().int().min(0).default(60),
     RECONCILE_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
     ADMIN_EMAIL: z.string().email().optional(),
-    ADMIN_PASSWORD: z.string().min(8).optional(),
+    ADMIN_PASSWORD: z.string().min(MIN_ADMIN_PASSWORD).optional(),
     /** Console session lifetime. */
     ADMIN_SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
     /** Extra origins allowed to send cookie-authenticated mutations (the API's own origin and PUBLIC_URL always are). */
     ADMIN_ORIGINS: csv.optional(),
     /** Where the built console is (served at /admin/); default: apps/admin/dist beside the API. */
     ADMIN_CONSOLE_DIR: z.string().optional(),
+    /** Server-side statement timeout on PostgreSQL; the client drops a connection silent for 1 s longer (0: off). */
+    DATABASE_QUERY_TIMEOUT_MS: int(30_000),
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+    /** A webhook whose event is not committed within this is answered 503 (Stripe retries); while an insert runs longer, at once. */
+    WEBHOOK_STORE_DEADLINE_MS: z.coerce.number().int().min(100).default(5_000),
+    /** Webhook events waiting for an insert, at most; past it 503 at once. */
+    WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).default(5_000),
+    /** /readyz fails when an inbox insert or a worker batch has run this long, or claiming due events has failed for this long. */
+    READINESS_STALL_MS: z.coerce.number().int().min(100).default(15_000),
+    /** Fastify's trustProxy: unset/false (the socket address is the client), true, a hop count, or addresses/CIDRs (comma separated). */
+    TRUST_PROXY: z.string().optional(),
+    /** Optional claims end-user JWTs must carry (exp is always required). */
+    USER_JWT_AUDIENCE: z.string().min(1).optional(),
+    USER_JWT_ISSUER: z.string().min(1).optional(),
+    /** Requests per minute to /trpc per client address, and per end user on user procedures. */
+    RATE_LIMIT_IP_PER_MIN: z.coerce.number().int().min(1).default(600),
+    RATE_LIMIT_USER_PER_MIN: z.coerce.number().int().min(1).default(120),
+    /** `checkout.create` calls per minute per end user (each one is a Stripe API call). */
+    RATE_LIMIT_CHECKOUT_PER_MIN: z.coerce.number().int().min(1).default(10),
+    /** Failed console sign-ins in 15 minutes that lock an address (any accounts), and an account (from any addresses). */
+    LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(5).default(50),
+    LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(5).default(20),
+    /** Procedures in one tRPC batch request. */
+    TRPC_MAX_BATCH: z.coerce.number().int().min(1).default(20),
+    /** Live status streams (`orders.onStatus`) open at once per end user, per instance. */
+    SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(10),
+    /** Unpaid (pending) orders an end user may have open at once; checkout refuses more. */
+    OPEN_ORDERS_PER_USER: z.coerce.number().int().min(1).default(20),
   })
   .superRefine((env, ctx) => {
     if (env.UNLEASH_URL && !env.UNLEASH_API_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_API_TOKEN'], message: 'UNLEASH_API_TOKEN is required with UNLEASH_URL' });
     }
+    const weak = env.ADMIN_PASSWORD && env.ADMIN_EMAIL ? passwordProblem(env.ADMIN_PASSWORD, env.ADMIN_EMAIL) : null;
+    if (weak) ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: weak });
     if (env.UNLEASH_ADMIN_TOKEN && !env.UNLEASH_URL) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_ADMIN_TOKEN'], message: 'UNLEASH_ADMIN_TOKEN needs UNLEASH_URL' });
     }

@@ -1,13 +1,18 @@
 import fastifyCookie from '@fastify/cookie';
 import { createInboxWriter, migrationsApplied, pingDatabase } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
 import { clientFeaturesRoute } from './flags/client-features.route.js';
 import { isAdminToken, verifyAdminToken } from './lib/admin-auth.js';
-import { allowedOrigins, createLoginRateLimiter, httpExchange, verifyAdminSession } from './lib/admin-session.js';
+import { allowedOrigins, verifyAdminSession } from './lib/admin-session.js';
+import { createRateLimits } from './lib/rate-limits.js';
 import { verifyUserToken } from './lib/user-auth.js';
+import { toPublicError } from './trpc/error-boundary.js';
+import { httpExchange } from './trpc/http-exchange.js';
+import type { ProgressWatch } from './lib/progress.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
 import { stripeWebhookRoute } from './webhook/stripe-webhook.route.js';
@@ -19,7 +24,22 @@ export type ServerOptions = {
   webhooks?: { enter(): void; leave(): void };
   /** False once shutdown began: readiness fails so load balancers stop sending. */
   isAccepting: () => boolean;
+  /** Background work in flight, for readiness (a unit running past READINESS_STALL_MS fails it). */
+  progress?: ProgressWatch;
 };
+
+/** TRUST_PROXY as Fastify's `trustProxy`: true, a hop count, or addresses/CIDRs; unset or false: none. */
+export function trustProxy(value: string | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    // The nth hop from the front-facing proxy is the client (what Fastify does with a number).
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
+}
 
 /** The HTTP surface of the contract: webhook, tRPC, health, readiness and metrics. */
 export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<FastifyInstance> {
@@ -30,14 +50,20 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     routerOptions: { maxParamLength: 5000 },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
+    // Which proxy headers name the client (rate limits, sign-in throttling, audit): see TRUST_PROXY.
+    trustProxy: trustProxy(deps.env.TRUST_PROXY),
   });
 
+  const inbox = createInboxWriter(deps.database.db, {
+    maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
+    pool: deps.database.pool,
+    maxQueued: deps.env.WEBHOOK_QUEUE_MAX,
+    deadlineMs: deps.env.WEBHOOK_STORE_DEADLINE_MS,
+    onRepaired: (eventId) => deps.logger.warn({ eventId }, 'Stripe event stored with characters PostgreSQL cannot hold replaced (U+FFFD)'),
+  });
   await app.register(async (scope) =>
     stripeWebhookRoute(scope, {
-      inbox: createInboxWriter(deps.database.db, {
-        maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
-        pool: deps.database.pool,
-      }),
+      inbox,
       secrets: deps.env.STRIPE_WEBHOOK_SECRET ?? [],
       toleranceSeconds: deps.env.STRIPE_WEBHOOK_TOLERANCE_S,
       metrics: deps.metrics,
@@ -47,23 +73,33 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   );
 
   await app.register(fastifyCookie);
-  const session = { env: deps.env, origins: allowedOrigins(deps.env), loginLimiter: createLoginRateLimiter() };
+  const limits = createRateLimits(deps.env, deps.database.pool);
+  const session = { publicUrl: deps.env.PUBLIC_URL, production: deps.env.NODE_ENV === 'production', origins: allowedOrigins(deps.env), loginThrottle: limits.login };
+  const jwt = { secret: deps.jwtSecret, audience: deps.env.USER_JWT_AUDIENCE, issuer: deps.env.USER_JWT_ISSUER };
 
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
+      maxBatchSize: deps.env.TRPC_MAX_BATCH,
       createContext: async ({ req, res, info }): Promise<Context> => {
         const http = httpExchange(req, res, session);
-        // SSE (EventSource) cannot send headers: subscriptions pass the token in connectionParams.
-        const paramToken = info.connectionParams?.token;
+        // SSE (EventSource) cannot send headers: subscriptions, and only they, may pass the token in
+        // connectionParams (elsewhere it would end up in URLs and logs).
+        const paramToken = info.type === 'subscription' ? info.connectionParams?.token : undefined;
         const authorization = req.headers.authorization ?? (typeof paramToken === 'string' ? `Bearer ${paramToken}` : undefined);
-        if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http };
-        const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
-        return { deps, user: await verifyUserToken(authorization, deps.jwtSecret), admin, http };
+        try {
+          if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http, limits };
+          const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
+          return { deps, user: await verifyUserToken(authorization, jwt), admin, http, limits };
+        } catch (err) {
+          // Looking up a session or token failed (the database is away): the same boundary as procedures.
+          throw toPublicError(err, deps.logger, {});
+        }
       },
       onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ path, err: error.message }, 'tRPC procedure failed');
+        // Procedure errors were logged by the boundary with their reference; this catches the rest.
+        if (error.code === 'INTERNAL_SERVER_ERROR' && error.cause) deps.logger.error({ path, err: error.cause.message }, 'tRPC request failed');
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
@@ -80,9 +116,19 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ ok: false, reason: 'shutting down' });
+    const stallMs = deps.env.READINESS_STALL_MS;
+    if (inbox.stalledForMs() > stallMs) return reply.code(503).send({ ok: false, reason: 'webhook inserts are stalled' });
+    const wedged = opts.progress?.oldest();
+    if (wedged && wedged.ageMs > stallMs) return reply.code(503).send({ ok: false, reason: `${wedged.name} running for ${Math.round(wedged.ageMs / 1000)} s` });
     try {
-      await pingDatabase(deps.database.db);
-      if (!(await migrationsApplied(deps.database.db))) return reply.code(503).send({ ok: false, reason: 'migrations pending' });
+      const probe = (async () => {
+        await pingDatabase(deps.database.db);
+        return migrationsApplied(deps.database.db);
+      })();
+      probe.catch(() => {}); // answered by the race below, or too late to matter
+      // A database that stops answering must fail readiness promptly, not hang the probe.
+      const applied = await Promise.race([probe, sleep(Math.min(2_000, stallMs)).then(() => Promise.reject(new Error('timeout')))]);
+      if (!applied) return reply.code(503).send({ ok: false, reason: 'migrations pending' });
       return { ok: true, database: deps.database.kind };
     } catch {
       return reply.code(503).send({ ok: false, reason: 'database unreachable' });

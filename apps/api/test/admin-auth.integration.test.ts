@@ -43,7 +43,7 @@ async function login(api: TestApi, email: string, password: string): Promise<str
  * The least role each admin procedure needs. Queries default to viewer and mutations to operator;
  * owner-only procedures are listed. A new procedure is covered automatically by the default.
  */
-const OWNER_ONLY = new Set(['admin.users.list', 'admin.users.create', 'admin.users.disable', 'admin.flags.set']);
+const OWNER_ONLY = new Set(['admin.users.list', 'admin.users.create', 'admin.users.disable', 'admin.flags.set', 'admin.tokens.list', 'admin.tokens.create', 'admin.tokens.revoke']);
 const BELOW: Record<AdminRole, AdminRole | null> = { viewer: null, operator: 'viewer', owner: 'operator' };
 
 function adminProcedures(): { path: string; kind: 'query' | 'mutation'; role: AdminRole }[] {

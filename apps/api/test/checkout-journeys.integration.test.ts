@@ -118,7 +118,7 @@ describe.each(TEST_BACKENDS)('checkout and every journey through the Stripe simu
     expect(drift.disagreements24h).toBeGreaterThanOrEqual(1);
     // Reconciling again finds nothing more to do.
     const { token } = await createAdminToken(api.db, { name: `ops-${kind}-reconcile`, role: 'operator', createdBy: 'test' });
-    const again = await trpcClient(api.url, token).admin.orders.reconcile.mutate({ orderId });
+    const again = await trpcClient(api.url, token).admin.orders.reconcile.mutate({ orderId, reason: 'ticket 42: customer says paid' });
     expect(again.changed).toBe(false);
   });
 });

@@ -50,7 +50,7 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
 
     const byReconciler = await paidAtStripe(`user_reconciler_${kind}`, false);
     expect((await orderState(api.db, byReconciler)).order.status).toBe('pending');
-    const reconciled = await admin.admin.orders.reconcile.mutate({ orderId: byReconciler });
+    const reconciled = await admin.admin.orders.reconcile.mutate({ orderId: byReconciler, reason: 'ticket: checked with Stripe' });
     expect(reconciled.changed).toBe(true);
 
     const byAdmin = await paidAtStripe(`user_admin_${kind}`, false);
@@ -70,9 +70,9 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
     expect(a).toEqual({ ...expected, causes: ['admin'] });
 
     // And again through each door changes nothing more: the use case is idempotent everywhere.
-    expect((await admin.admin.orders.reconcile.mutate({ orderId: byWebhook })).changed).toBe(false);
+    expect((await admin.admin.orders.reconcile.mutate({ orderId: byWebhook, reason: 'ticket: checked with Stripe' })).changed).toBe(false);
     // An override does not know Stripe's ids; reconciling may link them, and changes nothing else.
-    await admin.admin.orders.reconcile.mutate({ orderId: byAdmin });
+    await admin.admin.orders.reconcile.mutate({ orderId: byAdmin, reason: 'ticket: checked with Stripe' });
     await expect(admin.admin.orders.override.mutate({ orderId: byReconciler, to: 'succeeded', reason: 'again' })).rejects.toMatchObject({
       data: { code: 'CONFLICT' },
     });
@@ -89,7 +89,7 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
     const viaReconciler = await client.checkout.create.mutate({ productId: 'credits10' });
     await simulator.runJourney('full_refund', viaReconciler.checkoutSessionId, { deliver: false });
     await waitForInbox(api.db);
-    await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId });
+    await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId, reason: 'ticket: checked with Stripe' });
     const { causes: _w, ...w } = await outcome(viaWebhook.orderId);
     const { causes: _r, ...r } = await outcome(viaReconciler.orderId);
     expect(w.status).toBe('refunded');

@@ -26,7 +26,19 @@ export type DatabaseOptions = {
   poolMax?: number | undefined;
   /** Fail a connection attempt after this long instead of waiting forever (PostgreSQL only). */
   connectTimeoutMs?: number | undefined;
+  /**
+   * PostgreSQL only: give up on a query after this long. The server cancels it (`statement_timeout`)
+   * and, when the server cannot be heard at all (a silent partition), the client gives up too and
+   * drops the connection, so the pool opens a fresh one instead of waiting on a dead socket forever.
+   * 0 turns both off.
+   */
+  queryTimeoutMs?: number | undefined;
+  /** PostgreSQL only: TCP keepalive probes start after this much silence on a connection. */
+  keepAliveDelayMs?: number | undefined;
 };
+
+/** What a query that the client gave up on rejects with (pg's message). */
+const CLIENT_TIMEOUT = 'Query read timeout';
 
 // int8 (count(*), bigint money columns) as numbers, as PGlite returns them: every amount here
 // is in minor units and far below 2^53.
@@ -50,12 +62,18 @@ const MAX_PREPARED = 2_000;
 function preparingPool(pool: pg.Pool): pg.Pool {
   const names = new Map<string, string>();
   const wrapped = new WeakSet<pg.PoolClient>();
+  // Clients whose connection is no longer trusted: given back to the pool, they are destroyed.
+  const broken = new WeakSet<pg.PoolClient>();
   const connect = pool.connect.bind(pool) as (cb?: unknown) => unknown;
   const prepare = (client: pg.PoolClient) => {
+    // pg-pool gives each checkout a fresh `release`; a broken client is released as broken
+    // whatever the caller (Kysely releases without an error) passes.
+    const release = client.release.bind(client) as (err?: Error | boolean) => void;
+    client.release = (err?: Error | boolean) => release(err ?? (broken.has(client) ? true : undefined));
     if (wrapped.has(client)) return client;
     wrapped.add(client);
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
+    const named = (...args: unknown[]): unknown => {
       const [text, values] = args;
       if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || !/^\s*(select|insert|update|delete|with)\b/i.test(text)) {
         return query(...args);
@@ -67,6 +85,19 @@ function preparingPool(pool: pg.Pool): pg.Pool {
       }
       return name ? query({ name, text, values }) : query(text, values);
     };
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const result = named(...args);
+      if (!(result instanceof Promise)) return result;
+      return result.catch((err: unknown) => {
+        // pg stops waiting for a timed-out query but keeps the connection, whose next queries
+        // would queue behind a reply that never comes: end it, so the pool replaces it.
+        if ((err as Error)?.message === CLIENT_TIMEOUT) {
+          broken.add(client);
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        }
+        throw err;
+      });
+    };
     return client;
   };
   // Only the promise form (Kysely's, ours); pg-pool's own callback-form use passes through.
@@ -75,10 +106,12 @@ function preparingPool(pool: pg.Pool): pg.Pool {
   return pool;
 }
 
-function redact(url: string): string {
+/** A connection string with every password removed (user info and `?password=`), for logs. */
+export function redactConnectionString(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (/pass|secret|key/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return 'postgres';
@@ -91,11 +124,23 @@ function redact(url: string): string {
  */
 export async function createDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
+    const queryTimeout = options.queryTimeoutMs ?? 30_000;
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolMax ?? 10,
       types: pgTypes,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: options.keepAliveDelayMs ?? 10_000,
+      ...(queryTimeout > 0
+        ? {
+            statement_timeout: queryTimeout,
+            // The client waits a little longer than the server, so a reachable server's own
+            // cancellation (a clean error, connection kept) comes first.
+            query_timeout: queryTimeout + 1_000,
+            idle_in_transaction_session_timeout: queryTimeout * 2,
+          }
+        : {}),
     });
     // A client that loses its server emits 'error' (idle ones through the pool, checked-out ones
     // on themselves); without a listener Node would crash the process. The query in flight fails
@@ -103,7 +148,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
-    return { db, kind: 'postgres', description: redact(options.databaseUrl), pool, close: () => db.destroy() };
+    return { db, kind: 'postgres', description: redactConnectionString(options.databaseUrl), pool, close: () => db.destroy() };
   }
   const dir = options.pgliteDir ?? './.data/pglite';
   const memory = dir.startsWith('memory://');

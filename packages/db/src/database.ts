@@ -3,7 +3,7 @@ import type { OrderTable, OrderTransitionTable, ReconciliationRunTable } from '.
 import type { StripeEventTable } from './tables/stripe-event.table.js';
 import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/grant.table.js';
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
-import type { AdminAuditTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
+import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 import type { SubscriptionTable } from './tables/subscription.table.js';
 import type { DuplicatePaymentTable, RefundTable } from './tables/refund.table.js';
@@ -22,6 +22,7 @@ export interface Database {
   admin_sessions: AdminSessionTable;
   admin_tokens: AdminTokenTable;
   admin_audit: AdminAuditTable;
+  admin_refund_requests: AdminRefundRequestTable;
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;

@@ -13,6 +13,7 @@ export * from './repositories/invoice.repository.js';
 export * from './repositories/customer.repository.js';
 export * from './repositories/admin.repository.js';
 export * from './repositories/admin-account.repository.js';
+export * from './repositories/admin-refund.repository.js';
 export * from './tables/flag.table.js';
 export * from './repositories/flag.repository.js';
 export * from './repositories/metrics.repository.js';

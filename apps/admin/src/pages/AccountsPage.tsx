@@ -1,9 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { Me } from '../lib/access.js';
-import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { ReasonDialog } from '../components/ReasonDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { trpc, type RouterInputs } from '../trpc.js';
+import { ApiTokensSection } from './ApiTokensSection.js';
 
 type Role = RouterInputs['admin']['users']['create']['role'];
 const ROLES: { role: Role; help: string }[] = [
@@ -17,7 +18,6 @@ export function AccountsPage({ me }: { me: Me }) {
   const users = useQuery(trpc.admin.users.list.queryOptions());
   const [form, setForm] = useState({ email: '', password: '', role: 'operator' as Role, reason: '' });
   const [disabling, setDisabling] = useState<string | null>(null);
-  const [disableReason, setDisableReason] = useState('');
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: trpc.admin.users.pathKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
@@ -34,7 +34,6 @@ export function AccountsPage({ me }: { me: Me }) {
     trpc.admin.users.disable.mutationOptions({
       onSuccess: () => {
         setDisabling(null);
-        setDisableReason('');
         refresh();
       },
     }),
@@ -114,24 +113,19 @@ export function AccountsPage({ me }: { me: Me }) {
           </form>
         </section>
       </div>
+      <ApiTokensSection />
       {disabling && (
-        <ConfirmDialog
-          open
+        <ReasonDialog
           title={`Disable ${disabling}?`}
           confirmLabel="Disable account"
-          danger
           busy={disable.isPending}
-          confirmDisabled={disableReason.trim().length < 3}
+          error={disable.error}
+          errorTitle="Not disabled"
           onCancel={() => setDisabling(null)}
-          onConfirm={() => disable.mutate({ email: disabling, reason: disableReason.trim() })}
+          onConfirm={(reason) => disable.mutate({ email: disabling, reason })}
         >
-          <p>They are signed out everywhere at once and can no longer sign in. Their past actions stay in the audit log.</p>
-          <div className="field">
-            <label htmlFor="disable-reason">Reason (required)</label>
-            <input id="disable-reason" value={disableReason} onChange={(e) => setDisableReason(e.target.value)} />
-          </div>
-          {disable.isError && <ErrorBox error={disable.error} title="Not disabled" />}
-        </ConfirmDialog>
+          <p>They are signed out everywhere at once and can no longer sign in, and their API tokens stop working. Their past actions stay in the audit log.</p>
+        </ReasonDialog>
       )}
     </div>
   );

@@ -39,6 +39,8 @@ export async function adminConsoleRoute(app: FastifyInstance, opts: { dir: strin
         wildcard: true,
         index: ['index.html'],
         cacheControl: false,
+        // Source maps would hand out the console's source; builds make none, and none is served.
+        allowedPath: (path) => !path.endsWith('.map'),
         setHeaders(reply, path) {
           // Hashed asset names never change content; index.html must always be revalidated.
           reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');

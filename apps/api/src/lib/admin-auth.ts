@@ -5,7 +5,7 @@ export type AdminPrincipal = {
   actor: string;
   role: AdminRole;
   via: 'token' | 'session';
-  /** Console sessions only: the account behind the session. */
+  /** The account behind the session, or the account a token belongs to. */
   adminId?: number;
   email?: string;
   expiresAt?: Date;
@@ -21,12 +21,17 @@ export function isAdminToken(authorization: string | undefined): authorization i
   return typeof authorization === 'string' && authorization.startsWith(`Bearer ${ADMIN_TOKEN_PREFIX}`);
 }
 
-/** Resolve `Authorization: Bearer stl_admin_...` to its principal; null if unknown or revoked. */
+/**
+ * Resolve `Authorization: Bearer stl_admin_...` to its principal; null if unknown, revoked, or its
+ * account is disabled. A token acts with at most its account's role (a demoted owner's tokens
+ * are demoted with them).
+ */
 export async function verifyAdminToken(db: Db, authorization: string): Promise<AdminPrincipal | null> {
   const token = authorization.slice('Bearer '.length).trim();
   const row = await findActiveAdminToken(db, token);
   if (!row) return null;
   // Best effort: a failed bookkeeping write must not refuse the request.
   touchAdminToken(db, row.id).catch(() => {});
-  return { actor: `token:${row.name}`, role: row.role, via: 'token' };
+  const role = row.account_role && RANK[row.account_role] < RANK[row.role] ? row.account_role : row.role;
+  return { actor: `token:${row.name}`, role, via: 'token', ...(row.admin_id !== null ? { adminId: Number(row.admin_id) } : {}) };
 }

@@ -1,41 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseEnv } from '../env.js';
-import { createLoginRateLimiter, httpExchange, isTrustedOrigin } from './admin-session.js';
+import { httpExchange } from '../trpc/http-exchange.js';
+import { isTrustedOrigin } from './admin-session.js';
+import { createRateLimits } from './rate-limits.js';
 import { hashPassword, verifyPassword } from './password.js';
-
-describe('login rate limiter', () => {
-  it('refuses the sixth failed attempt within the window, per IP and email, and forgets old failures', () => {
-    let t = 0;
-    const limiter = createLoginRateLimiter({ perAccount: 5, perIp: 50, windowMs: 15 * 60_000, now: () => t });
-    for (let i = 0; i < 5; i++) {
-      expect(limiter.retryAfter('1.1.1.1', 'a@x.io')).toBeNull();
-      limiter.failed('1.1.1.1', 'a@x.io');
-      t += 1000;
-    }
-    expect(limiter.retryAfter('1.1.1.1', 'a@x.io')).toBeGreaterThan(0);
-    expect(limiter.retryAfter('1.1.1.1', 'b@x.io')).toBeNull();
-    expect(limiter.retryAfter('2.2.2.2', 'a@x.io')).toBeNull();
-    // Sliding: once the first failure is 15 minutes old, one more try is allowed.
-    t = 15 * 60_000 + 1;
-    expect(limiter.retryAfter('1.1.1.1', 'a@x.io')).toBeNull();
-    limiter.failed('1.1.1.1', 'a@x.io');
-    expect(limiter.retryAfter('1.1.1.1', 'a@x.io')).toBeGreaterThan(0);
-  });
-
-  it('limits one IP spraying many accounts, and a success clears that account', () => {
-    let t = 0;
-    const limiter = createLoginRateLimiter({ perAccount: 5, perIp: 10, now: () => t++ });
-    for (let i = 0; i < 10; i++) limiter.failed('9.9.9.9', `u${i}@x.io`);
-    expect(limiter.retryAfter('9.9.9.9', 'fresh@x.io')).toBeGreaterThan(0);
-
-    const other = createLoginRateLimiter({ perAccount: 2, now: () => t++ });
-    other.failed('1.1.1.1', 'a@x.io');
-    other.succeeded('1.1.1.1', 'a@x.io');
-    other.failed('1.1.1.1', 'a@x.io');
-    expect(other.retryAfter('1.1.1.1', 'a@x.io')).toBeNull();
-  });
-});
 
 describe('origin check (CSRF)', () => {
   const allowed = new Set(['https://settle.example.com', 'http://localhost:5173']);
@@ -67,13 +36,17 @@ describe('password hashing', () => {
 });
 
 describe('session cookie', () => {
-  it('is httpOnly, SameSite=Strict, Path=/ always, and Secure in production', () => {
-    for (const [nodeEnv, secure] of [['development', false], ['production', true]] as const) {
-      const env = parseEnv({ NODE_ENV: nodeEnv, STRIPE_WEBHOOK_SECRET: 'whsec_x', USER_JWT_SECRET: 'x'.repeat(32), STRIPE_SECRET_KEY: 'sk_test_x' });
+  it('is httpOnly, SameSite=Strict, Path=/ always, and Secure in production or whenever PUBLIC_URL is https', () => {
+    for (const [nodeEnv, publicUrl, secure] of [
+      ['development', 'http://localhost:3000', false],
+      ['production', 'http://localhost:3000', true],
+      ['development', 'https://pay.example.com', true],
+    ] as const) {
+      const env = parseEnv({ NODE_ENV: nodeEnv, PUBLIC_URL: publicUrl, STRIPE_WEBHOOK_SECRET: 'whsec_x', USER_JWT_SECRET: 'x'.repeat(32), STRIPE_SECRET_KEY: 'sk_test_x' });
       const set: unknown[] = [];
       const reply = { setCookie: (...args: unknown[]) => set.push(args), clearCookie: (...args: unknown[]) => set.push(args) } as unknown as FastifyReply;
       const req = { ip: '127.0.0.1', cookies: {}, headers: {} } as unknown as FastifyRequest;
-      const http = httpExchange(req, reply, { env, origins: new Set(), loginLimiter: createLoginRateLimiter() });
+      const http = httpExchange(req, reply, { publicUrl: env.PUBLIC_URL, production: env.NODE_ENV === 'production', origins: new Set(), loginThrottle: createRateLimits(env, null).login });
       http.setSessionCookie('sid', new Date(Date.now() + 3_600_000));
       http.clearSessionCookie();
       for (const call of set) {

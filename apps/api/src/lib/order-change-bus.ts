@@ -26,6 +26,9 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
   let stopped = false;
   let client: PoolClient | null = null;
   let retry: NodeJS.Timeout | null = null;
+  // A LISTEN connection only receives: after a silent partition it would wait forever. A periodic
+  // query makes silence visible (the pool's query timeout ends the connection; 'error' re-listens).
+  const heartbeat = pool ? setInterval(() => void client?.query('select 1').catch(() => {}), 10_000).unref() : null;
   const listenAgain = () => {
     if (stopped || retry) return;
     retry = setTimeout(() => {
@@ -87,6 +90,7 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      if (heartbeat) clearInterval(heartbeat);
       if (client) {
         const c = client;
         client = null;

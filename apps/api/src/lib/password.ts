@@ -36,3 +36,18 @@ export function decoyHash(): Promise<string> {
   decoy ??= hashPassword(randomBytes(16).toString('hex'));
   return decoy;
 }
+
+export const MIN_ADMIN_PASSWORD = 12;
+
+/**
+ * Why a console password is refused, or null: at least 12 characters, and not the account's
+ * e-mail address, its local part, or anything containing the address.
+ */
+export function passwordProblem(password: string, email: string): string | null {
+  if (password.length < MIN_ADMIN_PASSWORD) return `a password of at least ${MIN_ADMIN_PASSWORD} characters is required`;
+  const p = password.trim().toLowerCase();
+  const e = email.trim().toLowerCase();
+  const local = e.split('@')[0] ?? e;
+  if (p === local || p.includes(e)) return 'the password must not be the e-mail address';
+  return null;
+}

@@ -2,16 +2,30 @@ import { jwtVerify } from 'jose';
 
 export type EndUser = { id: string };
 
+export type UserTokenPolicy = {
+  secret: Uint8Array | null;
+  /** When set, tokens must carry this `aud` (USER_JWT_AUDIENCE). */
+  audience?: string | undefined;
+  /** When set, tokens must carry this `iss` (USER_JWT_ISSUER). */
+  issuer?: string | undefined;
+};
+
 /**
- * The host application signs end-user tokens with HS256 and `sub` = its user id. Returns null
- * for a missing, malformed, expired or wrongly signed token.
+ * The host application signs end-user tokens with HS256, `sub` = its user id and an `exp` (a
+ * token without one would never expire). Returns null for a missing, malformed, expired, wrongly
+ * signed token, or one without the required claims.
  */
-export async function verifyUserToken(authorization: string | undefined, secret: Uint8Array | null): Promise<EndUser | null> {
-  if (!secret || !authorization?.startsWith('Bearer ')) return null;
+export async function verifyUserToken(authorization: string | undefined, policy: UserTokenPolicy): Promise<EndUser | null> {
+  if (!policy.secret || !authorization?.startsWith('Bearer ')) return null;
   const token = authorization.slice('Bearer '.length).trim();
   if (token.split('.').length !== 3) return null;
   try {
-    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, policy.secret, {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+      ...(policy.audience ? { audience: policy.audience } : {}),
+      ...(policy.issuer ? { issuer: policy.issuer } : {}),
+    });
     return typeof payload.sub === 'string' && payload.sub.length > 0 && payload.sub.length <= 200 ? { id: payload.sub } : null;
   } catch {
     return null;

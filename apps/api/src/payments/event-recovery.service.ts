@@ -1,4 +1,4 @@
-import { createInboxWriter, knownEventIds, newestStoredEventTime, recordAdminAction, type Db, type InboxWriter, type NewStripeEvent } from '@settle/db';
+import { createInboxWriter, knownEventIds, UnstorableEventError, newestStoredEventTime, recordAdminAction, type Db, type InboxWriter, type NewStripeEvent } from '@settle/db';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage } from '../lib/errors.js';
@@ -68,7 +68,16 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     const known = await knownEventIds(deps.db, fresh.map((e) => e.id));
     // Oldest first, so processing sees them roughly in Stripe's order (it does not depend on it).
     for (const e of fresh.filter((x) => !known.has(x.id)).reverse()) {
-      if (await inbox.write(inboxRow(e))) {
+      let stored: boolean;
+      try {
+        stored = await inbox.write(inboxRow(e));
+      } catch (err) {
+        // Refused as the webhook would refuse it (400): the rest of the recovery goes on.
+        if (!(err instanceof UnstorableEventError)) throw err;
+        deps.logger.warn({ eventId: e.id, err: errorMessage(err) }, 'recovered event cannot be stored; skipped');
+        continue;
+      }
+      if (stored) {
         p.stored += 1;
         deps.processNow(e.id);
       } else {

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { domainError } from './trpc.js';
 
-const CursorSchema = z.object({ createdAt: z.string().datetime(), id: z.string().min(1).max(255) });
+// Years 1970-9999 only: a forged year 0 would be refused by PostgreSQL (a 500) rather than here (a 400).
+const CursorSchema = z.object({
+  createdAt: z.string().datetime().refine((t) => /^(19[7-9]\d|[2-9]\d{3})-/.test(t), 'cursor time out of range'),
+  id: z.string().min(1).max(255),
+});
 export type Cursor = z.infer<typeof CursorSchema>;
 
 /** Keyset cursors are opaque to clients: base64url of the last row's sort key. */

@@ -7,6 +7,7 @@ import { adminOrdersRouter } from './routers/admin-orders.router.js';
 import { adminMetricsRouter } from './routers/admin-metrics.router.js';
 import { adminAuditRouter } from './routers/admin-audit.router.js';
 import { adminUsersRouter } from './routers/admin-users.router.js';
+import { adminTokensRouter } from './routers/admin-tokens.router.js';
 import { authRouter } from './routers/auth.router.js';
 import { adminFlagsRouter } from './routers/admin-flags.router.js';
 import { adminRolloutRouter } from './routers/admin-rollout.router.js';
@@ -20,6 +21,7 @@ export const appRouter = router({
   auth: authRouter,
   admin: router({
     users: adminUsersRouter,
+    tokens: adminTokensRouter,
     audit: adminAuditRouter,
     events: adminEventsRouter,
     orders: adminOrdersRouter,

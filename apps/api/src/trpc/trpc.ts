@@ -2,9 +2,11 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import type { AppDeps } from '../app-deps.js';
 import { hasRole, type AdminPrincipal } from '../lib/admin-auth.js';
-import type { LoginRateLimiter } from '../lib/admin-session.js';
+import type { RateLimits } from '../lib/rate-limits.js';
 import type { EndUser } from '../lib/user-auth.js';
 import type { AdminRole } from '@settle/db';
+import { isUnexpected, toPublicError } from './error-boundary.js';
+import type { HttpExchange } from './http-exchange.js';
 
 export type Context = {
   deps: AppDeps;
@@ -12,18 +14,8 @@ export type Context = {
   admin: AdminPrincipal | null;
   /** The HTTP side of the request (cookies, origin, client address); absent for direct callers. */
   http?: HttpExchange;
-};
-
-/** What the console's session procedures need from the HTTP request. */
-export type HttpExchange = {
-  ip: string;
-  /** The `settle_admin` cookie, if sent. */
-  sessionId: string | null;
-  /** Whether Origin/Referer is the API itself or an allowed console origin (the CSRF check). */
-  trustedOrigin: boolean;
-  setSessionCookie(sessionId: string, expiresAt: Date): void;
-  clearSessionCookie(): void;
-  loginLimiter: LoginRateLimiter;
+  /** Rate limits and caps; absent for direct callers (tests, scripts), which are not limited. */
+  limits?: RateLimits;
 };
 
 const t = initTRPC.context<Context>().create({
@@ -33,6 +25,8 @@ const t = initTRPC.context<Context>().create({
     const { stack: _stack, ...data } = shape.data;
     return {
       ...shape,
+      // Last line of defence (the boundary below catches procedure errors): no internals out.
+      message: isUnexpected(error) ? 'something went wrong on our side' : shape.message,
       data: {
         ...data,
         // Which input fields were wrong, so any client can show it.
@@ -42,13 +36,34 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
+/** Refuse with TOO_MANY_REQUESTS and `Retry-After` when a limit says to wait. */
+export function tooManyRequests(ctx: Context, waitSeconds: number, what: string): TRPCError {
+  ctx.http?.retryAfter(waitSeconds);
+  return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `${what}; try again in ${waitSeconds} s` });
+}
+
+/** Every procedure: the per-address rate limit, and the error boundary (see `toPublicError`). */
+const base = t.procedure.use(async ({ ctx, path, next }) => {
+  if (ctx.limits && ctx.http) {
+    const wait = await ctx.limits.request(ctx.http.ip);
+    if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests from this address');
+  }
+  const result = await next();
+  if (!result.ok && isUnexpected(result.error)) throw toPublicError(result.error.cause, ctx.deps.logger, { path });
+  return result;
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure;
+export const publicProcedure = base;
 export const createCallerFactory = t.createCallerFactory;
 
-/** End-user procedures: a valid `Authorization: Bearer <JWT>` from the host app. */
-export const userProcedure = t.procedure.use(({ ctx, next }) => {
+/** End-user procedures: a valid `Authorization: Bearer <JWT>` from the host app, within the per-user rate limit. */
+export const userProcedure = base.use(async ({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid user token is required' });
+  if (ctx.limits) {
+    const wait = await ctx.limits.userRequest(ctx.user.id);
+    if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests for this user');
+  }
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
 
@@ -57,7 +72,7 @@ export const userProcedure = t.procedure.use(({ ctx, next }) => {
  * (viewer reads; operator overrides, reconciles, refunds, replays; owner changes flags and admins).
  */
 export function adminProcedure(role: AdminRole) {
-  return t.procedure.use(({ ctx, type, next }) => {
+  return base.use(({ ctx, type, next }) => {
     if (!ctx.admin) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an admin session or API token is required' });
     // SameSite=Strict keeps the cookie off cross-site requests but not off same-site ones (sibling
     // subdomains); a token is never sent implicitly, so only sessions need the origin check.
@@ -77,7 +92,7 @@ const TRPC_CODES = {
   INVALID: 'BAD_REQUEST',
   FORBIDDEN: 'FORBIDDEN',
   PRECONDITION: 'PRECONDITION_FAILED',
-  UNAVAILABLE: 'INTERNAL_SERVER_ERROR',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const satisfies Record<DomainErrorCode, TRPCError['code']>;
 
 /** The one mapping from domain failure codes to tRPC error codes. */

@@ -1,4 +1,4 @@
-import type { InboxWriter, NewStripeEvent } from '@settle/db';
+import { InboxBusyError, UnstorableEventError, type InboxWriter, type NewStripeEvent } from '@settle/db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
@@ -7,13 +7,17 @@ import { errorMessage } from '../lib/errors.js';
 import { isThinNotificationBody, verifyThinNotification } from './thin-event.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** Deeper JSON is refused: Stripe's events nest about ten levels, and PostgreSQL's jsonb gives up far below 20k. */
+export const WEBHOOK_MAX_DEPTH = 64;
+/** 9999-12-31T23:59:59Z: the last second both JavaScript dates and PostgreSQL timestamps hold. */
+const MAX_CREATED = 253_402_300_799;
 
 /** The envelope every Stripe event has; anything else is refused before it is stored. */
 const StripeEventEnvelope = z.object({
   id: z.string().regex(/^evt_[A-Za-z0-9_]+$/).max(255),
   object: z.literal('event'),
   type: z.string().min(1).max(255),
-  created: z.number().int().positive(),
+  created: z.number().int().positive().max(MAX_CREATED),
   api_version: z.string().nullable().optional(),
   livemode: z.boolean().optional(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
@@ -52,11 +56,13 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     }
   });
 
+  function refuseWith(reply: FastifyReply, status: number, outcome: string, error: string) {
+    deps.metrics.webhookRequests.inc({ outcome });
+    return reply.code(status).send({ error });
+  }
+
   async function receive(req: FastifyRequest, reply: FastifyReply) {
-    const refuse = (status: number, outcome: string, error: string) => {
-      deps.metrics.webhookRequests.inc({ outcome });
-      return reply.code(status).send({ error });
-    };
+    const refuse = (status: number, outcome: string, error: string) => refuseWith(reply, status, outcome, error);
     const body = req.body;
     const signature = req.headers['stripe-signature'];
     if (!Buffer.isBuffer(body) || body.length === 0) return refuse(400, 'bad_request', 'empty body');
@@ -64,7 +70,9 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (deps.secrets.length === 0) return refuse(500, 'misconfigured', 'no webhook secret configured');
     if (isThinNotificationBody(body)) {
       const thin = verifyThinNotification(body, signature, deps.secrets, deps.toleranceSeconds);
-      return thin.ok ? store(req, reply, thin.row) : refuse(400, thin.outcome, thin.error);
+      if (!thin.ok) return refuse(400, thin.outcome, thin.error);
+      if (signedAt(signature) > Date.now() / 1000 + deps.toleranceSeconds) return refuse(400, 'bad_signature', 'timestamp outside the tolerance zone');
+      return store(req, reply, thin.row);
     }
 
     let json: unknown;
@@ -85,6 +93,9 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     }
     if (lastError === 'body is not JSON') return refuse(400, 'bad_request', lastError);
     if (lastError !== null) return refuse(400, 'bad_signature', lastError);
+    // The SDK checks the age of a signature but not a timestamp in the future.
+    if (signedAt(signature) > Date.now() / 1000 + deps.toleranceSeconds) return refuse(400, 'bad_signature', 'timestamp outside the tolerance zone');
+    if (nestingDepth(body) > WEBHOOK_MAX_DEPTH) return refuse(400, 'unstorable', `body nests deeper than ${WEBHOOK_MAX_DEPTH} levels`);
     const envelope = StripeEventEnvelope.safeParse(json);
     if (!envelope.success) return refuse(400, 'bad_request', 'body is not a Stripe event');
     const event = envelope.data;
@@ -102,17 +113,45 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
 
   /** Store a verified event (snapshot or thin), then acknowledge: 2xx only after the commit. */
   async function store(req: FastifyRequest, reply: FastifyReply, row: NewStripeEvent) {
+    const refuse = (status: number, outcome: string, error: string) => refuseWith(reply, status, outcome, error);
     let stored: boolean;
     try {
       stored = await deps.inbox.write(row);
     } catch (err) {
-      req.log.error({ eventId: row.id, err: errorMessage(err) }, 'could not store Stripe event');
-      deps.metrics.webhookRequests.inc({ outcome: 'store_failed' });
-      return reply.code(503).send({ error: 'event not stored; retry later' });
+      if (err instanceof UnstorableEventError) {
+        req.log.warn({ eventId: row.id, err: errorMessage(err) }, 'Stripe event refused: its payload cannot be stored');
+        return refuse(400, 'unstorable', 'event payload cannot be stored');
+      }
+      if (err instanceof InboxBusyError) return refuse(503, 'store_busy', 'event not stored; retry later');
+      req.log.warn({ eventId: row.id, err: errorMessage(err) }, 'could not store Stripe event');
+      return refuse(503, 'store_failed', 'event not stored; retry later');
     }
     deps.metrics.webhookRequests.inc({ outcome: stored ? 'stored' : 'duplicate' });
     reply.code(200).send({ received: true, duplicate: !stored });
     if (stored) deps.afterStore(row.id);
     return reply;
   }
+}
+
+/** The `t=` of a `Stripe-Signature` header (seconds), or 0 when absent. */
+function signedAt(header: string): number {
+  const t = /(?:^|,)\s*t=(\d+)/.exec(header)?.[1];
+  return t ? Number(t) : 0;
+}
+
+/** How deeply a JSON text nests objects and arrays (strings skipped), without building anything. */
+export function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
 }

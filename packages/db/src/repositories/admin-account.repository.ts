@@ -46,7 +46,7 @@ export async function listAdminUsers(db: Db): Promise<AdminAccount[]> {
   return rows.map(account);
 }
 
-/** Disable an account and end its sessions at once; null if there is no such active account. */
+/** Disable an account and end its sessions and API tokens at once; null if there is no such active account. */
 export async function disableAdminUser(trx: Trx, email: string): Promise<AdminAccount | null> {
   const row = await trx
     .updateTable('admin_users')
@@ -57,6 +57,8 @@ export async function disableAdminUser(trx: Trx, email: string): Promise<AdminAc
     .executeTakeFirst();
   if (!row) return null;
   await trx.deleteFrom('admin_sessions').where('admin_id', '=', row.id).execute();
+  // Its API tokens die with it (lookups also refuse tokens of a disabled account).
+  await trx.updateTable('admin_tokens').set({ revoked_at: sql`now()` }).where('admin_id', '=', row.id).where('revoked_at', 'is', null).execute();
   return account(row);
 }
 

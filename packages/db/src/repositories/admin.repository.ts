@@ -9,37 +9,94 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-/** Create an admin API token; the plain token is returned once and only its hash is stored. */
-export async function createAdminToken(db: Db, t: { name: string; role: AdminRole; createdBy: string }): Promise<{ id: number; token: string }> {
+/**
+ * Create an admin API token; the plain token is returned once and only its hash is stored.
+ * `adminId` ties it to an account: it then acts with at most that account's role and stops
+ * working when the account is disabled.
+ */
+export async function createAdminToken(
+  db: Db | Trx,
+  t: { name: string; role: AdminRole; createdBy: string; adminId?: number | null },
+): Promise<{ id: number; token: string }> {
   const token = `${ADMIN_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
   const row = await db
     .insertInto('admin_tokens')
-    .values({ name: t.name, token_hash: hashSecret(token), role: t.role, created_by: t.createdBy, last_used_at: null, revoked_at: null })
+    .values({ name: t.name, token_hash: hashSecret(token), role: t.role, created_by: t.createdBy, admin_id: t.adminId ?? null })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { id: row.id, token };
+  return { id: Number(row.id), token };
 }
 
-export async function findActiveAdminToken(db: Db, token: string): Promise<AdminTokenRow | undefined> {
+/** Whether a token of this name exists (revoked or not: names are unique for good, the audit log names them). */
+export async function adminTokenNameTaken(db: Db | Trx, name: string): Promise<boolean> {
+  return (await db.selectFrom('admin_tokens').select('id').where('name', '=', name).executeTakeFirst()) !== undefined;
+}
+
+/** An unrevoked token whose account (if any) is enabled, with that account's role and e-mail. */
+export async function findActiveAdminToken(
+  db: Db,
+  token: string,
+): Promise<(AdminTokenRow & { account_role: AdminRole | null; account_email: string | null }) | undefined> {
   if (!token.startsWith(ADMIN_TOKEN_PREFIX)) return undefined;
-  return db.selectFrom('admin_tokens').selectAll().where('token_hash', '=', hashSecret(token)).where('revoked_at', 'is', null).executeTakeFirst();
+  return db
+    .selectFrom('admin_tokens as t')
+    .leftJoin('admin_users as u', 'u.id', 't.admin_id')
+    .selectAll('t')
+    .select(['u.role as account_role', 'u.email as account_email'])
+    .where('t.token_hash', '=', hashSecret(token))
+    .where('t.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('t.admin_id', 'is', null), eb('u.disabled_at', 'is', null)]))
+    .executeTakeFirst();
+}
+
+export type AdminTokenSummary = {
+  id: number;
+  name: string;
+  role: AdminRole;
+  createdBy: string;
+  owner: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+};
+
+/** Every token, newest first: never the hash. */
+export async function listAdminTokens(db: Db): Promise<AdminTokenSummary[]> {
+  const rows = await db
+    .selectFrom('admin_tokens as t')
+    .leftJoin('admin_users as u', 'u.id', 't.admin_id')
+    .select(['t.id', 't.name', 't.role', 't.created_by', 'u.email', 't.created_at', 't.last_used_at', 't.revoked_at'])
+    .orderBy('t.id', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    name: r.name,
+    role: r.role,
+    createdBy: r.created_by,
+    owner: r.email ?? null,
+    createdAt: new Date(r.created_at),
+    lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+    revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+  }));
 }
 
 export async function touchAdminToken(db: Db, id: number): Promise<void> {
   await db.updateTable('admin_tokens').set({ last_used_at: sql`now()` }).where('id', '=', id).execute();
 }
 
-export async function revokeAdminToken(db: Db, name: string): Promise<boolean> {
+export async function revokeAdminToken(db: Db | Trx, name: string): Promise<boolean> {
   const r = await db.updateTable('admin_tokens').set({ revoked_at: sql`now()` }).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
 export type AdminAuditEntry = { actor: string; action: string; target: string | null; reason: string | null; details?: Record<string, unknown> };
 
-/** Every admin action leaves who, what, why and when. */
-export async function recordAdminAction(db: Db | Trx, entry: AdminAuditEntry): Promise<void> {
-  await db
+/** Every admin action leaves who, what, why and when; returns the audit row's id. */
+export async function recordAdminAction(db: Db | Trx, entry: AdminAuditEntry): Promise<number> {
+  const row = await db
     .insertInto('admin_audit')
     .values({ actor: entry.actor, action: entry.action, target: entry.target, reason: entry.reason, details: JSON.stringify(entry.details ?? {}) })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(row.id);
 }

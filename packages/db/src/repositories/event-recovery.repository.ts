@@ -7,13 +7,6 @@ export async function newestStoredEventTime(db: Db): Promise<Date | null> {
   return row?.newest ? new Date(row.newest) : null;
 }
 
-/** Which of these event ids the inbox already holds. */
-export async function knownEventIds(db: Db, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('stripe_events').select('id').where('id', 'in', ids).execute();
-  return new Set(rows.map((r) => r.id));
-}
-
 /** Events received since `since` per API version other than `pinned` (thin notifications have none). */
 export async function countEventsInOtherApiVersions(db: Db, pinned: string, since: Date): Promise<{ apiVersion: string; count: number }[]> {
   const rows = await db

@@ -67,6 +67,21 @@ export type OrderCursor = { createdAt: string; id: string };
 export const cursorTime = (column: string) =>
   sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/**
+ * A user's unpaid orders that could still be paid: `pending` and younger than a Checkout
+ * Session lives (24 h). Uses the (user_id, created_at, id) index.
+ */
+export async function countOpenOrdersForUser(db: Db, userId: string): Promise<number> {
+  const r = await db
+    .selectFrom('orders')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('user_id', '=', userId)
+    .where('created_at', '>', sql<Date>`now() - interval '24 hours'`)
+    .where('status', '=', 'pending')
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
 /** A user's orders, newest first, by keyset pagination on (created_at, id). */
 export async function listOrdersForUser(
   db: Db,

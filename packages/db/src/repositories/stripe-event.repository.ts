@@ -5,17 +5,31 @@ import type { InboxState } from '@settle/payments-core';
 import type { AttemptError, NewStripeEvent, StripeEventRow } from '../tables/stripe-event.table.js';
 
 /**
- * Store an event in the inbox. Stripe's event id is the primary key, so a redelivery inserts
- * nothing; returns whether this call stored it.
+ * Store events in the inbox. Stripe's event id is the primary key, so a redelivery inserts
+ * nothing; returns the ids this call stored. (The webhook's group commit, `createInboxWriter`,
+ * goes through here on PGlite.)
  */
-export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
-  const row = await db
+export async function insertEvents(db: Db | Trx, events: NewStripeEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const rows = await db
     .insertInto('stripe_events')
-    .values(event)
+    .values(events)
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Which of these event ids the inbox holds. */
+export async function knownEventIds(db: Db | Trx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('stripe_events').select('id').where('id', 'in', ids).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Store one event; returns whether this call stored it (false: known already). */
+export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
+  return (await insertEvents(db, [event])).has(event.id);
 }
 
 export async function getEvent(db: Db | Trx, id: string): Promise<StripeEventRow | undefined> {

@@ -31,6 +31,8 @@ export interface AdminTokenTable {
   created_at: Timestamp;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** The account the token acts for; null for tokens made with the CLI before any account existed. */
+  admin_id: number | null;
 }
 export type AdminTokenRow = Selectable<AdminTokenTable>;
 
@@ -44,3 +46,26 @@ export interface AdminAuditTable {
   created_at: Timestamp;
 }
 export type AdminAuditRow = Selectable<AdminAuditTable>;
+
+export type RefundRequestState = 'requested' | 'succeeded' | 'failed';
+
+export interface AdminRefundRequestTable {
+  request_key: string;
+  order_id: string;
+  payment_intent_id: string;
+  amount: number;
+  currency: string;
+  actor: string;
+  reason: string;
+  state: RefundRequestState;
+  stripe_refund_id: string | null;
+  stripe_status: string | null;
+  error: string | null;
+  audit_id: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export type AdminRefundRequestRow = Selectable<AdminRefundRequestTable>;
+
+/** rate-limiter-flexible's PostgreSQL store (created by a migration, not by the library). */
+export const RATE_LIMIT_TABLE = 'rate_limits';

@@ -16,7 +16,8 @@ import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
 import { recordAdminAction } from '@settle/db';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { adminProcedure, domainError, router } from '../trpc.js';
+import { errorMessage, isStripeError, stripeFailure } from '../../lib/errors.js';
+import { adminProcedure, domainError, router, type DomainErrorCode } from '../trpc.js';
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -123,18 +124,29 @@ export const adminOrdersRouter = router({
     }),
 
   reconcile: adminProcedure('operator')
-    .input(z.object({ orderId: OrderId, reason: z.string().trim().max(500).optional() }))
+    .input(z.object({ orderId: OrderId, reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500) }))
     .mutation(async ({ ctx, input }) => {
-      if (!ctx.deps.stripe) throw domainError('PRECONDITION', 'Stripe is not configured on this server');
-      const r = await ctx.deps.reconciler.reconcileOrder(input.orderId, ctx.admin.actor);
-      if (!r) throw domainError('NOT_FOUND', 'order not found');
-      await recordAdminAction(ctx.deps.database.db, {
-        actor: ctx.admin.actor,
-        action: 'orders.reconcile',
-        target: `order:${input.orderId}`,
-        reason: input.reason ?? null,
-        details: { changed: r.changed, stripeSays: r.commands, status: r.order.status },
-      });
+      // Every attempt is audited, the failed ones with their error.
+      const audit = (details: Record<string, unknown>) =>
+        recordAdminAction(ctx.deps.database.db, { actor: ctx.admin.actor, action: 'orders.reconcile', target: `order:${input.orderId}`, reason: input.reason, details });
+      const fail = async (code: DomainErrorCode, message: string) => {
+        await audit({ status: 'failed', error: message });
+        return domainError(code, message);
+      };
+      if (!ctx.deps.stripe) throw await fail('PRECONDITION', 'Stripe is not configured on this server');
+      let r: Awaited<ReturnType<typeof ctx.deps.reconciler.reconcileOrder>>;
+      try {
+        r = await ctx.deps.reconciler.reconcileOrder(input.orderId, ctx.admin.actor);
+      } catch (err) {
+        if (!isStripeError(err)) {
+          await audit({ status: 'failed', error: errorMessage(err) });
+          throw err;
+        }
+        const f = stripeFailure(err, 'order');
+        throw await fail(f.code, f.message);
+      }
+      if (!r) throw await fail('NOT_FOUND', 'order not found');
+      await audit({ changed: r.changed, stripeSays: r.commands, status: r.order.status });
       return { changed: r.changed, stripeSays: r.commands, order: toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id)) };
     }),
 

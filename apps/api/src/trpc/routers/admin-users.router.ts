@@ -1,6 +1,6 @@
 import { ADMIN_ROLES, disableAdminUser, insertAdminUser, listAdminUsers, normalizeEmail, recordAdminAction, type AdminAccount } from '@settle/db';
 import { z } from 'zod';
-import { hashPassword } from '../../lib/password.js';
+import { hashPassword, MIN_ADMIN_PASSWORD, passwordProblem } from '../../lib/password.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
 const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
@@ -20,12 +20,14 @@ export const adminUsersRouter = router({
     .input(
       z.object({
         email: z.string().trim().email().max(320),
-        password: z.string().min(12, 'a password of at least 12 characters is required').max(1024),
+        password: z.string().min(MIN_ADMIN_PASSWORD, `a password of at least ${MIN_ADMIN_PASSWORD} characters is required`).max(1024),
         role: z.enum(ADMIN_ROLES),
         reason: Reason,
       }),
     )
     .mutation(async ({ ctx, input }) => {
+      const weak = passwordProblem(input.password, input.email);
+      if (weak) throw domainError('INVALID', weak);
       const passwordHash = await hashPassword(input.password);
       const created = await ctx.deps.database.db.transaction().execute(async (trx) => {
         const account = await insertAdminUser(trx, { email: input.email, passwordHash, role: input.role });

@@ -2,7 +2,11 @@ import { createAdminSession, deleteAdminSession, deleteExpiredAdminSessions, fin
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { decoyHash, verifyPassword } from '../../lib/password.js';
-import { adminProcedure, publicProcedure, router, type Context, type HttpExchange } from '../trpc.js';
+import type { HttpExchange } from '../http-exchange.js';
+import { adminProcedure, publicProcedure, router, tooManyRequests, type Context } from '../trpc.js';
+
+/** No control characters: they have no place in an address and PostgreSQL refuses NUL. */
+const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 
 function requireHttp(ctx: Context): HttpExchange {
   if (!ctx.http) throw new TRPCError({ code: 'BAD_REQUEST', message: 'console sessions need an HTTP request' });
@@ -13,23 +17,31 @@ function requireHttp(ctx: Context): HttpExchange {
 /** The console's session: login sets the `settle_admin` cookie, logout ends it, me says who is signed in. */
 export const authRouter = router({
   login: publicProcedure
-    .input(z.object({ email: z.string().trim().min(3).max(320), password: z.string().min(1).max(1024) }))
+    .input(z.object({ email: z.string().trim().min(3).max(320).regex(PRINTABLE, 'email has characters an address cannot have'), password: z.string().min(1).max(1024) }))
     .mutation(async ({ ctx, input }) => {
       const http = requireHttp(ctx);
       const db = ctx.deps.database.db;
       const email = normalizeEmail(input.email);
-      const wait = http.loginLimiter.retryAfter(http.ip, email);
-      if (wait !== null) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `too many failed sign-ins; try again in ${Math.ceil(wait / 60)} min` });
+      const wait = await http.loginThrottle.retryAfter(http.ip, email);
+      if (wait !== null) throw tooManyRequests(ctx, wait, `too many failed sign-ins (${Math.ceil(wait / 60)} min left)`);
 
       const account = await findAdminUserByEmail(db, email);
       // The decoy keeps an unknown email as slow as a known one.
       const matches = await verifyPassword(input.password, account?.password_hash ?? (await decoyHash()));
       if (!account || !matches || account.disabled_at) {
-        http.loginLimiter.failed(http.ip, email);
-        ctx.deps.logger.warn({ email, ip: http.ip }, 'admin sign-in refused');
+        const locked = await http.loginThrottle.failed(http.ip, email);
+        const why = !account ? 'unknown account' : account.disabled_at ? 'account disabled' : 'wrong password';
+        // The address typed goes to the audit log (the database), never to the application log.
+        await db.transaction().execute(async (trx) => {
+          await recordAdminAction(trx, { actor: 'anonymous', action: 'auth.login_failed', target: `admin:${email}`, reason: why, details: { ip: http.ip } });
+          for (const scope of locked) {
+            await recordAdminAction(trx, { actor: 'system', action: 'auth.lockout', target: scope === 'address' ? `ip:${http.ip}` : `admin:${email}`, reason: `too many failed sign-ins per ${scope}`, details: { ip: http.ip, scope } });
+          }
+        });
+        ctx.deps.logger.warn({ ip: http.ip, locked }, 'admin sign-in refused');
         throw new TRPCError({ code: 'UNAUTHORIZED', message: 'email or password is wrong' });
       }
-      http.loginLimiter.succeeded(http.ip, email);
+      await http.loginThrottle.succeeded(http.ip, email);
 
       const expiresAt = new Date(Date.now() + ctx.deps.env.ADMIN_SESSION_HOURS * 3_600_000);
       const sessionId = await db.transaction().execute(async (trx) => {

@@ -1,6 +1,8 @@
+import { countOpenOrdersForUser } from '@settle/db';
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createCheckout } from '../../payments/checkout.service.js';
-import { domainError, router, userProcedure } from '../trpc.js';
+import { domainError, router, tooManyRequests, userProcedure } from '../trpc.js';
 
 export const checkoutRouter = router({
   create: userProcedure
@@ -8,6 +10,13 @@ export const checkoutRouter = router({
     .mutation(async ({ ctx, input }) => {
       const product = ctx.deps.catalogue.get(input.productId);
       if (!product) throw domainError('NOT_FOUND', `no product ${input.productId}`);
+      // Each checkout is a Stripe API call: a user cannot spend the account's Stripe rate limit.
+      const wait = await ctx.limits?.checkout(ctx.user.id);
+      if (wait) throw tooManyRequests(ctx, wait, 'too many checkouts for this user');
+      const open = await countOpenOrdersForUser(ctx.deps.database.db, ctx.user.id);
+      if (open >= ctx.deps.env.OPEN_ORDERS_PER_USER) {
+        throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `${open} unpaid orders are open for this user; pay or let one expire first` });
+      }
       const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity);
       if (!result.ok) throw domainError(result.code, result.message);
       return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };

@@ -1,4 +1,5 @@
 import { findInvoiceForOrder, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { toOrderDto } from '../../payments/order.mapper.js';
@@ -36,6 +37,8 @@ export const ordersRouter = router({
     const db = ctx.deps.database.db;
     const first = await findOrder(db, input.orderId);
     if (!first || first.user_id !== ctx.user.id) throw domainError('NOT_FOUND', 'order not found');
+    const releaseSlot = ctx.limits ? ctx.limits.openStream(ctx.user.id) : () => {};
+    if (!releaseSlot) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `at most ${ctx.deps.env.SUBSCRIPTIONS_PER_USER} live status streams per user` });
     let wake: (() => void) | null = null;
     let dirty = true;
     const unsubscribe = ctx.deps.orderChanges.subscribe(input.orderId, () => {
@@ -73,6 +76,7 @@ export const ordersRouter = router({
         wake = null;
       }
     } finally {
+      releaseSlot();
       unsubscribe();
       signal?.removeEventListener('abort', onAbort);
     }
