@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import { journeyEvents, type StripeEvent } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderState, seedOrder, send, snapshot, startApi, trpcClient, waitForInbox, type TestApi } from './harness.js';
+import { adminClient, orderState, seedOrder, send, snapshot, startApi, type TestApi, trpcClient, waitForInbox } from './harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 type Obj = Record<string, unknown>;
@@ -22,7 +21,7 @@ describe.each(TEST_BACKENDS)('events Settle used to get wrong, through HTTP on %
   let admin: ReturnType<typeof trpcClient>;
   beforeAll(async () => {
     api = await startApi(kind, { UNMATCHED_MAX_ATTEMPTS: '1' });
-    admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' })).token);
+    admin = await adminClient(api, `ops-${kind}`, 'operator');
   });
   afterAll(async () => {
     await api?.close();

@@ -1,8 +1,7 @@
-import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderState, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { adminClient, checkoutAs, orderState, startApiWithSimulator, type TestApi, trpcClient, waitForInbox } from './harness.js';
 
 /**
  * Events Settle never received (an outage longer than Stripe's retries, a misconfigured endpoint)
@@ -16,16 +15,13 @@ describe.each(TEST_BACKENDS)('recovering missed events from Stripe on %s', (kind
   let operator: ReturnType<typeof trpcClient>;
   beforeAll(async () => {
     ({ api, simulator, close } = await startApiWithSimulator(kind));
-    operator = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' })).token);
+    operator = await adminClient(api, `ops-${kind}`, 'operator');
   });
   afterAll(async () => {
     await close?.();
   });
 
-  async function checkout(userId: string) {
-    const client = trpcClient(api.url, await userToken(userId));
-    return { client, ...(await client.checkout.create.mutate({ productId: 'credits10' })) };
-  }
+  const checkout = (userId: string) => checkoutAs(api, userId);
 
   it('a payment whose events were never delivered is paid once recovery stores them; a second run stores nothing', async () => {
     // A first journey is delivered, so the inbox has a newest event to start the window from.
@@ -69,7 +65,7 @@ describe.each(TEST_BACKENDS)('recovering missed events from Stripe on %s', (kind
   });
 
   it('needs the operator role and a reason', async () => {
-    const viewer = trpcClient(api.url, (await createAdminToken(api.db, { name: `viewer-${kind}`, role: 'viewer', createdBy: 'test' })).token);
+    const viewer = await adminClient(api, `viewer-${kind}`, 'viewer');
     await expect(viewer.admin.events.recover.mutate({ reason: 'not allowed' })).rejects.toMatchObject({ data: { code: 'FORBIDDEN' } });
     await expect(operator.admin.events.recover.mutate({ reason: '' })).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
   });

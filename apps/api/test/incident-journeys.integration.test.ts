@@ -1,8 +1,7 @@
-import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderState, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { adminClient, checkoutAs, orderState, startApiWithSimulator, type TestApi, trpcClient, waitForInbox } from './harness.js';
 
 /** The simulator's own incident journeys (Stripe's shapes and interleavings) through Settle, end to end. */
 describe.each(TEST_BACKENDS)('incident journeys from the simulator on %s', (kind) => {
@@ -12,16 +11,13 @@ describe.each(TEST_BACKENDS)('incident journeys from the simulator on %s', (kind
   let operator: ReturnType<typeof trpcClient>;
   beforeAll(async () => {
     ({ api, simulator, close } = await startApiWithSimulator(kind, { UNMATCHED_MAX_ATTEMPTS: '1' }));
-    operator = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' })).token);
+    operator = await adminClient(api, `ops-${kind}`, 'operator');
   });
   afterAll(async () => {
     await close?.();
   });
 
-  async function checkout(userId: string) {
-    const client = trpcClient(api.url, await userToken(userId));
-    return { client, ...(await client.checkout.create.mutate({ productId: 'credits10' })) };
-  }
+  const checkout = (userId: string) => checkoutAs(api, userId);
   const credits = async (userId: string) =>
     Number((await api.db.selectFrom('entitlements').select('credits').where('user_id', '=', userId).executeTakeFirstOrThrow()).credits);
   const states = async (ids: string[]) =>

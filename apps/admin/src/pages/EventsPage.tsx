@@ -1,5 +1,5 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
@@ -188,14 +188,7 @@ function BulkReplay() {
   return (
     <section className="card" aria-labelledby="bulk-h">
       <h2 id="bulk-h">Replay all dead events</h2>
-      <form
-        className="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (valid) setConfirming(true);
-        }}
-      >
+      <ReviewFirstForm valid={valid} onReview={() => setConfirming(true)}>
         <div className="field">
           <label htmlFor="bulk-since">Received since</label>
           <input id="bulk-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} required />
@@ -204,12 +197,8 @@ function BulkReplay() {
           <label htmlFor="bulk-reason">Reason (required)</label>
           <input id="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. database outage over, INC-1234" />
         </div>
-        <div className="filters-actions">
-          <button type="submit" className="btn btn-primary" disabled={!valid || replay.isPending}>
-            Replay dead since…
-          </button>
-        </div>
-      </form>
+        <SubmitAction disabled={!valid || replay.isPending}>Replay dead since…</SubmitAction>
+      </ReviewFirstForm>
       {run && <BulkProgress run={run} onDone={refresh} />}
       <ConfirmDialog
         open={confirming}
@@ -305,14 +294,7 @@ function RecoverMissedEvents() {
       <p className="muted">
         Reads Stripe's Events API (the last 30 days) and stores every event Settle does not have, through the same inbox as webhooks. Safe to run any time: events already stored are skipped.
       </p>
-      <form
-        className="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (valid) setConfirming(true);
-        }}
-      >
+      <ReviewFirstForm valid={valid} onReview={() => setConfirming(true)}>
         <div className="field">
           <label htmlFor="recover-since">Recover since (optional)</label>
           <input id="recover-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
@@ -321,12 +303,8 @@ function RecoverMissedEvents() {
           <label htmlFor="recover-reason">Why recover (required)</label>
           <input id="recover-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. endpoint down 4 days, INC-1234" />
         </div>
-        <div className="filters-actions">
-          <button type="submit" className="btn btn-primary" disabled={!valid || recover.isPending}>
-            Recover missed events
-          </button>
-        </div>
-      </form>
+        <SubmitAction disabled={!valid || recover.isPending}>Recover missed events</SubmitAction>
+      </ReviewFirstForm>
       {(recover.isPending || recover.data || p) && (
         <div className="progress-block" role="group" aria-label="Recovery progress">
           <label htmlFor="recover-progress">
@@ -362,5 +340,31 @@ function RecoverMissedEvents() {
         <p>Reason: <q>{reason.trim()}</q></p>
       </ConfirmDialog>
     </section>
+  );
+}
+
+/** A bulk action's form: submitting (when valid) opens its confirmation instead of acting. */
+function ReviewFirstForm({ valid, onReview, children }: { valid: boolean; onReview: () => void; children: ReactNode }) {
+  return (
+    <form
+      className="inline-form"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (valid) onReview();
+      }}
+    >
+      {children}
+    </form>
+  );
+}
+
+function SubmitAction({ disabled, children }: { disabled: boolean; children: ReactNode }) {
+  return (
+    <div className="filters-actions">
+      <button type="submit" className="btn btn-primary" disabled={disabled}>
+        {children}
+      </button>
+    </div>
   );
 }
