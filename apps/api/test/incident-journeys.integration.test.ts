@@ -20,8 +20,8 @@ describe.each(TEST_BACKENDS)('incident journeys from the simulator on %s', (kind
   const checkout = (userId: string) => checkoutAs(api, userId);
   const credits = async (userId: string) =>
     Number((await api.db.selectFrom('entitlements').select('credits').where('user_id', '=', userId).executeTakeFirstOrThrow()).credits);
-  const states = async (ids: string[]) =>
-    (await api.db.selectFrom('stripe_events').select(['id', 'state']).where('id', 'in', ids).execute()).map((r) => r.state);
+  const settlements = async (ids: string[]) =>
+    (await api.db.selectFrom('stripe_events').select(['type', 'state', 'outcome', 'attempts']).where('id', 'in', ids).execute());
 
   it('refund_failed: the order ends paid with its credits, the refund recorded as failed', async () => {
     const userId = `user_refund_failed_${kind}`;
@@ -55,11 +55,19 @@ describe.each(TEST_BACKENDS)('incident journeys from the simulator on %s', (kind
     expect(await credits(userId)).toBe(10);
   });
 
-  it('foreign_objects: every event about objects Settle never created is ignored at once', async () => {
+  it('foreign_objects: every event about objects Settle never created is settled at once, never retried or unmatched', async () => {
     const run = await simulator.runJourney('foreign_objects', null);
     await waitForInbox(api.db);
-    const ids = run.events.map((e) => e.id);
-    expect(await states(ids)).toEqual(ids.map(() => 'ignored'));
+    const rows = await settlements(run.events.map((e) => e.id));
+    expect(rows).toHaveLength(run.events.length);
+    for (const r of rows) {
+      // Event types Settle reads are ignored; the others are recorded as not supported, as always.
+      expect(r.state === 'ignored' ? r.outcome : `${r.state}:${r.outcome}`, r.type).toBe(r.state === 'ignored' ? 'not_settle' : 'processed:unsupported');
+      expect(r.attempts, r.type).toBe(1);
+    }
+    expect(rows.filter((r) => r.state === 'ignored').map((r) => r.type).sort()).toEqual(
+      expect.arrayContaining(['checkout.session.completed', 'customer.subscription.created', 'invoice.paid', 'charge.refunded', 'charge.dispute.created']),
+    );
   });
 
   it('thin and snapshot deliveries of one journey (a migration): paid once', async () => {

@@ -197,6 +197,8 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
   if (isOtherPayment(order, facts.paymentIntentId)) {
     return { outcome: 'recorded', next: order, effects: [{ type: 'record_refund', refund: facts, undoneAt: null }], rejection: null };
   }
+  // Failed and canceled are final at Stripe: a pending or succeeded report delivered after one is older.
+  if (prior && isUndoneRefundStatus(prior.status) && !isUndoneRefundStatus(facts.status)) return unchanged(order, 'stale');
   const undo = isUndoneRefundStatus(facts.status);
   const alreadyUndone = prior?.undoneAt != null;
   const undoneAt = undo ? (alreadyUndone ? prior!.undoneAt : ctx.at) : null;

@@ -78,6 +78,13 @@ describe('refund lifecycle: a failed or canceled refund is undone', () => {
     expect(final).toMatchObject({ status: 'partially_refunded', amountRefunded: 700 });
   });
 
+  it('a refund failure delivered before the refund\'s own creation: the late creation does not revive it', () => {
+    const { final, decisions } = fold([[refund('re_1', 500, 'failed'), 300], [refund('re_1', 500, 'pending'), 200], [charged(500), 200], [refund('re_1', 500, 'succeeded'), 250]]);
+    expect(final).toMatchObject({ status: 'succeeded', amountRefunded: 0 });
+    expect(decisions[1]!.outcome).toBe('stale');
+    expect(decisions[3]!.outcome).toBe('stale');
+  });
+
   it('a failure seen before the refund was counted heals when the charge total arrives', () => {
     const { final } = fold([[refund('re_1', 500, 'failed'), 300], [charged(500), 200]]);
     expect(final).toMatchObject({ status: 'succeeded', amountRefunded: 0 });
