@@ -9,6 +9,8 @@ import { OrderDetailPage } from './pages/OrderDetailPage.js';
 import { OrdersPage } from './pages/OrdersPage.js';
 import { OverviewPage } from './pages/OverviewPage.js';
 import { RolloutPage } from './pages/RolloutPage.js';
+import { SubscriptionDetailPage } from './pages/SubscriptionDetailPage.js';
+import { SubscriptionsPage } from './pages/SubscriptionsPage.js';
 import { can, type Me, type Role } from './lib/access.js';
 import { Link, useLocation } from './router.js';
 import { errorCode, handleSessionEnded, trpc } from './trpc.js';
@@ -17,6 +19,7 @@ import { errorCode, handleSessionEnded, trpc } from './trpc.js';
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },
   { to: '/orders', label: 'Orders', role: 'viewer' },
+  { to: '/subscriptions', label: 'Subscriptions', role: 'viewer' },
   { to: '/events', label: 'Events', role: 'viewer' },
   { to: '/rollout', label: 'Rollout', role: 'viewer' },
   { to: '/audit', label: 'Audit log', role: 'viewer' },
@@ -84,7 +87,10 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const section = '/' + (path.split('/')[1] ?? '');
   let page;
   const orderMatch = /^\/orders\/([^/]+)$/.exec(path);
+  const subscriptionMatch = /^\/subscriptions\/([^/]+)$/.exec(path);
   if (path === '/') page = <OverviewPage />;
+  else if (subscriptionMatch) page = <SubscriptionDetailPage subscriptionId={decodeURIComponent(subscriptionMatch[1]!)} />;
+  else if (path === '/subscriptions') page = <SubscriptionsPage params={params} />;
   else if (orderMatch) page = <OrderDetailPage orderId={decodeURIComponent(orderMatch[1]!)} me={me} />;
   else if (path === '/orders') page = <OrdersPage params={params} />;
   else if (path === '/events') page = <EventsPage params={params} me={me} />;

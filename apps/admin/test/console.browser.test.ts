@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { journeyEvents } from '@settle/stripe-simulator';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
+import { buildLifecycle, seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
 import { ADMIN_DIR, buildConsole, launchChromium, NO_BROWSER, SCREENSHOTS } from './browser-support.js';
 
 const DOCS_SCREENSHOT = resolve(ADMIN_DIR, '../../docs/console-order-detail.png');
@@ -244,6 +244,40 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     expect(await page.getByRole('table').count()).toBe(0);
 
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows subscriptions: the list, a timeline with its money, the plan order with its subscription, the Overview counts', { timeout: 120_000 }, async () => {
+    const userId = 'user_console_plan';
+    const order = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const built = buildLifecycle('dispute_lost', { orderId: order.id, userId, suffix: 'console', t0: Math.floor(Date.now() / 1000) - 90 * 86_400, checkoutSessionId: order.checkout_session_id! });
+    for (const e of built.events) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+
+    await page.goto(`${api.url}/admin/`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Overview').waitFor();
+    await page.getByText('Subscriptions by status').waitFor();
+    await page.getByText('Monthly recurring revenue by plan').waitFor();
+
+    await nav('Subscriptions');
+    await heading('Subscriptions').waitFor();
+    const row = page.getByRole('row').filter({ hasText: built.subscriptionId });
+    await row.getByText('money back').waitFor();
+    await screenshot('subscriptions');
+    await row.getByRole('link', { name: built.subscriptionId }).click();
+    await heading(`Subscription ${built.subscriptionId}`).waitFor();
+    await page.getByRole('heading', { name: 'Invoices and payments' }).waitFor();
+    await page.getByText('dispute lost').waitFor();
+    await page.getByText(/dispute dp_console lost/).waitFor();
+    await screenshot('subscription-detail');
+
+    await page.goto(`${api.url}/admin/orders/${order.id}`);
+    await page.getByRole('heading', { name: 'Subscription', exact: true }).waitFor();
+    await page.getByText(/First invoice paid\. The plan follows the subscription/).waitFor();
+    await screenshot('plan-order-detail');
     expect(pageErrors).toEqual([]);
   });
 });

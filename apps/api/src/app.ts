@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, createDatabase, findOrderIdByStripeObject, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findOrderIdByStripeObject, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -68,6 +68,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
     eventsInOtherApiVersions: () => countEventsInOtherApiVersions(database.db, pinnedApiVersion(env), new Date(Date.now() - 86_400_000)),
+    subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
@@ -76,11 +77,11 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const processor = createInboxProcessor({
     db: database.db,
     catalogue,
+    stripe,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
     metrics,
-    stripe,
     reconcileObject: (objectId) => void reconcileStripeObject(objectId),
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
@@ -108,6 +109,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
       recheckMinutes: env.RECONCILE_RECHECK_MIN,
     },
     batch: env.RECONCILE_BATCH,
+    subscriptionStaleAfterMinutes: env.SUBSCRIPTION_STALE_AFTER_MIN,
     onOrderChanged: (orderId) => orderChanges.publish(orderId),
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { startStripeSimulator } from '@settle/stripe-simulator';
 import { DEV_ADMIN, DEV_USER_JWT_SECRET } from './dev-defaults.js';
+import { catalogueStripePrices, DEMO_PRODUCTS } from './payments/product-catalogue.js';
 import { developmentOptions, failSimulatorMarkedEvents } from './dev-options.js';
 
 try {
@@ -26,6 +27,8 @@ if (!process.env.STRIPE_SECRET_KEY) {
     webhookSecret: secret,
     ...(pgliteDir.startsWith('memory://') ? {} : { stateDir: join(dirname(pgliteDir), 'stripe-simulator') }),
     log: (msg) => console.log(`[stripe-simulator] ${msg}`),
+    // The demo catalogue's plans are sold at these prices (PRODUCTS_FILE users bring their own Stripe).
+    prices: catalogueStripePrices(DEMO_PRODUCTS),
   });
   // `pnpm simulate <journey> --fail <type>` marks events whose processing must fail, so Replay can be practised.
   developmentOptions.beforeApply = failSimulatorMarkedEvents(simulator);

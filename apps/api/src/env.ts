@@ -28,6 +28,10 @@ export const EnvSchema = z
     PUBLIC_URL: z.string().url().default('http://localhost:3000'),
     CHECKOUT_SUCCESS_URL: z.string().url().optional(),
     CHECKOUT_CANCEL_URL: z.string().url().optional(),
+    /** Where the Stripe customer portal sends the customer back (default PUBLIC_URL). */
+    BILLING_PORTAL_RETURN_URL: z.string().url().optional(),
+    /** How long after a subscription's period end without news the reconciler asks Stripe about it. */
+    SUBSCRIPTION_STALE_AFTER_MIN: int(120),
     USER_JWT_SECRET: z.string().min(16).optional(),
     PRODUCTS_FILE: z.string().optional(),
     HANDLER_MODE: z.enum(['legacy', 'new']).default('new'),

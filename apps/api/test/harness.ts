@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import type Stripe from 'stripe';
 import { createSettle, type Settle, type SettleOptions } from '../src/app.js';
 import { parseEnv } from '../src/env.js';
+import { catalogueStripePrices, DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
 import { createLogger } from '../src/lib/logger.js';
 import type { AppRouter } from '../src/trpc/root.js';
 
@@ -78,12 +79,16 @@ export function send(api: TestApi, event: unknown, opts: { secret?: string; time
 }
 
 /** Insert an order as `checkout.create` would have, for tests that need no Stripe API. */
-export async function seedOrder(db: Db, o: { userId?: string; handler?: 'legacy' | 'new'; amount?: number; sessionId?: string } = {}) {
+export async function seedOrder(
+  db: Db,
+  o: { userId?: string; handler?: 'legacy' | 'new'; amount?: number; sessionId?: string; productId?: string; mode?: 'payment' | 'subscription' } = {},
+) {
   const id = randomUUID();
   return insertOrder(db, {
     id,
     user_id: o.userId ?? `user_${id.slice(0, 8)}`,
-    product_id: 'credits10',
+    product_id: o.productId ?? 'credits10',
+    ...(o.mode ? { mode: o.mode } : {}),
     amount: o.amount ?? 995,
     currency: 'usd',
     status: 'pending',
@@ -123,7 +128,7 @@ export type { StripeEvent, Stripe };
 /** A Settle API wired to a fresh offline Stripe simulator, which delivers its webhooks to it. */
 export async function startApiWithSimulator(kind: DatabaseKind, env: Record<string, string> = {}) {
   const { startStripeSimulator } = await import('@settle/stripe-simulator');
-  const simulator = await startStripeSimulator({ retryDelayMs: 20 });
+  const simulator = await startStripeSimulator({ retryDelayMs: 20, prices: catalogueStripePrices(DEMO_PRODUCTS) });
   const api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: simulator.url, ...env });
   simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
   return {
@@ -146,3 +151,5 @@ export async function checkoutAs(api: TestApi, userId: string, productId = 'cred
   const client = trpcClient(api.url, await userToken(userId));
   return { client, ...(await client.checkout.create.mutate({ productId })) };
 }
+/** Whole subscription lifecycles in Stripe's current shapes (payments-core's testing module), for tests outside apps/api too. */
+export { buildLifecycle } from '@settle/payments-core/testing';

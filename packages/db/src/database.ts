@@ -5,7 +5,7 @@ import type { CreditLedgerTable, EntitlementTable, GrantTable } from './tables/g
 import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.js';
 import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
-import type { SubscriptionTable } from './tables/subscription.table.js';
+import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
 import type { DuplicatePaymentTable, RefundTable } from './tables/refund.table.js';
 
 export interface Database {
@@ -28,6 +28,8 @@ export interface Database {
   subscriptions: SubscriptionTable;
   refunds: RefundTable;
   duplicate_payments: DuplicatePaymentTable;
+  subscription_payments: SubscriptionPaymentTable;
+  subscription_history: SubscriptionHistoryTable;
 }
 
 export type Db = Kysely<Database>;

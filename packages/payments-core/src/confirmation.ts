@@ -7,6 +7,8 @@ export type PaymentFacts = {
   currency: string | null;
   /** Why this confirms, for the audit trail. */
   reason: string;
+  /** Set (with why) when nothing was due, so the amount check does not apply (a trial's $0 first invoice). */
+  amountWaived?: string;
 };
 
 export type RejectionCode =
@@ -46,7 +48,7 @@ export const CONFIRMATION_CHECKS: readonly ConfirmationCheck[] = [
       : { code: 'CURRENCY_MISMATCH', message: `paid in ${payment.currency ?? 'unknown'}, order is in ${order.currency}` };
   },
   function amountMatches(order, payment) {
-    return payment.amount === order.amount
+    return payment.amount === order.amount || (payment.amountWaived !== undefined && payment.amount === 0)
       ? null
       : { code: 'AMOUNT_MISMATCH', message: `paid ${payment.amount ?? 'unknown'}, order amount is ${order.amount}` };
   },

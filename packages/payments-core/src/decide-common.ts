@@ -351,7 +351,8 @@ export function decideCommon(order: OrderState, command: PaymentCommand, ctx: De
       return withInvoice(d, command.invoice);
     }
     case 'subscription_changed':
-      // The subscription moves (see `decideSubscription`); the order that started it does not.
+    case 'invoice_payment_linked':
+      // The subscription and its payments move (see `decideSubscription`, `mergeSubscriptionPayment`); the order that started it does not.
       return unchanged(order, 'noop');
     case 'checkout_completed':
     case 'payment_succeeded':

@@ -1,7 +1,24 @@
 import type { OrderState } from './order-state.js';
-import type { PaymentCommand } from './payment-command.js';
+import type { InvoiceFacts, PaymentCommand } from './payment-command.js';
+import type { PaymentFacts } from './confirmation.js';
 import type { DecideContext, Decision } from './decision.js';
 import { confirmPayment, decideCommon, link, move, recordInvoice, result, withInvoice } from './decide-common.js';
+
+/**
+ * What a subscription's first paid invoice says was paid. An invoice with nothing due and no
+ * money behind it (a trial, a 100% discount) is Stripe starting the subscription without a
+ * payment: the amount check is waived, the currency check stands, and it is said so in the audit.
+ */
+export function firstInvoicePayment(invoice: InvoiceFacts): PaymentFacts {
+  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null;
+  return {
+    paymentIntentId: invoice.paymentIntentId,
+    amount: invoice.amountPaid,
+    currency: invoice.currency,
+    reason: nothingDue ? 'invoice.paid (subscription_create, nothing due: trial or full discount)' : 'invoice.paid (subscription_create)',
+    ...(nothingDue ? { amountWaived: 'nothing due on the first invoice' } : {}),
+  };
+}
 
 /**
  * The new handler: Checkout completion only links the session (and marks an unpaid, async
@@ -29,12 +46,7 @@ export function decideNew(order: OrderState, command: PaymentCommand, ctx: Decid
     case 'subscription_invoice_paid': {
       // The first paid invoice is a subscription's payment confirmation; renewals are only recorded.
       if (command.billingReason !== 'subscription_create') return recordInvoice(order, command.invoice);
-      const d = confirmPayment(order, {
-        paymentIntentId: null,
-        amount: command.invoice.amountPaid,
-        currency: command.invoice.currency,
-        reason: 'invoice.paid (subscription_create)',
-      }, ctx);
+      const d = confirmPayment(order, firstInvoicePayment(command.invoice), ctx);
       return withInvoice(d, command.invoice);
     }
     default:

@@ -13,3 +13,5 @@ export * from './inbox.js';
 export * from './override.js';
 export * from './stripe-state.mapper.js';
 export * from './subscription-state.js';
+export * from './subscription-payment.js';
+export * from './subscription-snapshot.js';

@@ -17,6 +17,17 @@ export type InvoiceFacts = {
   amountPaid: number;
   currency: string;
   subscriptionId: string | null;
+  /** Stripe's `billing_reason` (`subscription_create`, `subscription_cycle`, `subscription_update`, `manual`…). */
+  billingReason: string | null;
+  /** The period its subscription lines bill (not the invoice's own `period_*`, which trails by one). */
+  periodStart: number | null;
+  periodEnd: number | null;
+  /** The price of its newest subscription line. */
+  priceId: string | null;
+  /** Older API versions name the money on the invoice; current ones through `invoice_payment` objects. */
+  paymentIntentId: string | null;
+  chargeId: string | null;
+  attemptCount: number;
   /** Stripe times, epoch seconds. */
   createdAt: number;
   finalizedAt: number | null;
@@ -74,11 +85,26 @@ export type PaymentCommand =
    */
   | { type: 'subscription_invoice_paid'; subscriptionId: string; billingReason: string; periodEnd: number | null; invoice: InvoiceFacts }
   | { type: 'subscription_invoice_failed'; subscriptionId: string; billingReason: string; periodEnd: number | null; invoice: InvoiceFacts }
-  /** A `customer.subscription.*` event: moves the subscription, never the order's status. */
-  | { type: 'subscription_changed'; subscription: SubscriptionFacts };
+  /**
+   * A `customer.subscription.*` event: moves the subscription, never the order's status.
+   * `notice` marks an announcement rather than a change (`trial_will_end`, three days before).
+   */
+  | { type: 'subscription_changed'; subscription: SubscriptionFacts; notice?: 'trial_will_end' }
+  /**
+   * An `invoice_payment` (current API versions): which PaymentIntent or charge paid an invoice.
+   * It is how refunds and disputes, which name only the PaymentIntent and charge, find their invoice.
+   */
+  | { type: 'invoice_payment_linked'; invoiceId: string; invoicePaymentId: string; paymentIntentId: string | null; chargeId: string | null; paid: boolean };
 
 /** Commands that carry subscription facts of their own rather than an order's payment. */
-export type SubscriptionCommand = Extract<PaymentCommand, { type: 'subscription_changed' }>;
+export type SubscriptionCommand = Extract<PaymentCommand, { type: 'subscription_changed' | 'invoice_payment_linked' }>;
+
+/** Money going back on a payment (by PaymentIntent): on a subscription's renewal it concerns the subscription, not the order. */
+export type MoneyBackCommand = Extract<PaymentCommand, { type: 'charge_refunded' | 'dispute_opened' | 'dispute_closed' }>;
+
+export function isMoneyBackCommand(command: PaymentCommand): command is MoneyBackCommand {
+  return command.type === 'charge_refunded' || command.type === 'dispute_opened' || command.type === 'dispute_closed';
+}
 
 /** The Stripe subscription a command belongs to, if any (for finding its order without metadata). */
 export function subscriptionIdOf(command: PaymentCommand): string | null {
@@ -95,6 +121,15 @@ export function subscriptionIdOf(command: PaymentCommand): string | null {
     default:
       return null;
   }
+}
+
+/** How a command finds its subscription when it names no order: by subscription, by invoice, or by the money that paid an invoice. */
+export type SubscriptionRef = { subscriptionId: string | null; invoiceId: string | null; paymentIntentId: string | null };
+
+export function subscriptionRefOf(command: PaymentCommand): SubscriptionRef {
+  const paymentIntentId = isMoneyBackCommand(command) ? command.paymentIntentId : command.type === 'invoice_payment_linked' ? command.paymentIntentId : null;
+  const invoiceId = command.type === 'invoice_payment_linked' ? command.invoiceId : 'invoice' in command ? command.invoice.invoiceId : null;
+  return { subscriptionId: subscriptionIdOf(command), invoiceId, paymentIntentId };
 }
 
 export type PaymentCommandType = PaymentCommand['type'];

@@ -108,6 +108,7 @@ describe('mapStripeEvent: supported events', () => {
           invoiceId: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I', number: 'A1B2C3-0001', status: 'paid',
           hostedInvoiceUrl: 'https://invoice.stripe.com/i/acct_1/test', invoicePdf: 'https://pay.stripe.com/invoice/acct_1/test/pdf',
           amountDue: 2000, amountPaid: 2000, currency: 'usd', subscriptionId: 'sub_1',
+          billingReason: null, periodStart: null, periodEnd: null, priceId: null, paymentIntentId: null, chargeId: null, attemptCount: 0,
           createdAt: 1721948530, finalizedAt: 1721948531, paidAt: 1721948532,
         },
       },
@@ -184,7 +185,7 @@ describe('mapStripeEvent: subscriptions', () => {
   });
   const facts = (patch: Record<string, unknown> = {}) => ({
     subscriptionId: SUB, customerId: 'cus_QXg1o8vcGmoR32', stripeStatus: 'active', cancelAtPeriodEnd: false,
-    currentPeriodEnd: 1724540530, priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', ...patch,
+    currentPeriodEnd: 1724540530, priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', trialEnd: null, latestInvoiceId: null, ...patch,
   });
   const subInvoice = (patch: Record<string, unknown> = {}) => invoice({
     metadata: {}, billing_reason: 'subscription_create',
@@ -242,11 +243,58 @@ describe('mapStripeEvent: subscriptions', () => {
 
   it.each([
     ['invoice.payment_failed', invoice()],
-    ['customer.subscription.updated', subscription({ status: 'bogus' })],
-    ['customer.subscription.updated', subscription({ id: null })],
     ['payment_intent.succeeded', intent({ metadata: {}, invoice: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I' })],
   ])('%s outside what Settle settles that way → unsupported', (type, object) => {
-    expect(mapStripeEvent(event(type, object))).toMatchObject({ supported: false });
+    expect(mapStripeEvent(event(type, object))).toEqual({ supported: false, reason: expect.any(String) });
+  });
+
+  it.each([
+    ['customer.subscription.updated', subscription({ status: 'bogus' })],
+    ['customer.subscription.updated', subscription({ id: null })],
+    ['customer.subscription.created', { object: 'invoice', id: 'in_1' }],
+    ['invoice.paid', subInvoice({ currency: null })],
+    ['invoice.payment_failed', subInvoice({ id: 7 })],
+    ['invoice_payment.paid', { id: 'inpay_1', object: 'invoice_payment', invoice: null, payment: { type: 'payment_intent', payment_intent: 'pi_1' } }],
+  ])('a malformed %s is malformed (dead-lettered, not skipped)', (type, object) => {
+    expect(mapStripeEvent(event(type, object))).toMatchObject({ supported: false, malformed: true, reason: expect.stringMatching(/^malformed/) });
+  });
+
+  it('customer.subscription.trial_will_end is a notice about the subscription', () => {
+    const m = mapStripeEvent(event('customer.subscription.trial_will_end', subscription({ status: 'trialing', trial_end: 1722553330 })));
+    expect(m).toMatchObject({ supported: true, command: { type: 'subscription_changed', notice: 'trial_will_end', subscription: { stripeStatus: 'trialing', trialEnd: 1722553330 } } });
+  });
+
+  it.each([
+    ['payment_intent', { type: 'payment_intent', payment_intent: 'pi_9' }, 'pi_9', null],
+    ['expanded payment_intent', { type: 'payment_intent', payment_intent: { id: 'pi_9', object: 'payment_intent' } }, 'pi_9', null],
+    ['charge (out of band)', { type: 'charge', charge: 'ch_9' }, null, 'ch_9'],
+  ])('invoice_payment.paid by %s links the invoice to its money', (_, payment, paymentIntentId, chargeId) => {
+    const m = mapStripeEvent(event('invoice_payment.paid', {
+      id: 'inpay_1', object: 'invoice_payment', amount_paid: 2000, amount_requested: 2000, currency: 'usd', invoice: 'in_1', is_default: true,
+      payment, status: 'paid', status_transitions: { canceled_at: null, paid_at: 1721948532 }, created: 1721948531,
+    }));
+    expect(m).toEqual({
+      supported: true,
+      ref: { orderId: null, checkoutSessionId: null, paymentIntentId: null },
+      command: { type: 'invoice_payment_linked', invoiceId: 'in_1', invoicePaymentId: 'inpay_1', paymentIntentId, chargeId, paid: true },
+    });
+  });
+
+  it.each([
+    ['current versions: the price on the line pricing, the plan line not the proration credit', {
+      billing_reason: 'subscription_update',
+      lines: { object: 'list', data: [
+        { id: 'il_a', amount: -500, period: { start: 1722000000, end: 1724540530 }, parent: { type: 'subscription_item_details' }, pricing: { price_details: { price: 'price_hobby' } } },
+        { id: 'il_b', amount: 1500, period: { start: 1722000000, end: 1724540530 }, parent: { type: 'subscription_item_details' }, pricing: { price_details: { price: 'price_pro' } } },
+      ] },
+    }, { priceId: 'price_pro', periodStart: 1722000000, periodEnd: 1724540530, paymentIntentId: null, chargeId: null }],
+    ['older versions: price, payment_intent and charge on the invoice', {
+      subscription: SUB, payment_intent: 'pi_old', charge: 'ch_old', parent: undefined,
+      lines: { object: 'list', data: [{ id: 'il_a', type: 'subscription', amount: 2000, period: { start: 1721948530, end: 1724540530 }, price: { id: 'price_pro' } }] },
+    }, { priceId: 'price_pro', periodStart: 1721948530, periodEnd: 1724540530, paymentIntentId: 'pi_old', chargeId: 'ch_old', subscriptionId: SUB }],
+  ])('reads invoices of %s', (_, patch, expected) => {
+    const m = mapStripeEvent(event('invoice.paid', subInvoice(patch)));
+    expect(m).toMatchObject({ supported: true, command: { type: 'subscription_invoice_paid', invoice: expected } });
   });
 
   it('never throws on subscription events, whatever the object', () => {

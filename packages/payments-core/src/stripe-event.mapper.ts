@@ -21,7 +21,8 @@ function renderedBefore(event: StripeEventLike, version: string): boolean {
 
 export type MappedEvent =
   | { supported: true; ref: OrderRef; command: PaymentCommand }
-  | { supported: false; reason: string };
+  /** `malformed`: an object Settle acts on that lacks what Settle needs; dead-lettered, never guessed at. */
+  | { supported: false; reason: string; malformed?: true };
 
 type Obj = Record<string, unknown>;
 
@@ -35,6 +36,10 @@ const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 function unsupported(reason: string): MappedEvent {
   return { supported: false, reason };
+}
+
+function malformed(reason: string): MappedEvent {
+  return { supported: false, reason, malformed: true };
 }
 
 function sessionRef(session: Obj): OrderRef {
@@ -58,16 +63,52 @@ function failureReason(intent: Obj): string {
   return str(err.decline_code) ?? str(err.code) ?? str(err.message) ?? 'payment_failed';
 }
 
-function invoiceFacts(inv: Obj): InvoiceFacts | null {
+/** The subscription lines of an invoice (a line's `parent` in current versions, `type: subscription` in older ones). */
+function subscriptionLines(inv: Obj): Obj[] {
+  const lines = asArray(asObj(inv.lines).data).map(asObj);
+  const marked = lines.filter((l) =>
+    asObj(l.parent).type === 'subscription_item_details' || l.type === 'subscription' || idOf(l.subscription) !== null);
+  // Lines that do not say what they bill (trimmed payloads): all of them.
+  return marked.length > 0 ? marked : lines;
+}
+
+/** A line's price: `pricing.price_details.price` in current versions, `price`/`plan` in older ones. */
+const linePriceId = (l: Obj): string | null => idOf(asObj(asObj(l.pricing).price_details).price) ?? idOf(l.price) ?? idOf(l.plan);
+
+/** The line that says what the invoice bills going forward: the latest-ending one that charges (not a proration credit). */
+function billingLine(inv: Obj): Obj | null {
+  const lines = subscriptionLines(inv);
+  const charging = lines.filter((l) => (int(l.amount) ?? 0) >= 0);
+  const pool = charging.length > 0 ? charging : lines;
+  let best: Obj | null = null;
+  for (const l of pool) if (!best || (int(asObj(l.period).end) ?? 0) > (int(asObj(best.period).end) ?? 0)) best = l;
+  return best;
+}
+
+/** The money behind an invoice in older versions (`payment_intent`, `charge`) or an expanded `payments` list. */
+function invoiceMoney(inv: Obj): { paymentIntentId: string | null; chargeId: string | null } {
+  const paid = asArray(asObj(inv.payments).data).map(asObj).find((p) => p.status === 'paid');
+  const payment = asObj(paid?.payment);
+  return {
+    paymentIntentId: idOf(inv.payment_intent) ?? (payment.type === 'payment_intent' ? idOf(payment.payment_intent) : null),
+    chargeId: idOf(inv.charge) ?? (payment.type === 'charge' ? idOf(payment.charge) : null),
+  };
+}
+
+/** What an invoice object says, or null when it lacks what every invoice has (id, currency, created). */
+export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
+  const inv = asObj(object);
   const invoiceId = str(inv.id);
   const currency = str(inv.currency);
   // `date` before API version 2019-03-14, `created` since.
   const createdAt = int(inv.created) ?? int(inv.date);
-  if (!invoiceId || !currency || createdAt === null) return null;
+  if (!invoiceId || !currency || createdAt === null || inv.object !== undefined && inv.object !== 'invoice') return null;
   const transitions = asObj(inv.status_transitions);
   const parent = asObj(inv.parent);
   const subscriptionId =
     idOf(inv.subscription) ?? idOf(asObj(parent.subscription_details).subscription) ?? null;
+  const line = billingLine(inv);
+  const period = asObj(line?.period);
   return {
     invoiceId,
     number: str(inv.number),
@@ -78,6 +119,12 @@ function invoiceFacts(inv: Obj): InvoiceFacts | null {
     amountPaid: int(inv.amount_paid) ?? 0,
     currency,
     subscriptionId,
+    billingReason: str(inv.billing_reason),
+    periodStart: int(period.start) ?? (subscriptionId ? int(inv.period_start) : null),
+    periodEnd: int(period.end) ?? (subscriptionId ? int(inv.period_end) : null),
+    priceId: line ? linePriceId(line) : null,
+    ...invoiceMoney(inv),
+    attemptCount: int(inv.attempt_count) ?? 0,
     createdAt,
     finalizedAt: int(transitions.finalized_at),
     paidAt: int(transitions.paid_at),
@@ -102,17 +149,12 @@ function invoiceRef(inv: Obj): OrderRef {
   };
 }
 
-/** The end of the period a subscription invoice bills: its subscription line's period. */
-function invoicePeriodEnd(inv: Obj): number | null {
-  const lines = asArray(asObj(inv.lines).data).map(asObj);
-  const ends = lines.map((l) => int(asObj(l.period).end)).filter((n): n is number => n !== null);
-  return ends.length > 0 ? Math.max(...ends) : int(inv.period_end);
-}
-
-function subscriptionFacts(sub: Obj, deleted: boolean): SubscriptionFacts | null {
+/** What a subscription object says, or null when it has no id or an unknown status. */
+export function subscriptionFactsOf(object: unknown, deleted = false): SubscriptionFacts | null {
+  const sub = asObj(object);
   const subscriptionId = str(sub.id);
   const status = deleted && sub.status === undefined ? 'canceled' : sub.status;
-  if (!subscriptionId || !isStripeSubscriptionStatus(status)) return null;
+  if (!subscriptionId || !isStripeSubscriptionStatus(status) || sub.object !== undefined && sub.object !== 'subscription') return null;
   const firstItem = asObj(asArray(asObj(sub.items).data)[0]);
   const meta = asObj(sub.metadata);
   return {
@@ -125,7 +167,17 @@ function subscriptionFacts(sub: Obj, deleted: boolean): SubscriptionFacts | null
     priceId: idOf(firstItem.price) ?? idOf(firstItem.plan),
     orderId: str(meta.orderId),
     userId: str(meta.userId),
+    trialEnd: int(sub.trial_end),
+    latestInvoiceId: idOf(sub.latest_invoice),
   };
+}
+
+/**
+ * The invoice an older API version names on a PaymentIntent or charge (`invoice`); current
+ * versions name it only through `invoice_payment` objects.
+ */
+export function invoiceIdOfPayment(object: unknown): string | null {
+  return idOf(asObj(object).invoice);
 }
 
 /**
@@ -295,14 +347,16 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
     }
     case 'invoice.finalized':
     case 'invoice.paid':
-    case 'invoice.payment_failed': {
-      const facts = invoiceFacts(o);
-      if (!facts) return unsupported('malformed invoice');
+    case 'invoice.payment_failed':
+    case 'invoice.voided':
+    case 'invoice.marked_uncollectible': {
+      const facts = invoiceFactsOf(o);
+      if (!facts) return malformed('malformed invoice: it needs an id, a currency and a created time');
       const ref = invoiceRef(o);
       // Invoices rendered before 2018-05-21 have no `billing_reason`; Stripe documents `subscription`
       // for them (no distinction between creation, cycle and update), so they count as renewals.
-      const billingReason = str(o.billing_reason) ?? (facts.subscriptionId && renderedBefore(event, '2018-05-21') ? 'subscription' : null);
-      if (event.type !== 'invoice.finalized' && facts.subscriptionId && billingReason?.startsWith('subscription')) {
+      const billingReason = facts.billingReason ?? (facts.subscriptionId && renderedBefore(event, '2018-05-21') ? 'subscription' : null);
+      if ((event.type === 'invoice.paid' || event.type === 'invoice.payment_failed') && facts.subscriptionId && billingReason?.startsWith('subscription')) {
         return {
           supported: true,
           ref,
@@ -310,7 +364,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
             type: event.type === 'invoice.paid' ? 'subscription_invoice_paid' : 'subscription_invoice_failed',
             subscriptionId: facts.subscriptionId,
             billingReason,
-            periodEnd: invoicePeriodEnd(o),
+            periodEnd: facts.periodEnd,
             invoice: facts,
           },
         };
@@ -318,17 +372,39 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       if (event.type === 'invoice.payment_failed') return unsupported('failed payment of an invoice outside a subscription');
       return { supported: true, ref, command: { type: 'invoice_recorded', invoice: facts } };
     }
+    case 'invoice_payment.paid': {
+      const invoiceId = idOf(o.invoice);
+      const invoicePaymentId = str(o.id);
+      const payment = asObj(o.payment);
+      if (!invoiceId || !invoicePaymentId || typeof payment.type !== 'string') {
+        return malformed('malformed invoice payment: it needs an id, an invoice and a payment');
+      }
+      const paymentIntentId = payment.type === 'payment_intent' ? idOf(payment.payment_intent) : null;
+      const chargeId = payment.type === 'charge' ? idOf(payment.charge) : null;
+      return {
+        supported: true,
+        ref: { orderId: null, checkoutSessionId: null, paymentIntentId: null },
+        command: { type: 'invoice_payment_linked', invoiceId, invoicePaymentId, paymentIntentId, chargeId, paid: o.status === 'paid' },
+      };
+    }
     case 'customer.subscription.created':
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted':
     case 'customer.subscription.paused':
-    case 'customer.subscription.resumed': {
-      const subscription = subscriptionFacts(o, event.type === 'customer.subscription.deleted');
-      if (!subscription) return unsupported('malformed subscription');
+    case 'customer.subscription.resumed':
+    case 'customer.subscription.pending_update_applied':
+    case 'customer.subscription.pending_update_expired':
+    case 'customer.subscription.trial_will_end': {
+      const subscription = subscriptionFactsOf(o, event.type === 'customer.subscription.deleted');
+      if (!subscription) return malformed('malformed subscription: it needs an id and one of Stripe\'s subscription statuses');
       return {
         supported: true,
         ref: { orderId: subscription.orderId, checkoutSessionId: null, paymentIntentId: null },
-        command: { type: 'subscription_changed', subscription },
+        command: {
+          type: 'subscription_changed',
+          subscription,
+          ...(event.type === 'customer.subscription.trial_will_end' ? { notice: 'trial_will_end' as const } : {}),
+        },
       };
     }
     default:
@@ -343,6 +419,18 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
 export function isForeignPaymentIntent(event: StripeEventLike): boolean {
   if (!event.type.startsWith('payment_intent.')) return false;
   return typeof asObj(asObj(event.data.object).metadata).orderId !== 'string';
+}
+
+/**
+ * A subscription, or an invoice of one, that Settle did not start: Settle puts the order id in
+ * `subscription_data.metadata` at Checkout, so its subscriptions and their invoices carry it.
+ */
+export function isForeignSubscriptionEvent(event: StripeEventLike): boolean {
+  const o = asObj(event.data.object);
+  if (event.type.startsWith('customer.subscription.')) return str(asObj(o.metadata).orderId) === null;
+  if (!event.type.startsWith('invoice.') || event.type.startsWith('invoice_payment.')) return false;
+  const facts = invoiceFactsOf(o);
+  return facts?.subscriptionId != null && invoiceRef(o).orderId === null;
 }
 
 /** The e-mail a Checkout Session collected, for finding the order in the console (never logged). */

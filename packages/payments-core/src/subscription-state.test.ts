@@ -22,25 +22,27 @@ const PLAN: GrantSpec = { kind: 'plan', plan: 'pro' };
 
 const facts = (stripeStatus: StripeSubscriptionStatus, patch: Partial<SubscriptionFacts> = {}): SubscriptionFacts => ({
   subscriptionId: SUB, customerId: 'cus_1', stripeStatus, cancelAtPeriodEnd: false, currentPeriodEnd: T0 + MONTH,
-  priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', ...patch,
+  priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', trialEnd: null, latestInvoiceId: null, ...patch,
 });
+const PRICES: Record<string, string> = { price_hobby: 'hobby', price_pro: 'pro' };
+const planOf = (priceId: string) => PRICES[priceId] ?? null;
 const state = (stripeStatus: StripeSubscriptionStatus, statusAt: number, patch: Partial<SubscriptionState> = {}): SubscriptionState => {
   const cancelAtPeriodEnd = patch.cancelAtPeriodEnd ?? false;
   return {
     id: SUB, stripeStatus, status: subscriptionStatusOf(stripeStatus, cancelAtPeriodEnd), cancelAtPeriodEnd,
-    currentPeriodEnd: T0 + MONTH, statusAt, ...patch,
+    currentPeriodEnd: T0 + MONTH, statusAt, priceId: 'price_pro', plan: 'pro', planAt: statusAt, unknownPriceId: null, ...patch,
   };
 };
 
 describe('subscriptionStatusOf', () => {
   it.each([
     ['active', false, 'active'],
-    ['trialing', false, 'active'],
+    ['trialing', false, 'trialing'],
     ['active', true, 'cancel_at_period_end'],
     ['trialing', true, 'cancel_at_period_end'],
     ['past_due', false, 'past_due'],
     ['past_due', true, 'past_due'],
-    ['unpaid', false, 'past_due'],
+    ['unpaid', false, 'unpaid'],
     ['canceled', true, 'canceled'],
     ['incomplete_expired', false, 'canceled'],
     ['incomplete', false, 'incomplete'],
@@ -65,20 +67,23 @@ describe('decideSubscription', () => {
     ['recovers from past due', state('past_due', T0 + MONTH), facts('active'), T0 + MONTH + 86_400, { changed: true, stale: false, status: 'active' }],
     ['deleted', state('active', T0, { cancelAtPeriodEnd: true }), facts('canceled', { cancelAtPeriodEnd: true }), T0 + MONTH, { changed: true, stale: false, status: 'canceled' }],
     ['canceled wins a tie', state('active', T0 + MONTH), facts('canceled'), T0 + MONTH, { changed: true, stale: false, status: 'canceled' }],
-    ['canceled is terminal, even for a newer event', state('canceled', T0 + MONTH), facts('active'), T0 + 2 * MONTH, { changed: false, stale: true, status: 'canceled' }],
-    ['older update after deleted', state('canceled', T0 + MONTH), facts('active', { cancelAtPeriodEnd: true }), T0 + 10, { changed: false, stale: true, status: 'canceled' }],
-    ['incomplete expired is terminal', state('incomplete_expired', T0 + 86_400), facts('active'), T0 + 2 * 86_400, { changed: false, stale: true, status: 'canceled' }],
+    ['canceled is terminal, even for a newer event', state('canceled', T0 + MONTH), facts('active', { priceId: null }), T0 + 2 * MONTH, { changed: false, stale: true, status: 'canceled' }],
+    ['older update after deleted', state('canceled', T0 + MONTH, { planAt: T0 + MONTH }), facts('active', { cancelAtPeriodEnd: true }), T0 + 10, { changed: false, stale: true, status: 'canceled' }],
+    ['incomplete expired is terminal', state('incomplete_expired', T0 + 86_400, { planAt: T0 + 2 * 86_400 }), facts('active'), T0 + 2 * 86_400, { changed: false, stale: true, status: 'canceled' }],
+    ['trialing', null, facts('trialing', { trialEnd: T0 + 14 * 86_400 }), T0, { changed: true, stale: false, status: 'trialing' }],
+    ['trial ends unpaid', state('trialing', T0), facts('past_due'), T0 + 14 * 86_400, { changed: true, stale: false, status: 'past_due' }],
+    ['dunning exhausted', state('past_due', T0 + MONTH), facts('unpaid'), T0 + MONTH + 20 * 86_400, { changed: true, stale: false, status: 'unpaid' }],
   ] as const)('%s', (_, current, f, at, expected) => {
-    const d = decideSubscription(current, f, at);
+    const d = decideSubscription(current, f, at, planOf, 'pro');
     expect({ changed: d.changed, stale: d.stale, status: d.next.status }).toEqual(expected);
-    if (d.changed) expect(d.next.statusAt).toBe(at);
-    else expect(d.next).toBe(current);
+    if (d.changed && !d.stale) expect(d.next.statusAt).toBe(at);
+    if (!d.changed) expect(d.next).toBe(current);
   });
 
   it('is total over every pair of Stripe statuses', () => {
     for (const a of STRIPE_SUBSCRIPTION_STATUSES) {
       for (const b of STRIPE_SUBSCRIPTION_STATUSES) {
-        const d = decideSubscription(state(a, T0), facts(b), T0 + 1);
+        const d = decideSubscription(state(a, T0), facts(b), T0 + 1, planOf, 'pro');
         if (a === 'canceled' || a === 'incomplete_expired') {
           expect(d.next.status).toBe('canceled');
         } else {
@@ -151,14 +156,39 @@ function fold(events: StripeEventLike[]): SubscriptionState | null {
   for (const e of events) {
     const m = mapStripeEvent(e);
     if (!m.supported) continue;
-    if (m.command.type === 'subscription_changed') current = decideSubscription(current, m.command.subscription, e.created).next;
-    if (m.command.type === 'subscription_invoice_paid' && m.command.billingReason === 'subscription_create') {
+    if (m.command.type === 'subscription_changed') current = decideSubscription(current, m.command.subscription, e.created, planOf, 'pro').next;
+    if (m.command.type === 'subscription_invoice_paid' && m.command.billingReason === 'subscription_create' && (!current || current.stripeStatus === 'incomplete')) {
       const bootstrap = facts('active', { currentPeriodEnd: m.command.periodEnd });
-      current = decideSubscription(current, bootstrap, e.created).next;
+      current = decideSubscription(current, bootstrap, e.created, planOf, 'pro').next;
     }
   }
   return current;
 }
+
+describe('the plan follows the price', () => {
+  it('an upgrade moves the plan to the new price', () => {
+    const d = decideSubscription(state('active', T0, { priceId: 'price_hobby', plan: 'hobby', planAt: T0 }), facts('active', { priceId: 'price_pro' }), T0 + 100, planOf, 'hobby');
+    expect(d.next).toMatchObject({ plan: 'pro', planAt: T0 + 100, priceId: 'price_pro', unknownPriceId: null });
+  });
+
+  it('a price the catalogue does not know keeps the last known plan and asks for review', () => {
+    const d = decideSubscription(state('active', T0, { priceId: 'price_hobby', plan: 'hobby', planAt: T0 }), facts('active', { priceId: 'price_enterprise' }), T0 + 100, planOf, 'hobby');
+    expect(d.next).toMatchObject({ plan: 'hobby', priceId: 'price_enterprise', unknownPriceId: 'price_enterprise' });
+    const known = decideSubscription(d.next, facts('active', { priceId: 'price_pro' }), T0 + 200, planOf, 'hobby');
+    expect(known.next).toMatchObject({ plan: 'pro', unknownPriceId: null });
+  });
+
+  it('the latest known price wins even when its status fact is stale', () => {
+    const hobby = decideSubscription(null, facts('active', { priceId: 'price_hobby' }), T0, planOf, 'hobby').next;
+    const unknownFirst = decideSubscription(hobby, facts('active', { priceId: 'price_x' }), T0 + 300, planOf, 'hobby').next;
+    const d = decideSubscription(unknownFirst, facts('active', { priceId: 'price_pro' }), T0 + 200, planOf, 'hobby');
+    expect(d).toMatchObject({ changed: true, stale: false, next: { plan: 'pro', statusAt: T0 + 300, unknownPriceId: 'price_x' } });
+  });
+
+  it('a fact without a price keeps the plan the order bought', () => {
+    expect(decideSubscription(null, facts('active', { priceId: null }), T0, planOf, 'hobby').next.plan).toBe('hobby');
+  });
+});
 
 describe('subscription journeys', () => {
   it.each(JOURNEYS)('$name in order ends $status with the period from Stripe', ({ events, status, periodEnd }) => {
@@ -225,8 +255,8 @@ describe('subscription journeys', () => {
 });
 
 describe('planEntitlementOf', () => {
-  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true) =>
-    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, confirmed });
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false) =>
+    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, confirmed, moneyTakenBack });
 
   it.each([
     ['no subscriptions', [], null],
@@ -235,6 +265,10 @@ describe('planEntitlementOf', () => {
     ['past due keeps the plan', [sub('pro', 'past_due', T0)], { plan: 'pro', subscriptionStatus: 'past_due', planPeriodEnd: T0 + MONTH }],
     ['cancel at period end keeps the plan', [sub('pro', 'cancel_at_period_end', T0)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + MONTH }],
     ['canceled clears it', [sub('pro', 'canceled', T0)], { plan: null, subscriptionStatus: 'canceled', planPeriodEnd: null }],
+    ['trialing keeps the plan', [sub('pro', 'trialing', T0)], { plan: 'pro', subscriptionStatus: 'trialing', planPeriodEnd: T0 + MONTH }],
+    ['unpaid takes it', [sub('pro', 'unpaid', T0)], { plan: null, subscriptionStatus: 'unpaid', planPeriodEnd: null }],
+    ['paused takes it', [sub('pro', 'paused', T0)], { plan: null, subscriptionStatus: 'paused', planPeriodEnd: null }],
+    ['money taken back takes it', [sub('pro', 'active', T0, true, true)], { plan: null, subscriptionStatus: 'active', planPeriodEnd: null }],
     ['a live one beats a newer canceled one', [sub('hobby', 'active', T0), sub('pro', 'canceled', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     ['the newest live one wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
   ] as const)('%s', (_, subs, expected) => {

@@ -17,11 +17,24 @@ export const STRIPE_SUBSCRIPTION_STATUSES = [
 export type StripeSubscriptionStatus = (typeof STRIPE_SUBSCRIPTION_STATUSES)[number];
 
 /** What Settle exposes (entitlements, console): Stripe's status with `cancel_at_period_end` folded in. */
-export const SUBSCRIPTION_STATUSES = ['incomplete', 'active', 'cancel_at_period_end', 'past_due', 'paused', 'canceled'] as const;
+export const SUBSCRIPTION_STATUSES = [
+  'trialing',
+  'active',
+  'cancel_at_period_end',
+  'past_due',
+  'unpaid',
+  'paused',
+  'incomplete',
+  'canceled',
+] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
-/** Statuses that keep the plan: paid up, paid until the period ends, or in dunning. */
-export const ENTITLING_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['active', 'cancel_at_period_end', 'past_due'];
+/**
+ * Statuses that keep the plan: in a trial, paid up, paid until the period ends, or in dunning
+ * while Stripe still retries. `unpaid` (retries exhausted), `paused`, `incomplete` and
+ * `canceled` take it.
+ */
+export const ENTITLING_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'cancel_at_period_end', 'past_due'];
 
 /** Stripe ends these for good: nothing moves a subscription out of them. */
 const TERMINAL_STRIPE_STATUSES: readonly StripeSubscriptionStatus[] = ['canceled', 'incomplete_expired'];
@@ -32,11 +45,13 @@ const TERMINAL_STRIPE_STATUSES: readonly StripeSubscriptionStatus[] = ['canceled
  */
 export const SUBSCRIPTION_STATUS_RANK: Readonly<Record<SubscriptionStatus, number>> = {
   incomplete: 0,
-  active: 1,
-  cancel_at_period_end: 2,
-  paused: 3,
-  past_due: 4,
-  canceled: 5,
+  trialing: 1,
+  active: 2,
+  cancel_at_period_end: 3,
+  paused: 4,
+  past_due: 5,
+  unpaid: 6,
+  canceled: 7,
 };
 
 /** What one Stripe subscription object (or the first paid invoice) says about the subscription. */
@@ -48,10 +63,14 @@ export type SubscriptionFacts = {
   cancelAtPeriodEnd: boolean;
   /** Epoch seconds; on the subscription's items in current API versions, top-level in older ones. */
   currentPeriodEnd: number | null;
+  /** The price of the subscription's (first) item: the plan follows it through the catalogue. */
   priceId: string | null;
   /** From the subscription's metadata (`subscription_data.metadata` at Checkout). */
   orderId: string | null;
   userId: string | null;
+  /** Epoch seconds; set while a trial is scheduled or running. */
+  trialEnd: number | null;
+  latestInvoiceId: string | null;
 };
 
 /** The part of a subscription the state machine decides on. */
@@ -63,7 +82,18 @@ export type SubscriptionState = {
   currentPeriodEnd: number | null;
   /** Stripe `created` of the event that set this state (epoch seconds). */
   statusAt: number;
+  /** The item's price in the newest version (null: not told, e.g. an inline price). */
+  priceId: string | null;
+  /** The plan of the newest version whose price the catalogue knows. */
+  plan: string | null;
+  /** Stripe time of the fact that set `plan` (the latest known price wins whatever the arrival order). */
+  planAt: number;
+  /** The newest version's price when the catalogue does not know it: the subscription waits for review. */
+  unknownPriceId: string | null;
 };
+
+/** The catalogue's answer for a price: the plan it sells, or null when the price is not in the catalogue. */
+export type PlanOfPrice = (priceId: string) => string | null;
 
 export type SubscriptionDecision = {
   next: SubscriptionState;
@@ -88,9 +118,11 @@ export function subscriptionStatusOf(stripeStatus: StripeSubscriptionStatus, can
     case 'incomplete_expired':
       return 'canceled';
     case 'past_due':
-    case 'unpaid':
       return 'past_due';
+    case 'unpaid':
+      return 'unpaid';
     case 'trialing':
+      return cancelAtPeriodEnd ? 'cancel_at_period_end' : 'trialing';
     case 'active':
       return cancelAtPeriodEnd ? 'cancel_at_period_end' : 'active';
     case 'incomplete':
@@ -104,7 +136,7 @@ export function isEntitling(status: SubscriptionStatus): boolean {
   return ENTITLING_SUBSCRIPTION_STATUSES.includes(status);
 }
 
-type Versioned = Pick<SubscriptionState, 'stripeStatus' | 'cancelAtPeriodEnd' | 'currentPeriodEnd' | 'statusAt'>;
+type Versioned = Pick<SubscriptionState, 'stripeStatus' | 'cancelAtPeriodEnd' | 'currentPeriodEnd' | 'statusAt' | 'priceId'>;
 
 /**
  * The total order on subscription facts: terminal first (a canceled subscription stays
@@ -131,15 +163,38 @@ export function compareSubscriptionVersions(a: Versioned, b: Versioned): number 
     const d = ka[i]! - kb[i]!;
     if (d !== 0) return d;
   }
-  return 0;
+  // Two versions alike but for the price (a plan change within one second): any fixed order will do.
+  return (a.priceId ?? '').localeCompare(b.priceId ?? '');
 }
 
 /**
- * Decide what a subscription fact from an event created at `at` does to the known state: it
- * replaces it only when it is a later version (see `compareSubscriptionVersions`), so an older
- * `customer.subscription.updated` delivered after `deleted` never resurrects the subscription.
+ * The plan a fact says, when it says one: its price's plan in the catalogue. A fact with a
+ * price the catalogue does not know, or without a price, says nothing about the plan.
  */
-export function decideSubscription(current: SubscriptionState | null, facts: SubscriptionFacts, at: number): SubscriptionDecision {
+function planFact(facts: SubscriptionFacts, at: number, planOfPrice: PlanOfPrice): { plan: string; planAt: number } | null {
+  if (!facts.priceId) return null;
+  const plan = planOfPrice(facts.priceId);
+  return plan === null ? null : { plan, planAt: at };
+}
+
+/**
+ * Decide what a subscription fact from an event created at `at` does to the known state. The
+ * status part is replaced only by a later version (see `compareSubscriptionVersions`), so an
+ * older `customer.subscription.updated` delivered after `deleted` never resurrects the
+ * subscription. The plan follows the newest fact whose price the catalogue knows, on its own
+ * clock: a stale status fact can still carry the newest known plan, so the result is the same
+ * in any delivery order. `initialPlan` (the plan of the product the order bought) stands until
+ * a price says otherwise.
+ */
+export function decideSubscription(
+  current: SubscriptionState | null,
+  facts: SubscriptionFacts,
+  at: number,
+  planOfPrice: PlanOfPrice,
+  initialPlan: string | null,
+): SubscriptionDecision {
+  const planned = planFact(facts, at, planOfPrice);
+  const unknownPriceId = facts.priceId && planOfPrice(facts.priceId) === null ? facts.priceId : null;
   const candidate: SubscriptionState = {
     id: facts.subscriptionId,
     stripeStatus: facts.stripeStatus,
@@ -147,12 +202,20 @@ export function decideSubscription(current: SubscriptionState | null, facts: Sub
     cancelAtPeriodEnd: facts.cancelAtPeriodEnd,
     currentPeriodEnd: facts.currentPeriodEnd,
     statusAt: at,
+    priceId: facts.priceId ?? current?.priceId ?? null,
+    plan: current?.plan ?? initialPlan,
+    planAt: current?.planAt ?? 0,
+    unknownPriceId,
   };
-  if (!current) return { next: candidate, changed: true, stale: false };
-  const verdict = compareSubscriptionVersions(candidate, current);
-  if (verdict < 0) return { next: current, changed: false, stale: true };
-  if (verdict === 0) return { next: current, changed: false, stale: false };
-  return { next: candidate, changed: true, stale: false };
+  const verdict = current ? compareSubscriptionVersions(candidate, current) : 1;
+  const base = verdict > 0 ? candidate : current!;
+  // Later known price wins; at the same second the larger plan name, so the order never matters.
+  const takesPlan = planned !== null && (
+    current === null || planned.planAt > current.planAt || (planned.planAt === current.planAt && planned.plan > (current.plan ?? ''))
+  );
+  const next: SubscriptionState = takesPlan ? { ...base, plan: planned.plan, planAt: planned.planAt } : base;
+  const changed = current === null || (Object.keys(next) as (keyof SubscriptionState)[]).some((k) => next[k] !== current[k]);
+  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed };
 }
 
 /** A subscription as the entitlement sees it. */
@@ -163,6 +226,8 @@ export type PlanSubscription = {
   statusAt: number;
   /** Whether the order that started it is confirmed (paid, not refunded or charged back). */
   confirmed: boolean;
+  /** Whether a payment of this subscription was charged back or refunded in full (see `isMoneyTakenBack`). */
+  moneyTakenBack: boolean;
 };
 
 export type PlanEntitlement = { plan: string | null; subscriptionStatus: SubscriptionStatus; planPeriodEnd: number | null };
@@ -170,13 +235,13 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
 /**
  * What a user's subscriptions entitle them to. Only subscriptions whose order is confirmed
  * count: Stripe calling a subscription active is not Settle's confirmation of its payment.
- * The plan is that of the most recently changed entitling subscription (active, cancel at
- * period end, past due), with its status and period end; with none, no plan and the status of
- * the most recent one. Null when no subscription counts (the entitlement is left alone).
+ * The plan is that of the most recently changed entitling subscription (trialing, active,
+ * cancel at period end, past due) none of whose payments went back (charged back or refunded in
+ * full), with its status and period end; with none, no plan and the status of the most recent one. Null when no subscription counts (the entitlement is left alone).
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
   const newestFirst = subscriptions.filter((s) => s.confirmed).sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status]);
-  const entitling = newestFirst.find((s) => isEntitling(s.status) && s.plan !== null);
+  const entitling = newestFirst.find((s) => isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack);
   if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
   const newest = newestFirst[0];
   return newest ? { plan: null, subscriptionStatus: newest.status, planPeriodEnd: null } : null;

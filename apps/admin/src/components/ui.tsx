@@ -157,3 +157,13 @@ export function Pager({
     </div>
   );
 }
+
+/** One labelled fact in a `<dl className="facts">`. */
+export function Fact({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="fact">
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}

@@ -46,3 +46,28 @@ export const INBOX_STATE_META: Record<InboxState, { label: string; tone: Tone; h
   processed: { label: 'Processed', tone: 'good', hint: 'Applied (or not relevant to the order)' },
   ignored: { label: 'Ignored', tone: 'neutral', hint: "About Stripe objects Settle did not create (another app on the account): settled at once, never retried" },
 };
+
+export type SubscriptionStatus = RouterOutputs['admin']['subscriptions']['list']['items'][number]['status'];
+
+/** Settle's subscription statuses (payments-core's `SubscriptionStatus`), with what each means for access. */
+export const SUBSCRIPTION_STATUS_META: Record<SubscriptionStatus, { label: string; tone: Tone; hint: string }> = {
+  trialing: { label: 'Trialing', tone: 'info', hint: 'In a free trial: plan granted, nothing paid yet' },
+  active: { label: 'Active', tone: 'good', hint: 'Paid up: plan granted' },
+  cancel_at_period_end: { label: 'Cancels at period end', tone: 'warn', hint: 'Paid until the period ends, then canceled' },
+  past_due: { label: 'Past due', tone: 'warn', hint: 'A renewal failed; Stripe is retrying, the plan is kept meanwhile' },
+  unpaid: { label: 'Unpaid', tone: 'bad', hint: "Stripe's retries are exhausted: plan taken" },
+  paused: { label: 'Paused', tone: 'neutral', hint: 'Paused (trial ended without a payment method): plan taken' },
+  incomplete: { label: 'Incomplete', tone: 'neutral', hint: 'The first invoice is not paid yet: no plan' },
+  canceled: { label: 'Canceled', tone: 'neutral', hint: 'Ended: plan taken' },
+};
+export const SUBSCRIPTION_STATUSES = Object.keys(SUBSCRIPTION_STATUS_META) as SubscriptionStatus[];
+
+/** How the console shows a subscription status (one it does not know yet is shown as is). */
+export function subscriptionStatusMeta(status: string): { label: string; tone: Tone; hint: string } {
+  return SUBSCRIPTION_STATUS_META[status as SubscriptionStatus] ?? { label: status, tone: 'neutral', hint: '' };
+}
+
+/** What a subscription gives the customer now: its status's meaning, unless a payment of it went back. */
+export function subscriptionAccessHint(s: { status: string; moneyTakenBack: boolean }): string {
+  return s.moneyTakenBack ? 'A payment was charged back or refunded in full: plan taken' : subscriptionStatusMeta(s.status).hint;
+}

@@ -3,10 +3,12 @@ import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
-import { Badge, Copyable, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
+import { Badge, Copyable, Fact, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
 import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
 import { Link } from '../router.js';
+import { SubscriptionFacts } from './SubscriptionDetailPage.js';
+import { subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
 import { errorMessage, trpc, type RouterOutputs } from '../trpc.js';
 
 type Detail = RouterOutputs['admin']['orders']['get'];
@@ -26,14 +28,18 @@ export function OrderDetailPage({ orderId, me }: { orderId: string; me: Me }) {
 }
 
 function OrderDetail({ data, me }: { data: Detail; me: Me }) {
-  const { order } = data;
+  const { order, subscription } = data;
   const meta = ORDER_STATUS_META[order.status];
+  // A plan order's own status is about its first payment; what the customer has now is the subscription's.
+  const hint = subscription && meta.paid
+    ? `First invoice paid. The plan follows the subscription: ${subscriptionStatusMeta(subscription.status).label.toLowerCase()} — ${subscriptionAccessHint(subscription)}`
+    : meta.hint;
   return (
     <>
       <PageHeader title={`Order ${order.orderId.slice(0, 8)}…`}>
         <OrderStatusBadge status={order.status} />
       </PageHeader>
-      <p className="muted status-hint">{meta.hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
+      <p className="muted status-hint">{hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
       <div className="detail-grid">
         <div className="detail-main">
           <section className="card" aria-labelledby="facts">
@@ -66,6 +72,12 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
             </dl>
           </section>
           <PaymentIncidents data={data} operator={can(me, 'operator')} />
+          {subscription && (
+            <section className="card" aria-labelledby="order-subscription">
+              <h2 id="order-subscription">Subscription</h2>
+              <SubscriptionFacts subscription={subscription} linkToDetail />
+            </section>
+          )}
           <Timeline data={data} />
         </div>
         <aside className="detail-side" aria-label="Actions">
@@ -87,14 +99,6 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   );
 }
 
-function Fact({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <div className="fact">
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 

@@ -3,7 +3,8 @@ import { useState, type ReactNode } from 'react';
 import { BarList, LineChart, StackedBars, type SeriesColor } from '../components/charts.js';
 import { PageHeader, QueryView, Time } from '../components/ui.js';
 import { count, duration, percent } from '../lib/format.js';
-import { ORDER_STATUSES, ORDER_STATUS_META } from '../lib/status.js';
+import { ORDER_STATUSES, ORDER_STATUS_META, SUBSCRIPTION_STATUSES, subscriptionStatusMeta } from '../lib/status.js';
+import { money } from '../lib/format.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
 
@@ -55,7 +56,58 @@ export function OverviewPage() {
       <QueryView query={summary} loadingLabel="Loading metrics…">
         {(data) => <Dashboard data={data} windowHours={w.windowHours} bucketMinutes={w.bucketMinutes} />}
       </QueryView>
+      <SubscriptionNumbers />
     </div>
+  );
+}
+
+/** Subscriptions by status and monthly recurring revenue by plan (catalogue prices of paying subscriptions). */
+function SubscriptionNumbers() {
+  const subs = useQuery({ ...trpc.admin.subscriptions.summary.queryOptions(), refetchInterval: 30_000 });
+  return (
+    <QueryView query={subs} loadingLabel="Loading subscriptions…">
+      {(data) => {
+        const total = Object.values(data.byStatus).reduce((n, v) => n + v, 0);
+        return (
+          <div className="grid-2">
+            <section className="card" aria-labelledby="subs-by-status">
+              <h2 id="subs-by-status">Subscriptions by status</h2>
+              {total === 0 ? (
+                <p className="empty">No subscriptions yet.</p>
+              ) : (
+                <BarList
+                  label="Subscriptions by status"
+                  items={SUBSCRIPTION_STATUSES.filter((s) => data.byStatus[s] > 0).map((s) => ({
+                    key: s,
+                    label: subscriptionStatusMeta(s).label,
+                    value: data.byStatus[s],
+                    color: TONE_COLOR[subscriptionStatusMeta(s).tone] ?? 'grey',
+                    to: `/subscriptions?status=${s}`,
+                  }))}
+                />
+              )}
+            </section>
+            <section className="card" aria-labelledby="mrr">
+              <h2 id="mrr">Monthly recurring revenue by plan</h2>
+              {data.mrrByPlan.length === 0 ? (
+                <p className="empty">No paying subscriptions.</p>
+              ) : (
+                <table className="table">
+                  <thead>
+                    <tr><th scope="col">Plan</th><th scope="col" className="num">Subscriptions</th><th scope="col" className="num">MRR</th></tr>
+                  </thead>
+                  <tbody>
+                    {data.mrrByPlan.map((m) => (
+                      <tr key={`${m.plan}-${m.currency}`}><td>{m.plan}</td><td className="num">{m.subscriptions}</td><td className="num">{money(m.amount, m.currency)}</td></tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </section>
+          </div>
+        );
+      }}
+    </QueryView>
   );
 }
 

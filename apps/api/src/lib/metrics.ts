@@ -8,6 +8,8 @@ export type MetricsSources = {
   ordersMissingInvoice?: () => Promise<number>;
   /** Read at scrape time: events of the last 24 h per API version other than the pinned one. */
   eventsInOtherApiVersions?: () => Promise<{ apiVersion: string; count: number }[]>;
+  /** Read at scrape time: subscriptions whose price is not in the catalogue, waiting for review. */
+  subscriptionsNeedingReview?: () => Promise<number>;
 };
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -118,6 +120,15 @@ export function createMetrics(sources: MetricsSources = {}) {
         if (!rows) return;
         this.reset();
         for (const r of rows) this.set({ api_version: r.apiVersion }, r.count);
+      },
+    }),
+    subscriptionsNeedingReview: new Gauge({
+      name: 'settle_subscriptions_needing_review',
+      help: 'Subscriptions whose item moved to a price not in the catalogue (last known plan kept until reviewed)',
+      registers: [registry],
+      async collect() {
+        const n = await sources.subscriptionsNeedingReview?.().catch(() => null);
+        if (typeof n === 'number') this.set(n);
       },
     }),
     inboxDepth: new Gauge({

@@ -126,7 +126,10 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
         ],
         // Subscription events and (through `parent.subscription_details`) its invoices carry this;
         // subscriptions always invoice, so there is no `invoice_creation`.
-        subscription_data: { metadata: { orderId, userId, productId: product.id } },
+        subscription_data: {
+          metadata: { orderId, userId, productId: product.id },
+          ...(product.trialDays ? { trial_period_days: product.trialDays } : {}),
+        },
       }
     : {
         ...common,

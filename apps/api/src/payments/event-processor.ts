@@ -1,9 +1,22 @@
 import { isKnownPaymentIntent, type Trx } from '@settle/db';
-import { checkoutEmailOf, mapStripeEvent, subscriptionIdOf, type StripeEventLike } from '@settle/payments-core';
+import {
+  checkoutEmailOf,
+  invoiceIdOfPayment,
+  isForeignPaymentIntent,
+  isForeignSubscriptionEvent,
+  isMoneyBackCommand,
+  mapStripeEvent,
+  subscriptionRefOf,
+  type OrderRef,
+  type PaymentCommand,
+  type StripeEventLike,
+} from '@settle/payments-core';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
-import { applyOrderCommand, type OrderChange } from './order-command.js';
+import { PermanentError } from '../lib/errors.js';
+import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
+import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
 import { resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
@@ -21,39 +34,74 @@ export type EventVerdict =
 
 export type StripeEventDeps = {
   catalogue: ProductCatalogue;
-  /** Resolves thin notifications and legacy charge references; null offline. */
-  stripe: Stripe | null;
   logger: Logger;
+  /** For what an event does not say (which invoice a PaymentIntent paid, a thin notification's snapshot); null offline. */
+  stripe?: Stripe | null;
   /** Test seam: called before an event is applied; a throw is a handler fault. */
   beforeApply?: (event: StripeEventLike) => void;
 };
 
 /**
  * What a stored Stripe event means for Settle: map it to a command (payments-core) and apply it
- * to its order through the one order use case, inside the inbox's transaction.
+ * to its order through the one order use case, inside the inbox's transaction. A malformed
+ * subscription or invoice is a permanent error (dead-lettered with the mapper's reason).
  */
 export async function processStripeEvent(trx: Trx, eventId: string, payload: unknown, deps: StripeEventDeps): Promise<EventVerdict> {
   // Thin notifications and disputes or refunds naming only their charge need a Stripe read; the
   // inbox's transaction stays open for it, which these rare events can afford.
-  const resolved = await resolveStoredEvent(deps.stripe, payload);
+  const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
   if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
   if (resolved.kind === 'reconcile') return resolved;
   const event = resolved.event;
   deps.beforeApply?.(event);
   const mapped = mapStripeEvent(event);
-  if (!mapped.supported) return { kind: 'unsupported' };
-  const result = await applyOrderCommand(
+  if (!mapped.supported) {
+    if (mapped.malformed) throw new PermanentError(`${event.type}: ${mapped.reason}`);
+    return { kind: 'unsupported' };
+  }
+  const apply = (command: PaymentCommand, ref: OrderRef = mapped.ref) => applyOrderCommand(
     trx,
-    { ref: mapped.ref, subscriptionId: subscriptionIdOf(mapped.command) },
-    { kind: 'stripe', command: mapped.command, customerEmail: checkoutEmailOf(event) },
+    { ref, subscription: subscriptionRefOf(command) },
+    { kind: 'stripe', command, customerEmail: checkoutEmailOf(event) },
     { at: event.created, catalogue: deps.catalogue, logger: deps.logger },
     { cause: 'stripe_event', actor: 'stripe', eventId, stripeAt: event.created },
   );
+  let result = await apply(mapped.command);
+  if (result.status === 'no_order' && isMoneyBackCommand(mapped.command)) {
+    result = await viaInvoiceOfPayment(event, mapped.command, apply, deps) ?? result;
+  }
   if (result.status === 'no_order') {
-    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe, mapped.ref, mapped.command);
+    if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
+    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command);
     if (disposition === 'ignore') return { kind: 'ignored' };
-    return { kind: 'no_order', error: `no order matches ${JSON.stringify(mapped.ref)}` };
+    return { kind: 'no_order', error: `no order matches ${JSON.stringify({ ...mapped.ref, ...subscriptionRefOf(mapped.command) })}` };
   }
   if (result.status === 'refused') throw new Error(`event ${eventId}: a Stripe fact was refused like an admin override`);
   return { kind: 'decided', change: result, event };
+}
+
+/**
+ * A refund or dispute of a subscription's payment that arrived before the `invoice_payment`
+ * linking its PaymentIntent to an invoice: find the invoice (named on the charge by older API
+ * versions, else through Stripe's invoice payments), record the link as that event would
+ * have, and apply the refund or dispute again. Null when no invoice could be found.
+ */
+async function viaInvoiceOfPayment(
+  event: StripeEventLike,
+  command: PaymentCommand & { paymentIntentId: string },
+  apply: (command: PaymentCommand, ref?: OrderRef) => Promise<OrderCommandResult>,
+  deps: StripeEventDeps,
+): Promise<OrderCommandResult | null> {
+  const named = invoiceIdOfPayment(event.data.object);
+  const found = named ? { invoiceId: named, invoicePaymentId: null } : deps.stripe ? await findInvoiceOfPaymentIntent(deps.stripe, command.paymentIntentId) : null;
+  if (!found) return null;
+  const linked = await apply({
+    type: 'invoice_payment_linked',
+    invoiceId: found.invoiceId,
+    invoicePaymentId: found.invoicePaymentId ?? `${found.invoiceId}:${command.paymentIntentId}`,
+    paymentIntentId: command.paymentIntentId,
+    chargeId: null,
+    paid: true,
+  }, { orderId: null, checkoutSessionId: null, paymentIntentId: null });
+  return linked.status === 'decided' ? apply(command) : null;
 }

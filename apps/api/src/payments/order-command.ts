@@ -1,4 +1,4 @@
-import { listRefundsForOrder, lockOrder, lockOrderByRef, lockOrderOfDuplicatePayment, lockOrderOfSubscription, type OrderRow, type Trx } from '@settle/db';
+import { listRefundsForOrder, lockOrder, lockOrderByRef, lockOrderOfDuplicatePayment, lockOrderOfSubscriptionRef, type OrderRow, type Trx } from '@settle/db';
 import {
   decide,
   decideOverride,
@@ -13,6 +13,7 @@ import {
   type PaymentCommand,
   type Rejection,
   type ShadowDecision,
+  type SubscriptionRef,
 } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import { errorMessage } from '../lib/errors.js';
@@ -22,10 +23,14 @@ import { toOrderState } from './order.mapper.js';
 import { productOfOrder, type Product, type ProductCatalogue } from './product-catalogue.js';
 import { afterOrderDecision } from './order-followups.js';
 import { readShadowState } from './shadow-state.js';
-import { applySubscriptionFacts } from './subscription-sync.js';
+import { applySubscriptionCommand, isSubscriptionOnly } from './subscription-lifecycle.js';
 
-/** Which order a command is for: by Settle's id, or by what a Stripe event names. */
-export type OrderTarget = { orderId: string } | { ref: OrderRef; subscriptionId: string | null };
+/**
+ * Which order a command is for: by Settle's id, or by what a Stripe event names (the order's
+ * own references, else the subscription it started, found by subscription, invoice or the
+ * PaymentIntent that paid one of its invoices).
+ */
+export type OrderTarget = { orderId: string } | { ref: OrderRef; subscription: SubscriptionRef };
 
 /** What to do to the order. Each door (webhook, reconciler, admin) only builds one of these. */
 export type OrderCommand =
@@ -47,8 +52,11 @@ export type OrderChange = {
   status: 'decided';
   /** What was decided on: the order (a handler or override decision) or its subscription. */
   subject: 'order' | 'subscription';
-  /** `Outcome` of the decision, or `subscription_changed` for a subscription fact that moved it. */
-  outcome: Outcome | 'subscription_changed';
+  /**
+   * `Outcome` of the decision; for a subscription-only command `subscription_changed`,
+   * `payment_recorded` (an invoice's money, refund or dispute) or `trial_will_end`.
+   */
+  outcome: Outcome | 'subscription_changed' | 'payment_recorded' | 'trial_will_end';
   rejection: Rejection | null;
   /** The order before and after (the row after the change, still locked by the transaction). */
   from: OrderStatus;
@@ -69,7 +77,7 @@ export type OrderChange = {
 
 export type OrderCommandResult =
   | OrderChange
-  /** No order matches the target (yet). Nothing was written. */
+  /** No order matches the target (yet), or the subscription payment it names is not known yet. Nothing was written. */
   | { status: 'no_order' }
   /** An admin override that cannot apply (same status, no reason). Nothing was written. */
   | { status: 'refused'; code: 'SAME_STATUS' | 'REASON_REQUIRED'; message: string; order: OrderRow };
@@ -91,8 +99,8 @@ export async function applyOrderCommand(
   const row = await lockTarget(trx, target);
   if (!row) return { status: 'no_order' };
   const product = productOfOrder(context.catalogue, row);
-  if (command.kind === 'stripe' && command.command.type === 'subscription_changed') {
-    return changeSubscription(trx, row, product, command.command.subscription, context.at);
+  if (command.kind === 'stripe' && isSubscriptionOnly(command.command, row)) {
+    return changeSubscription(trx, row, product, command.command, context, source);
   }
   // Refund commands are decided against the order's refund records (what was undone, and when).
   const refunds = command.kind === 'stripe' && (command.command.type === 'refund_changed' || command.command.type === 'charge_refunded')
@@ -124,6 +132,7 @@ export async function applyOrderCommand(
     shadow,
     source,
     at: context.at,
+    catalogue: context.catalogue,
   });
   return {
     status: 'decided',
@@ -140,13 +149,14 @@ export async function applyOrderCommand(
   };
 }
 
-async function lockTarget(trx: Trx, target: OrderTarget): Promise<OrderRow | undefined> {
+/** Find and lock the order a target names (see `OrderTarget`). */
+export async function lockTarget(trx: Trx, target: OrderTarget): Promise<OrderRow | undefined> {
   if ('orderId' in target) return lockOrder(trx, target.orderId);
-  // Subscription events and invoices may carry no order id: their subscription leads to the order.
+  // Subscription events, invoices and a renewal's money may carry no order id: their subscription leads to the order.
   // A duplicate payment's refunds name its PaymentIntent, which only the duplicate record knows.
   return (
     (await lockOrderByRef(trx, target.ref)) ??
-    (await lockOrderOfSubscription(trx, target.subscriptionId)) ??
+    (await lockOrderOfSubscriptionRef(trx, target.subscription))?.order ??
     (await lockOrderOfDuplicatePayment(trx, target.ref.paymentIntentId))
   );
 }
@@ -155,15 +165,18 @@ async function changeSubscription(
   trx: Trx,
   row: OrderRow,
   product: Product,
-  facts: Parameters<typeof applySubscriptionFacts>[3],
-  at: number,
-): Promise<OrderChange> {
-  const sub = await applySubscriptionFacts(trx, row, product, facts, at);
+  command: PaymentCommand,
+  context: OrderCommandContext,
+  source: DecisionSource,
+): Promise<OrderCommandResult> {
+  const sub = await applySubscriptionCommand(trx, { catalogue: context.catalogue }, row, product, command, context.at, source);
+  // The payment a link, refund or dispute names is not recorded yet: like an order not created yet.
+  if (sub.outcome === 'unmatched') return { status: 'no_order' };
   const status = toOrderState(row).status;
   return {
     status: 'decided',
     subject: 'subscription',
-    outcome: sub.stale ? 'stale' : sub.changed ? 'subscription_changed' : 'noop',
+    outcome: sub.outcome,
     rejection: null,
     from: status,
     order: row,

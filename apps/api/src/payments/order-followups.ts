@@ -3,7 +3,8 @@ import type { Decision, Disagreement, OrderState, PaymentCommand, ShadowDecision
 import type { DecisionSource } from './apply-decision.js';
 import type { Product } from './product-catalogue.js';
 import { recordShadowDecision } from './shadow-state.js';
-import { afterSubscriptionOrderDecision } from './subscription-sync.js';
+import { afterSubscriptionOrderDecision } from './subscription-lifecycle.js';
+import type { ProductCatalogue } from './product-catalogue.js';
 
 /** A decision just carried out on a locked order, with what the follow-ups need to know. */
 export type DecidedOrder = {
@@ -20,6 +21,7 @@ export type DecidedOrder = {
   shadow: { before: OrderState; decided: ShadowDecision } | null;
   source: DecisionSource;
   at: number;
+  catalogue: ProductCatalogue;
 };
 
 export type FollowUps = { order: OrderRow; subscriptionChanged: boolean; disagreement: Disagreement | null };
@@ -33,7 +35,7 @@ export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<Fol
   const { before, order, decision } = d;
   if (d.customerEmail && !before.customer_email) await recordCustomerEmail(trx, order.id, d.customerEmail);
   const sub = before.mode === 'subscription'
-    ? await afterSubscriptionOrderDecision(trx, before, d.product, d.paymentCommand, decision, d.at)
+    ? await afterSubscriptionOrderDecision(trx, { catalogue: d.catalogue }, before, d.product, d.paymentCommand, d.at, d.source)
     : null;
   const disagreement =
     d.shadow && (await recordShadowDecision(trx, order.id, d.source.eventId, d.shadow.before, d.shadow.decided))

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { GrantSpec } from '@settle/payments-core';
+import type { GrantSpec, PlanOfPrice } from '@settle/payments-core';
 import { PermanentError } from '../lib/errors.js';
 
 const ProductSchema = z.object({
@@ -13,28 +13,52 @@ const ProductSchema = z.object({
   grant: z.union([z.object({ credits: z.number().int().positive() }), z.object({ plan: z.string().min(1) })]),
   /** What a partial refund takes back of granted credits (a full refund takes them all). */
   partialRefund: z.enum(['proportional', 'none']).default('proportional'),
-});
+  /** A plan's free trial: Checkout asks Stripe for `subscription_data.trial_period_days`. */
+  trialDays: z.number().int().min(1).max(730).optional(),
+}).refine((p) => p.trialDays === undefined || p.mode === 'subscription', { message: 'trialDays is for subscription products', path: ['trialDays'] })
+  .refine((p) => p.mode === 'payment' || 'plan' in p.grant, { message: 'a subscription product grants a plan', path: ['grant'] });
 export type Product = z.infer<typeof ProductSchema>;
 
 /** Parity with the open-saas demo: a credits pack and the hobby and pro plans. */
 export const DEMO_PRODUCTS: Product[] = [
   { id: 'credits10', name: '10 credits', mode: 'payment', stripePriceId: null, amount: 995, currency: 'usd', grant: { credits: 10 }, partialRefund: 'proportional' },
-  { id: 'hobby', name: 'Hobby plan', mode: 'subscription', stripePriceId: null, amount: 999, currency: 'usd', grant: { plan: 'hobby' }, partialRefund: 'none' },
-  { id: 'pro', name: 'Pro plan', mode: 'subscription', stripePriceId: null, amount: 1999, currency: 'usd', grant: { plan: 'pro' }, partialRefund: 'none' },
+  { id: 'hobby', name: 'Hobby plan', mode: 'subscription', stripePriceId: 'price_hobby_monthly', amount: 999, currency: 'usd', grant: { plan: 'hobby' }, partialRefund: 'none' },
+  { id: 'pro', name: 'Pro plan', mode: 'subscription', stripePriceId: 'price_pro_monthly', amount: 1999, currency: 'usd', grant: { plan: 'pro' }, partialRefund: 'none' },
 ];
+
+/** The demo catalogue's prices as Stripe (or the simulator) must know them. */
+export function catalogueStripePrices(products: readonly Product[]) {
+  return Object.fromEntries(products.filter((p) => p.stripePriceId).map((p) => [p.stripePriceId!, {
+    unit_amount: p.amount, currency: p.currency, name: p.name, product: `prod_${p.id}`,
+    recurring: p.mode === 'subscription' ? { interval: 'month' as const } : null,
+  }]));
+}
 
 export type ProductCatalogue = {
   list(): Product[];
   get(id: string): Product | undefined;
   /** What an order of `quantity` grants. */
   grantFor(product: Product, quantity: number): GrantSpec;
+  /** The subscription product sold at a Stripe price (how plan changes are recognised). */
+  byStripePrice(priceId: string): Product | undefined;
+  /**
+   * How a subscription started by an order of `product` reads its item's price: the plan of
+   * that catalogue price, or null (not in the catalogue: review). A product sold with an inline
+   * price (no `stripePriceId`) has a price id Stripe made up, so its plan cannot be followed by
+   * price: any price not in the catalogue is then read as the product's own plan.
+   */
+  planOfPriceFor(product: Product): PlanOfPrice;
 };
 
 export function createCatalogue(products: Product[]): ProductCatalogue {
   const byId = new Map(products.map((p) => [p.id, p]));
+  const byPrice = new Map(products.filter((p) => p.mode === 'subscription' && p.stripePriceId).map((p) => [p.stripePriceId!, p]));
+  const planOf = (p: Product | undefined) => (p && 'plan' in p.grant ? p.grant.plan : null);
   return {
     list: () => [...products],
     get: (id) => byId.get(id),
+    byStripePrice: (priceId) => byPrice.get(priceId),
+    planOfPriceFor: (product) => (priceId) => planOf(byPrice.get(priceId)) ?? (product.stripePriceId ? null : planOf(product)),
     grantFor: (product, quantity) =>
       'credits' in product.grant
         ? { kind: 'credits', credits: product.grant.credits * quantity, partialRefund: product.partialRefund }

@@ -1,10 +1,10 @@
 import {
   claimOrdersToReconcile,
+  claimStaleSubscriptions,
   findOrder,
+  findSubscription,
   finishReconciliationRun,
   listRecentUnmatchedEvents,
-  lockOrderByRef,
-  lockOrderOfSubscription,
   markOrderReconciled,
   reconciliationDrift,
   requeueEvents,
@@ -13,12 +13,21 @@ import {
   type OrderRow,
   type ReconcileAges,
 } from '@settle/db';
-import { commandsFromStripeSnapshot, idOf, mapStripeEvent, subscriptionIdOf, type StripeEventLike } from '@settle/payments-core';
+import {
+  ENTITLING_SUBSCRIPTION_STATUSES,
+  commandsFromStripeSnapshot,
+  commandsFromSubscriptionSnapshot,
+  idOf,
+  mapStripeEvent,
+  subscriptionRefOf,
+  type StripeEventLike,
+  type TimedCommand,
+} from '@settle/payments-core';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
-import { applyOrderCommand, reportOrderChange, type OrderChange } from './order-command.js';
+import { applyOrderCommand, lockTarget, reportOrderChange, type OrderChange } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 
 export type ReconcileResult = { order: OrderRow; changed: boolean; commands: string[] };
@@ -48,6 +57,8 @@ export type ReconcilerDeps = {
   metrics: Metrics;
   ages: ReconcileAges;
   batch: number;
+  /** A subscription whose period ended this long ago with no news from Stripe is asked about. */
+  subscriptionStaleAfterMinutes: number;
   onOrderChanged: (orderId: string) => void;
 };
 
@@ -72,7 +83,30 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const current = await findOrder(deps.db, orderId);
     if (!current) return null;
-    const commands = commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000));
+    return applyStripeReading(current, commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000)), actor);
+  }
+
+  /**
+   * A subscription that looks stale (its period ended without a paid renewal, a status change
+   * or an end heard of): read it and its latest invoice from Stripe and apply what they say
+   * through the same use case, to the order that started it.
+   */
+  async function reconcileSubscription(subscriptionId: string, actor: string): Promise<ReconcileResult | null> {
+    const stripe = deps.stripe;
+    if (!stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
+    const row = await findSubscription(deps.db, subscriptionId);
+    const order = row?.order_id ? await findOrder(deps.db, row.order_id) : undefined;
+    if (!order) return null;
+    const subscription = await stripe.subscriptions.retrieve(subscriptionId);
+    const latest = idOf(subscription.latest_invoice);
+    const invoice = latest ? await stripe.invoices.retrieve(latest) : null;
+    const commands = commandsFromSubscriptionSnapshot(subscription, invoice, Math.floor(Date.now() / 1000));
+    if (!commands) throw new PermanentError(`Stripe returned a subscription ${subscriptionId} or invoice ${latest} Settle cannot read`);
+    return applyStripeReading(order, commands, actor);
+  }
+
+  async function applyStripeReading(current: OrderRow, commands: TimedCommand[], actor: string): Promise<ReconcileResult> {
+    const orderId = current.id;
     const changes: OrderChange[] = [];
     const result = await deps.db.transaction().execute(async (trx) => {
       let order = current;
@@ -84,7 +118,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         changes.push(r);
       }
       await markOrderReconciled(trx, orderId);
-      return { order, changed: changes.some((c) => c.orderChanged), commands: commands.map((c) => c.command.type) };
+      return { order, changed: changes.some((c) => c.orderChanged || c.subscriptionChanged), commands: commands.map((c) => c.command.type) };
     });
     for (const c of changes) reportOrderChange(deps.metrics, deps.logger, c, { cause: 'reconciler', actor, eventId: null, stripeAt: null });
     if (result.changed) {
@@ -102,8 +136,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     for (const r of rows) {
       const mapped = mapStripeEvent(r.payload as StripeEventLike);
       if (!mapped.supported) continue;
-      const found = await deps.db.transaction().execute(async (trx) =>
-        (await lockOrderByRef(trx, mapped.ref)) ?? (await lockOrderOfSubscription(trx, subscriptionIdOf(mapped.command))));
+      const found = await deps.db.transaction().execute((trx) => lockTarget(trx, { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) }));
       if (found) matchable.push(r.id);
     }
     return requeueEvents(deps.db, matchable);
@@ -118,17 +151,27 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     try {
       requeuedEvents = await requeueMatchableEvents();
       if (deps.stripe) {
-        const ids = await claimOrdersToReconcile(deps.db, deps.ages, deps.batch);
-        for (const id of ids) {
-          try {
-            const r = await reconcileOrder(id, 'reconciler');
-            checked += 1;
-            if (r?.changed) disagreements += 1;
-          } catch (err) {
-            errors += 1;
-            deps.logger.warn({ orderId: id, err: errorMessage(err) }, 'reconciliation of an order failed');
+        // Each stuck order, then each stale subscription: one failure is counted and logged, the rest go on.
+        const check = async (ids: string[], what: 'order' | 'subscription', reconcile: (id: string, actor: string) => Promise<ReconcileResult | null>) => {
+          for (const id of ids) {
+            try {
+              const r = await reconcile(id, 'reconciler');
+              checked += 1;
+              if (r?.changed) disagreements += 1;
+            } catch (err) {
+              errors += 1;
+              deps.logger.warn({ [`${what}Id`]: id, err: errorMessage(err) }, `reconciliation of a ${what} failed`);
+            }
           }
-        }
+        };
+        await check(await claimOrdersToReconcile(deps.db, deps.ages, deps.batch), 'order', reconcileOrder);
+        const stale = await claimStaleSubscriptions(deps.db, {
+          statuses: ENTITLING_SUBSCRIPTION_STATUSES,
+          graceMinutes: deps.subscriptionStaleAfterMinutes,
+          everyMinutes: deps.subscriptionStaleAfterMinutes,
+          limit: deps.batch,
+        });
+        await check(stale, 'subscription', reconcileSubscription);
       }
     } finally {
       await finishReconciliationRun(deps.db, runId, { checked, disagreements, errors, requeuedEvents });

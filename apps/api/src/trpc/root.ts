@@ -11,6 +11,8 @@ import { adminTokensRouter } from './routers/admin-tokens.router.js';
 import { authRouter } from './routers/auth.router.js';
 import { adminFlagsRouter } from './routers/admin-flags.router.js';
 import { adminRolloutRouter } from './routers/admin-rollout.router.js';
+import { adminSubscriptionsRouter } from './routers/admin-subscriptions.router.js';
+import { billingRouter } from './routers/billing.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -18,6 +20,7 @@ export const appRouter = router({
   checkout: checkoutRouter,
   orders: ordersRouter,
   entitlements: entitlementsRouter,
+  billing: billingRouter,
   auth: authRouter,
   admin: router({
     users: adminUsersRouter,
@@ -28,6 +31,7 @@ export const appRouter = router({
     metrics: adminMetricsRouter,
     flags: adminFlagsRouter,
     rollout: adminRolloutRouter,
+    subscriptions: adminSubscriptionsRouter,
   }),
 });
 

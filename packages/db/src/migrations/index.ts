@@ -10,6 +10,7 @@ import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.
 import * as refundsDuplicatesIgnored from './20261201063000_refunds_duplicates_ignored.js';
 import * as rateLimits from './20261201064000_rate_limits.js';
 import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
+import * as subscriptionPayments from './20261201074300_subscription_payments.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '20261201063000_refunds_duplicates_ignored': refundsDuplicatesIgnored,
   '20261201064000_rate_limits': rateLimits,
   '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
+  '20261201074300_subscription_payments': subscriptionPayments,
 };

@@ -2,15 +2,22 @@ import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { InvoiceRow } from '../tables/invoice.table.js';
 import type { OrderRow } from '../tables/order.table.js';
-import type { NewSubscription, SubscriptionRow } from '../tables/subscription.table.js';
-import { lockOrder } from './order.repository.js';
+import type {
+  NewSubscription,
+  NewSubscriptionHistory,
+  NewSubscriptionPayment,
+  SubscriptionHistoryRow,
+  SubscriptionPaymentRow,
+  SubscriptionRow,
+} from '../tables/subscription.table.js';
+import { cursorTime, lockOrder } from './order.repository.js';
 
 /** Lock a subscription's row; the caller already holds its order's lock (lock order: order, subscription, entitlement). */
 export async function lockSubscription(trx: Trx, subscriptionId: string): Promise<SubscriptionRow | undefined> {
   return trx.selectFrom('subscriptions').selectAll().where('id', '=', subscriptionId).forUpdate().executeTakeFirst();
 }
 
-/** Insert or replace a subscription's state; who owns it (user, order, product, plan) never changes once known. */
+/** Insert or replace a subscription's state; who owns it (user, order, product) never changes once known. */
 export async function saveSubscription(trx: Trx, row: NewSubscription): Promise<SubscriptionRow> {
   return trx
     .insertInto('subscriptions')
@@ -25,6 +32,11 @@ export async function saveSubscription(trx: Trx, row: NewSubscription): Promise<
         current_period_end: eb.ref('excluded.current_period_end'),
         cancel_at_period_end: eb.ref('excluded.cancel_at_period_end'),
         status_stripe_at: eb.ref('excluded.status_stripe_at'),
+        plan: eb.ref('excluded.plan'),
+        plan_stripe_at: eb.ref('excluded.plan_stripe_at'),
+        unknown_price_id: eb.ref('excluded.unknown_price_id'),
+        trial_end: sql`coalesce(${eb.ref('excluded.trial_end')}, subscriptions.trial_end)`,
+        latest_invoice_id: sql`coalesce(${eb.ref('excluded.latest_invoice_id')}, subscriptions.latest_invoice_id)`,
         updated_at: sql`now()`,
       })),
     )
@@ -37,6 +49,30 @@ export async function lockOrderOfSubscription(trx: Trx, subscriptionId: string |
   if (!subscriptionId) return undefined;
   const sub = await trx.selectFrom('subscriptions').select('order_id').where('id', '=', subscriptionId).executeTakeFirst();
   return sub?.order_id ? lockOrder(trx, sub.order_id) : undefined;
+}
+
+/**
+ * Find and lock the order that started the subscription an event is about, for events that name
+ * no order: by its subscription, by an invoice Settle recorded as its payment, or by the
+ * PaymentIntent that paid such an invoice. Returns the subscription id it went through.
+ */
+export async function lockOrderOfSubscriptionRef(
+  trx: Trx,
+  ref: { subscriptionId: string | null; invoiceId: string | null; paymentIntentId: string | null },
+): Promise<{ order: OrderRow; subscriptionId: string } | undefined> {
+  const viaPayment = async () => {
+    if (ref.invoiceId) {
+      const p = await trx.selectFrom('subscription_payments').select('subscription_id').where('invoice_id', '=', ref.invoiceId).executeTakeFirst();
+      if (p) return p.subscription_id;
+    }
+    if (!ref.paymentIntentId) return null;
+    const p = await trx.selectFrom('subscription_payments').select('subscription_id').where('payment_intent_id', '=', ref.paymentIntentId).executeTakeFirst();
+    return p?.subscription_id ?? null;
+  };
+  const subscriptionId = ref.subscriptionId ?? (await viaPayment());
+  if (!subscriptionId) return undefined;
+  const order = await lockOrderOfSubscription(trx, subscriptionId);
+  return order ? { order, subscriptionId } : undefined;
 }
 
 /** A user's subscriptions, each with the status of the order that started it. */
@@ -125,4 +161,113 @@ export async function findSubscriptionCheckoutBlock(
     .orderBy('orders.created_at', 'desc')
     .executeTakeFirst();
   return order ? { kind: 'order', orderId: order.id, status: order.status } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscription payments (one per invoice) and the subscription's timeline
+
+/** Lock one payment (invoice) of a subscription; the caller holds the subscription's order lock. */
+export async function lockSubscriptionPayment(trx: Trx, invoiceId: string): Promise<SubscriptionPaymentRow | undefined> {
+  return trx.selectFrom('subscription_payments').selectAll().where('invoice_id', '=', invoiceId).forUpdate().executeTakeFirst();
+}
+
+/** Insert or replace a payment with its merged state (the merge happens in payments-core). */
+export async function saveSubscriptionPayment(trx: Trx, row: NewSubscriptionPayment): Promise<void> {
+  const { invoice_id: _id, created_at: _c, ...update } = row;
+  await trx
+    .insertInto('subscription_payments')
+    .values(row)
+    .onConflict((oc) => oc.column('invoice_id').doUpdateSet({ ...update, updated_at: sql`now()` }))
+    .execute();
+}
+
+/** The payment a PaymentIntent or charge paid, once `invoice_payment.paid` (or an older invoice) linked them. */
+export async function findSubscriptionPaymentByMoney(
+  db: Db | Trx,
+  money: { paymentIntentId: string | null; chargeId?: string | null },
+): Promise<SubscriptionPaymentRow | undefined> {
+  if (money.paymentIntentId) {
+    const byIntent = await db.selectFrom('subscription_payments').selectAll().where('payment_intent_id', '=', money.paymentIntentId).executeTakeFirst();
+    if (byIntent) return byIntent;
+  }
+  if (!money.chargeId) return undefined;
+  return db.selectFrom('subscription_payments').selectAll().where('charge_id', '=', money.chargeId).executeTakeFirst();
+}
+
+export async function findSubscriptionPayment(db: Db | Trx, invoiceId: string): Promise<SubscriptionPaymentRow | undefined> {
+  return db.selectFrom('subscription_payments').selectAll().where('invoice_id', '=', invoiceId).executeTakeFirst();
+}
+
+export async function listSubscriptionPayments(db: Db | Trx, subscriptionIds: string[]): Promise<SubscriptionPaymentRow[]> {
+  if (subscriptionIds.length === 0) return [];
+  return db.selectFrom('subscription_payments').selectAll().where('subscription_id', 'in', subscriptionIds)
+    .orderBy('stripe_created').orderBy('invoice_id').execute();
+}
+
+export async function insertSubscriptionHistory(trx: Trx, row: NewSubscriptionHistory): Promise<void> {
+  await trx.insertInto('subscription_history').values(row).execute();
+}
+
+export async function listSubscriptionHistory(db: Db | Trx, subscriptionId: string): Promise<SubscriptionHistoryRow[]> {
+  return db.selectFrom('subscription_history').selectAll().where('subscription_id', '=', subscriptionId).orderBy('id').execute();
+}
+
+export async function findSubscription(db: Db | Trx, subscriptionId: string): Promise<SubscriptionRow | undefined> {
+  return db.selectFrom('subscriptions').selectAll().where('id', '=', subscriptionId).executeTakeFirst();
+}
+
+export type SubscriptionCursor = { createdAt: string; id: string };
+
+/** Subscriptions for the console, newest first, with a keyset cursor on (created_at, id). */
+export async function listSubscriptionsForAdmin(
+  db: Db,
+  f: { status?: string | undefined; userId?: string | undefined; cursor?: SubscriptionCursor | undefined; limit: number },
+): Promise<(SubscriptionRow & { cursor_at: string })[]> {
+  let q = db.selectFrom('subscriptions').selectAll().select(cursorTime('created_at').as('cursor_at'));
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.userId) q = q.where('user_id', '=', f.userId);
+  if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id})`);
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+/** How many subscriptions are in each status with each plan and price (the Overview's counts and MRR). */
+export async function countSubscriptionsByStatusAndPlan(
+  db: Db,
+): Promise<{ status: string; plan: string | null; stripe_price_id: string | null; product_id: string; count: number }[]> {
+  const rows = await db
+    .selectFrom('subscriptions')
+    .select(['status', 'plan', 'stripe_price_id', 'product_id', sql<string>`count(*)`.as('count')])
+    .groupBy(['status', 'plan', 'stripe_price_id', 'product_id'])
+    .execute();
+  return rows.map((r) => ({ ...r, count: Number(r.count) }));
+}
+
+/**
+ * Claim subscriptions that look stale for the reconciler: Stripe should have renewed, ended or
+ * dunned them (their period ended `graceMinutes` ago) and nobody asked Stripe in the last
+ * `everyMinutes`. Claiming stamps them, so concurrent instances take different ones.
+ */
+export async function claimStaleSubscriptions(
+  db: Db,
+  q: { statuses: readonly string[]; graceMinutes: number; everyMinutes: number; limit: number },
+): Promise<string[]> {
+  const rows = await sql<{ id: string }>`
+    update subscriptions set last_reconciled_at = now()
+    where id in (
+      select id from subscriptions
+      where status in (${sql.join(q.statuses)})
+        and current_period_end < now() - ${`${q.graceMinutes} minutes`}::interval
+        and (last_reconciled_at is null or last_reconciled_at < now() - ${`${q.everyMinutes} minutes`}::interval)
+      order by current_period_end
+      limit ${q.limit}
+      for update skip locked
+    )
+    returning id`.execute(db);
+  return rows.rows.map((r) => r.id);
+}
+
+/** Subscriptions parked for review because their price is not in the catalogue. */
+export async function countSubscriptionsNeedingReview(db: Db): Promise<number> {
+  const r = await db.selectFrom('subscriptions').select(sql<string>`count(*)`.as('n')).where('unknown_price_id', 'is not', null).executeTakeFirst();
+  return Number(r?.n ?? 0);
 }

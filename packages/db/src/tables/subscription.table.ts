@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
@@ -19,8 +19,65 @@ export interface SubscriptionTable {
   cancel_at_period_end: ColumnType<boolean, boolean | undefined, boolean>;
   /** Stripe `created` of the event that set the status (order-proofing). */
   status_stripe_at: Date;
+  /** Stripe `created` of the fact whose catalogue price set `plan` (the plan has its own clock). */
+  plan_stripe_at: Date | null;
+  /** The current item's price when the catalogue does not know it: waits for review, last known plan kept. */
+  unknown_price_id: string | null;
+  trial_end: Date | null;
+  latest_invoice_id: string | null;
+  last_reconciled_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
 export type SubscriptionRow = Selectable<SubscriptionTable>;
 export type NewSubscription = Insertable<SubscriptionTable>;
+
+/** One invoice of a subscription, as a payment of it (id = Stripe's invoice id). */
+export interface SubscriptionPaymentTable {
+  invoice_id: string;
+  subscription_id: string;
+  billing_reason: string | null;
+  /** Stripe's invoice status: draft, open, uncollectible, void, paid. */
+  status: string;
+  number: string | null;
+  hosted_invoice_url: string | null;
+  invoice_pdf: string | null;
+  amount_due: number;
+  amount_paid: number;
+  currency: string;
+  period_start: Date | null;
+  period_end: Date | null;
+  price_id: string | null;
+  payment_intent_id: string | null;
+  charge_id: string | null;
+  amount_refunded: number;
+  dispute_id: string | null;
+  dispute_status: 'open' | 'won' | 'lost' | null;
+  attempt_count: number;
+  stripe_created: Date;
+  paid_at: Date | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export type SubscriptionPaymentRow = Selectable<SubscriptionPaymentTable>;
+export type NewSubscriptionPayment = Insertable<SubscriptionPaymentTable>;
+
+/** The timeline of a subscription: status and plan changes, payments, reviews and notices, with who and why. */
+export interface SubscriptionHistoryTable {
+  id: Generated<string>;
+  subscription_id: string;
+  kind: 'status' | 'plan' | 'payment' | 'review' | 'notice';
+  from_status: string | null;
+  to_status: string | null;
+  from_plan: string | null;
+  to_plan: string | null;
+  invoice_id: string | null;
+  cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
+  actor: string;
+  reason: string | null;
+  event_id: string | null;
+  stripe_at: Date | null;
+  created_at: Timestamp;
+}
+export type SubscriptionHistoryRow = Selectable<SubscriptionHistoryTable>;
+export type NewSubscriptionHistory = Insertable<SubscriptionHistoryTable>;

@@ -1,6 +1,8 @@
 import {
   findInvoiceForOrder,
   findOrder,
+  findSubscriptionForOrder,
+  listSubscriptionPayments,
   listEventsForOrder,
   listDuplicatePaymentsForOrder,
   listGrantsForOrder,
@@ -12,6 +14,7 @@ import { ORDER_STATUSES } from '@settle/payments-core';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { toDuplicatePaymentDto, toOrderDto, toRefundDto } from '../../payments/order.mapper.js';
+import { toSubscriptionDto } from '../../payments/subscription.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
 import { recordAdminAction } from '@settle/db';
@@ -62,16 +65,20 @@ export const adminOrdersRouter = router({
       const db = ctx.deps.database.db;
       const row = await findOrder(db, input.orderId);
       if (!row) throw domainError('NOT_FOUND', 'order not found');
-      const [invoice, events, transitions, grants, refunds, duplicatePayments] = await Promise.all([
+      const [invoice, events, transitions, grants, subscription, refunds, duplicatePayments] = await Promise.all([
         findInvoiceForOrder(db, row.id),
         listEventsForOrder(db, row.id),
         listTransitions(db, row.id),
         listGrantsForOrder(db, row.id),
+        row.mode === 'subscription' ? findSubscriptionForOrder(db, row.id) : Promise.resolve(undefined),
         listRefundsForOrder(db, row.id),
         listDuplicatePaymentsForOrder(db, row.id),
       ]);
+      const payments = subscription ? await listSubscriptionPayments(db, [subscription.id]) : [];
       return {
-        order: toOrderDto(row, invoice),
+        order: toOrderDto(row, invoice, subscription),
+        /** A plan order's subscription: what the plan is doing now, whatever the order's own status. */
+        subscription: subscription ? toSubscriptionDto(subscription, payments, ctx.deps.catalogue) : null,
         events: events.map((e) => ({
           eventId: e.id,
           type: e.type,

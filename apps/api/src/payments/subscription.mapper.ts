@@ -1,0 +1,130 @@
+import type { SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow } from '@settle/db';
+import { isMoneyTakenBack, type SubscriptionStatus } from '@settle/payments-core';
+import { toSubscriptionPayment, toSubscriptionState } from './subscription-lifecycle.js';
+import type { ProductCatalogue } from './product-catalogue.js';
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+/** One invoice of a subscription, as the console and `admin.subscriptions.get` show it. */
+export type SubscriptionPaymentDto = {
+  invoiceId: string;
+  number: string | null;
+  billingReason: string | null;
+  status: string;
+  amountDue: number;
+  amountPaid: number;
+  amountRefunded: number;
+  currency: string;
+  periodStart: string | null;
+  periodEnd: string | null;
+  priceId: string | null;
+  paymentIntentId: string | null;
+  chargeId: string | null;
+  dispute: { id: string | null; status: 'open' | 'won' | 'lost' } | null;
+  attemptCount: number;
+  /** Charged back or refunded in full: the plan is taken while this is so. */
+  moneyTakenBack: boolean;
+  hostedInvoiceUrl: string | null;
+  invoicePdf: string | null;
+  createdAt: string;
+  paidAt: string | null;
+};
+
+export type SubscriptionDto = {
+  subscriptionId: string;
+  userId: string;
+  orderId: string | null;
+  productId: string;
+  plan: string | null;
+  status: SubscriptionStatus;
+  stripeStatus: string;
+  cancelAtPeriodEnd: boolean;
+  currentPeriodEnd: string | null;
+  trialEnd: string | null;
+  stripePriceId: string | null;
+  /** Set while the item's price is not in the catalogue (the last known plan is kept). */
+  reviewReason: string | null;
+  /** When Stripe will bill next, and what, while the subscription renews. */
+  nextInvoice: { at: string | null; amount: number | null; currency: string | null } | null;
+  /** The open invoice Stripe is retrying, while in dunning. */
+  dunning: { invoiceId: string; attempts: number; amountDue: number; currency: string } | null;
+  /** Whether a payment of it was charged back or refunded in full (the plan is then taken). */
+  moneyTakenBack: boolean;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export function toSubscriptionPaymentDto(row: SubscriptionPaymentRow): SubscriptionPaymentDto {
+  const p = toSubscriptionPayment(row);
+  return {
+    invoiceId: p.invoiceId,
+    number: p.number,
+    billingReason: p.billingReason,
+    status: p.status,
+    amountDue: p.amountDue,
+    amountPaid: p.amountPaid,
+    amountRefunded: p.amountRefunded,
+    currency: p.currency,
+    periodStart: iso(row.period_start),
+    periodEnd: iso(row.period_end),
+    priceId: p.priceId,
+    paymentIntentId: p.paymentIntentId,
+    chargeId: p.chargeId,
+    dispute: p.disputeStatus ? { id: p.disputeId, status: p.disputeStatus } : null,
+    attemptCount: p.attemptCount,
+    moneyTakenBack: isMoneyTakenBack(p),
+    hostedInvoiceUrl: p.hostedInvoiceUrl,
+    invoicePdf: p.invoicePdf,
+    createdAt: iso(row.stripe_created)!,
+    paidAt: iso(row.paid_at),
+  };
+}
+
+const RENEWING = ['trialing', 'active', 'past_due'];
+
+export function toSubscriptionDto(row: SubscriptionRow, payments: readonly SubscriptionPaymentRow[], catalogue: ProductCatalogue): SubscriptionDto {
+  const mine = payments.filter((p) => p.subscription_id === row.id).map(toSubscriptionPaymentDto);
+  const product = (row.stripe_price_id ? catalogue.byStripePrice(row.stripe_price_id) : undefined) ?? catalogue.get(row.product_id);
+  const retried = mine.filter((p) => p.status === 'open' && p.attemptCount > 0).at(-1);
+  return {
+    subscriptionId: row.id,
+    userId: row.user_id,
+    orderId: row.order_id,
+    productId: row.product_id,
+    plan: row.plan,
+    status: toSubscriptionState(row).status,
+    stripeStatus: row.stripe_status,
+    cancelAtPeriodEnd: row.cancel_at_period_end,
+    currentPeriodEnd: iso(row.current_period_end),
+    trialEnd: iso(row.trial_end),
+    stripePriceId: row.stripe_price_id,
+    reviewReason: row.unknown_price_id ? `price ${row.unknown_price_id} is not in the catalogue; plan ${row.plan ?? 'none'} kept` : null,
+    nextInvoice: RENEWING.includes(row.status) && !row.cancel_at_period_end
+      ? { at: iso(row.current_period_end), amount: product?.amount ?? null, currency: product?.currency ?? null }
+      : null,
+    dunning: retried && ['past_due', 'unpaid'].includes(row.status)
+      ? { invoiceId: retried.invoiceId, attempts: retried.attemptCount, amountDue: retried.amountDue, currency: retried.currency }
+      : null,
+    moneyTakenBack: mine.some((p) => p.moneyTakenBack),
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  };
+}
+
+export function toSubscriptionHistoryDto(h: SubscriptionHistoryRow) {
+  return {
+    id: Number(h.id),
+    kind: h.kind,
+    fromStatus: h.from_status,
+    toStatus: h.to_status,
+    fromPlan: h.from_plan,
+    toPlan: h.to_plan,
+    invoiceId: h.invoice_id,
+    cause: h.cause,
+    actor: h.actor,
+    reason: h.reason,
+    eventId: h.event_id,
+    stripeAt: iso(h.stripe_at),
+    at: iso(h.created_at)!,
+  };
+}

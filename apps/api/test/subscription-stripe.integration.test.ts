@@ -1,0 +1,139 @@
+import { createAdminToken } from '@settle/db';
+import { TEST_BACKENDS } from '@settle/db/testing';
+import { SUBSCRIPTION_LIFECYCLE_JOURNEYS, SUBSCRIPTION_PERIOD_S, type StripeSimulator } from '@settle/stripe-simulator';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
+import { send, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+
+type Journey = (typeof SUBSCRIPTION_LIFECYCLE_JOURNEYS)[number];
+
+/** What Settle must end with after each of the simulator's plan lifecycles (Stripe's own end is the simulator's). */
+const SETTLE_OUTCOME: Record<Journey, { product: string; target?: string; subscriptionStatus: string; plan: string | null }> = {
+  subscription_trial_active: { product: 'hobby', subscriptionStatus: 'active', plan: 'hobby' },
+  subscription_trial_canceled: { product: 'hobby', subscriptionStatus: 'canceled', plan: null },
+  subscription_dunning_unpaid: { product: 'hobby', subscriptionStatus: 'unpaid', plan: null },
+  subscription_upgrade: { product: 'hobby', target: 'price_pro_monthly', subscriptionStatus: 'active', plan: 'pro' },
+  subscription_downgrade: { product: 'pro', target: 'price_hobby_monthly', subscriptionStatus: 'active', plan: 'hobby' },
+  subscription_renewal_refund: { product: 'hobby', subscriptionStatus: 'active', plan: null },
+  subscription_renewal_dispute_lost: { product: 'hobby', subscriptionStatus: 'active', plan: null },
+  subscription_free_first_invoice: { product: 'hobby', subscriptionStatus: 'active', plan: 'hobby' },
+};
+
+/** Subscriptions where Settle has to ask Stripe (the offline simulator, through the SDK), and the simulator's plan lifecycles. */
+describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) => {
+  let api: TestApi;
+  let simulator: StripeSimulator;
+  let close: () => Promise<void>;
+  let admin: ReturnType<typeof trpcClient>;
+  beforeAll(async () => {
+    // Events that wait for another (a link before its invoice) get enough retries for the simulator's whole delivery.
+    ({ api, simulator, close } = await startApiWithSimulator(kind, { UNMATCHED_MAX_ATTEMPTS: '40' }));
+    admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `sub-stripe-${kind}`, role: 'viewer', createdBy: 'test' })).token);
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it('the reconciler asks Stripe about a stale subscription and its latest invoice, and applies what it finds', async () => {
+    const userId = `user_stale_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_past_due', checkoutSessionId, { deliver: false, startAt });
+    // Settle hears of the start only: the renewal, its failure and the past-due status never reach it.
+    for (const e of run.events.filter((x) => x.created <= startAt + 1)) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+
+    const r = await api.settle.deps.reconciler.runOnce('test');
+    expect(r.errors).toBe(0);
+    expect(r.disagreements).toBeGreaterThanOrEqual(1);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'past_due' });
+    const detail = await admin.admin.subscriptions.get.query({ subscriptionId });
+    expect(detail.history).toContainEqual(expect.objectContaining({ kind: 'status', fromStatus: 'active', toStatus: 'past_due', cause: 'reconciler', actor: 'reconciler' }));
+    expect(detail.invoices.map((i) => [i.billingReason, i.status, i.attemptCount])).toEqual([['subscription_create', 'paid', 1], ['subscription_cycle', 'open', 1]]);
+    expect(detail.subscription.dunning).toMatchObject({ attempts: 1 });
+
+    // Asked again within the stale window: not asked again (the claim is stamped).
+    const again = await api.settle.deps.reconciler.runOnce('test');
+    expect(again.disagreements).toBe(0);
+  });
+
+  it.each(SUBSCRIPTION_LIFECYCLE_JOURNEYS)('%s through the simulator, with duplicates and shuffled delivery, ends as expected', async (journey) => {
+    const expected = SETTLE_OUTCOME[journey];
+    const userId = `user_${journey}_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: expected.product });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney(journey, checkoutSessionId, {
+      duplicates: 0.3, shuffle: true, seed: journey.length, startAt, ...(expected.target ? { targetPriceId: expected.target } : {}),
+    });
+    expect(run.deliveries.every((d) => d.ok)).toBe(true);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: expected.plan, subscriptionStatus: expected.subscriptionStatus });
+    const order = await client.orders.get.query({ orderId });
+    expect(order).toMatchObject({ status: 'succeeded', reviewReason: null });
+    const dead = await api.db.selectFrom('stripe_events').select(['type', 'state', 'last_error']).where('id', 'in', run.events.map((e) => e.id)).where('state', 'not in', ['processed']).execute();
+    expect(dead).toEqual([]);
+  });
+
+  it('billing.portal opens a Stripe customer portal session for the caller', async () => {
+    const client = trpcClient(api.url, await userToken(`user_portal_${kind}`));
+    await client.checkout.create.mutate({ productId: 'hobby' });
+    const { url } = await client.billing.portal.mutate();
+    expect(url).toMatch(/^http/);
+    const sessions = [...simulator.state.portalSessions.values()];
+    expect(sessions.at(-1)).toMatchObject({ object: 'billing_portal.session', url });
+    const stranger = trpcClient(api.url, await userToken(`user_portal_none_${kind}`));
+    await expect(stranger.billing.portal.mutate()).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
+  });
+
+  it('a dispute that arrives before its invoice_payment link finds its invoice through Stripe (GET /v1/invoice_payments)', async () => {
+    const userId = `user_lookup_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_renewal_dispute_lost', checkoutSessionId, { deliver: false, startAt });
+    // The renewal's invoice_payment.paid is lost: only Stripe's API can tell which invoice the dispute's PaymentIntent paid.
+    const renewalLink = run.events.filter((e) => e.type === 'invoice_payment.paid').at(-1)!;
+    for (const e of run.events.filter((x) => x.id !== renewalLink.id)) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    const disputes = await api.db.selectFrom('stripe_events').select(['state', 'outcome']).where('id', 'in', run.events.filter((e) => e.type === 'charge.dispute.created' || e.type === 'charge.dispute.closed').map((e) => e.id)).execute();
+    expect(disputes).toHaveLength(2);
+    expect(disputes.every((d) => d.state === 'processed' && d.outcome === 'payment_recorded')).toBe(true);
+  });
+});
+
+describe.each(TEST_BACKENDS)('a plan with a trial on %s', (kind) => {
+  let api: TestApi;
+  let simulator: StripeSimulator;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const file = join(tmpdir(), `settle-trial-catalogue-${process.pid}-${kind}.json`);
+    writeFileSync(file, JSON.stringify(DEMO_PRODUCTS.map((p) => (p.id === 'hobby' ? { ...p, trialDays: 7 } : p))));
+    ({ api, simulator, close } = await startApiWithSimulator(kind, { PRODUCTS_FILE: file }));
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it('asks Checkout for the trial; the $0 first invoice starts it as trialing, granted, without review', async () => {
+    const userId = `user_trial_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 86_400;
+    const run = await simulator.runJourney('subscription_trial_active', checkoutSessionId, { deliver: false, startAt });
+    const subscription = run.events.find((e) => e.type === 'customer.subscription.created')!.data.object as { trial_start: number; trial_end: number };
+    expect(subscription.trial_end - subscription.trial_start).toBe(7 * 86_400);
+    // The trial has begun and not ended yet.
+    for (const e of run.events.filter((x) => x.created < startAt + 7 * 86_400)) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'trialing' });
+    expect(await client.orders.get.query({ orderId })).toMatchObject({ status: 'succeeded', reviewReason: null, subscription: { status: 'trialing' } });
+  });
+});
