@@ -7,10 +7,10 @@ import * as reconciliation from './20261127010000_reconciliation.js';
 import * as subscriptions from './20261127020000_subscriptions.js';
 import * as orderEmailAndInvoiceWatch from './20261127030000_order_email_and_invoice_watch.js';
 import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.js';
-import * as refundsDuplicatesIgnored from './20261201063000_refunds_duplicates_ignored.js';
 import * as rateLimits from './20261201064000_rate_limits.js';
 import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
 import * as subscriptionPayments from './20261201074300_subscription_payments.js';
+import * as refundsDuplicatesIgnored from './20261201080800_refunds_duplicates_ignored.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -22,8 +22,8 @@ export const migrations: Record<string, Migration> = {
   '20261127020000_subscriptions': subscriptions,
   '20261127030000_order_email_and_invoice_watch': orderEmailAndInvoiceWatch,
   '20261127040000_drop_unused_event_index': dropUnusedEventIndex,
-  '20261201063000_refunds_duplicates_ignored': refundsDuplicatesIgnored,
   '20261201064000_rate_limits': rateLimits,
   '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
   '20261201074300_subscription_payments': subscriptionPayments,
+  '20261201080800_refunds_duplicates_ignored': refundsDuplicatesIgnored,
 };
