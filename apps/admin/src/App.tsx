@@ -2,8 +2,11 @@ import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tansta
 import { useEffect, useRef, useState } from 'react';
 import { Spinner, ErrorBox } from './components/ui.js';
 import { AccountsPage } from './pages/AccountsPage.js';
+import { AttentionPage } from './pages/AttentionPage.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { EventsPage } from './pages/EventsPage.js';
+import { DeliveriesPage, DeliveryDetailPage } from './pages/DeliveriesPage.js';
+import { CustomerPage } from './pages/CustomerPage.js';
 import { LoginPage } from './pages/LoginPage.js';
 import { OrderDetailPage } from './pages/OrderDetailPage.js';
 import { OrdersPage } from './pages/OrdersPage.js';
@@ -18,9 +21,11 @@ import { errorCode, handleSessionEnded, trpc } from './trpc.js';
 
 const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/', label: 'Overview', role: 'viewer' },
+  { to: '/attention', label: 'Needs attention', role: 'viewer' },
   { to: '/orders', label: 'Orders', role: 'viewer' },
   { to: '/subscriptions', label: 'Subscriptions', role: 'viewer' },
   { to: '/events', label: 'Events', role: 'viewer' },
+  { to: '/deliveries', label: 'Deliveries', role: 'viewer' },
   { to: '/rollout', label: 'Rollout', role: 'viewer' },
   { to: '/audit', label: 'Audit log', role: 'viewer' },
   { to: '/accounts', label: 'Accounts', role: 'owner' },
@@ -88,10 +93,16 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   let page;
   const orderMatch = /^\/orders\/([^/]+)$/.exec(path);
   const subscriptionMatch = /^\/subscriptions\/([^/]+)$/.exec(path);
+  const deliveryMatch = /^\/deliveries\/([^/]+)$/.exec(path);
+  const customerMatch = /^\/customers\/([^/]+)$/.exec(path);
   if (path === '/') page = <OverviewPage />;
   else if (subscriptionMatch) page = <SubscriptionDetailPage subscriptionId={decodeURIComponent(subscriptionMatch[1]!)} />;
   else if (path === '/subscriptions') page = <SubscriptionsPage params={params} />;
+  else if (deliveryMatch) page = <DeliveryDetailPage deliveryId={decodeURIComponent(deliveryMatch[1]!)} me={me} />;
+  else if (customerMatch) page = <CustomerPage userId={decodeURIComponent(customerMatch[1]!)} />;
+  else if (path === '/deliveries') page = <DeliveriesPage params={params} me={me} />;
   else if (orderMatch) page = <OrderDetailPage orderId={decodeURIComponent(orderMatch[1]!)} me={me} />;
+  else if (path === '/attention') page = <AttentionPage />;
   else if (path === '/orders') page = <OrdersPage params={params} />;
   else if (path === '/events') page = <EventsPage params={params} me={me} />;
   else if (path === '/rollout') page = <RolloutPage me={me} />;

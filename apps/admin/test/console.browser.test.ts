@@ -215,8 +215,40 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
 
     await nav('Accounts');
     await heading('Accounts').waitFor();
-    await page.getByRole('cell', { name: OWNER.email }).waitFor();
+    await page.getByRole('cell', { name: OWNER.email, exact: true }).waitFor();
     await screenshot('accounts');
+    // A leaver comes back: disable, enable again, and reset the password they forgot.
+    const leaver = 'returning@settle.test';
+    await page.getByLabel('Email').fill(leaver);
+    await page.getByLabel('Initial password').fill('first-password-1234');
+    await page.locator('#u-reason').fill('joins the on-call rota');
+    await page.getByRole('button', { name: 'Add account' }).click();
+    await page.getByRole('button', { name: `Disable ${leaver}` }).click();
+    await page.getByRole('dialog').getByLabel('Reason (required)').fill('parental leave');
+    await page.getByRole('dialog').getByRole('button', { name: 'Disable account' }).click();
+    await page.getByRole('button', { name: `Enable ${leaver}` }).click();
+    await page.getByRole('dialog').getByLabel('Reason (required)').fill('back from leave');
+    await page.getByRole('dialog').getByRole('button', { name: 'Enable account' }).click();
+    await page.getByRole('button', { name: `Disable ${leaver}` }).waitFor();
+    await page.getByRole('button', { name: `Reset the password of ${leaver}` }).click();
+    await page.getByRole('dialog').getByLabel('New password').fill('second-password-5678');
+    await page.getByRole('dialog').getByLabel('Reason (required)').fill('forgot it (ticket 31)');
+    await page.getByRole('dialog').getByRole('button', { name: 'Set new password' }).click();
+    await expect.poll(() => page.getByRole('dialog').count(), { timeout: 20_000 }).toBe(0);
+    const accountAudit = await api.db.selectFrom('admin_audit').select(['action', 'reason']).where('target', '=', `admin:${leaver}`).orderBy('id').execute();
+    expect(accountAudit.map((a) => a.action)).toEqual(['users.create', 'users.disable', 'users.enable', 'users.reset_password']);
+
+    // An order that does not exist says so, with no "Try again".
+    await page.goto(`${api.url}/admin/orders/00000000-0000-4000-8000-000000000000`);
+    await heading('Order not found').waitFor();
+    expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+    // Search finds part of an id; an overlong search cannot be typed.
+    await page.goto(`${api.url}/admin/orders`);
+    await page.getByLabel('Search').fill(stuck.id.slice(4, 14));
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    await page.getByLabel('Search').fill('x'.repeat(5000));
+    expect((await page.getByLabel('Search').inputValue()).length).toBe(200);
 
     // Phone width: the same screens, one column, navigation behind a menu button.
     await page.setViewportSize({ width: 390, height: 844 });

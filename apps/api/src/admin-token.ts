@@ -1,5 +1,6 @@
 import { ADMIN_ROLES, createAdminToken, createDatabase, migrateToLatest, recordAdminAction, revokeAdminToken, type AdminRole } from '@settle/db';
 import { parseEnv } from './env.js';
+import { pgliteLockHolder } from './lib/pglite-lock.js';
 
 /**
  * Admin API tokens for automation:
@@ -18,6 +19,15 @@ if (!(ADMIN_ROLES as readonly string[]).includes(roleArg)) {
 }
 
 const env = parseEnv(process.env);
+const server = env.DATABASE_URL ? null : pgliteLockHolder(env.PGLITE_DIR);
+if (server) {
+  // Two processes on one embedded database can corrupt it; the running server must do this.
+  console.error(
+    `A running Settle server (pid ${server.pid}${server.url ? `, ${server.url}` : ''}) holds the PGlite folder ${env.PGLITE_DIR}.\n` +
+      'Create or revoke tokens there instead: in the console (Accounts → API tokens), or with the admin.tokens.create / admin.tokens.revoke procedures (owner). Or stop the server first.',
+  );
+  process.exit(1);
+}
 const database = await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
 try {
   await migrateToLatest(database.db);

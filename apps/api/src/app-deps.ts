@@ -4,6 +4,8 @@ import type Stripe from 'stripe';
 import type { Env } from './env.js';
 import type { HandlerChoice, HandlerFlag } from './flags/handler-flag.js';
 import type { Metrics } from './lib/metrics.js';
+import type { HostWebhookSender } from './host-webhooks/host-webhook-sender.js';
+import type { CreditSpender } from './entitlements/credit-spending.service.js';
 import type { OrderChangeBus } from './lib/order-change-bus.js';
 import type { Reconciler } from './payments/reconciler.js';
 import type { ProductCatalogue } from './payments/product-catalogue.js';
@@ -33,4 +35,8 @@ export type AppDeps = {
   flags: HandlerFlag;
   /** Which handler a new order of this user is created under, and whether the new one shadows it. */
   chooseHandler(userId: string): Promise<HandlerChoice>;
+  /** Sends the outbox to the host app; null without `HOST_WEBHOOK_URL` (changes wait in the outbox). */
+  hostWebhooks: HostWebhookSender | null;
+  /** `entitlements.consume`. */
+  credits: CreditSpender;
 };

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findOrderIdByStripeObject, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findOrderIdByStripeObject, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -20,6 +20,8 @@ import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
+import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
+import { createCreditSpender } from './entitlements/credit-spending.service.js';
 import { createInboxProcessor } from './workers/inbox-processor.js';
 
 export type Settle = {
@@ -69,6 +71,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
     eventsInOtherApiVersions: () => countEventsInOtherApiVersions(database.db, pinnedApiVersion(env), new Date(Date.now() - 86_400_000)),
     subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
+    hostOutboxHealth: () => hostOutboxHealth(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
@@ -96,6 +99,23 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   }
   const orderChanges = createOrderChangeBus(database, logger);
   processor.onOrderChanged((orderId) => orderChanges.publish(orderId));
+  // Its own loop and leases, apart from event processing: a host that never answers never holds up a payment.
+  const hostWebhooks =
+    env.HOST_WEBHOOK_URL && env.HOST_WEBHOOK_SECRET
+      ? startHostWebhookSender({
+          db: database.db,
+          logger,
+          metrics,
+          workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+          url: env.HOST_WEBHOOK_URL,
+          secret: env.HOST_WEBHOOK_SECRET,
+          schedule: { delaysMs: env.HOST_WEBHOOK_RETRY_DELAYS_MS, maxAttempts: env.HOST_WEBHOOK_MAX_ATTEMPTS },
+          timeoutMs: env.HOST_WEBHOOK_TIMEOUT_MS,
+          concurrency: env.HOST_WEBHOOK_CONCURRENCY,
+          pollMs: env.WORKER_POLL_MS,
+        })
+      : null;
+  if (hostWebhooks) processor.onOrderChanged(() => hostWebhooks.wake());
   const reconciler = createReconciler({
     db: database.db,
     stripe,
@@ -131,6 +151,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     flags,
     chooseHandler: async (userId) => flags.choose(userId),
     processNow: (id) => worker.processNow(id),
+    hostWebhooks,
+    credits: createCreditSpender({ db: database.db, metrics, onSpent: () => hostWebhooks?.wake() }),
   };
   let webhooksInFlight = 0;
   const worker: EventWorker = startEventWorker({
@@ -175,6 +197,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
         await recovery.stop();
+        await hostWebhooks?.stop(env.SHUTDOWN_TIMEOUT_MS);
         await orderChanges.stop();
         await database.close();
         logger.info('stopped');

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { startStripeSimulator } from '@settle/stripe-simulator';
-import { DEV_ADMIN, DEV_USER_JWT_SECRET } from './dev-defaults.js';
+import { DEV_ADMIN, DEV_USER_JWT_SECRET, devConsolePort } from './dev-defaults.js';
 import { catalogueStripePrices, DEMO_PRODUCTS } from './payments/product-catalogue.js';
 import { developmentOptions, failSimulatorMarkedEvents } from './dev-options.js';
 
@@ -16,8 +16,14 @@ try {
   // no .env file
 }
 
+const port = Number(process.env.PORT ?? 3000);
+const consoleUrl = `http://localhost:${devConsolePort(port, process.env)}/admin/`;
+// Checkout redirects and the CSRF check follow PORT; the console's dev server is an allowed origin
+// (its proxy keeps the Host header too, so either alone lets the printed URL sign in).
+process.env.PUBLIC_URL ??= `http://localhost:${port}`;
+process.env.ADMIN_ORIGINS = [process.env.ADMIN_ORIGINS, new URL(consoleUrl).origin, consoleUrl.replace('localhost', '127.0.0.1')].filter(Boolean).join(',');
+
 if (!process.env.STRIPE_SECRET_KEY) {
-  const port = Number(process.env.PORT ?? 3000);
   const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(',')[0] ?? `whsec_dev_${randomBytes(12).toString('hex')}`;
   // The simulator's state lives beside the embedded database, so both survive a restart together.
   const pgliteDir = process.env.PGLITE_DIR ?? './.data/pglite';
@@ -45,7 +51,16 @@ process.env.USER_JWT_SECRET ??= DEV_USER_JWT_SECRET;
 if (!process.env.ADMIN_EMAIL) {
   process.env.ADMIN_EMAIL = DEV_ADMIN.email;
   process.env.ADMIN_PASSWORD = DEV_ADMIN.password;
-  console.log(`[settle] console sign-in for development: ${DEV_ADMIN.email} / ${DEV_ADMIN.password} (set ADMIN_EMAIL/ADMIN_PASSWORD to change)`);
 }
 
 await import('./main.js');
+// After main.js has started listening. Each on its own line, so it can be read (and scripted).
+console.log(
+  [
+    `[settle] API:      http://localhost:${port}`,
+    `[settle] Console:  ${consoleUrl}`,
+    process.env.ADMIN_PASSWORD === DEV_ADMIN.password
+      ? `[settle] Sign in:  ${DEV_ADMIN.email} / ${DEV_ADMIN.password}  (development account; set ADMIN_EMAIL/ADMIN_PASSWORD to change)`
+      : `[settle] Sign in:  ${process.env.ADMIN_EMAIL} (ADMIN_EMAIL) with ADMIN_PASSWORD`,
+  ].join('\n'),
+);

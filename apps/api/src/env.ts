@@ -73,6 +73,16 @@ export const EnvSchema = z
     ADMIN_ORIGINS: csv.optional(),
     /** Where the built console is (served at /admin/); default: apps/admin/dist beside the API. */
     ADMIN_CONSOLE_DIR: z.string().optional(),
+    /** Where Settle POSTs entitlement and order changes (Standard Webhooks); unset: nothing is sent. */
+    HOST_WEBHOOK_URL: z.string().refine(isHttpUrl, 'HOST_WEBHOOK_URL must be an http:// or https:// URL').optional(),
+    HOST_WEBHOOK_SECRET: z.string().refine(isStandardWebhookSecret, 'HOST_WEBHOOK_SECRET must be "whsec_" followed by base64 of 24 to 64 random bytes (the Standard Webhooks format)').optional(),
+    HOST_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
+    /** Delay before each attempt, in ms (the last repeats): Svix's schedule by default. */
+    HOST_WEBHOOK_RETRY_DELAYS_MS: csv
+      .pipe(z.array(z.string().regex(/^\d+$/, 'delays are whole milliseconds').transform(Number)).min(1))
+      .default([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
+    HOST_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+    HOST_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
     /** Server-side statement timeout on PostgreSQL; the client drops a connection silent for 1 s longer (0: off). */
     DATABASE_QUERY_TIMEOUT_MS: int(30_000),
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
@@ -111,6 +121,12 @@ export const EnvSchema = z
     if (env.UNLEASH_ADMIN_TOKEN && !env.UNLEASH_URL) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_ADMIN_TOKEN'], message: 'UNLEASH_ADMIN_TOKEN needs UNLEASH_URL' });
     }
+    if (env.HOST_WEBHOOK_URL && !env.HOST_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['HOST_WEBHOOK_SECRET'], message: 'HOST_WEBHOOK_SECRET is required with HOST_WEBHOOK_URL (whsec_ + base64)' });
+    }
+    if (env.HOST_WEBHOOK_SECRET && !env.HOST_WEBHOOK_URL) {
+      ctx.addIssue({ code: 'custom', path: ['HOST_WEBHOOK_URL'], message: 'HOST_WEBHOOK_SECRET is set but HOST_WEBHOOK_URL is not: where should Settle send webhooks?' });
+    }
     if (env.NODE_ENV !== 'production') return;
     for (const key of ['STRIPE_WEBHOOK_SECRET', 'USER_JWT_SECRET', 'STRIPE_SECRET_KEY'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required in production` });
@@ -118,6 +134,23 @@ export const EnvSchema = z
   });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** `whsec_` + standard base64 of 24–64 bytes, as Standard Webhooks (and Svix) issue them. */
+function isStandardWebhookSecret(value: string): boolean {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!m || m[1]!.length % 4 !== 0) return false;
+  const bytes = Buffer.from(m[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
 
 /** Parse the environment once; on bad input, fail with every problem listed. */
 export function parseEnv(source: Record<string, string | undefined>): Env {

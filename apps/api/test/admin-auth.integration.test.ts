@@ -43,7 +43,7 @@ async function login(api: TestApi, email: string, password: string): Promise<str
  * The least role each admin procedure needs. Queries default to viewer and mutations to operator;
  * owner-only procedures are listed. A new procedure is covered automatically by the default.
  */
-const OWNER_ONLY = new Set(['admin.users.list', 'admin.users.create', 'admin.users.disable', 'admin.flags.set', 'admin.tokens.list', 'admin.tokens.create', 'admin.tokens.revoke']);
+const OWNER_ONLY = new Set(['admin.users.list', 'admin.users.create', 'admin.users.disable', 'admin.users.enable', 'admin.users.resetPassword', 'admin.flags.set', 'admin.tokens.list', 'admin.tokens.create', 'admin.tokens.revoke']);
 const BELOW: Record<AdminRole, AdminRole | null> = { viewer: null, operator: 'viewer', owner: 'operator' };
 
 function adminProcedures(): { path: string; kind: 'query' | 'mutation'; role: AdminRole }[] {
@@ -212,6 +212,34 @@ describe.each(TEST_BACKENDS)('admin authentication and roles on %s', (kind) => {
     expect((await call(api, 'auth.login', 'mutation', { email, password: 'leaver-password-1' })).code).toBe('UNAUTHORIZED');
     const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'users.disable').executeTakeFirstOrThrow();
     expect(audit).toMatchObject({ actor: `admin:${OWNER.email}`, target: `admin:${email}`, reason: 'contract ended' });
+  });
+
+  it('lets an owner enable a disabled account and reset a password, ending the old sessions; both audited', async () => {
+    const email = 'returner@settle.test';
+    await call(api, 'admin.users.create', 'mutation', { email, password: 'returner-password-1', role: 'viewer', reason: 'analyst' }, { cookie: cookies.owner });
+    expect((await call(api, 'admin.users.enable', 'mutation', { email, reason: 'not disabled' }, { cookie: cookies.owner })).code).toBe('NOT_FOUND');
+    await call(api, 'admin.users.disable', 'mutation', { email, reason: 'parental leave' }, { cookie: cookies.owner });
+    const enabled = await call(api, 'admin.users.enable', 'mutation', { email, reason: 'back from leave' }, { cookie: cookies.owner });
+    expect(enabled.code, enabled.message).toBeUndefined();
+    expect(enabled.data).toMatchObject({ email, role: 'viewer', disabledAt: null });
+    const old = await login(api, email, 'returner-password-1');
+
+    expect((await call(api, 'admin.users.resetPassword', 'mutation', { email, password: 'short', reason: 'forgot it' }, { cookie: cookies.owner })).code).toBe('BAD_REQUEST');
+    const reset = await call(api, 'admin.users.resetPassword', 'mutation', { email, password: 'a-new-long-password-2', reason: 'forgot it (ticket 12)' }, { cookie: cookies.owner });
+    expect(reset.code, reset.message).toBeUndefined();
+    expect((await call(api, 'auth.me', 'query', undefined, { cookie: old })).code).toBe('UNAUTHORIZED');
+    expect((await call(api, 'auth.login', 'mutation', { email, password: 'returner-password-1' })).code).toBe('UNAUTHORIZED');
+    await login(api, email, 'a-new-long-password-2');
+    expect((await call(api, 'admin.users.resetPassword', 'mutation', { email: 'nobody@settle.test', password: 'a-new-long-password-2', reason: 'typo' }, { cookie: cookies.owner })).code).toBe('NOT_FOUND');
+
+    const audit = await api.db.selectFrom('admin_audit').select(['action', 'actor', 'reason', 'details']).where('target', '=', `admin:${email}`).where('action', 'like', 'users.%').orderBy('id').execute();
+    expect(audit.map((a) => [a.action, a.reason])).toEqual([
+      ['users.create', 'analyst'],
+      ['users.disable', 'parental leave'],
+      ['users.enable', 'back from leave'],
+      ['users.reset_password', 'forgot it (ticket 12)'],
+    ]);
+    expect(JSON.stringify(audit)).not.toContain('a-new-long-password-2');
   });
 
   it('logs out: the session is deleted, the cookie cleared, and the old cookie refused', async () => {

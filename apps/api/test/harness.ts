@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
-import { createAdminToken, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { applyCreditDelta, createAdminToken, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { SignJWT } from 'jose';
@@ -46,6 +46,11 @@ export async function startApi(
     WORKER_POLL_MS: '50',
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '200',
+    // Tests drive many checkouts and calls as one user from one address; the limits have their own tests.
+    RATE_LIMIT_CHECKOUT_PER_MIN: '10000',
+    RATE_LIMIT_USER_PER_MIN: '100000',
+    RATE_LIMIT_IP_PER_MIN: '100000',
+    OPEN_ORDERS_PER_USER: '10000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DIR: 'memory://' }),
     ...env,
   });
@@ -97,6 +102,11 @@ export async function seedOrder(
   });
 }
 
+/** Give a user credits as a paid order's grant does (ledger entry, host webhook), for tests about spending them. */
+export async function grantCredits(db: Db, userId: string, credits: number): Promise<void> {
+  await db.transaction().execute((trx) => applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' }));
+}
+
 /** Wait until no inbox event is due or being retried (bounded). */
 export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -110,7 +120,7 @@ export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
 
 /** Every row of the tables a webhook may change, for "nothing changed" checks. */
 export async function snapshot(db: Db) {
-  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices'] as const;
+  const tables = ['orders', 'order_transitions', 'stripe_events', 'grants', 'credit_ledger', 'entitlements', 'invoices', 'host_deliveries'] as const;
   const out: Record<string, unknown[]> = {};
   for (const t of tables) out[t] = (await sql`select * from ${sql.table(t)} order by 1`.execute(db)).rows;
   return out;

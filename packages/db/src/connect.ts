@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
@@ -153,7 +154,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   const dir = options.pgliteDir ?? './.data/pglite';
   const memory = dir.startsWith('memory://');
   if (!memory) mkdirSync(resolve(dir), { recursive: true });
-  const pglite = new PGlite(memory ? 'memory://' : resolve(dir));
+  const pglite = new PGlite(memory ? 'memory://' : resolve(dir), { extensions: { pg_trgm } });
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {

@@ -7,6 +7,7 @@ import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, Admin
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
 import type { DuplicatePaymentTable, RefundTable } from './tables/refund.table.js';
+import type { HostDeliveryAttemptTable, HostDeliveryTable } from './tables/host-delivery.table.js';
 
 export interface Database {
   orders: OrderTable;
@@ -30,6 +31,8 @@ export interface Database {
   duplicate_payments: DuplicatePaymentTable;
   subscription_payments: SubscriptionPaymentTable;
   subscription_history: SubscriptionHistoryTable;
+  host_deliveries: HostDeliveryTable;
+  host_delivery_attempts: HostDeliveryAttemptTable;
 }
 
 export type Db = Kysely<Database>;

@@ -133,7 +133,8 @@ function settleRecordedDispute(order: OrderState, ctx: DecideContext): Decision 
   return unchanged(order, 'noop');
 }
 
-function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: number): number {
+/** Credits a refunded total takes back of a grant, by the product's partial-refund policy (a full refund takes all). */
+export function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefunded: number): number {
   if (grant.kind !== 'credits') return 0;
   if (amountRefunded >= order.amount) return grant.credits;
   if (grant.partialRefund === 'none' || order.amount <= 0) return 0;

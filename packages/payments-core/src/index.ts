@@ -3,7 +3,7 @@ export * from './payment-command.js';
 export * from './stripe-event.mapper.js';
 export * from './confirmation.js';
 export * from './decision.js';
-export { confirmPayment, ordering, parkForReview } from './decide-common.js';
+export { confirmPayment, creditsToRevoke, ordering, parkForReview } from './decide-common.js';
 export * from './decide-new.js';
 export * from './decide-legacy.js';
 export * from './decide.js';

@@ -6,7 +6,9 @@ export function money(amount: number, currency: string): string {
   }
 }
 
-const absolute = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+// One date format everywhere, with the time zone named: an operator comparing with Stripe's
+// dashboard (or a colleague elsewhere) must know which clock a time is on.
+const absolute = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'long' });
 const rel = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
 
 export function dateTime(iso: string | null | undefined): string {
@@ -36,6 +38,19 @@ export function percent(ratio: number, digits = 1): string {
 }
 
 export const count = (n: number) => new Intl.NumberFormat('en').format(n);
+
+/** "1 order", "3 orders". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+
+/** How long something has waited, in the largest sensible units: "3 d 4 h", "2 h 5 min", "40 s". */
+export function waited(seconds: number): string {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
 
 /** `datetime-local` input value ↔ ISO-8601 (the input speaks local time). */
 export function toLocalInput(d: Date): string {

@@ -2,7 +2,7 @@ import type { RouterOutputs } from '../trpc.js';
 
 export type OrderStatus = RouterOutputs['admin']['orders']['get']['order']['status'];
 
-type Tone = 'neutral' | 'info' | 'good' | 'warn' | 'bad';
+export type Tone = 'neutral' | 'info' | 'good' | 'warn' | 'bad';
 
 /** Every order status with how the console shows it (the Record makes this total). */
 export const ORDER_STATUS_META: Record<OrderStatus, { label: string; tone: Tone; paid: boolean; hint: string }> = {

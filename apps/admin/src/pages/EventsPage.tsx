@@ -1,9 +1,11 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type ReactNode } from 'react';
 import { can, type Me } from '../lib/access.js';
+import { BulkReplayForm } from '../components/BulkReplayForm.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { ReplayDialog } from '../components/ReplayDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
-import { count, fromLocalInput, toLocalInput } from '../lib/format.js';
+import { count, dateTime, fromLocalInput } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -94,7 +96,7 @@ export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) 
           <Pager shown={items.length} hasMore={events.hasNextPage} loading={events.isFetchingNextPage} onMore={() => void events.fetchNextPage()} />
         </>
       )}
-      {replaying && <ReplayOne event={replaying} onClose={() => setReplaying(null)} />}
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </div>
   );
 }
@@ -123,98 +125,34 @@ function useRefreshEvents() {
   };
 }
 
-function ReplayOne({ event, onClose }: { event: EventItem; onClose: () => void }) {
-  const [reason, setReason] = useState('');
-  const refresh = useRefreshEvents();
-  const [done, setDone] = useState(false);
-  const replay = useMutation(
-    trpc.admin.events.replay.mutationOptions({
-      onSuccess: () => {
-        setDone(true);
-        refresh();
-        setTimeout(refresh, 1500);
-      },
-    }),
-  );
-  return (
-    <ConfirmDialog
-      open
-      title={done ? 'Replay queued' : `Replay ${event.type}?`}
-      confirmLabel={done ? 'Close' : 'Replay event'}
-      busy={replay.isPending}
-      confirmDisabled={!done && reason.trim().length < 3}
-      onCancel={onClose}
-      onConfirm={() => (done ? onClose() : replay.mutate({ eventId: event.eventId, reason: reason.trim() }))}
-    >
-      {done ? (
-        <p role="status">
-          Event <code>{event.eventId}</code> is back in the queue and being processed now. Processing is idempotent: a replayed event never grants twice.
-        </p>
-      ) : (
-        <>
-          <p>
-            Event <code>{event.eventId}</code> goes back in the queue with a fresh retry budget and is processed at once. Fix the cause first, or it will end dead again.
-          </p>
-          <div className="field">
-            <label htmlFor="replay-reason">Reason (required)</label>
-            <input id="replay-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. handler fixed in 1.4.2" />
-          </div>
-          {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-        </>
-      )}
-    </ConfirmDialog>
-  );
-}
-
 type BulkRun = { since: string; requested: number; startedAt: number };
 
 function BulkReplay() {
-  const [since, setSince] = useState(() => toLocalInput(new Date(Date.now() - 24 * 3_600_000)));
-  const [reason, setReason] = useState('');
-  const [confirming, setConfirming] = useState(false);
   const [run, setRun] = useState<BulkRun | null>(null);
   const refresh = useRefreshEvents();
-  const sinceIso = fromLocalInput(since);
-  const replay = useMutation(
-    trpc.admin.events.replay.mutationOptions({
-      onSuccess: (r) => {
-        setConfirming(false);
-        if (sinceIso) setRun({ since: sinceIso, requested: r.requested, startedAt: Date.now() });
-        refresh();
-      },
-    }),
-  );
-  const valid = sinceIso !== null && reason.trim().length >= 3;
+  const replay = useMutation(trpc.admin.events.replay.mutationOptions({ onSuccess: () => refresh() }));
   return (
-    <section className="card" aria-labelledby="bulk-h">
-      <h2 id="bulk-h">Replay all dead events</h2>
-      <ReviewFirstForm valid={valid} onReview={() => setConfirming(true)}>
-        <div className="field">
-          <label htmlFor="bulk-since">Received since</label>
-          <input id="bulk-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} required />
-        </div>
-        <div className="field field-grow">
-          <label htmlFor="bulk-reason">Reason (required)</label>
-          <input id="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. database outage over, INC-1234" />
-        </div>
-        <SubmitAction disabled={!valid || replay.isPending}>Replay dead since…</SubmitAction>
-      </ReviewFirstForm>
-      {run && <BulkProgress run={run} onDone={refresh} />}
-      <ConfirmDialog
-        open={confirming}
-        title="Replay every dead event?"
-        confirmLabel="Replay all dead events"
-        busy={replay.isPending}
-        onCancel={() => setConfirming(false)}
-        onConfirm={() => sinceIso && replay.mutate({ deadSince: sinceIso, reason: reason.trim() })}
-      >
+    <BulkReplayForm
+      id="bulk"
+      title="Replay all dead events"
+      sinceLabel="Received since"
+      reasonPlaceholder="e.g. database outage over, INC-1234"
+      confirmTitle="Replay every dead event?"
+      confirmLabel="Replay all dead events"
+      consequences={(since) => (
         <p>
-          Every dead event received since <strong>{sinceIso ? new Date(sinceIso).toLocaleString() : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
+          Every dead event received since <strong>{since ? dateTime(since.toISOString()) : '—'}</strong> (up to 10,000 per run) goes back in the queue with a fresh retry budget. Processing is idempotent: nothing is granted twice.
         </p>
-        <p>Reason: <q>{reason.trim()}</q></p>
-        {replay.isError && <ErrorBox error={replay.error} title="The replay was refused" />}
-      </ConfirmDialog>
-    </section>
+      )}
+      pending={replay.isPending}
+      error={replay.error}
+      onReplay={async (since, reason) => {
+        const r = await replay.mutateAsync({ deadSince: since, reason });
+        setRun({ since, requested: r.requested, startedAt: Date.now() });
+      }}
+    >
+      {run && <BulkProgress run={run} onDone={refresh} />}
+    </BulkReplayForm>
   );
 }
 

@@ -7,28 +7,41 @@ import { Badge, Copyable, Fact, ErrorBox, PageHeader, QueryView, Time } from '..
 import { dateTime, money } from '../lib/format.js';
 import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
 import { Link } from '../router.js';
+import { ReplayDialog, type ReplayTarget } from '../components/ReplayDialog.js';
 import { SubscriptionFacts } from './SubscriptionDetailPage.js';
 import { subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
-import { errorMessage, trpc, type RouterOutputs } from '../trpc.js';
+import { errorCode, trpc, type RouterOutputs } from '../trpc.js';
 
 type Detail = RouterOutputs['admin']['orders']['get'];
 
 export function OrderDetailPage({ orderId, me }: { orderId: string; me: Me }) {
-  const detail = useQuery({ ...trpc.admin.orders.get.queryOptions({ orderId }), refetchInterval: 10_000 });
+  const detail = useQuery({ ...trpc.admin.orders.get.queryOptions({ orderId }), refetchInterval: (q) => (q.state.status === 'error' ? false : 10_000) });
   return (
     <div>
       <p className="breadcrumb">
         <Link to="/orders">← Orders</Link>
       </p>
-      <QueryView query={detail} loadingLabel="Loading order…">
-        {(data) => <OrderDetail data={data} me={me} />}
-      </QueryView>
+      {detail.isError && errorCode(detail.error) === 'NOT_FOUND' ? (
+        <>
+          <PageHeader title="Order not found" />
+          <p className="wrap">
+            There is no order <code>{orderId}</code>. Check the id, or <Link to={`/orders?q=${encodeURIComponent(orderId.slice(0, 200))}`}>search the orders</Link> for part of it.
+          </p>
+        </>
+      ) : (
+        <QueryView query={detail} loadingLabel="Loading order…">
+          {(data) => <OrderDetail data={data} me={me} />}
+        </QueryView>
+      )}
     </div>
   );
 }
 
 function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   const { order, subscription } = data;
+  // One replay dialog for the page: it outlives the notice or timeline entry it was opened from.
+  const [replaying, setReplaying] = useState<ReplayTarget | null>(null);
+  const onReplay = can(me, 'operator') ? setReplaying : null;
   const meta = ORDER_STATUS_META[order.status];
   // A plan order's own status is about its first payment; what the customer has now is the subscription's.
   const hint = subscription && meta.paid
@@ -39,7 +52,8 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
       <PageHeader title={`Order ${order.orderId.slice(0, 8)}…`}>
         <OrderStatusBadge status={order.status} />
       </PageHeader>
-      <p className="muted status-hint">{hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
+      <p className="muted status-hint wrap">{hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
+      <Incidents data={data} onReplay={onReplay} />
       <div className="detail-grid">
         <div className="detail-main">
           <section className="card" aria-labelledby="facts">
@@ -51,7 +65,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
                 {order.amountRefunded > 0 && <span className="muted"> ({money(order.amountRefunded, order.currency)} refunded)</span>}
               </Fact>
               <Fact label="Product">{order.productId} × {order.quantity}</Fact>
-              <Fact label="User"><Copyable value={order.userId} label="user id" /></Fact>
+              <Fact label="User"><Copyable value={order.userId} label="user id" /> <Link to={`/customers/${encodeURIComponent(order.userId)}`}>credits and ledger</Link></Fact>
               <Fact label="Checkout session"><Copyable value={order.checkoutSessionId} label="checkout session id" /></Fact>
               <Fact label="Payment intent"><Copyable value={order.paymentIntentId} label="payment intent id" /></Fact>
               <Fact label="Handler">{order.handler}</Fact>
@@ -78,7 +92,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
               <SubscriptionFacts subscription={subscription} linkToDetail />
             </section>
           )}
-          <Timeline data={data} />
+          <Timeline data={data} onReplay={onReplay} />
         </div>
         <aside className="detail-side" aria-label="Actions">
           {can(me, 'operator') ? (
@@ -95,6 +109,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
           )}
         </aside>
       </div>
+      {replaying && <ReplayDialog event={replaying} onClose={() => setReplaying(null)} />}
     </>
   );
 }
@@ -102,7 +117,31 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
 
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 
-function Timeline({ data }: { data: Detail }) {
+/** Stripe events about this order that need an operator, above everything else. */
+function Incidents({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarget) => void) | null }) {
+  const open = data.events.filter((e) => e.state === 'dead' || e.state === 'failed' || e.state === 'unmatched');
+  if (open.length === 0) return null;
+  return (
+    <div className="callout callout-bad" role="alert">
+      <strong>{open.length === 1 ? 'A Stripe event about this order needs attention' : `${open.length} Stripe events about this order need attention`}</strong>
+      <ul>
+        {open.map((e) => (
+          <li key={e.eventId}>
+            <code>{e.type}</code> is {e.state} after {e.errors.length} failed attempt{e.errors.length === 1 ? '' : 's'}: <span className="wrap">{e.lastError ?? 'no error recorded'}</span>{' '}
+            <a href={`#event-${e.eventId}`}>see it in the timeline</a>{' '}
+            {onReplay && (
+              <button type="button" className="btn btn-small" onClick={() => onReplay({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
+                Replay…
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function Timeline({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarget) => void) | null }) {
   const entries: Entry[] = [{ key: 'created', at: data.order.createdAt, kind: 'created', title: 'Order created (checkout session opened)' }];
   for (const e of data.events) {
     const state = e.state as InboxState;
@@ -117,17 +156,52 @@ function Timeline({ data }: { data: Detail }) {
       ),
       body: (
         <>
-          <span className="muted">
-            <code>{e.eventId}</code> · Stripe time {dateTime(e.stripeCreatedAt)} · {e.attempts} attempt{e.attempts === 1 ? '' : 's'}
+          <span className="muted wrap" id={`event-${e.eventId}`}>
+            <code>{e.eventId}</code> · Stripe time {dateTime(e.stripeCreatedAt)}
             {e.outcome ? ` · ${e.outcome}` : ''}
+            {e.errors.length > 0 ? ` · ${e.errors.length} failed attempt${e.errors.length === 1 ? '' : 's'}` : ''}
+            {e.replays.length > 0 ? ` · replayed ${e.replays.length}×` : ''}
           </span>
-          {e.lastError && <pre className="error-text">{e.lastError}</pre>}
-          {(e.state === 'dead' || e.state === 'failed') && (
-            <Link to={`/events?state=${e.state}&event=${encodeURIComponent(e.eventId)}`}>Open in events to replay</Link>
+          {e.errors.length > 0 && (
+            <ol className="attempts-list" aria-label={`Failed attempts of ${e.eventId}`}>
+              {e.errors.map((a, i) => (
+                <li key={`${i}-${a.at}`}>
+                  <span className="muted">{dateTime(a.at)} · attempt {a.attempt} · {a.transient ? 'transient' : 'permanent'}</span>
+                  <pre className="error-text">{a.error}</pre>
+                </li>
+              ))}
+            </ol>
+          )}
+          {e.errors.length === 0 && e.lastError && <pre className="error-text">{e.lastError}</pre>}
+          {/* Processed events can be replayed from Events; here only those that need it. */}
+          {onReplay && (e.state === 'dead' || e.state === 'failed' || e.state === 'unmatched') && (
+            <button type="button" className="btn btn-small" onClick={() => onReplay({ eventId: e.eventId, type: e.type, state: e.state })} aria-label={`Replay event ${e.eventId}`}>
+              Replay…
+            </button>
           )}
         </>
       ),
     });
+  }
+  for (const e of data.events) {
+    for (const [i, r] of e.replays.entries()) {
+      entries.push({
+        key: `r-${e.eventId}-${i}`,
+        at: r.at,
+        kind: 'transition',
+        title: (
+          <>
+            Replayed <code>{e.type}</code>{r.bulk ? ' (bulk replay of dead letters)' : ''}
+          </>
+        ),
+        body: (
+          <span>
+            by <strong>{r.actor}</strong>
+            {r.reason && <span className="reason">“{r.reason}”</span>}
+          </span>
+        ),
+      });
+    }
   }
   for (const t of data.transitions) {
     const to = t.to as OrderStatus;
@@ -152,7 +226,12 @@ function Timeline({ data }: { data: Detail }) {
   for (const [i, g] of data.grants.entries()) {
     const what = g.kind === 'credits' || g.credits ? `${g.credits ?? 0} credits` : `plan ${g.plan ?? ''}`;
     entries.push({ key: `g-${i}`, at: g.grantedAt, kind: 'grant', title: <>Granted {what}</>, body: g.eventId ? <span className="muted">from event {g.eventId}</span> : undefined });
-    if (g.revokedAt) entries.push({ key: `gr-${i}`, at: g.revokedAt, kind: 'grant', title: <>Revoked {g.creditsRevoked ? `${g.creditsRevoked} credits` : what}</> });
+    // Credits taken back are listed from the ledger below (a partial take-back leaves the grant in place).
+    if (g.revokedAt && g.kind !== 'credits') entries.push({ key: `gr-${i}`, at: g.revokedAt, kind: 'grant', title: <>Revoked {what}</> });
+  }
+  for (const [i, c] of data.credits.entries()) {
+    if (c.delta >= 0) continue;
+    entries.push({ key: `c-${i}`, at: c.at, kind: 'grant', title: <>Revoked {-c.delta} credits</>, body: <span className="muted">{c.reason}</span> });
   }
   entries.sort((a, b) => a.at.localeCompare(b.at) || a.key.localeCompare(b.key));
   return (
@@ -178,8 +257,8 @@ function Timeline({ data }: { data: Detail }) {
 function useRefreshOrder(orderId: string) {
   const queryClient = useQueryClient();
   return () => {
-    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.get.queryKey({ orderId }) });
-    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.list.pathKey() });
+    // The order, the lists it is in, and the Needs attention view it may leave.
+    void queryClient.invalidateQueries({ queryKey: trpc.admin.orders.pathKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
   };
 }
@@ -235,6 +314,7 @@ function OverrideForm({ data }: { data: Detail }) {
           <textarea
             id={`${id}-reason`}
             rows={3}
+            maxLength={500}
             value={reason}
             onChange={(e) => setReason(e.target.value)}
             required
@@ -294,7 +374,7 @@ function ReconcileAction({ orderId }: { orderId: string }) {
           {reconcile.data.changed ? `Updated from Stripe: the order is now ${ORDER_STATUS_META[reconcile.data.order.status].label}.` : 'Stripe agrees with Settle: nothing changed.'}
         </p>
       )}
-      {reconcile.isError && <p className="callout callout-bad" role="alert">{errorMessage(reconcile.error)}</p>}
+      {reconcile.isError && <ErrorBox error={reconcile.error} title="Reconcile failed" />}
     </section>
   );
 }
@@ -302,7 +382,9 @@ function ReconcileAction({ orderId }: { orderId: string }) {
 function RefundForm({ data }: { data: Detail }) {
   const { order } = data;
   const refundable = order.amount - order.amountRefunded;
-  const canRefund = ORDER_STATUS_META[order.status].paid && refundable > 0 && order.status !== 'charged_back';
+  // A needs_review order may have been partly paid (amount mismatch): what Stripe collected can be returned.
+  const inReview = order.status === 'needs_review' && order.paymentIntentId !== null;
+  const canRefund = (ORDER_STATUS_META[order.status].paid && refundable > 0 && order.status !== 'charged_back') || inReview;
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
   const [touched, setTouched] = useState(false);
@@ -320,6 +402,10 @@ function RefundForm({ data }: { data: Detail }) {
     }),
   );
   const minor = amount.trim() === '' ? refundable : Math.round(Number(amount) * 100);
+  const preview = useQuery({
+    ...trpc.admin.orders.refundPreview.queryOptions({ orderId: order.orderId, amount: Number.isFinite(minor) && minor > 0 ? minor : 1 }),
+    enabled: requestId !== null && Number.isFinite(minor) && minor > 0,
+  });
   const amountError = !Number.isFinite(minor) || minor <= 0 ? 'Enter a positive amount.' : minor > refundable ? `At most ${money(refundable, order.currency)} can be refunded.` : null;
   const reasonError = reason.trim().length < 3 ? 'A reason of at least 3 characters is required.' : null;
 
@@ -327,13 +413,18 @@ function RefundForm({ data }: { data: Detail }) {
     return (
       <section className="card" aria-labelledby="refund-h">
         <h2 id="refund-h">Refund</h2>
-        <p className="muted">{refundable <= 0 ? 'Nothing left to refund.' : 'Only a paid order can be refunded.'}</p>
+        <p className="muted">{refundable <= 0 ? 'Nothing left to refund.' : 'Only a paid order (or one in review with a payment) can be refunded.'}</p>
       </section>
     );
   }
   return (
     <section className="card" aria-labelledby="refund-h">
       <h2 id="refund-h">Refund</h2>
+      {inReview && (
+        <p className="muted">
+          This order is in review, so Settle does not know how much Stripe collected. Stripe refuses a refund larger than what was paid.
+        </p>
+      )}
       <form
         noValidate
         onSubmit={(e) => {
@@ -352,7 +443,7 @@ function RefundForm({ data }: { data: Detail }) {
         </div>
         <div className="field">
           <label htmlFor="refund-reason">Reason (required)</label>
-          <textarea id="refund-reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={touched && Boolean(reasonError)} aria-describedby="refund-reason-hint" />
+          <textarea id="refund-reason" rows={2} maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={touched && Boolean(reasonError)} aria-describedby="refund-reason-hint" />
           <small id="refund-reason-hint" className={touched && reasonError ? 'field-error' : 'muted'}>
             {touched && reasonError ? reasonError : 'Written to the audit log with your name.'}
           </small>
@@ -377,7 +468,7 @@ function RefundForm({ data }: { data: Detail }) {
       >
         <ul className="consequences">
           <li>Stripe returns {money(Number.isFinite(minor) ? minor : 0, order.currency)} of {money(order.amount, order.currency)} to the customer. Money moves; this cannot be undone.</li>
-          <li>{minor >= refundable ? 'A full refund revokes the grant when Stripe confirms it.' : 'A partial refund keeps the grant.'}</li>
+          <li>{preview.isPending ? 'Working out what the refund takes back…' : preview.isError ? <ErrorBox error={preview.error} title="What the refund takes back is unknown" /> : refundConsequence(preview.data)}</li>
           <li>Your name and the reason go to the audit log.</li>
         </ul>
         <p>Reason: <q>{reason.trim()}</q></p>
@@ -485,4 +576,15 @@ function RefundDuplicate({ orderId, payment, onClose }: { orderId: string; payme
       )}
     </ConfirmDialog>
   );
+}
+
+/** What a refund does to the grant, from the server's preview of the product's refund policy. */
+function refundConsequence(p: RouterOutputs['admin']['orders']['refundPreview']): string {
+  if (!p.granted) return 'Nothing was granted for this order, so nothing is taken back.';
+  if (p.grant.kind === 'plan') {
+    return p.full ? `A full refund ends the ${p.grant.plan} plan when Stripe confirms it.` : `A partial refund keeps the ${p.grant.plan} plan (the product's refund policy).`;
+  }
+  if (p.full) return `A full refund takes back the credits still held (${p.creditsRevoked} of ${p.grant.credits}) when Stripe confirms it.`;
+  if (p.partialRefundPolicy === 'none') return `The product's refund policy keeps the credits on a partial refund: none of the ${p.grant.credits} credits are taken back.`;
+  return `Takes back ${p.creditsRevoked} of the ${p.grant.credits} credits, in proportion to the amount refunded (the product's refund policy), when Stripe confirms it.`;
 }

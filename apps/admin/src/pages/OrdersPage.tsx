@@ -1,11 +1,25 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
-import { Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
+import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
 import { money } from '../lib/format.js';
 import { ORDER_STATUSES, ORDER_STATUS_META, type OrderStatus } from '../lib/status.js';
 import { Link, setParams } from '../router.js';
 import { trpc } from '../trpc.js';
+
+/** The API refuses longer searches; the input stops here too. */
+const SEARCH_MAX_LENGTH = 200;
+
+/** An order's open incidents: Stripe events about it that failed, died or found no order. */
+export function IncidentBadge({ states }: { states: string[] }) {
+  if (states.length === 0) return null;
+  const dead = states.includes('dead');
+  return (
+    <Badge tone={dead ? 'bad' : 'warn'} title="Stripe events about this order need attention">
+      {states.map((st) => (st === 'dead' ? 'dead letter' : `${st} event`)).join(', ')}
+    </Badge>
+  );
+}
 
 const isStatus = (s: string | null): s is OrderStatus => s !== null && (ORDER_STATUSES as string[]).includes(s);
 
@@ -16,17 +30,17 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
   const stuck = stuckRaw !== null && /^\d+$/.test(stuckRaw) ? Number(stuckRaw) : undefined;
   const search = params.get('q') ?? '';
   const missingInvoice = params.get('noinvoice') === '1';
-  const duplicatePayment = params.get('incident') === 'duplicate_payment';
+  const incident = params.get('incident') === '1';
 
-  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, duplicate: duplicatePayment });
+  const [draft, setDraft] = useState({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, incident });
   useEffect(
-    () => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, duplicate: duplicatePayment }),
-    [status, stuck, search, missingInvoice, duplicatePayment],
+    () => setDraft({ status: status ?? '', stuck: stuck?.toString() ?? '', q: search, noinvoice: missingInvoice, incident }),
+    [status, stuck, search, missingInvoice, incident],
   );
 
   const orders = useInfiniteQuery({
     ...trpc.admin.orders.list.infiniteQueryOptions(
-      { status, stuckForMinutes: stuck, search: search || undefined, missingInvoice: missingInvoice || undefined, incident: duplicatePayment ? 'duplicate_payment' : undefined, limit: 50 },
+      { status, stuckForMinutes: stuck, search: search.slice(0, SEARCH_MAX_LENGTH) || undefined, missingInvoice: missingInvoice || undefined, incident: incident || undefined, limit: 50 },
       { getNextPageParam: (last) => last.nextCursor ?? undefined },
     ),
     placeholderData: (prev) => prev,
@@ -39,10 +53,10 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
       stuck: draft.stuck.trim() || null,
       q: draft.q.trim() || null,
       noinvoice: draft.noinvoice ? '1' : null,
-      incident: draft.duplicate ? 'duplicate_payment' : null,
+      incident: draft.incident ? '1' : null,
     });
   };
-  const filtered = Boolean(status || stuck !== undefined || search || missingInvoice || duplicatePayment);
+  const filtered = Boolean(status || stuck !== undefined || search || missingInvoice || incident);
   const items = orders.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
@@ -56,11 +70,12 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
             type="search"
             value={draft.q}
             onChange={(e) => setDraft({ ...draft, q: e.target.value })}
-            placeholder="order id, pi_…, cs_…, cus_…, user id, e-mail"
+            maxLength={SEARCH_MAX_LENGTH}
+            placeholder="e-mail, name, order id, pi_…, cs_…, cus_…, user id"
             aria-describedby="f-q-hint"
           />
           <small id="f-q-hint" className="muted">
-            Exact match on order id, payment intent, checkout session, Stripe customer, user id or the buyer's e-mail.
+            Any part of the buyer's e-mail, an order, payment, session, customer or user id, or a product name (up to {SEARCH_MAX_LENGTH} characters).
           </small>
         </div>
         <div className="field">
@@ -78,7 +93,7 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
           <label htmlFor="f-stuck">Stuck for more than (min)</label>
           <input id="f-stuck" type="number" min={0} inputMode="numeric" value={draft.stuck} onChange={(e) => setDraft({ ...draft, stuck: e.target.value })} placeholder="e.g. 30" aria-describedby="f-stuck-hint" />
           <small id="f-stuck-hint" className="muted">
-            Unsettled orders with no change for this long.
+            Processing, requires action or in review, with no change for this long.
           </small>
         </div>
         <div className="field field-narrow">
@@ -88,10 +103,10 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
           <small className="muted">One-time orders whose invoice has not arrived after the configured delay.</small>
         </div>
         <div className="field field-narrow">
-          <label htmlFor="f-duplicate">
-            <input id="f-duplicate" type="checkbox" checked={draft.duplicate} onChange={(e) => setDraft({ ...draft, duplicate: e.target.checked })} /> Paid twice
+          <label htmlFor="f-incident">
+            <input id="f-incident" type="checkbox" checked={draft.incident} onChange={(e) => setDraft({ ...draft, incident: e.target.checked })} /> With incidents
           </label>
-          <small className="muted">Orders the customer paid more than once (a duplicate payment to refund).</small>
+          <small className="muted">Orders with Stripe events that failed, are dead or found no order.</small>
         </div>
         <div className="filters-actions">
           <button type="submit" className="btn btn-primary">
@@ -115,7 +130,7 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
         <>
           <div className="table-wrap" aria-busy={orders.isFetching}>
             <table className="table">
-              <caption className="visually-hidden">Orders, newest first{filtered ? ', filtered' : ''}</caption>
+              <caption className="visually-hidden">Orders, newest first{filtered && !orders.isPlaceholderData ? ', filtered' : ''}</caption>
               <thead>
                 <tr>
                   <th scope="col">Order</th>
@@ -136,7 +151,7 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
                       </Link>
                     </td>
                     <td>
-                      <OrderStatusBadge status={o.status} />
+                      <OrderStatusBadge status={o.status} /> <IncidentBadge states={o.incidents} />
                     </td>
                     <td className="num">{money(o.amount, o.currency)}</td>
                     <td className="truncate" title={o.userId}>

@@ -121,11 +121,13 @@ function Dashboard({ data, windowHours, bucketMinutes }: { data: Summary; window
     <>
       <section aria-label="Key numbers" className="stats">
         <Stat label="Orders" value={count(totalOrders)} to="/orders" />
-        <Stat label={`Stuck > ${STUCK_AFTER_MINUTES} min`} value={count(data.stuckOrders)} tone={data.stuckOrders > 0 ? 'warn' : 'good'} to={`/orders?stuck=${STUCK_AFTER_MINUTES}`} />
+        <NeedsOperatorStat />
+        <Stat label={`Stuck > ${STUCK_AFTER_MINUTES} min`} value={count(data.stuckOrders)} tone={data.stuckOrders > 0 ? 'warn' : 'good'} hint="processing, requires action or in review" to={`/orders?stuck=${STUCK_AFTER_MINUTES}`} />
         <Stat label="Dead letters" value={count(data.deadLetters)} tone={data.deadLetters > 0 ? 'bad' : 'good'} to="/events?state=dead" />
+        <Stat label="Unmatched events" value={count(inbox.unmatched ?? 0)} tone={(inbox.unmatched ?? 0) > 0 ? 'warn' : 'good'} hint="no order found for them" to="/events?state=unmatched" />
         <Stat label="Events waiting" value={count(pendingEvents)} hint={data.inbox.oldestDueAgeSeconds > 0 ? `oldest due ${duration(data.inbox.oldestDueAgeSeconds * 1000)}` : undefined} to="/events?state=pending" />
         <Stat label="Error rate" value={percent(data.errorRate)} tone={data.errorRate > 0.05 ? 'bad' : data.errorRate > 0 ? 'warn' : 'good'} hint="failed attempts per event" />
-        <Stat label="Latency p50 / p95" value={`${duration(data.latencyMs.p50)} / ${duration(data.latencyMs.p95)}`} hint={`${count(data.latencyMs.count)} events`} />
+        <Stat label="Latency p50 / p95" value={`${duration(data.latencyMs.p50)} / ${duration(data.latencyMs.p95)}`} hint={`${count(data.latencyMs.count)} events, replays left out`} />
         <DriftStat drift={data.drift} />
       </section>
 
@@ -182,6 +184,21 @@ function Dashboard({ data, windowHours, bucketMinutes }: { data: Summary; window
         </section>
       </div>
     </>
+  );
+}
+
+/** What waits for a person (see the Needs attention page), linked there. */
+function NeedsOperatorStat() {
+  const attention = useQuery({ ...trpc.admin.orders.attention.queryOptions({}), refetchInterval: 15_000 });
+  const n = attention.data ? attention.data.totals.operator : null;
+  return (
+    <Stat
+      label="Needs an operator"
+      value={n === null ? '…' : count(n)}
+      tone={n === null ? undefined : n > 0 ? 'bad' : 'good'}
+      hint="overdue payments, reviews, dead letters"
+      to="/attention"
+    />
   );
 }
 

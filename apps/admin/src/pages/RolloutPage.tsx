@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { Badge, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
-import { count, duration } from '../lib/format.js';
+import { count, duration, plural } from '../lib/format.js';
 import { ORDER_STATUS_META, type OrderStatus } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterInputs, type RouterOutputs } from '../trpc.js';
@@ -61,7 +61,13 @@ function FlagState({ flag }: { flag: Flag }) {
       <div className="fact">
         <dt>Rollout</dt>
         <dd>
-          <span className="meter" aria-hidden="true"><span style={{ width: `${flag.rolloutPercent}%` }} /></span> {flag.rolloutPercent} % of new orders
+          {flag.mode === 'legacy' ? (
+            'none: every new order runs on the legacy handler'
+          ) : (
+            <>
+              <span className="meter" aria-hidden="true"><span style={{ width: `${flag.rolloutPercent}%` }} /></span> {rolloutSummary(flag.mode, flag.rolloutPercent)}
+            </>
+          )}
         </dd>
       </div>
       <div className="fact">
@@ -79,14 +85,14 @@ function FlagState({ flag }: { flag: Flag }) {
       </div>
       {flag.stored && (flag.stored.mode !== flag.mode || (flag.stored.mode !== 'legacy' && flag.stored.rolloutPercent !== flag.rolloutPercent)) && (
         <p className="callout callout-info" role="status">
-          Saved as {flag.stored.mode} {flag.stored.rolloutPercent} %; instances switch at their next refresh (within {duration(flag.refreshIntervalMs)}).
+          Saved as {rolloutSummary(flag.stored.mode, flag.stored.rolloutPercent)}; instances switch at their next refresh (within {duration(flag.refreshIntervalMs)}).
         </p>
       )}
       {flag.stored && (
         <div className="fact">
           <dt>Last change</dt>
           <dd>
-            {flag.stored.mode} {flag.stored.rolloutPercent} % by {flag.stored.updatedBy} <Time iso={flag.stored.updatedAt} />
+            {rolloutSummary(flag.stored.mode, flag.stored.rolloutPercent)} by {flag.stored.updatedBy} <Time iso={flag.stored.updatedAt} />
           </dd>
         </div>
       )}
@@ -176,7 +182,7 @@ function FlagForm({ flag }: { flag: Flag }) {
         >
           <ul className="consequences">
             <li>
-              From <strong>{flag.mode} {flag.rolloutPercent} %</strong> to <strong>{pending.mode}{pending.mode === 'legacy' ? '' : ` ${pending.rolloutPercent} %`}</strong>.
+              From <strong>{rolloutSummary(flag.mode, flag.rolloutPercent)}</strong> to <strong>{rolloutSummary(pending.mode, pending.rolloutPercent)}</strong>.
             </li>
             <li>{MODES.find((m) => m.mode === pending.mode)?.help}</li>
             <li>Only new orders are affected; existing orders keep the handler they were created under.</li>
@@ -224,15 +230,17 @@ function Report({ report }: { report: RouterOutputs['admin']['rollout']['report'
         </table>
       </div>
       <p>
-        {count(report.shadow.orders)} shadowed order(s), <strong>{count(report.shadow.disagreements)}</strong> disagreement(s).
+        {plural(report.shadow.orders, 'shadowed order')}, <strong>{plural(report.shadow.disagreements, 'disagreement')}</strong>.
       </p>
-      {report.shadow.byKind.length === 0 ? (
-        <p className="empty">No disagreements: the new handler agrees with legacy on every shadowed order.</p>
+      {report.shadow.orders === 0 ? (
+        <p className="empty">No order has been shadowed yet, so there is nothing to compare. Set the mode to shadow to start.</p>
+      ) : report.shadow.byKind.length === 0 ? (
+        <p className="empty">No disagreements: the new handler agrees with legacy on all {plural(report.shadow.orders, 'shadowed order')}.</p>
       ) : (
         report.shadow.byKind.map((k) => (
           <details key={k.kind} className="disagreement" open>
             <summary>
-              <Badge tone="warn">{count(k.count)}</Badge> {k.description} <span className="muted">({count(k.orders)} orders)</span>
+              <Badge tone="warn">{count(k.count)}</Badge> {k.description} <span className="muted">({plural(k.orders, 'order')})</span>
             </summary>
             <ul>
               {k.examples.map((ex) => (
@@ -246,4 +254,11 @@ function Report({ report }: { report: RouterOutputs['admin']['rollout']['report'
       )}
     </>
   );
+}
+
+/** A mode and percentage in words; the percentage means nothing in legacy mode, so it is not shown. */
+function rolloutSummary(mode: string, percent: number): string {
+  if (mode === 'legacy') return 'legacy (every new order)';
+  if (mode === 'shadow') return `shadow (${percent} % of new orders also decided by the new handler)`;
+  return `new handler for ${percent} % of new orders`;
 }

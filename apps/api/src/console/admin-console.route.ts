@@ -28,6 +28,8 @@ const CONSOLE_HEADERS = {
 /** Serve the built console at /admin/, with every unknown path under it answered by index.html (client-side routes). */
 export async function adminConsoleRoute(app: FastifyInstance, opts: { dir: string }): Promise<void> {
   app.get('/admin', (_req, reply) => reply.redirect('/admin/'));
+  // Browsers ask for /favicon.ico on their own (the console's pages name the SVG icon).
+  app.get('/favicon.ico', (_req, reply) => reply.redirect('/admin/favicon.svg'));
   await app.register(
     async (scope) => {
       scope.addHook('onSend', async (_req, reply) => {

@@ -10,6 +10,8 @@ export type MetricsSources = {
   eventsInOtherApiVersions?: () => Promise<{ apiVersion: string; count: number }[]>;
   /** Read at scrape time: subscriptions whose price is not in the catalogue, waiting for review. */
   subscriptionsNeedingReview?: () => Promise<number>;
+  /** Read at scrape time for the host webhook gauges. */
+  hostOutboxHealth?: () => Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }>;
 };
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -20,6 +22,13 @@ export function createMetrics(sources: MetricsSources = {}) {
       setTimeout(() => (health = null), 0);
     });
     return health;
+  };
+  let outbox: Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number } | null> | null = null;
+  const readOutbox = () => {
+    outbox ??= (sources.hostOutboxHealth?.() ?? Promise.resolve(null)).catch(() => null).finally(() => {
+      setTimeout(() => (outbox = null), 0);
+    });
+    return outbox;
   };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -148,6 +157,50 @@ export function createMetrics(sources: MetricsSources = {}) {
         const h = await readHealth();
         if (h) this.set(h.oldestDueAgeSeconds);
       },
+    }),
+    hostWebhookDeliveries: new Counter({
+      name: 'settle_host_webhook_deliveries_total',
+      help: 'Attempts to deliver a webhook to the host app, by outcome (delivered, retry, dead) and type',
+      labelNames: ['outcome', 'type'] as const,
+      registers: [registry],
+    }),
+    hostWebhookLatency: new Histogram({
+      name: 'settle_host_webhook_delivery_latency_seconds',
+      help: 'Time from a change to its webhook being accepted by the host',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000],
+      registers: [registry],
+    }),
+    hostWebhookPending: new Gauge({
+      name: 'settle_host_webhook_pending',
+      help: 'Webhooks to the host not delivered yet (waiting, in flight or between retries)',
+      registers: [registry],
+      async collect() {
+        const h = await readOutbox();
+        if (h) this.set(h.pending);
+      },
+    }),
+    hostWebhookDead: new Gauge({
+      name: 'settle_host_webhook_dead',
+      help: 'Webhooks to the host that used every attempt (replay them from the console)',
+      registers: [registry],
+      async collect() {
+        const h = await readOutbox();
+        if (h) this.set(h.dead);
+      },
+    }),
+    hostWebhookLag: new Gauge({
+      name: 'settle_host_webhook_lag_seconds',
+      help: 'Age of the oldest change the host has not received yet (0 when it is up to date)',
+      registers: [registry],
+      async collect() {
+        const h = await readOutbox();
+        if (h) this.set(h.oldestPendingAgeSeconds);
+      },
+    }),
+    creditsConsumed: new Counter({
+      name: 'settle_credits_consumed_total',
+      help: 'Credits spent through entitlements.consume (repeats of a key not counted)',
+      registers: [registry],
     }),
   };
 }

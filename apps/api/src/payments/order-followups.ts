@@ -1,10 +1,11 @@
-import { recordCustomerEmail, type OrderRow, type Trx } from '@settle/db';
+import { enqueueOrderUpdated, recordCustomerEmail, type OrderRow, type Trx } from '@settle/db';
 import type { Decision, Disagreement, OrderState, PaymentCommand, ShadowDecision } from '@settle/payments-core';
 import type { DecisionSource } from './apply-decision.js';
 import type { Product } from './product-catalogue.js';
 import { recordShadowDecision } from './shadow-state.js';
 import { afterSubscriptionOrderDecision } from './subscription-lifecycle.js';
 import type { ProductCatalogue } from './product-catalogue.js';
+import { readOrderDto } from './order-view.js';
 
 /** A decision just carried out on a locked order, with what the follow-ups need to know. */
 export type DecidedOrder = {
@@ -41,5 +42,7 @@ export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<Fol
     d.shadow && (await recordShadowDecision(trx, order.id, d.source.eventId, d.shadow.before, d.shadow.decided))
       ? d.shadow.decided.disagreement
       : null;
+  // The host app hears of every status change from the outbox, committed with the change itself.
+  if (order.status !== before.status) await enqueueOrderUpdated(trx, await readOrderDto(trx, order));
   return { order, subscriptionChanged: !!sub?.changed, disagreement };
 }

@@ -13,6 +13,8 @@ import { adminFlagsRouter } from './routers/admin-flags.router.js';
 import { adminRolloutRouter } from './routers/admin-rollout.router.js';
 import { adminSubscriptionsRouter } from './routers/admin-subscriptions.router.js';
 import { billingRouter } from './routers/billing.router.js';
+import { adminDeliveriesRouter } from './routers/admin-deliveries.router.js';
+import { adminCustomersRouter } from './routers/admin-customers.router.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -32,6 +34,8 @@ export const appRouter = router({
     flags: adminFlagsRouter,
     rollout: adminRolloutRouter,
     subscriptions: adminSubscriptionsRouter,
+    deliveries: adminDeliveriesRouter,
+    customers: adminCustomersRouter,
   }),
 });
 

@@ -10,6 +10,8 @@ import * as dropUnusedEventIndex from './20261127040000_drop_unused_event_index.
 import * as rateLimits from './20261201064000_rate_limits.js';
 import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_owner_and_refund_requests.js';
 import * as subscriptionPayments from './20261201074300_subscription_payments.js';
+import * as incidentsAndSearch from './20261201075000_incidents_and_search.js';
+import * as hostConnections from './20261201075600_host_connections.js';
 import * as refundsDuplicatesIgnored from './20261201080800_refunds_duplicates_ignored.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
@@ -25,5 +27,7 @@ export const migrations: Record<string, Migration> = {
   '20261201064000_rate_limits': rateLimits,
   '20261201064500_admin_token_owner_and_refund_requests': adminTokenOwnerAndRefundRequests,
   '20261201074300_subscription_payments': subscriptionPayments,
+  '20261201075000_incidents_and_search': incidentsAndSearch,
+  '20261201075600_host_connections': hostConnections,
   '20261201080800_refunds_duplicates_ignored': refundsDuplicatesIgnored,
 };

@@ -46,6 +46,31 @@ export async function listAdminUsers(db: Db): Promise<AdminAccount[]> {
   return rows.map(account);
 }
 
+/** Enable a disabled account again (it signs in with its old password); null if there is no such disabled account. */
+export async function enableAdminUser(trx: Trx, email: string): Promise<AdminAccount | null> {
+  const row = await trx
+    .updateTable('admin_users')
+    .set({ disabled_at: null })
+    .where('email', '=', normalizeEmail(email))
+    .where('disabled_at', 'is not', null)
+    .returning(['id', 'email', 'role', 'created_at', 'disabled_at'])
+    .executeTakeFirst();
+  return row ? account(row) : null;
+}
+
+/** Set an account's password and end its sessions (whoever held the old one is signed out); null if there is no such account. */
+export async function setAdminPassword(trx: Trx, email: string, passwordHash: string): Promise<AdminAccount | null> {
+  const row = await trx
+    .updateTable('admin_users')
+    .set({ password_hash: passwordHash })
+    .where('email', '=', normalizeEmail(email))
+    .returning(['id', 'email', 'role', 'created_at', 'disabled_at'])
+    .executeTakeFirst();
+  if (!row) return null;
+  await trx.deleteFrom('admin_sessions').where('admin_id', '=', row.id).execute();
+  return account(row);
+}
+
 /** Disable an account and end its sessions and API tokens at once; null if there is no such active account. */
 export async function disableAdminUser(trx: Trx, email: string): Promise<AdminAccount | null> {
   const row = await trx

@@ -100,3 +100,28 @@ export async function recordAdminAction(db: Db | Trx, entry: AdminAuditEntry): P
     .executeTakeFirstOrThrow();
   return Number(row.id);
 }
+
+export type EventReplay = { eventId: string; actor: string; reason: string | null; at: Date; bulk: boolean };
+
+/** Who replayed these events, when and why: single replays and the bulk replays that took them. */
+export async function listEventReplays(db: Db, eventIds: string[]): Promise<EventReplay[]> {
+  if (eventIds.length === 0) return [];
+  const targets = eventIds.map((id) => `event:${id}`);
+  const rows = await sql<{ target: string | null; action: string; actor: string; reason: string | null; created_at: Date; ids: string[] | null }>`
+    select target, action, actor, reason, created_at,
+           case when action = 'events.replay_dead' then array(select jsonb_array_elements_text(details -> 'eventIds')) end as ids
+    from admin_audit
+    where (action = 'events.replay' and target = any(${targets}::text[]))
+       or (action = 'events.replay_dead' and details -> 'eventIds' ?| ${eventIds}::text[])
+    order by created_at, id`.execute(db);
+  const wanted = new Set(eventIds);
+  return rows.rows.flatMap((r) =>
+    (r.action === 'events.replay' ? [r.target!.slice('event:'.length)] : (r.ids ?? []).filter((id) => wanted.has(id))).map((eventId) => ({
+      eventId,
+      actor: r.actor,
+      reason: r.reason,
+      at: new Date(r.created_at),
+      bulk: r.action === 'events.replay_dead',
+    })),
+  );
+}

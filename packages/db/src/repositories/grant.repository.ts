@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { EntitlementRow, GrantRow, NewGrant } from '../tables/grant.table.js';
+import { enqueueEntitlementsUpdated } from './host-outbox.repository.js';
 
 /** Insert a grant unless the order already has one of its kind; returns it only when new. */
 export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantRow | undefined> {
@@ -41,11 +42,12 @@ async function lockEntitlement(trx: Trx, userId: string): Promise<EntitlementRow
 
 /**
  * Move a user's credit balance through the ledger. A debit larger than the balance takes the
- * balance to zero and records the rest as debt: never a silent negative balance.
+ * balance to zero and records the rest as debt: never a silent negative balance. The host app is
+ * told in the same transaction (the outbox).
  */
 export async function applyCreditDelta(
   trx: Trx,
-  entry: { userId: string; orderId: string | null; delta: number; reason: string },
+  entry: { userId: string; orderId: string | null; delta: number; reason: string; idempotencyKey?: string; note?: string | null },
 ): Promise<{ balance: number; debt: number }> {
   const current = await lockEntitlement(trx, entry.userId);
   let balance = Number(current.credits);
@@ -59,7 +61,12 @@ export async function applyCreditDelta(
     balance -= taken;
     debt += -entry.delta - taken;
   }
-  await trx.updateTable('entitlements').set({ credits: balance, credit_debt: debt, updated_at: sql`now()` }).where('user_id', '=', entry.userId).execute();
+  const updated = await trx
+    .updateTable('entitlements')
+    .set({ credits: balance, credit_debt: debt, updated_at: sql`now()` })
+    .where('user_id', '=', entry.userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
   await trx.insertInto('credit_ledger').values({
     user_id: entry.userId,
     order_id: entry.orderId,
@@ -67,15 +74,24 @@ export async function applyCreditDelta(
     reason: entry.reason,
     balance_after: balance,
     debt_after: debt,
+    idempotency_key: entry.idempotencyKey ?? null,
+    note: entry.note ?? null,
   }).execute();
+  await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
 }
 
 export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null): Promise<void> {
   await lockEntitlement(trx, userId);
   await trx.updateTable('entitlements').set({ plan, subscription_status: subscriptionStatus, updated_at: sql`now()` }).where('user_id', '=', userId).execute();
+  await enqueueEntitlementsUpdated(trx, userId);
 }
 
 export async function getEntitlement(db: Db | Trx, userId: string): Promise<EntitlementRow | undefined> {
   return db.selectFrom('entitlements').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}
+
+/** Every credit movement an order caused (its grant, each refund's or chargeback's take-back), oldest first. */
+export async function listCreditLedgerForOrder(db: Db | Trx, orderId: string) {
+  return db.selectFrom('credit_ledger').select(['id', 'delta', 'reason', 'created_at']).where('order_id', '=', orderId).orderBy('id').execute();
 }

@@ -41,8 +41,8 @@ export async function eventSeries(db: Db, opts: { windowHours: number; bucketMin
            count(*) filter (where state = 'processed')::int as processed,
            coalesce(sum(jsonb_array_length(errors)), 0)::int as failed_attempts,
            count(*) filter (where state = 'dead')::int as dead,
-           (percentile_cont(0.5) within group (order by extract(epoch from processed_at - received_at)) filter (where processed_at is not null) * 1000)::float8 as p50,
-           (percentile_cont(0.95) within group (order by extract(epoch from processed_at - received_at)) filter (where processed_at is not null) * 1000)::float8 as p95
+           (percentile_cont(0.5) within group (order by extract(epoch from processed_at - received_at)) filter (where processed_at is not null and replayed_at is null) * 1000)::float8 as p50,
+           (percentile_cont(0.95) within group (order by extract(epoch from processed_at - received_at)) filter (where processed_at is not null and replayed_at is null) * 1000)::float8 as p95
     from stripe_events
     where received_at >= now() - ${`${opts.windowHours} hours`}::interval
     group by 1 order by 1`.execute(db);
@@ -57,6 +57,10 @@ export async function eventSeries(db: Db, opts: { windowHours: number; bucketMin
   }));
 }
 
+/**
+ * Processing latency (received → processed). Replayed events are left out: their time in the
+ * inbox is how long a dead letter waited for an operator, not how fast Settle processes.
+ */
 export async function latencyPercentiles(db: Db, windowHours: number): Promise<{ p50: number | null; p95: number | null; p99: number | null; count: number }> {
   const r = await sql<{ p50: number | null; p95: number | null; p99: number | null; n: number }>`
     select (percentile_cont(0.5) within group (order by ms))::float8 as p50,
@@ -64,15 +68,16 @@ export async function latencyPercentiles(db: Db, windowHours: number): Promise<{
            (percentile_cont(0.99) within group (order by ms))::float8 as p99,
            count(*)::int as n
     from (select extract(epoch from processed_at - received_at) * 1000 as ms from stripe_events
-          where processed_at is not null and received_at >= now() - ${`${windowHours} hours`}::interval) t`.execute(db);
+          where processed_at is not null and replayed_at is null and received_at >= now() - ${`${windowHours} hours`}::interval) t`.execute(db);
   const row = r.rows[0];
   return { p50: row?.p50 ?? null, p95: row?.p95 ?? null, p99: row?.p99 ?? null, count: Number(row?.n ?? 0) };
 }
 
+/** Orders stuck in a status an operator can act on (`STUCK_STATUSES`) for longer than the age. */
 export async function countStuckOrders(db: Db, olderThanMinutes: number): Promise<number> {
   const r = await sql<{ n: number }>`
     select count(*)::int as n from orders
-    where status in ('pending', 'processing', 'requires_action', 'failed', 'needs_review')
+    where status in ('processing', 'requires_action', 'needs_review')
       and updated_at < now() - ${`${olderThanMinutes} minutes`}::interval`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }

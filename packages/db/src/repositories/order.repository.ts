@@ -93,44 +93,71 @@ export async function listOrdersForUser(
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }
 
-/** Statuses an order can be stuck in: money not settled yet, or waiting for an admin. */
-export const UNSETTLED_STATUSES = ['pending', 'processing', 'requires_action', 'failed', 'needs_review'] as const;
+/**
+ * Statuses in which an order is stuck when it stays too long: money under way that should have
+ * settled, or a payment waiting for an admin. `pending` (a checkout the buyer may abandon; Stripe
+ * expires it) and `failed` (the customer's payment failed; they may pay again) are not: nobody at
+ * Settle can move them on.
+ */
+export const STUCK_STATUSES = ['processing', 'requires_action', 'needs_review'] as const;
+
+/** Incidents an order can carry: Stripe events about it that failed, died or found no order. */
+export const ORDER_INCIDENT_STATES = ['failed', 'dead', 'unmatched'] as const;
+
+const incidentStates = () => sql<string[]>`(select coalesce(array_agg(distinct e.state order by e.state), '{}') from stripe_events e
+  where e.order_id = orders.id and e.state in ('failed', 'dead', 'unmatched'))`;
+
+/** `%`, `_` and `\` match themselves in a LIKE pattern. */
+function likeContains(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
 
 export type AdminOrderFilter = {
   status?: string | undefined;
   /** Unsettled orders whose last change is older than this. */
   stuckForMinutes?: number | undefined;
-  /** An order id, Checkout Session, PaymentIntent, customer, user id or the buyer's e-mail. */
+  /**
+   * Any part (case-insensitive) of an order id, Checkout Session, PaymentIntent, customer, user id
+   * or the buyer's e-mail; trigram-indexed (`order_search_text`).
+   */
   search?: string | undefined;
+  /** Products whose name matched the search (the catalogue lives outside the database). */
+  searchProductIds?: string[] | undefined;
+  /**
+   * `true`: only orders with Stripe events in an incident state (failed, dead, unmatched);
+   * `duplicate_payment`: only orders with a duplicate payment recorded beside them.
+   */
+  incident?: boolean | 'duplicate_payment' | undefined;
   /** Paid one-time orders still without their invoice this long after payment. */
   missingInvoiceAfterMinutes?: number | undefined;
-  /** Orders with an incident recorded beside them: a duplicate payment. */
-  incident?: 'duplicate_payment' | undefined;
   cursor?: OrderCursor | undefined;
   limit: number;
 };
 
 /** The console's order list: newest first, keyset-paginated on (created_at, id). */
-export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(OrderRow & { cursor_at: string })[]> {
-  let q = db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at'));
+export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(OrderRow & { cursor_at: string; incident_states: string[] })[]> {
+  let q = db
+    .selectFrom('orders')
+    .selectAll()
+    .select(cursorTime('created_at').as('cursor_at'))
+    .select(incidentStates().as('incident_states'));
   if (f.status) q = q.where('status', '=', f.status);
   if (f.stuckForMinutes !== undefined) {
     q = q
-      .where('status', 'in', f.status ? [f.status] : [...UNSETTLED_STATUSES])
+      .where('status', 'in', f.status ? [f.status] : [...STUCK_STATUSES])
       .where('updated_at', '<', sql<Date>`now() - ${`${f.stuckForMinutes} minutes`}::interval`);
   }
-  const s = f.search?.trim();
+  const s = f.search?.trim().toLowerCase();
   if (s) {
     q = q.where((eb) =>
       eb.or([
-        ...(isOrderId(s) ? [eb('id', '=', s)] : []),
-        eb('payment_intent_id', '=', s),
-        eb('checkout_session_id', '=', s),
-        eb('stripe_customer_id', '=', s),
-        eb('user_id', '=', s),
-        ...(s.includes('@') ? [eb(sql`lower(customer_email)`, '=', s.toLowerCase())] : []),
+        eb(sql`order_search_text(id, user_id, customer_email, checkout_session_id, payment_intent_id, stripe_customer_id)`, 'like', likeContains(s)),
+        ...(f.searchProductIds?.length ? [eb('product_id', 'in', f.searchProductIds)] : []),
       ]),
     );
+  }
+  if (f.incident === true) {
+    q = q.where(sql<boolean>`exists (select 1 from stripe_events e where e.order_id = orders.id and e.state in ('failed', 'dead', 'unmatched'))`);
   }
   if (f.missingInvoiceAfterMinutes !== undefined) q = q.where(missingInvoice(f.missingInvoiceAfterMinutes));
   if (f.incident === 'duplicate_payment') q = q.where(sql<boolean>`exists (select 1 from duplicate_payments d where d.order_id = orders.id)`);

@@ -41,6 +41,13 @@ export async function lockEventForProcessing(trx: Trx, id: string): Promise<Stri
   return trx.selectFrom('stripe_events').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst();
 }
 
+/**
+ * Inbox states that need an operator's eye. Settling an event into one of them without an order
+ * records the order it is about when the database can tell (see `event_order_ref`), so the
+ * console shows the incident on that order.
+ */
+export const INCIDENT_STATES: readonly InboxState[] = ['failed', 'dead', 'unmatched'];
+
 export type EventSettlement = {
   state: InboxState;
   outcome: string | null;
@@ -59,7 +66,11 @@ export async function settleEvent(trx: Db | Trx, id: string, s: EventSettlement)
       state: s.state,
       outcome: s.outcome,
       attempts: s.attempts,
-      ...(s.orderId !== undefined ? { order_id: s.orderId } : {}),
+      ...(s.orderId !== undefined
+        ? { order_id: s.orderId }
+        : INCIDENT_STATES.includes(s.state)
+          ? { order_id: sql<string>`coalesce(order_id, event_order_ref(payload, object_id, ${s.lastError ?? null}::text))` }
+          : {}),
       ...(s.retryInMs !== undefined ? { next_attempt_at: sql<Date>`now() + ${`${Math.max(0, Math.round(s.retryInMs))} milliseconds`}::interval` } : {}),
       ...(s.lastError !== undefined ? { last_error: s.lastError } : {}),
       ...(s.appendError ? { errors: sql<string>`errors || ${JSON.stringify([s.appendError])}::jsonb` } : {}),
@@ -103,19 +114,19 @@ export async function releaseLeases(db: Db, workerId: string): Promise<number> {
 export async function listEventsForOrder(db: Db | Trx, orderId: string) {
   return db
     .selectFrom('stripe_events')
-    .select(['id', 'type', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'last_error', 'processed_at'])
+    .select(['id', 'type', 'stripe_created', 'received_at', 'state', 'outcome', 'attempts', 'last_error', 'errors', 'processed_at', 'replayed_at'])
     .where('order_id', '=', orderId)
     .orderBy('stripe_created')
     .orderBy('received_at')
     .execute();
 }
 
-/** Put events back in the queue now, with a fresh attempt count; their error history stays. */
+/** Put events back in the queue now (a replay), with a fresh attempt count; their error history stays. */
 export async function requeueEvents(trx: Db | Trx, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   const r = await trx
     .updateTable('stripe_events')
-    .set({ state: 'pending', attempts: 0, next_attempt_at: sql`now()`, locked_until: null, locked_by: null, outcome: null, processed_at: null })
+    .set({ state: 'pending', attempts: 0, next_attempt_at: sql`now()`, locked_until: null, locked_by: null, outcome: null, processed_at: null, replayed_at: sql`now()` })
     .where('id', 'in', ids)
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
@@ -191,7 +202,8 @@ export async function settleEvents(trx: Db | Trx, settlements: (EventSettlement 
       state = v.state,
       outcome = v.outcome,
       attempts = v.attempts::int,
-      order_id = coalesce(v.order_id::uuid, e.order_id),
+      order_id = coalesce(v.order_id::uuid, e.order_id,
+        case when v.state in ('failed', 'dead', 'unmatched') then event_order_ref(e.payload, e.object_id, coalesce(v.last_error, e.last_error)) end),
       next_attempt_at = case when v.retry_ms is null then e.next_attempt_at else now() + v.retry_ms::int * interval '1 millisecond' end,
       last_error = case when v.keep_error::boolean then e.last_error else v.last_error end,
       errors = case when v.append is null then e.errors else e.errors || v.append::jsonb end,

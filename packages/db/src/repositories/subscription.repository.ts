@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { enqueueEntitlementsUpdated } from './host-outbox.repository.js';
 import type { Db, Trx } from '../database.js';
 import type { InvoiceRow } from '../tables/invoice.table.js';
 import type { OrderRow } from '../tables/order.table.js';
@@ -117,6 +118,7 @@ export async function setPlanEntitlement(
     .set({ plan: e.plan, subscription_status: e.subscriptionStatus, plan_period_end: e.planPeriodEnd, updated_at: sql`now()` })
     .where('user_id', '=', userId)
     .execute();
+  await enqueueEntitlementsUpdated(trx, userId);
 }
 
 export type SubscriptionCheckoutBlock =

@@ -23,6 +23,8 @@ export interface StripeEventTable {
   locked_by: string | null;
   last_error: string | null;
   errors: ColumnType<AttemptError[], string | undefined, string>;
+  /** When an admin last put the event back in the queue (replay). */
+  replayed_at: Date | null;
   processed_at: Date | null;
 }
 export type StripeEventRow = Selectable<StripeEventTable>;

@@ -1,8 +1,12 @@
 import {
+  ATTENTION_KINDS,
   findInvoiceForOrder,
   findOrder,
   findSubscriptionForOrder,
   listSubscriptionPayments,
+  listAttention,
+  listCreditLedgerForOrder,
+  listEventReplays,
   listEventsForOrder,
   listDuplicatePaymentsForOrder,
   listGrantsForOrder,
@@ -10,7 +14,8 @@ import {
   listRefundsForOrder,
   listTransitions,
 } from '@settle/db';
-import { ORDER_STATUSES } from '@settle/payments-core';
+import { creditsToRevoke, ORDER_STATUSES } from '@settle/payments-core';
+import { toOrderState } from '../../payments/order.mapper.js';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { toDuplicatePaymentDto, toOrderDto, toRefundDto } from '../../payments/order.mapper.js';
@@ -24,6 +29,9 @@ import { adminProcedure, domainError, router, type DomainErrorCode } from '../tr
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
+/** The longest search the console sends (its input stops there too); no id or e-mail is longer. */
+export const SEARCH_MAX_LENGTH = 200;
+
 export const adminOrdersRouter = router({
   list: adminProcedure('viewer')
     .input(
@@ -31,30 +39,36 @@ export const adminOrdersRouter = router({
         .object({
           status: z.enum(ORDER_STATUSES).optional(),
           stuckForMinutes: z.number().int().min(0).max(525_600).optional(),
-          search: z.string().trim().max(255).optional(),
+          /** Any part of an order id, Stripe id, user id, e-mail, or a product's name. */
+          search: z.string().trim().max(SEARCH_MAX_LENGTH, `search is at most ${SEARCH_MAX_LENGTH} characters`).optional(),
+          /**
+           * `true`: only orders with Stripe events that failed, died or found no order;
+           * `duplicate_payment`: only orders the customer paid twice (contract).
+           */
+          incident: z.union([z.boolean(), z.literal('duplicate_payment')]).optional(),
           /** Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN. */
           missingInvoice: z.boolean().optional(),
-          /** Orders with an incident beside them: `duplicate_payment` (the customer paid twice). */
-          incident: z.enum(['duplicate_payment']).optional(),
           cursor: z.string().max(300).nullish(),
           limit: z.number().int().min(1).max(200).default(50),
         })
         .default({ limit: 50 }),
     )
     .query(async ({ ctx, input }) => {
+      const search = input.search?.toLowerCase();
       const rows = await listOrdersForAdmin(ctx.deps.database.db, {
         status: input.status,
         stuckForMinutes: input.stuckForMinutes,
-        search: input.search || undefined,
-        missingInvoiceAfterMinutes: input.missingInvoice ? ctx.deps.env.INVOICE_MISSING_AFTER_MIN : undefined,
+        search: search || undefined,
+        searchProductIds: search ? ctx.deps.catalogue.list().filter((p) => p.name.toLowerCase().includes(search) || p.id.toLowerCase().includes(search)).map((p) => p.id) : undefined,
         incident: input.incident,
+        missingInvoiceAfterMinutes: input.missingInvoice ? ctx.deps.env.INVOICE_MISSING_AFTER_MIN : undefined,
         cursor: input.cursor ? decodeCursor(input.cursor, { uuidIds: true }) : undefined,
         limit: input.limit + 1,
       });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
       return {
-        items: page.map((r) => toOrderDto(r)),
+        items: page.map((r) => ({ ...toOrderDto(r), incidents: r.incident_states })),
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
@@ -75,6 +89,7 @@ export const adminOrdersRouter = router({
         listDuplicatePaymentsForOrder(db, row.id),
       ]);
       const payments = subscription ? await listSubscriptionPayments(db, [subscription.id]) : [];
+      const [replays, ledger] = await Promise.all([listEventReplays(db, events.map((e) => e.id)), listCreditLedgerForOrder(db, row.id)]);
       return {
         order: toOrderDto(row, invoice, subscription),
         /** A plan order's subscription: what the plan is doing now, whatever the order's own status. */
@@ -86,6 +101,10 @@ export const adminOrdersRouter = router({
           outcome: e.outcome,
           attempts: e.attempts,
           lastError: e.last_error,
+          /** Every failed attempt, also those before a replay (a replay starts the count again). */
+          errors: e.errors,
+          /** Who put the event back in the queue, when and why. */
+          replays: replays.filter((r) => r.eventId === e.id).map((r) => ({ actor: r.actor, reason: r.reason, at: r.at.toISOString(), bulk: r.bulk })),
           stripeCreatedAt: iso(e.stripe_created)!,
           receivedAt: iso(e.received_at)!,
           processedAt: iso(e.processed_at),
@@ -101,6 +120,8 @@ export const adminOrdersRouter = router({
           stripeAt: iso(t.stripe_at),
           at: iso(t.created_at)!,
         })),
+        /** Credit movements of this order, with their time: a partial refund's take-back shows here. */
+        credits: ledger.map((l) => ({ delta: Number(l.delta), reason: l.reason, at: iso(l.created_at)! })),
         grants: grants.map((g) => ({
           kind: g.kind,
           credits: g.credits,
@@ -112,6 +133,72 @@ export const adminOrdersRouter = router({
         })),
         refunds: refunds.map(toRefundDto),
         duplicatePayments: duplicatePayments.map(toDuplicatePaymentDto),
+      };
+    }),
+
+  /**
+   * The "Needs attention" view: what waits for an operator (overdue async payments and customer
+   * actions, reviews, dead letters, unmatched events) apart from what resolves without one
+   * (abandoned checkouts, customer-side failures); oldest first.
+   */
+  attention: adminProcedure('viewer')
+    .input(
+      z
+        .object({
+          processingAfterMinutes: z.number().int().min(1).max(525_600).optional(),
+          requiresActionAfterMinutes: z.number().int().min(1).max(525_600).default(60),
+          abandonedAfterMinutes: z.number().int().min(1).max(525_600).default(60),
+          limit: z.number().int().min(1).max(200).default(50),
+        })
+        .default({ requiresActionAfterMinutes: 60, abandonedAfterMinutes: 60, limit: 50 }),
+    )
+    .query(async ({ ctx, input }) => {
+      const now = Date.now();
+      const { items, counts } = await listAttention(
+        ctx.deps.database.db,
+        {
+          // Past the age the reconciler already asks Stripe about it.
+          processingMinutes: input.processingAfterMinutes ?? ctx.deps.env.RECONCILE_PROCESSING_AFTER_MIN,
+          requiresActionMinutes: input.requiresActionAfterMinutes,
+          abandonedMinutes: input.abandonedAfterMinutes,
+        },
+        input.limit,
+      );
+      return {
+        items: items.map((i) => ({ ...i, needs: ATTENTION_KINDS[i.kind], since: i.since.toISOString(), stuckForSeconds: Math.max(0, Math.round((now - i.since.getTime()) / 1000)) })),
+        counts,
+        /** How many wait for an operator, and how many resolve without one (all of them, not just those listed). */
+        totals: {
+          operator: Object.entries(counts).reduce((n, [k, v]) => n + (ATTENTION_KINDS[k as keyof typeof ATTENTION_KINDS] === 'operator' ? v : 0), 0),
+          noAction: Object.entries(counts).reduce((n, [k, v]) => n + (ATTENTION_KINDS[k as keyof typeof ATTENTION_KINDS] === 'no_action' ? v : 0), 0),
+        },
+      };
+    }),
+
+  /** What a refund of `amount` would do to the order's grant, by the product's refund policy. */
+  refundPreview: adminProcedure('viewer')
+    .input(z.object({ orderId: OrderId, amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }))
+    .query(async ({ ctx, input }) => {
+      const db = ctx.deps.database.db;
+      const row = await findOrder(db, input.orderId);
+      if (!row) throw domainError('NOT_FOUND', 'order not found');
+      const product = ctx.deps.catalogue.get(row.product_id);
+      if (!product) throw domainError('PRECONDITION', `product ${row.product_id} is not in the catalogue`);
+      const grant = ctx.deps.catalogue.grantFor(product, row.quantity);
+      const order = toOrderState(row);
+      const refundedAfter = Math.min(order.amount, order.amountRefunded + input.amount);
+      const full = refundedAfter >= order.amount;
+      const granted = (await listGrantsForOrder(db, row.id)).find((g) => g.kind === grant.kind);
+      const revokedBefore = granted ? Number(granted.credits_revoked) : 0;
+      const creditsAfter = creditsToRevoke(grant, order, refundedAfter);
+      return {
+        full,
+        grant: grant.kind === 'credits' ? { kind: 'credits' as const, credits: grant.credits, plan: null } : { kind: 'plan' as const, credits: null, plan: grant.plan },
+        partialRefundPolicy: grant.kind === 'credits' ? grant.partialRefund : ('none' as const),
+        /** Whether anything was granted yet (a needs_review order has no grant to take back). */
+        granted: granted !== undefined,
+        creditsRevoked: granted ? Math.max(0, creditsAfter - revokedBefore) : 0,
+        planRevoked: granted !== undefined && grant.kind === 'plan' && full,
       };
     }),
 

@@ -1,9 +1,11 @@
-import { ADMIN_ROLES, disableAdminUser, insertAdminUser, listAdminUsers, normalizeEmail, recordAdminAction, type AdminAccount } from '@settle/db';
+import { ADMIN_ROLES, disableAdminUser, enableAdminUser, insertAdminUser, listAdminUsers, normalizeEmail, recordAdminAction, setAdminPassword, type AdminAccount } from '@settle/db';
 import { z } from 'zod';
 import { hashPassword, MIN_ADMIN_PASSWORD, passwordProblem } from '../../lib/password.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
 const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
+const Password = z.string().min(MIN_ADMIN_PASSWORD, `a password of at least ${MIN_ADMIN_PASSWORD} characters is required`).max(1024);
+const Email = z.string().trim().min(3).max(320);
 const dto = (a: AdminAccount) => ({
   id: a.id,
   email: a.email,
@@ -20,7 +22,7 @@ export const adminUsersRouter = router({
     .input(
       z.object({
         email: z.string().trim().email().max(320),
-        password: z.string().min(MIN_ADMIN_PASSWORD, `a password of at least ${MIN_ADMIN_PASSWORD} characters is required`).max(1024),
+        password: Password,
         role: z.enum(ADMIN_ROLES),
         reason: Reason,
       }),
@@ -52,5 +54,36 @@ export const adminUsersRouter = router({
       });
       if (!disabled) throw domainError('NOT_FOUND', `no active admin account for ${email}`);
       return dto(disabled);
+    }),
+
+  /** Let a disabled account sign in again (with its old password, or reset it too). */
+  enable: adminProcedure('owner')
+    .input(z.object({ email: Email, reason: Reason }))
+    .mutation(async ({ ctx, input }) => {
+      const email = normalizeEmail(input.email);
+      const enabled = await ctx.deps.database.db.transaction().execute(async (trx) => {
+        const account = await enableAdminUser(trx, email);
+        if (account) await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.enable', target: `admin:${email}`, reason: input.reason, details: { role: account.role } });
+        return account;
+      });
+      if (!enabled) throw domainError('NOT_FOUND', `no disabled admin account for ${email}`);
+      return dto(enabled);
+    }),
+
+  /** An owner sets a new password for an account (a forgotten one); its sessions end. The password itself is never audited. */
+  resetPassword: adminProcedure('owner')
+    .input(z.object({ email: Email, password: Password, reason: Reason }))
+    .mutation(async ({ ctx, input }) => {
+      const email = normalizeEmail(input.email);
+      const weak = passwordProblem(input.password, email);
+      if (weak) throw domainError('INVALID', weak);
+      const passwordHash = await hashPassword(input.password);
+      const updated = await ctx.deps.database.db.transaction().execute(async (trx) => {
+        const account = await setAdminPassword(trx, email, passwordHash);
+        if (account) await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.reset_password', target: `admin:${email}`, reason: input.reason, details: { role: account.role } });
+        return account;
+      });
+      if (!updated) throw domainError('NOT_FOUND', `no admin account for ${email}`);
+      return dto(updated);
     }),
 });

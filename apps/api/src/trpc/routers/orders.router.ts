@@ -3,6 +3,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { toOrderDto } from '../../payments/order.mapper.js';
+import { readOrderDto } from '../../payments/order-view.js';
 import { domainError, router, userProcedure } from '../trpc.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 
@@ -13,7 +14,7 @@ export const ordersRouter = router({
     // Someone else's order is indistinguishable from a missing one.
     if (!row || row.user_id !== ctx.user.id) throw domainError('NOT_FOUND', 'order not found');
     const db = ctx.deps.database.db;
-    return toOrderDto(row, await findInvoiceForOrder(db, row.id), row.mode === 'subscription' ? await findSubscriptionForOrder(db, row.id) : undefined);
+    return readOrderDto(db, row);
   }),
 
   list: userProcedure

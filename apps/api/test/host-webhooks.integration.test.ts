@@ -1,0 +1,209 @@
+import { createAdminToken } from '@settle/db';
+import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
+import type { StripeSimulator } from '@settle/stripe-simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newHostWebhookSecret, startHostReceiver, type HostReceiver } from './host-receiver.js';
+import { grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+
+const SECRET = newHostWebhookSecret();
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
+  describe('a host that hangs, then answers 500, then recovers', () => {
+    let api: TestApi;
+    let simulator: StripeSimulator;
+    let host: HostReceiver;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      host = await startHostReceiver(SECRET);
+      ({ api, simulator, close } = await startApiWithSimulator(kind, {
+        HOST_WEBHOOK_URL: host.url,
+        HOST_WEBHOOK_SECRET: SECRET,
+        HOST_WEBHOOK_RETRY_DELAYS_MS: '0,100,200,400',
+        HOST_WEBHOOK_MAX_ATTEMPTS: '100',
+        HOST_WEBHOOK_TIMEOUT_MS: '300',
+      }));
+    });
+    afterAll(async () => {
+      await close?.();
+      await host?.close();
+    });
+
+    it('receives every change once it recovers, in order per user, and payments never wait for it', async () => {
+      host.mode = 'hang';
+      const users = ['u_alice', 'u_bob'];
+      const orders = new Map<string, string>();
+      for (const userId of users) {
+        const client = trpcClient(api.url, await userToken(userId));
+        const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+        orders.set(userId, orderId);
+        await simulator.runJourney('card_success', checkoutSessionId, { duplicates: 0.5, shuffle: true, seed: 7 });
+        await waitForInbox(api.db);
+        // Paid and granted while the host does not answer at all.
+        expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+      }
+      host.mode = 'fail';
+      for (const userId of users) {
+        const client = trpcClient(api.url, await userToken(userId));
+        for (let i = 0; i < 4; i++) await client.entitlements.consume.mutate({ credits: 2, idempotencyKey: `spend-${i}`, reason: 'report' });
+        expect((await client.entitlements.get.query()).credits).toBe(2);
+      }
+      await until(() => host.requests.filter((r) => r.status === 500).length >= 6, 'failed attempts');
+      // Nothing got through, and nothing was lost.
+      const all = await api.db.selectFrom('host_deliveries').select(['attempts', 'state']).execute();
+      expect(all.filter((d) => d.state === 'pending')).toHaveLength(all.length);
+      expect(all.length).toBeGreaterThanOrEqual(12);
+      expect(Math.max(...all.map((p) => p.attempts))).toBeGreaterThanOrEqual(2);
+
+      host.mode = 'ok';
+      await until(async () => {
+        const left = await api.db.selectFrom('host_deliveries').select('id').where('state', '!=', 'delivered').execute();
+        return left.length === 0;
+      }, 'every delivery');
+
+      expect(host.badSignatures).toEqual([]);
+      for (const userId of users) {
+        // Every request the host saw for a user, failed or not, came in sequence order: the next
+        // message waits until the host has taken the one before it.
+        const seen = host.requests.filter((r) => r.body.data.userId === userId).map((r) => r.body.sequence);
+        expect(seen).toEqual([...seen].sort((a, b) => a - b));
+        // Every message once, none missing: the user's sequence has no gap.
+        const accepted = host.accepted(userId);
+        expect(accepted.map((r) => r.body.sequence)).toEqual(accepted.map((_, i) => i + 1));
+        const entitlements = accepted.filter((r) => r.body.type === 'entitlements.updated');
+        expect(entitlements.map((r) => r.body.data.credits)).toEqual([10, 8, 6, 4, 2]);
+        expect(entitlements.at(-1)!.body.data).toEqual({ userId, credits: 2, creditDebt: 0, plan: null, subscriptionStatus: null, planPeriodEnd: null });
+        // The order's status changes, ending where orders.get ends (data: the order as orders.get shows it).
+        const orderMessages = accepted.filter((r) => r.body.type === 'order.updated');
+        expect(orderMessages.length).toBeGreaterThanOrEqual(1);
+        const orderNow = await trpcClient(api.url, await userToken(userId)).orders.get.query({ orderId: orders.get(userId)! });
+        const { invoice: _invoiceMayComeLater, ...orderFields } = orderNow;
+        expect(orderMessages.at(-1)!.body.data).toMatchObject(orderFields);
+        expect(orderNow.status).toBe('succeeded');
+        // A retried message keeps its webhook-id, so a host can drop a repeat.
+        const ids = host.requests.filter((r) => r.body.data.userId === userId && r.body.sequence === 1).map((r) => r.webhookId);
+        expect(new Set(ids).size).toBe(1);
+      }
+
+      const metrics = await (await fetch(`${api.url}/metrics`)).text();
+      expect(metrics).toMatch(/settle_host_webhook_deliveries_total\{outcome="delivered",type="entitlements.updated"\} 10/);
+      expect(metrics).toMatch(/settle_host_webhook_deliveries_total\{outcome="retry",type="entitlements.updated"\} [1-9]/);
+      expect(metrics).toMatch(/settle_host_webhook_deliveries_total\{outcome="delivered",type="order.updated"\} [1-9]/);
+      expect(metrics).toMatch(/settle_host_webhook_lag_seconds 0/);
+      expect(metrics).toMatch(/settle_host_webhook_pending 0/);
+    });
+  });
+
+  describe('a host that stays down: dead deliveries, then replay', () => {
+    let api: TestApi;
+    let host: HostReceiver;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      host = await startHostReceiver(SECRET);
+      ({ api, close } = await startApiWithSimulator(kind, {
+        HOST_WEBHOOK_URL: host.url,
+        HOST_WEBHOOK_SECRET: SECRET,
+        HOST_WEBHOOK_RETRY_DELAYS_MS: '0,50',
+        HOST_WEBHOOK_MAX_ATTEMPTS: '2',
+      }));
+    });
+    afterAll(async () => {
+      await close?.();
+      await host?.close();
+    });
+
+    it('gives up after the last attempt, lists and shows the attempts, and an audited replay delivers them in order', async () => {
+      host.mode = 'fail';
+      const since = new Date(Date.now() - 1000).toISOString();
+      const { token } = await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' });
+      const admin = trpcClient(api.url, token);
+      const client = trpcClient(api.url, await userToken('u_carol'));
+      await grantCredits(api.db, 'u_carol', 5);
+      await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'a' });
+      await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'b' });
+
+      await until(async () => (await admin.admin.deliveries.list.query({ state: 'dead' })).items.length === 3, 'three dead deliveries');
+      const dead = await admin.admin.deliveries.list.query({ state: 'dead', userId: 'u_carol' });
+      expect(dead.items.map((d) => d.sequence)).toEqual([3, 2, 1]);
+      const detail = await admin.admin.deliveries.get.query({ deliveryId: dead.items[2]!.deliveryId });
+      expect(detail).toMatchObject({ state: 'dead', attempts: 2, lastError: 'HTTP 500', payload: { type: 'entitlements.updated', sequence: 1 } });
+      expect(detail.attemptLog.map((a) => [a.responseStatus, a.responseBody])).toEqual([
+        [500, 'host is down'],
+        [500, 'host is down'],
+      ]);
+      const status = await admin.admin.deliveries.status.query();
+      expect(status).toMatchObject({ configured: true, pending: 0, dead: 3, maxAttempts: 2 });
+
+      const viewer = trpcClient(api.url, (await createAdminToken(api.db, { name: `viewer-${kind}`, role: 'viewer', createdBy: 'test' })).token);
+      await expect(viewer.admin.deliveries.replay.mutate({ deadSince: since, reason: 'host fixed' })).rejects.toThrow(/operator/);
+      await expect(admin.admin.deliveries.replay.mutate({ deadSince: since, reason: '' })).rejects.toThrow(/reason/);
+
+      host.mode = 'ok';
+      const replay = await admin.admin.deliveries.replay.mutate({ deadSince: since, reason: 'host fixed (INC-42)' });
+      expect(replay).toMatchObject({ requested: 3, requeued: 3 });
+      await until(async () => (await admin.admin.deliveries.replayProgress.query({ replayedAt: replay.replayedAt })).delivered === 3, 'replay');
+      expect(host.accepted('u_carol').map((r) => [r.body.sequence, r.body.data.credits])).toEqual([
+        [1, 5],
+        [2, 4],
+        [3, 3],
+      ]);
+      const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'deliveries.replay_dead').execute();
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ reason: 'host fixed (INC-42)' });
+
+      // Replaying one delivered message sends it again, same id: the host can drop it.
+      const one = await admin.admin.deliveries.replay.mutate({ deliveryId: dead.items[0]!.deliveryId, reason: 'resend for the host team' });
+      expect(one).toMatchObject({ requested: 1, requeued: 1 });
+      await until(() => host.accepted('u_carol').length === 4, 'single replay');
+      expect(host.accepted('u_carol').at(-1)!.webhookId).toBe(dead.items[0]!.deliveryId);
+      await expect(admin.admin.deliveries.get.query({ deliveryId: '00000000-0000-4000-8000-000000000000' })).rejects.toThrow(/no delivery/);
+    });
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('two Settle instances sharing the host outbox', () => {
+  let database: TestDatabase;
+  let instances: TestApi[] = [];
+  let host: HostReceiver;
+  beforeAll(async () => {
+    host = await startHostReceiver(SECRET);
+    database = await createTestDatabase('postgres');
+    const env = { HOST_WEBHOOK_URL: host.url, HOST_WEBHOOK_SECRET: SECRET, HOST_WEBHOOK_RETRY_DELAYS_MS: '0,50,100', HOST_WEBHOOK_MAX_ATTEMPTS: '100', HOST_WEBHOOK_CONCURRENCY: '3' };
+    instances = [await startApi('postgres', env, { database }), await startApi('postgres', env, { database })];
+  });
+  afterAll(async () => {
+    for (const api of instances) await api.close();
+    await database?.dispose();
+    await host?.close();
+  });
+
+  it('delivers every change once the host recovers, each user in order, whichever instance sends', async () => {
+    host.mode = 'fail';
+    const users = Array.from({ length: 6 }, (_, i) => `u_shared_${i}`);
+    await Promise.all(
+      users.map(async (userId, i) => {
+        const api = instances[i % 2]!;
+        await grantCredits(api.db, userId, 20);
+        const client = trpcClient(api.url, await userToken(userId));
+        for (let k = 0; k < 5; k++) await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: `k${k}` });
+      }),
+    );
+    await until(() => host.requests.length >= 12, 'failed attempts from both instances');
+    host.mode = 'ok';
+    const db = instances[0]!.db;
+    await until(async () => (await db.selectFrom('host_deliveries').select('id').where('state', '!=', 'delivered').execute()).length === 0, 'every delivery');
+    for (const userId of users) {
+      const seen = host.requests.filter((r) => r.body.data.userId === userId).map((r) => r.body.sequence);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      // Accepted once each: a leased message is never sent by the other instance meanwhile.
+      expect(host.accepted(userId).map((r) => r.body.data.credits)).toEqual([20, 19, 18, 17, 16, 15]);
+    }
+  });
+});

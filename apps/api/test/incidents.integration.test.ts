@@ -1,0 +1,142 @@
+/**
+ * The operator's view of incidents: events linked to their order (from the event or its error),
+ * the order's incident badge and filter, every attempt's error and every replay kept on the
+ * timeline, the "Needs attention" split, substring search, and the refund preview.
+ */
+import { createAdminToken, insertEvent, settleEvent } from '@settle/db';
+import { TEST_BACKENDS } from '@settle/db/testing';
+import { journeyEvents } from '@settle/stripe-simulator';
+import { TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedOrder, send, startApi, trpcClient, waitForInbox, type TestApi } from './harness.js';
+
+describe.each(TEST_BACKENDS)('incidents and the operator views on %s', (kind) => {
+  let api: TestApi;
+  let admin: ReturnType<typeof trpcClient>;
+  const faulty = new Set<string>();
+  const now = () => Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    api = await startApi(kind, { RETRY_MAX_ATTEMPTS: '2', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20' }, {
+      beforeApply: (event) => {
+        if (faulty.has(event.id)) throw new Error('injected handler fault: ledger service unavailable');
+      },
+    });
+    admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-${kind}`, role: 'operator', createdBy: 'test' })).token);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  async function deadPayment() {
+    const order = await seedOrder(api.db);
+    const events = journeyEvents('card_success', { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: 995, currency: 'usd', startAt: now() });
+    const succeeded = events.find((e) => e.type === 'payment_intent.succeeded')!;
+    faulty.add(succeeded.id);
+    for (const e of events.filter((x) => !x.type.startsWith('invoice.'))) await send(api, e);
+    await waitForInbox(api.db);
+    return { order, succeeded };
+  }
+
+  it('links a dead letter to its order, badges and filters the order, and keeps errors and replays on the timeline', async () => {
+    const { order, succeeded } = await deadPayment();
+    const dead = await admin.admin.events.list.query({ state: 'dead' });
+    expect(dead.items.find((e) => e.eventId === succeeded.id)?.orderId).toBe(order.id);
+
+    const withIncidents = await admin.admin.orders.list.query({ incident: true });
+    expect(withIncidents.items.map((o) => o.orderId)).toContain(order.id);
+    expect(withIncidents.items.find((o) => o.orderId === order.id)?.incidents).toEqual(['dead']);
+    const healthy = await seedOrder(api.db);
+    expect(withIncidents.items.map((o) => o.orderId)).not.toContain(healthy.id);
+    expect((await admin.admin.orders.list.query({})).items.find((o) => o.orderId === healthy.id)?.incidents).toEqual([]);
+
+    faulty.delete(succeeded.id);
+    await admin.admin.events.replay.mutate({ eventId: succeeded.id, reason: 'ledger back up (INC-7)' });
+    await waitForInbox(api.db);
+    const detail = await admin.admin.orders.get.query({ orderId: order.id });
+    expect(detail.order.status).toBe('succeeded');
+    const ev = detail.events.find((e) => e.eventId === succeeded.id)!;
+    expect(ev.state).toBe('processed');
+    expect(ev.errors).toHaveLength(2);
+    expect(ev.errors[0]!.error).toContain('ledger service unavailable');
+    expect(ev.replays).toEqual([{ actor: expect.stringContaining(`ops-${kind}`), reason: 'ledger back up (INC-7)', at: expect.any(String), bulk: false }]);
+    expect((await admin.admin.orders.list.query({ incident: true })).items.map((o) => o.orderId)).not.toContain(order.id);
+
+    // The replayed event waited as a dead letter: that wait is not processing latency.
+    await api.db.updateTable('stripe_events').set({ received_at: new Date(Date.now() - 3_600_000) }).where('id', '=', succeeded.id).execute();
+    const summary = await admin.admin.metrics.summary.query({ windowHours: 2, bucketMinutes: 60, stuckAfterMinutes: 30 });
+    expect(summary.latencyMs.p95 ?? 0).toBeLessThan(60_000);
+  });
+
+  it('records the order a failed event names in its error when the event itself does not name it', async () => {
+    const order = await seedOrder(api.db);
+    const id = `evt_error_names_${kind}_${Date.now()}`;
+    await insertEvent(api.db, { id, type: 'charge.updated', object_id: 'ch_unknown', stripe_created: new Date(), payload: JSON.stringify({ id, data: { object: { id: 'ch_unknown' } } }), next_attempt_at: new Date() });
+    await settleEvent(api.db, id, { state: 'dead', outcome: 'permanent_error', attempts: 1, lastError: `ledger refused the grant for order ${order.id}` });
+    expect((await admin.admin.events.get.query({ eventId: id })).orderId).toBe(order.id);
+    const unrelated = `evt_error_unrelated_${kind}_${Date.now()}`;
+    await insertEvent(api.db, { id: unrelated, type: 'charge.updated', object_id: 'ch_other', stripe_created: new Date(), payload: JSON.stringify({ id: unrelated, data: { object: { id: 'ch_other' } } }), next_attempt_at: new Date() });
+    await settleEvent(api.db, unrelated, { state: 'dead', outcome: 'permanent_error', attempts: 1, lastError: 'no order named here' });
+    expect((await admin.admin.events.get.query({ eventId: unrelated })).orderId).toBeNull();
+    await api.db.deleteFrom('stripe_events').where('id', 'in', [id, unrelated]).execute();
+  });
+
+  it('finds orders by any part of an e-mail or id, and by product name; refuses an overlong search', async () => {
+    const order = await seedOrder(api.db, { userId: `user_alice_${kind}` });
+    await api.db.updateTable('orders').set({ customer_email: `Alice.Smith.${kind}@example.com`, payment_intent_id: `pi_3QsearchX${kind}` }).where('id', '=', order.id).execute();
+    const ids = async (search: string) => (await admin.admin.orders.list.query({ search })).items.map((o) => o.orderId);
+    expect(await ids(`alice.smith.${kind}`)).toEqual([order.id]);
+    expect(await ids(`ALICE_${kind}`)).toEqual([order.id]);
+    expect(await ids(`pi_3QsearchX`)).toContain(order.id);
+    expect(await ids(order.id.slice(0, 8))).toContain(order.id);
+    expect(await ids('10 credits')).toContain(order.id);
+    expect(await ids('100%_no_such')).toEqual([]);
+    const err = await admin.admin.orders.list.query({ search: 'x'.repeat(5000) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as { data?: { code?: string } }).data?.code).toBe('BAD_REQUEST');
+  });
+
+  it('separates what needs an operator from what does not, oldest first, and counts only the former as stuck', async () => {
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    const processing = await seedOrder(api.db);
+    const review = await seedOrder(api.db);
+    const abandoned = await seedOrder(api.db);
+    const declined = await seedOrder(api.db);
+    const fresh = await seedOrder(api.db);
+    await api.db.updateTable('orders').set({ status: 'processing', updated_at: hoursAgo(5) }).where('id', '=', processing.id).execute();
+    await api.db.updateTable('orders').set({ status: 'needs_review', review_reason: 'amount mismatch', updated_at: hoursAgo(9) }).where('id', '=', review.id).execute();
+    await api.db.updateTable('orders').set({ updated_at: hoursAgo(30) }).where('id', '=', abandoned.id).execute();
+    await api.db.updateTable('orders').set({ status: 'failed', failure_reason: 'sepa debit failed', updated_at: hoursAgo(3) }).where('id', '=', declined.id).execute();
+    await api.db.updateTable('orders').set({ status: 'processing' }).where('id', '=', fresh.id).execute();
+
+    const { items, counts } = await admin.admin.orders.attention.query({});
+    const kindOf = (id: string) => items.filter((i) => i.orderId === id).map((i) => [i.kind, i.needs]);
+    expect(kindOf(processing.id)).toEqual([['processing_overdue', 'operator']]);
+    expect(kindOf(review.id)).toEqual([['needs_review', 'operator']]);
+    expect(kindOf(abandoned.id)).toEqual([['abandoned_checkout', 'no_action']]);
+    expect(kindOf(declined.id)).toEqual([['customer_failure', 'no_action']]);
+    expect(kindOf(fresh.id)).toEqual([]);
+    const since = items.map((i) => i.since);
+    expect(since).toEqual([...since].sort());
+    expect(items.find((i) => i.orderId === review.id)!.stuckForSeconds).toBeGreaterThanOrEqual(9 * 3600 - 5);
+    expect(counts.needs_review).toBeGreaterThanOrEqual(1);
+
+    const stuck = (await admin.admin.orders.list.query({ stuckForMinutes: 60, limit: 200 })).items.map((o) => o.orderId);
+    expect(stuck).toEqual(expect.arrayContaining([processing.id, review.id]));
+    expect(stuck).not.toContain(abandoned.id);
+    expect(stuck).not.toContain(declined.id);
+  });
+
+  it('previews what a refund takes back, by the product policy', async () => {
+    const order = await seedOrder(api.db);
+    const events = journeyEvents('card_success', { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: 995, currency: 'usd', startAt: now() });
+    for (const e of events.filter((x) => !x.type.startsWith('invoice.'))) await send(api, e);
+    await waitForInbox(api.db);
+    const half = await admin.admin.orders.refundPreview.query({ orderId: order.id, amount: 500 });
+    expect(half).toMatchObject({ full: false, granted: true, partialRefundPolicy: 'proportional', creditsRevoked: 5, grant: { kind: 'credits', credits: 10 } });
+    const all = await admin.admin.orders.refundPreview.query({ orderId: order.id, amount: 995 });
+    expect(all).toMatchObject({ full: true, creditsRevoked: 10 });
+    const unpaid = await seedOrder(api.db);
+    expect(await admin.admin.orders.refundPreview.query({ orderId: unpaid.id, amount: 100 })).toMatchObject({ granted: false, creditsRevoked: 0 });
+  });
+});

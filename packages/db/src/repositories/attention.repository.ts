@@ -1,0 +1,103 @@
+import { sql } from 'kysely';
+import type { Db } from '../database.js';
+
+/**
+ * What the console's "Needs attention" view lists. `operator` kinds wait for a person at Settle;
+ * `no_action` kinds look stuck but resolve without one (Stripe expires abandoned checkouts; a
+ * customer whose payment failed may pay again), so they are shown apart, never mixed in.
+ */
+export const ATTENTION_KINDS = {
+  processing_overdue: 'operator',
+  requires_action_overdue: 'operator',
+  needs_review: 'operator',
+  dead_letter: 'operator',
+  unmatched_event: 'operator',
+  abandoned_checkout: 'no_action',
+  customer_failure: 'no_action',
+} as const;
+export type AttentionKind = keyof typeof ATTENTION_KINDS;
+
+export type AttentionThresholds = {
+  /** An async payment (`processing`) older than this has outlived its expected settlement time. */
+  processingMinutes: number;
+  /** A payment waiting for the customer's action (3-D Secure…) this long is worth a look. */
+  requiresActionMinutes: number;
+  /** A `pending` checkout this old was most likely abandoned. */
+  abandonedMinutes: number;
+};
+
+export type AttentionItem = {
+  kind: AttentionKind;
+  orderId: string | null;
+  eventId: string | null;
+  status: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** Since when it has been in this state (an order's last change, an event's arrival). */
+  since: Date;
+  detail: string | null;
+};
+
+/**
+ * Every attention kind's oldest items (oldest first, up to `limit` each) and how many there are.
+ * Each query runs on an index: orders (status, updated_at), events (state, received_at).
+ */
+export async function listAttention(db: Db, t: AttentionThresholds, limit: number): Promise<{ items: AttentionItem[]; counts: Record<AttentionKind, number> }> {
+  const older = (minutes: number) => sql<Date>`now() - ${`${minutes} minutes`}::interval`;
+  const orderKinds: [AttentionKind, string, number][] = [
+    ['processing_overdue', 'processing', t.processingMinutes],
+    ['requires_action_overdue', 'requires_action', t.requiresActionMinutes],
+    ['needs_review', 'needs_review', 0],
+    ['abandoned_checkout', 'pending', t.abandonedMinutes],
+    ['customer_failure', 'failed', 0],
+  ];
+  const orderLists = orderKinds.map(async ([kind, status, minutes]) => {
+    const where = sql`status = ${status} and updated_at <= ${older(minutes)}`;
+    const [rows, n] = await Promise.all([
+      sql<{ id: string; amount: number; currency: string; updated_at: Date; review_reason: string | null; failure_reason: string | null }>`
+        select id, amount, currency, updated_at, review_reason, failure_reason from orders where ${where} order by updated_at limit ${limit}`.execute(db),
+      sql<{ n: number }>`select count(*)::int as n from orders where ${where}`.execute(db),
+    ]);
+    const items = rows.rows.map(
+      (r): AttentionItem => ({
+        kind,
+        orderId: r.id,
+        eventId: null,
+        status,
+        amount: Number(r.amount),
+        currency: r.currency,
+        since: new Date(r.updated_at),
+        detail: r.review_reason ?? r.failure_reason,
+      }),
+    );
+    return { kind, items, n: Number(n.rows[0]?.n ?? 0) };
+  });
+  const eventKinds: [AttentionKind, string][] = [
+    ['dead_letter', 'dead'],
+    ['unmatched_event', 'unmatched'],
+  ];
+  const eventLists = eventKinds.map(async ([kind, state]) => {
+    const [rows, n] = await Promise.all([
+      sql<{ id: string; type: string; order_id: string | null; received_at: Date; last_error: string | null }>`
+        select id, type, order_id, received_at, last_error from stripe_events where state = ${state} order by received_at limit ${limit}`.execute(db),
+      sql<{ n: number }>`select count(*)::int as n from stripe_events where state = ${state}`.execute(db),
+    ]);
+    const items = rows.rows.map(
+      (r): AttentionItem => ({
+        kind,
+        orderId: r.order_id,
+        eventId: r.id,
+        status: r.type,
+        amount: null,
+        currency: null,
+        since: new Date(r.received_at),
+        detail: r.last_error,
+      }),
+    );
+    return { kind, items, n: Number(n.rows[0]?.n ?? 0) };
+  });
+  const lists = await Promise.all([...orderLists, ...eventLists]);
+  const counts = Object.fromEntries(lists.map((l) => [l.kind, l.n])) as Record<AttentionKind, number>;
+  const items = lists.flatMap((l) => l.items).sort((a, b) => a.since.getTime() - b.since.getTime());
+  return { items, counts };
+}
