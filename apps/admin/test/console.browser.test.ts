@@ -6,28 +6,19 @@
  * and signs out. Screenshots of every screen go to test-results/screenshots (path printed).
  * With UPDATE_DOCS_SCREENSHOTS=1 the order detail screenshot is also copied to docs/.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { journeyEvents } from '@settle/stripe-simulator';
-
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLifecycle, seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
+import { ADMIN_DIR, buildConsole, launchChromium, NO_BROWSER, SCREENSHOTS } from './browser-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ADMIN_DIR = fileURLToPath(new URL('..', import.meta.url));
-const SCREENSHOTS = resolve(ADMIN_DIR, 'test-results/screenshots');
 const DOCS_SCREENSHOT = resolve(ADMIN_DIR, '../../docs/console-order-detail.png');
 const OWNER = { email: 'owner@settle.test', password: 'correct-horse-battery-staple' };
 const OVERRIDE_REASON = 'SEPA debit confirmed in the Stripe dashboard; webhook lost (INC-42)';
 
-// CI installs Chromium (.ci/needs-chromium) and must run this; elsewhere, no Chromium means skip.
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-
-describe.skipIf(skip)('admin console in Chromium', () => {
+describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
   let api: TestApi;
   let browser: Browser;
   let context: BrowserContext;
@@ -59,14 +50,7 @@ describe.skipIf(skip)('admin console in Chromium', () => {
   beforeAll(async () => {
     rmSync(SCREENSHOTS, { recursive: true, force: true });
     mkdirSync(SCREENSHOTS, { recursive: true });
-    // Build the console from source into a throwaway folder: the test always runs what is in src/.
-    consoleDir = mkdtempSync(join(tmpdir(), 'settle-console-'));
-    execFileSync(resolve(ADMIN_DIR, 'node_modules/.bin/vite'), ['build', '--outDir', consoleDir, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ADMIN_DIR,
-      stdio: 'inherit',
-      // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    consoleDir = buildConsole();
 
     api = await startApi(
       'pglite',
@@ -77,11 +61,7 @@ describe.skipIf(skip)('admin console in Chromium', () => {
         },
       },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));

@@ -9,6 +9,7 @@ import type { CreditSpender } from './entitlements/credit-spending.service.js';
 import type { OrderChangeBus } from './lib/order-change-bus.js';
 import type { Reconciler } from './payments/reconciler.js';
 import type { ProductCatalogue } from './payments/product-catalogue.js';
+import type { EventRecovery } from './payments/event-recovery.service.js';
 import type { InboxProcessor } from './workers/inbox-processor.js';
 
 /** Everything the routes, routers and workers need, built once by the composition root. */
@@ -28,6 +29,8 @@ export type AppDeps = {
   orderChanges: OrderChangeBus;
   /** Process a stored event now, tracked for graceful shutdown. */
   processNow(eventId: string): void;
+  /** Recovers events Settle never received from Stripe's Events API (`admin.events.recover`, on a schedule). */
+  recovery: EventRecovery;
   /** The rollout flag: which handler new orders get; read and changed by `admin.flags`. */
   flags: HandlerFlag;
   /** Which handler a new order of this user is created under, and whether the new one shadows it. */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findOrderIdByStripeObject, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,10 +10,12 @@ import type { Env } from './env.js';
 import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
+import { errorMessage } from './lib/errors.js';
 import { createProgressWatch } from './lib/progress.js';
 import { createMetrics } from './lib/metrics.js';
-import { createStripeClient } from './lib/stripe-client.js';
+import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
 import { createReconciler } from './payments/reconciler.js';
+import { createEventRecovery } from './payments/event-recovery.service.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
@@ -67,12 +69,13 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const metrics = createMetrics({
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
+    eventsInOtherApiVersions: () => countEventsInOtherApiVersions(database.db, pinnedApiVersion(env), new Date(Date.now() - 86_400_000)),
     subscriptionsNeedingReview: () => countSubscriptionsNeedingReview(database.db),
     hostOutboxHealth: () => hostOutboxHealth(database.db),
   });
   const catalogue = loadCatalogue(env.PRODUCTS_FILE);
   const stripe =
-    options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE) : null;
+    options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE, env.STRIPE_API_VERSION) : null;
   const progress = createProgressWatch();
   const processor = createInboxProcessor({
     db: database.db,
@@ -82,8 +85,18 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
     metrics,
+    reconcileObject: (objectId) => void reconcileStripeObject(objectId),
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
+  /** Stripe generated no events for this object for a while: ask it for the truth about its order. */
+  async function reconcileStripeObject(objectId: string) {
+    try {
+      const orderId = await findOrderIdByStripeObject(database.db, objectId);
+      if (orderId) await reconciler.reconcileOrder(orderId, 'stripe:event_generation_failure');
+    } catch (err) {
+      logger.warn({ objectId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
+    }
+  }
   const orderChanges = createOrderChangeBus(database, logger);
   processor.onOrderChanged((orderId) => orderChanges.publish(orderId));
   // Its own loop and leases, apart from event processing: a host that never answers never holds up a payment.
@@ -122,8 +135,10 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
   // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens.
   if (flags.source === 'unleash') await flags.start(null);
+  const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow: (id) => worker.processNow(id) });
   const deps: AppDeps = {
     env,
+    recovery,
     database,
     reconciler,
     orderChanges,
@@ -170,6 +185,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     async listen() {
       const url = await app.listen({ port: env.PORT, host: env.HOST });
       if (flags.source === 'settle') await flags.start(selfUrl(env.HOST, app));
+      // Only against a real Stripe account (a key from the environment), never a test's injected client.
+      if (env.STRIPE_SECRET_KEY) recovery.start(env.RECOVER_INTERVAL_MS);
       return url;
     },
     close() {
@@ -179,6 +196,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         await app.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
+        await recovery.stop();
         await hostWebhooks?.stop(env.SHUTDOWN_TIMEOUT_MS);
         await orderChanges.stop();
         await database.close();

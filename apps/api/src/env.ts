@@ -21,6 +21,10 @@ export const EnvSchema = z
     STRIPE_API_BASE: z.string().url().optional(),
     /** Max age of a signed event, and how far in the future its timestamp may be; at least 1 s (0 would turn the check off). */
     STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
+    /** The Stripe API version Settle pins (default: the SDK's); events rendered in another are flagged. */
+    STRIPE_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/).optional(),
+    /** How often missed events are recovered from Stripe's Events API (0: never; also on start). */
+    RECOVER_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
     PUBLIC_URL: z.string().url().default('http://localhost:3000'),
     CHECKOUT_SUCCESS_URL: z.string().url().optional(),
     CHECKOUT_CANCEL_URL: z.string().url().optional(),

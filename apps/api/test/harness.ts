@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
-import { applyCreditDelta, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { applyCreditDelta, createAdminToken, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { SignJWT } from 'jose';
@@ -151,5 +151,15 @@ export async function startApiWithSimulator(kind: DatabaseKind, env: Record<stri
   };
 }
 
+/** A tRPC client with a fresh admin API token of the given role. */
+export async function adminClient(api: TestApi, name: string, role: 'viewer' | 'operator' | 'owner' = 'operator') {
+  return trpcClient(api.url, (await createAdminToken(api.db, { name, role, createdBy: 'test' })).token);
+}
+
+/** A user's Checkout through the API (the simulator or Stripe creates the session). */
+export async function checkoutAs(api: TestApi, userId: string, productId = 'credits10') {
+  const client = trpcClient(api.url, await userToken(userId));
+  return { client, ...(await client.checkout.create.mutate({ productId })) };
+}
 /** Whole subscription lifecycles in Stripe's current shapes (payments-core's testing module), for tests outside apps/api too. */
 export { buildLifecycle } from '@settle/payments-core/testing';

@@ -166,7 +166,7 @@ describe.each(TEST_BACKENDS)('Stripe webhook over HTTP on %s', (kind) => {
 });
 
 describe('events Settle did not cause', () => {
-  it('settles a PaymentIntent event without Settle metadata at once instead of retrying it', async () => {
+  it('settles a PaymentIntent event without Settle metadata at once as ignored instead of retrying it', async () => {
     const api = await startApi('pglite');
     try {
       const ev = {
@@ -177,7 +177,7 @@ describe('events Settle did not cause', () => {
       expect((await send(api, ev)).status).toBe(200);
       await waitForInbox(api.db);
       const row = await api.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ state: 'processed', outcome: 'not_settle', attempts: 1 });
+      expect(row).toMatchObject({ state: 'ignored', outcome: 'not_settle', attempts: 1 });
     } finally {
       await api.close();
     }

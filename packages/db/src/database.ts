@@ -6,6 +6,7 @@ import type { InvoiceTable, StripeCustomerTable } from './tables/invoice.table.j
 import type { AdminAuditTable, AdminRefundRequestTable, AdminSessionTable, AdminTokenTable, AdminUserTable } from './tables/admin.table.js';
 import type { FeatureFlagTable, ShadowDisagreementTable } from './tables/flag.table.js';
 import type { SubscriptionHistoryTable, SubscriptionPaymentTable, SubscriptionTable } from './tables/subscription.table.js';
+import type { DuplicatePaymentTable, RefundTable } from './tables/refund.table.js';
 import type { HostDeliveryAttemptTable, HostDeliveryTable } from './tables/host-delivery.table.js';
 
 export interface Database {
@@ -26,6 +27,8 @@ export interface Database {
   feature_flags: FeatureFlagTable;
   shadow_disagreements: ShadowDisagreementTable;
   subscriptions: SubscriptionTable;
+  refunds: RefundTable;
+  duplicate_payments: DuplicatePaymentTable;
   subscription_payments: SubscriptionPaymentTable;
   subscription_history: SubscriptionHistoryTable;
   host_deliveries: HostDeliveryTable;

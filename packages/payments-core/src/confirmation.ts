@@ -18,7 +18,9 @@ export type RejectionCode =
   | 'CURRENCY_MISMATCH'
   | 'AMOUNT_MISMATCH'
   | 'PAYMENT_INTENT_MISMATCH'
-  | 'PAID_AFTER_CANCELLATION';
+  | 'PAID_AFTER_CANCELLATION'
+  /** Stripe reports more refunded than the order's price: parked, nothing revoked on a guess. */
+  | 'REFUND_EXCEEDS_PAYMENT';
 
 export type Rejection = { code: RejectionCode; message: string };
 

@@ -1,5 +1,5 @@
-import { STATUS_RANK, canTransition, isPaid, type DisputeStatus, type OrderState, type OrderStatus } from './order-state.js';
-import type { InvoiceFacts, PaymentCommand } from './payment-command.js';
+import { STATUS_RANK, canTransition, isPaid, isUndoneRefundStatus, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from './order-state.js';
+import type { InvoiceFacts, PaymentCommand, RefundFacts } from './payment-command.js';
 import { validateConfirmation, type PaymentFacts, type Rejection } from './confirmation.js';
 import type { DecideContext, Decision, Effect, GrantSpec, Outcome } from './decision.js';
 
@@ -72,7 +72,7 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   const check = validateConfirmation(order, payment);
   if (!check.ok) {
     if (check.rejection.code === 'ALREADY_CONFIRMED') return unchanged(order, 'noop');
-    if (check.rejection.code === 'DUPLICATE_PAYMENT') return unchanged(order, 'not_applicable', check.rejection);
+    if (check.rejection.code === 'DUPLICATE_PAYMENT') return recordDuplicatePayment(order, payment, check.rejection, ctx);
     return parkForReview(order, link(order, { paymentIntentId: payment.paymentIntentId }), check.rejection, ctx);
   }
   const base = link(order, { paymentIntentId: payment.paymentIntentId });
@@ -83,7 +83,9 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   // Refunds and disputes seen before this payment were recorded on the order: settle them now,
   // after the grant, so what was taken back is revoked.
   if (next.amountRefunded > 0) {
-    const settled = settleRefund(next, next, ctx);
+    const settled = next.amountRefunded > next.amount
+      ? parkForReview(next, next, { code: 'REFUND_EXCEEDS_PAYMENT', message: `refunded ${next.amountRefunded} ${next.currency}, more than the ${next.amount} paid` }, ctx)
+      : settleRefund(next, next, ctx);
     effects = [...effects, ...settled.effects];
     next = settled.next;
   }
@@ -93,6 +95,26 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
     next = settled.next;
   }
   return { ...d, next, effects };
+}
+
+/**
+ * The order stays as it is (it was paid once, and granted once); the second payment is recorded
+ * beside it so an operator sees it and can refund it.
+ */
+function recordDuplicatePayment(order: OrderState, payment: PaymentFacts, rejection: Rejection, ctx: DecideContext): Decision {
+  if (!payment.paymentIntentId) return unchanged(order, 'not_applicable', rejection);
+  return {
+    outcome: 'recorded',
+    next: order,
+    effects: [{
+      type: 'record_duplicate_payment',
+      paymentIntentId: payment.paymentIntentId,
+      amount: payment.amount ?? 0,
+      currency: (payment.currency ?? order.currency).toLowerCase(),
+      at: ctx.at,
+    }],
+    rejection,
+  };
 }
 
 function settleRecordedDispute(order: OrderState, ctx: DecideContext): Decision {
@@ -119,14 +141,108 @@ export function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefun
   return Math.floor((grant.credits * amountRefunded) / order.amount);
 }
 
-function refund(order: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
-  if (order.status === 'charged_back') return unchanged(order, 'not_applicable');
+/** Another payment than the order's own (a duplicate): its refunds never move the order. */
+function isOtherPayment(order: OrderState, paymentIntentId: string): boolean {
+  return order.paymentIntentId !== null && order.paymentIntentId !== paymentIntentId;
+}
+
+/**
+ * A charge's refunded total at time `at`. Refunds undone (failed, canceled) at or after `at`
+ * were still counted in it; Stripe's later totals leave them out.
+ */
+function chargeRefundedTotal(order: OrderState, amountRefunded: number, at: number): number {
+  const undoneSince = order.refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= at).reduce((sum, r) => sum + r.amount, 0);
+  return Math.max(0, amountRefunded - undoneSince);
+}
+
+function chargeRefunded(order: OrderState, paymentIntentId: string, amountRefunded: number, ctx: DecideContext): Decision {
+  if (isOtherPayment(order, paymentIntentId)) {
+    return { outcome: 'recorded', next: order, effects: [{ type: 'record_duplicate_refund', paymentIntentId, amountRefunded }], rejection: null };
+  }
+  return refund(order, order, chargeRefundedTotal(order, amountRefunded, ctx.at), ctx);
+}
+
+function refund(order: OrderState, base: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
+  if (order.status === 'charged_back') return result(order, base, [], 'not_applicable');
   // Refunded totals only grow, so the largest one seen is the truth whatever the arrival order.
   const total = Math.max(order.amountRefunded, amountRefunded);
-  if (total === order.amountRefunded) return unchanged(order, 'noop');
+  if (total === order.amountRefunded) return result(order, base, [], 'noop');
+  if (total > order.amount && isPaid(order.status)) {
+    // Stripe never refunds more than was charged; more than the order's price is a charge this
+    // order does not know about. Nothing is revoked on a guess: an admin looks.
+    return parkForReview(order, base, {
+      code: 'REFUND_EXCEEDS_PAYMENT',
+      message: `refunded ${total} ${order.currency}, more than the ${order.amount} paid`,
+    }, ctx);
+  }
   // Delivered before the payment it refunds: keep the total; `confirmPayment` settles it.
-  if (!isPaid(order.status)) return result(order, { ...order, amountRefunded: total }, []);
-  return settleRefund(order, { ...order, amountRefunded: total }, ctx);
+  if (!isPaid(order.status)) return result(order, { ...base, amountRefunded: total }, []);
+  return settleRefund(order, { ...base, amountRefunded: total }, ctx);
+}
+
+function upsertRefund(refunds: readonly RefundRecord[], record: RefundRecord): RefundRecord[] {
+  return [...refunds.filter((r) => r.refundId !== record.refundId), record];
+}
+
+/**
+ * A refund was created or moved. A live one raises the refunded total to at least the sum of the
+ * live refunds; a failed or canceled one is undone once: its amount comes off the total and the
+ * order, its status and its grant return to what they were without it.
+ */
+function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext): Decision {
+  const prior = order.refunds.find((r) => r.refundId === facts.refundId);
+  // Seen (and, when it failed, undone) already: a redelivery changes nothing.
+  if (prior && prior.status === facts.status && prior.amount === facts.amount && (prior.undoneAt !== null) === isUndoneRefundStatus(facts.status)) {
+    return unchanged(order, 'noop');
+  }
+  if (isOtherPayment(order, facts.paymentIntentId)) {
+    return { outcome: 'recorded', next: order, effects: [{ type: 'record_refund', refund: facts, undoneAt: null }], rejection: null };
+  }
+  // Failed and canceled are final at Stripe: a pending or succeeded report delivered after one is older.
+  if (prior && isUndoneRefundStatus(prior.status) && !isUndoneRefundStatus(facts.status)) return unchanged(order, 'stale');
+  const undo = isUndoneRefundStatus(facts.status);
+  const alreadyUndone = prior?.undoneAt != null;
+  const undoneAt = undo ? (alreadyUndone ? prior!.undoneAt : ctx.at) : null;
+  const record: RefundRecord = { refundId: facts.refundId, amount: facts.amount, status: facts.status, undoneAt: alreadyUndone ? prior!.undoneAt : undoneAt };
+  const recordEffect: Effect = { type: 'record_refund', refund: facts, undoneAt: record.undoneAt };
+  const unchangedRecord = prior && prior.status === record.status && prior.amount === record.amount && prior.undoneAt === record.undoneAt;
+  const base: OrderState = unchangedRecord ? order : { ...order, refunds: upsertRefund(order.refunds, record) };
+  // Only the refund's own record changed: `recorded`, like an invoice beside the order.
+  const movesOrder = (d: Decision) => d.next.status !== order.status || d.next.amountRefunded !== order.amountRefunded || d.effects.length > 0;
+  const recorded = (d: Decision): Decision => ({
+    ...d,
+    outcome: d.outcome === 'noop' || (d.outcome === 'applied' && !movesOrder(d)) ? 'recorded' : d.outcome,
+    effects: [...d.effects, recordEffect],
+  });
+  if (!undo) {
+    const live = base.refunds.filter((r) => !isUndoneRefundStatus(r.status)).reduce((sum, r) => sum + r.amount, 0);
+    return recorded(refund(order, base, live, ctx));
+  }
+  if (alreadyUndone) return recorded(result(order, base, [], 'noop'));
+  const total = Math.max(0, order.amountRefunded - facts.amount);
+  if (total === order.amountRefunded) return recorded(result(order, base, [], 'noop'));
+  const reason = `refund ${facts.refundId} ${facts.status}${facts.failureReason ? `: ${facts.failureReason}` : ''}`;
+  return recorded(undoRefund(order, { ...base, amountRefunded: total }, ctx, reason));
+}
+
+/** Return a paid order to the status and grant its (lower) refunded total calls for. */
+function undoRefund(order: OrderState, base: OrderState, ctx: DecideContext, reason: string): Decision {
+  // Not paid yet, or the money went back through a lost dispute: only the total changes.
+  if (!isPaid(order.status) || order.status === 'charged_back') return result(order, base, []);
+  const total = base.amountRefunded;
+  const wasFull = order.amountRefunded >= order.amount;
+  const target = creditsToRevoke(ctx.grant, order, total);
+  const restore: Effect[] =
+    ctx.grant.kind === 'credits'
+      ? [{ type: 'restore', grant: ctx.grant, creditsRevoked: target, reason: 'refund_failed' }]
+      : wasFull && total < order.amount
+        ? [{ type: 'restore', grant: ctx.grant, creditsRevoked: 0, reason: 'refund_failed' }]
+        : [];
+  const back: OrderStatus = total === 0 ? 'succeeded' : total >= order.amount ? 'refunded' : 'partially_refunded';
+  if (order.status === 'disputed') return result(order, { ...base, statusBeforeDispute: back }, restore);
+  if (order.status === back) return result(order, base, restore);
+  const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
+  return result(order, { ...base, status: back, statusAt: at }, [{ type: 'audit', from: order.status, to: back, reason }, ...restore]);
 }
 
 /** Move a paid order to the status its refunded total (`base.amountRefunded`) calls for. */
@@ -220,7 +336,9 @@ export function decideCommon(order: OrderState, command: PaymentCommand, ctx: De
     case 'payment_canceled':
       return move(order, link(order, command), 'canceled', ctx, `payment canceled: ${command.reason}`);
     case 'charge_refunded':
-      return refund(order, command.amountRefunded, ctx);
+      return chargeRefunded(order, command.paymentIntentId, command.amountRefunded, ctx);
+    case 'refund_changed':
+      return refundChanged(order, command.refund, ctx);
     case 'dispute_opened':
       return disputeOpened(order, command.disputeId, ctx);
     case 'dispute_closed':

@@ -29,6 +29,7 @@ function order(status: OrderStatus, patch: Partial<OrderState> = {}): OrderState
     statusBeforeDispute: disputed ? 'succeeded' : null,
     reviewReason: status === 'needs_review' ? 'AMOUNT_MISMATCH: test' : null,
     failureReason: status === 'failed' ? 'card_declined' : null,
+    refunds: [],
     ...patch,
   };
 }
@@ -57,6 +58,10 @@ const COMMANDS: Record<PaymentCommandType, PaymentCommand> = {
   dispute_opened: { type: 'dispute_opened', paymentIntentId: 'pi_1', disputeId: 'dp_2', amount: 2000 },
   dispute_closed: { type: 'dispute_closed', paymentIntentId: 'pi_1', disputeId: 'dp_1', won: false },
   invoice_recorded: { type: 'invoice_recorded', invoice: INVOICE },
+  refund_changed: {
+    type: 'refund_changed',
+    refund: { refundId: 're_1', paymentIntentId: 'pi_1', amount: 500, currency: 'usd', status: 'failed', reason: null, failureReason: 'expired_or_canceled_card', createdAt: AT },
+  },
 };
 const COMMAND_TYPES = Object.keys(COMMANDS) as PaymentCommandType[];
 
@@ -120,6 +125,9 @@ const COMMON: Record<PaymentCommandType, (s: OrderStatus) => Expected> = {
     ['charged_back', 'noop'],
   ),
   invoice_recorded: rule('recorded'),
+  // A failed refund of 500: the partial refund (500) is undone, the full one (2000) drops to 1500;
+  // with nothing refunded only the refund's record is kept.
+  refund_changed: rule('recorded', ['partially_refunded', 'applied>succeeded'], ['refunded', 'applied>partially_refunded']),
 };
 
 const EXPECTED: Record<Handler, Record<PaymentCommandType, (s: OrderStatus) => Expected>> = {
@@ -141,15 +149,16 @@ describe.each(HANDLERS)('%s handler: every status x command', (handler) => {
     const [outcome, to = status] = expected(handler, status, type).split('>') as [Outcome, OrderStatus?];
 
     expect({ outcome: d.outcome, status: d.next.status }).toEqual({ outcome, status: to });
-    // Exactly one grant, and only on the move into `succeeded`.
-    expect(grants(d.effects)).toHaveLength(to === 'succeeded' && status !== 'succeeded' ? 1 : 0);
+    // Exactly one grant, and only on the move into `succeeded` from unpaid (an undone refund restores).
+    expect(grants(d.effects)).toHaveLength(to === 'succeeded' && !isPaid(status) ? 1 : 0);
     if (to !== status) {
       expect(d.effects).toContainEqual(expect.objectContaining({ type: 'audit', from: status, to }));
       expect(d.next.statusAt).toBe(LATER);
     }
     if (['noop', 'not_applicable', 'under_review', 'stale'].includes(outcome)) {
       expect(d.next).toEqual(before);
-      expect(d.effects).toEqual([]);
+      // A refund keeps its own record whatever the order's status.
+      expect(d.effects.filter((e) => e.type !== 'record_refund')).toEqual([]);
     }
     expect(d.rejection !== null).toBe(outcome === 'parked' || d.rejection?.code === 'DUPLICATE_PAYMENT');
   });
@@ -206,9 +215,15 @@ describe('new handler', () => {
     expect(grants(d.effects)).toHaveLength(0);
   });
 
-  it('a second, different payment for a paid order is not applied and not granted', () => {
-    const d = decide(order('succeeded'), succeeded({ paymentIntentId: 'pi_2' }), ctx());
-    expect(d).toMatchObject({ outcome: 'not_applicable', rejection: { code: 'DUPLICATE_PAYMENT' }, effects: [] });
+  it('a second, different payment for a paid order is recorded as a duplicate; the order stays, nothing granted', () => {
+    const before = order('succeeded');
+    const d = decide(before, succeeded({ paymentIntentId: 'pi_2' }), ctx());
+    expect(d).toMatchObject({
+      outcome: 'recorded',
+      rejection: { code: 'DUPLICATE_PAYMENT' },
+      effects: [{ type: 'record_duplicate_payment', paymentIntentId: 'pi_2', amount: 2000, currency: 'usd', at: LATER }],
+    });
+    expect(d.next).toBe(before);
   });
 
   it('failed then a later payment_succeeded still confirms', () => {
@@ -382,6 +397,8 @@ describe('needs_review', () => {
     const d = decideWith(handler, before, COMMANDS[type], ctx());
     if (type === 'invoice_recorded') {
       expect(d).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_invoice', invoice: INVOICE }] });
+    } else if (type === 'refund_changed') {
+      expect(d).toMatchObject({ outcome: 'under_review', effects: [{ type: 'record_refund' }] });
     } else {
       expect(d).toMatchObject({ outcome: 'under_review', effects: [] });
     }

@@ -20,7 +20,12 @@ export const HANDLER_STRATEGIES: Readonly<Record<Handler, HandlerStrategy>> = {
 export function decideWith(handler: Handler, order: OrderState, command: PaymentCommand, ctx: DecideContext): Decision {
   if (order.status === 'needs_review') {
     const invoice = 'invoice' in command ? command.invoice : null;
-    return invoice ? recordInvoice(order, invoice) : unchanged(order, 'under_review');
+    if (invoice) return recordInvoice(order, invoice);
+    // A refund keeps its own record while the order waits for an admin.
+    if (command.type === 'refund_changed') {
+      return { outcome: 'under_review', next: order, effects: [{ type: 'record_refund', refund: command.refund, undoneAt: null }], rejection: null };
+    }
+    return unchanged(order, 'under_review');
   }
   return HANDLER_STRATEGIES[handler](order, command, ctx);
 }

@@ -1,5 +1,5 @@
 import type { OrderState, OrderStatus } from './order-state.js';
-import type { InvoiceFacts } from './payment-command.js';
+import type { InvoiceFacts, RefundFacts } from './payment-command.js';
 import type { Rejection } from './confirmation.js';
 
 /** What a paid order gives its buyer, from the product catalogue. */
@@ -16,7 +16,18 @@ export type Effect =
    * plan is taken back.
    */
   | { type: 'revoke'; grant: GrantSpec; creditsRevoked: number; reason: 'refund' | 'chargeback' }
-  | { type: 'record_invoice'; invoice: InvoiceFacts };
+  /**
+   * Bring the revoked part of the order's grant back down to `creditsRevoked` (a refund failed):
+   * the difference is credited again; a plan taken back by a full refund is given back.
+   */
+  | { type: 'restore'; grant: GrantSpec; creditsRevoked: number; reason: 'refund_failed' }
+  | { type: 'record_invoice'; invoice: InvoiceFacts }
+  /** Keep the refund's own record (amount, status, reason, times) up to date. */
+  | { type: 'record_refund'; refund: RefundFacts; undoneAt: number | null }
+  /** A second successful payment for an order already paid: the customer was charged twice. */
+  | { type: 'record_duplicate_payment'; paymentIntentId: string; amount: number; currency: string; at: number }
+  /** Stripe's refunded total of a duplicate payment (its refund went through, not the order's). */
+  | { type: 'record_duplicate_refund'; paymentIntentId: string; amountRefunded: number };
 
 export type Outcome =
   /** The order changed (status, links or amounts). */

@@ -85,7 +85,7 @@ const JOURNEYS: { name: string; events: StripeEventLike[]; status: OrderStatus; 
 const pending: OrderState = {
   id: 'ord_1', userId: 'usr_1', status: 'pending', handler: 'new', amount: 2000, currency: 'usd',
   checkoutSessionId: CS, paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0,
-  disputeId: null, disputeStatus: null, statusBeforeDispute: null, reviewReason: null, failureReason: null,
+  disputeId: null, disputeStatus: null, statusBeforeDispute: null, reviewReason: null, failureReason: null, refunds: [],
 };
 
 /** Every index at least once, plus duplicates, in any order. */

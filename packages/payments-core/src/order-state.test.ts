@@ -25,8 +25,8 @@ describe('order state machine', () => {
     }
   });
 
-  it('terminal states are exactly refunded and charged_back, and map to []', () => {
-    expect([...TERMINAL_STATUSES].sort()).toEqual(['charged_back', 'refunded']);
+  it('the terminal state is exactly charged_back (a refund can fail), and maps to []', () => {
+    expect([...TERMINAL_STATUSES].sort()).toEqual(['charged_back']);
     for (const s of TERMINAL_STATUSES) expect(ORDER_TRANSITIONS[s]).toEqual([]);
     expect(isTerminal('needs_review')).toBe(false);
   });
@@ -70,7 +70,8 @@ describe('order state machine', () => {
     ['succeeded', 'charged_back', true],
     ['canceled', 'succeeded', false],
     ['canceled', 'needs_review', true],
-    ['refunded', 'succeeded', false],
+    ['refunded', 'succeeded', true],
+    ['charged_back', 'succeeded', false],
   ] as const)('canTransition(%s, %s) = %s', (from, to, ok) => {
     expect(canTransition(from, to)).toBe(ok);
   });

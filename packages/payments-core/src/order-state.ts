@@ -1,3 +1,4 @@
+import type { RefundStatus } from './payment-command.js';
 /**
  * The order (payment) state machine: statuses, the transition table and the
  * ranks that make late events harmless. Pure data; no I/O.
@@ -32,13 +33,15 @@ export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatu
   processing: ['requires_action', 'failed', 'succeeded', 'canceled', 'needs_review'],
   requires_action: ['processing', 'failed', 'succeeded', 'canceled', 'needs_review'],
   failed: ['processing', 'requires_action', 'succeeded', 'canceled', 'needs_review'],
-  // `charged_back` directly: a lost dispute whose opening event was never seen.
-  succeeded: ['partially_refunded', 'refunded', 'disputed', 'charged_back'],
+  // `charged_back` directly: a lost dispute whose opening event was never seen. `needs_review`:
+  // Stripe reports more refunded than was paid.
+  succeeded: ['partially_refunded', 'refunded', 'disputed', 'charged_back', 'needs_review'],
   // Money arriving for a canceled order cannot be granted nor ignored: a human decides.
   canceled: ['needs_review'],
-  partially_refunded: ['refunded', 'disputed', 'charged_back'],
-  disputed: ['succeeded', 'partially_refunded', 'charged_back', 'refunded'],
-  refunded: [],
+  // Back to `succeeded` (or less refunded) only when a refund fails or is canceled.
+  partially_refunded: ['succeeded', 'refunded', 'disputed', 'charged_back', 'needs_review'],
+  disputed: ['succeeded', 'partially_refunded', 'charged_back', 'refunded', 'needs_review'],
+  refunded: ['succeeded', 'partially_refunded', 'needs_review'],
   charged_back: [],
   needs_review: [],
 };
@@ -99,6 +102,15 @@ export function canOverride(from: OrderStatus, to: OrderStatus): boolean {
 
 export type DisputeStatus = 'open' | 'won' | 'lost';
 
+/**
+ * A refund of the order's own payment as Settle knows it. `undoneAt` is the Stripe time its
+ * failure or cancellation was applied: a charge's refunded total from before then still counts it.
+ */
+export type RefundRecord = { refundId: string; amount: number; status: RefundStatus; undoneAt: number | null };
+
+/** A refund that did not move money: the merchant kept it. */
+export const isUndoneRefundStatus = (status: RefundStatus): boolean => status === 'failed' || status === 'canceled';
+
 /** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
 export type OrderState = {
   id: string;
@@ -118,4 +130,6 @@ export type OrderState = {
   statusBeforeDispute: OrderStatus | null;
   reviewReason: string | null;
   failureReason: string | null;
+  /** Refunds of the order's payment seen so far (records of their own, kept beside the order). */
+  refunds: readonly RefundRecord[];
 };

@@ -7,7 +7,7 @@ const grant: GrantSpec = { kind: 'credits', credits: 10, partialRefund: 'proport
 const order = (status: OrderState['status'], paidAt: number | null = null): OrderState => ({
   id: 'o1', userId: 'u1', status, handler: 'new', amount: 2000, currency: 'usd', checkoutSessionId: 'cs_1',
   paymentIntentId: 'pi_1', statusAt: 100, paidAt, amountRefunded: 0, disputeId: null, disputeStatus: null,
-  statusBeforeDispute: null, reviewReason: status === 'needs_review' ? 'AMOUNT_MISMATCH: x' : null, failureReason: null,
+  statusBeforeDispute: null, reviewReason: status === 'needs_review' ? 'AMOUNT_MISMATCH: x' : null, failureReason: null, refunds: [],
 });
 
 describe('decideOverride', () => {

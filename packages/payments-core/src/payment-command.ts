@@ -34,6 +34,22 @@ export type InvoiceFacts = {
   paidAt: number | null;
 };
 
+/** Stripe's refund statuses; `failed` and `canceled` mean the money stayed with the merchant. */
+export type RefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
+export const REFUND_STATUSES = ['pending', 'requires_action', 'succeeded', 'failed', 'canceled'] as const satisfies readonly RefundStatus[];
+
+/** One refund as Stripe reports it (`refund.*`, `charge.refund.updated`). Times are epoch seconds. */
+export type RefundFacts = {
+  refundId: string;
+  paymentIntentId: string;
+  amount: number;
+  currency: string;
+  status: RefundStatus;
+  reason: string | null;
+  failureReason: string | null;
+  createdAt: number;
+};
+
 export type PaymentCommand =
   | {
       type: 'checkout_completed';
@@ -57,6 +73,8 @@ export type PaymentCommand =
   | { type: 'payment_failed'; paymentIntentId: string | null; reason: string }
   | { type: 'payment_canceled'; paymentIntentId: string | null; reason: string }
   | { type: 'charge_refunded'; paymentIntentId: string; amountRefunded: number; currency: string }
+  /** A refund was created or changed status; a failed or canceled one gives its amount back. */
+  | { type: 'refund_changed'; refund: RefundFacts }
   | { type: 'dispute_opened'; paymentIntentId: string; disputeId: string; amount: number }
   | { type: 'dispute_closed'; paymentIntentId: string; disputeId: string; won: boolean }
   | { type: 'invoice_recorded'; invoice: InvoiceFacts }

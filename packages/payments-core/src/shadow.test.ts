@@ -9,7 +9,7 @@ const GRANT: GrantSpec = { kind: 'credits', credits: 100, partialRefund: 'propor
 const order = (handler: OrderState['handler']): OrderState => ({
   id: 'ord_1', userId: 'usr_1', status: 'pending', handler, amount: 2000, currency: 'usd',
   checkoutSessionId: 'cs_1', paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0,
-  disputeId: null, disputeStatus: null, statusBeforeDispute: null, reviewReason: null, failureReason: null,
+  disputeId: null, disputeStatus: null, statusBeforeDispute: null, reviewReason: null, failureReason: null, refunds: [],
 });
 
 const completed = (paymentStatus: 'paid' | 'unpaid', amount = 2000): PaymentCommand => ({

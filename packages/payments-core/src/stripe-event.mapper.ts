@@ -1,4 +1,4 @@
-import type { CheckoutPaymentStatus, InvoiceFacts, OrderRef, PaymentCommand } from './payment-command.js';
+import { REFUND_STATUSES, type CheckoutPaymentStatus, type InvoiceFacts, type OrderRef, type PaymentCommand, type RefundFacts, type RefundStatus } from './payment-command.js';
 import { isStripeSubscriptionStatus, type SubscriptionFacts } from './subscription-state.js';
 
 /**
@@ -9,8 +9,15 @@ export type StripeEventLike = {
   id: string;
   type: string;
   created: number;
+  /** The API version the object was rendered in (null for some Connect events; absent in tests). */
+  api_version?: string | null;
   data: { object: unknown };
 };
+
+/** Whether the event was rendered in an API version older than `version` (`YYYY-MM-DD`). */
+function renderedBefore(event: StripeEventLike, version: string): boolean {
+  return typeof event.api_version === 'string' && event.api_version.slice(0, 10) < version;
+}
 
 export type MappedEvent =
   | { supported: true; ref: OrderRef; command: PaymentCommand }
@@ -93,7 +100,8 @@ export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
   const inv = asObj(object);
   const invoiceId = str(inv.id);
   const currency = str(inv.currency);
-  const createdAt = int(inv.created);
+  // `date` before API version 2019-03-14, `created` since.
+  const createdAt = int(inv.created) ?? int(inv.date);
   if (!invoiceId || !currency || createdAt === null || inv.object !== undefined && inv.object !== 'invoice') return null;
   const transitions = asObj(inv.status_transitions);
   const parent = asObj(inv.parent);
@@ -170,6 +178,35 @@ export function subscriptionFactsOf(object: unknown, deleted = false): Subscript
  */
 export function invoiceIdOfPayment(object: unknown): string | null {
   return idOf(asObj(object).invoice);
+}
+
+/**
+ * The PaymentIntent a charge-level object (charge, refund, dispute) belongs to. API versions
+ * before 2019 have no `payment_intent` on disputes and refunds; an expanded `charge` still names it.
+ */
+function paymentIntentOf(o: Obj): string | null {
+  return idOf(o.payment_intent) ?? idOf(asObj(o.charge).payment_intent);
+}
+
+const isRefundStatus = (v: unknown): v is RefundStatus => typeof v === 'string' && (REFUND_STATUSES as readonly string[]).includes(v);
+
+function refundFacts(r: Obj): RefundFacts | null {
+  const refundId = str(r.id);
+  const paymentIntentId = paymentIntentOf(r);
+  const amount = int(r.amount);
+  const currency = str(r.currency);
+  const createdAt = int(r.created);
+  if (!refundId || !paymentIntentId || amount === null || !currency || createdAt === null || !isRefundStatus(r.status)) return null;
+  return {
+    refundId,
+    paymentIntentId,
+    amount,
+    currency,
+    status: r.status,
+    reason: str(r.reason),
+    failureReason: str(r.failure_reason),
+    createdAt,
+  };
 }
 
 /**
@@ -261,8 +298,20 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
           };
       }
     }
+    case 'refund.created':
+    case 'refund.updated':
+    case 'refund.failed':
+    case 'charge.refund.updated': {
+      const refund = refundFacts(o);
+      if (!refund) return unsupported('refund without payment intent');
+      return {
+        supported: true,
+        ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: refund.paymentIntentId },
+        command: { type: 'refund_changed', refund },
+      };
+    }
     case 'charge.refunded': {
-      const pi = idOf(o.payment_intent);
+      const pi = paymentIntentOf(o);
       const amountRefunded = int(o.amount_refunded);
       const currency = str(o.currency);
       if (!pi || amountRefunded === null || !currency) return unsupported('charge without payment intent');
@@ -274,7 +323,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
     }
     case 'charge.dispute.created':
     case 'charge.dispute.closed': {
-      const pi = idOf(o.payment_intent);
+      const pi = paymentIntentOf(o);
       const disputeId = str(o.id);
       if (!pi || !disputeId) return unsupported('dispute without payment intent');
       const ref: OrderRef = { orderId: null, checkoutSessionId: null, paymentIntentId: pi };
@@ -304,7 +353,9 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const facts = invoiceFactsOf(o);
       if (!facts) return malformed('malformed invoice: it needs an id, a currency and a created time');
       const ref = invoiceRef(o);
-      const billingReason = facts.billingReason;
+      // Invoices rendered before 2018-05-21 have no `billing_reason`; Stripe documents `subscription`
+      // for them (no distinction between creation, cycle and update), so they count as renewals.
+      const billingReason = facts.billingReason ?? (facts.subscriptionId && renderedBefore(event, '2018-05-21') ? 'subscription' : null);
       if ((event.type === 'invoice.paid' || event.type === 'invoice.payment_failed') && facts.subscriptionId && billingReason?.startsWith('subscription')) {
         return {
           supported: true,

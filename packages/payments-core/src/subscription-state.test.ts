@@ -218,7 +218,7 @@ describe('subscription journeys', () => {
     const order: OrderState = {
       id: 'ord_1', userId: 'user_1', status: 'pending', handler: 'new', amount: 1999, currency: 'usd', checkoutSessionId: 'cs_1',
       paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0, disputeId: null, disputeStatus: null,
-      statusBeforeDispute: null, reviewReason: null, failureReason: null,
+      statusBeforeDispute: null, reviewReason: null, failureReason: null, refunds: [],
     };
     const first = mapStripeEvent(ev('invoice.paid', T0 + 1, invoice('in_1', 'subscription_create', 'paid', T0)));
     const renewal = mapStripeEvent(ev('invoice.paid', T0 + MONTH, invoice('in_2', 'subscription_cycle', 'paid', T0 + MONTH)));
@@ -247,7 +247,7 @@ describe('subscription journeys', () => {
     const order: OrderState = {
       id: 'ord_1', userId: 'user_1', status: 'pending', handler: 'new', amount: 1999, currency: 'usd', checkoutSessionId: null,
       paymentIntentId: null, statusAt: null, paidAt: null, amountRefunded: 0, disputeId: null, disputeStatus: null,
-      statusBeforeDispute: null, reviewReason: null, failureReason: null,
+      statusBeforeDispute: null, reviewReason: null, failureReason: null, refunds: [],
     };
     expect(decide(order, m.command, { at: T0 + 1, grant: PLAN })).toMatchObject({ next: { status: 'pending', checkoutSessionId: 'cs_1' }, effects: [] });
     expect(decide({ ...order, handler: 'legacy' }, m.command, { at: T0 + 1, grant: PLAN }).next.status).toBe('succeeded');

@@ -37,13 +37,14 @@ export function overrideConsequences(from: OrderStatus, to: OrderStatus): string
 /** Owned by payments-core (`InboxState`); reached here through the API's types. */
 export type InboxState = RouterOutputs['admin']['events']['list']['items'][number]['state'];
 /** The console's tab order. */
-export const INBOX_STATES: readonly InboxState[] = ['pending', 'failed', 'dead', 'unmatched', 'processed'];
+export const INBOX_STATES: readonly InboxState[] = ['pending', 'failed', 'dead', 'unmatched', 'processed', 'ignored'];
 export const INBOX_STATE_META: Record<InboxState, { label: string; tone: Tone; hint: string }> = {
   pending: { label: 'Pending', tone: 'info', hint: 'Stored, waiting for a worker' },
   failed: { label: 'Failed', tone: 'warn', hint: 'Failed, will be retried with backoff' },
   dead: { label: 'Dead', tone: 'bad', hint: 'Out of retries: needs a fix and a replay' },
   unmatched: { label: 'Unmatched', tone: 'warn', hint: 'No order matched after retries' },
-  processed: { label: 'Processed', tone: 'good', hint: 'Applied (or ignored as not relevant)' },
+  processed: { label: 'Processed', tone: 'good', hint: 'Applied (or not relevant to the order)' },
+  ignored: { label: 'Ignored', tone: 'neutral', hint: "About Stripe objects Settle did not create (another app on the account): settled at once, never retried" },
 };
 
 export type SubscriptionStatus = RouterOutputs['admin']['subscriptions']['list']['items'][number]['status'];

@@ -1,11 +1,11 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { can, type Me } from '../lib/access.js';
 import { BulkReplayForm } from '../components/BulkReplayForm.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { ReplayDialog } from '../components/ReplayDialog.js';
 import { Badge, Empty, ErrorBox, PageHeader, Spinner, Time, Pager } from '../components/ui.js';
-import { count, dateTime } from '../lib/format.js';
+import { count, dateTime, fromLocalInput } from '../lib/format.js';
 import { INBOX_STATES, INBOX_STATE_META, type InboxState } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
@@ -37,6 +37,8 @@ export function EventsPage({ params, me }: { params: URLSearchParams; me: Me }) 
       </nav>
       <p className="muted">{INBOX_STATE_META[state].hint}.</p>
 
+      <ApiVersionWarning />
+      {operator && <RecoverMissedEvents />}
       {state === 'dead' && operator && <BulkReplay />}
 
       {events.isPending ? (
@@ -182,6 +184,125 @@ function BulkProgress({ run, onDone }: { run: BulkRun; onDone: () => void }) {
         {complete ? (deadAgain > 0 ? `${count(deadAgain)} event(s) are dead again: their cause is not fixed yet.` : 'All replayed events were processed.') : (counts.data?.failed ?? 0) > 0 ? `Workers are processing the replayed events… ${count(counts.data?.failed ?? 0)} failed again and will be retried with backoff.` : 'Workers are processing the replayed events…'}
       </p>
       {complete && <Badge tone={deadAgain > 0 ? 'warn' : 'good'}>{deadAgain > 0 ? 'check dead letters' : 'done'}</Badge>}
+    </div>
+  );
+}
+
+/** Events rendered in another API version than the one Settle pins: fields may have moved. */
+function ApiVersionWarning() {
+  const versions = useQuery({ ...trpc.admin.events.apiVersions.queryOptions(), refetchInterval: 60_000 });
+  const others = versions.data?.others ?? [];
+  if (others.length === 0) return null;
+  return (
+    <p className="callout callout-warn" role="status">
+      Stripe sent events in {others.map((o) => `${o.apiVersion} (${count(o.count)})`).join(', ')} in the last 24 hours; Settle pins{' '}
+      <code>{versions.data?.pinned}</code>. Set the endpoint's API version in Stripe's dashboard to the pinned one (or
+      <code> STRIPE_API_VERSION</code> to the endpoint's) so every field is where Settle reads it.
+    </p>
+  );
+}
+
+const RECOVERY_PHASES = { undelivered: 'Reading events Stripe could not deliver', window: 'Reading every event since the window start', done: 'Finished' } as const;
+
+/**
+ * Stores every event Stripe still has (30 days) that Settle never received: after an outage
+ * longer than Stripe's retries, or a misconfigured endpoint.
+ */
+function RecoverMissedEvents() {
+  const [reason, setReason] = useState('');
+  const [since, setSince] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const refresh = useRefreshEvents();
+  const sinceIso = since ? fromLocalInput(since) : null;
+  const recover = useMutation(
+    trpc.admin.events.recover.mutationOptions({
+      onSuccess: () => {
+        setConfirming(false);
+        refresh();
+      },
+    }),
+  );
+  const progress = useQuery({ ...trpc.admin.events.recoveryProgress.queryOptions(), refetchInterval: recover.isPending ? 500 : false });
+  const p = progress.data;
+  const valid = reason.trim().length >= 3 && (since === '' || sinceIso !== null);
+  const phaseStep = !p ? 0 : p.phase === 'undelivered' ? 1 : p.phase === 'window' ? 2 : 3;
+  return (
+    <section className="card" aria-labelledby="recover-h">
+      <h2 id="recover-h">Recover missed events</h2>
+      <p className="muted">
+        Reads Stripe's Events API (the last 30 days) and stores every event Settle does not have, through the same inbox as webhooks. Safe to run any time: events already stored are skipped.
+      </p>
+      <ReviewFirstForm valid={valid} onReview={() => setConfirming(true)}>
+        <div className="field">
+          <label htmlFor="recover-since">Recover since (optional)</label>
+          <input id="recover-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
+        </div>
+        <div className="field field-grow">
+          <label htmlFor="recover-reason">Why recover (required)</label>
+          <input id="recover-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. endpoint down 4 days, INC-1234" />
+        </div>
+        <SubmitAction disabled={!valid || recover.isPending}>Recover missed events</SubmitAction>
+      </ReviewFirstForm>
+      {(recover.isPending || recover.data || p) && (
+        <div className="progress-block" role="group" aria-label="Recovery progress">
+          <label htmlFor="recover-progress">
+            {recover.isPending ? (p?.phase && p.running ? RECOVERY_PHASES[p.phase] : 'Starting') : 'Last recovery'}: {count(p?.listed ?? 0)} listed, {count(p?.stored ?? 0)} stored
+          </label>
+          <progress id="recover-progress" max={3} value={recover.isPending ? Math.min(phaseStep, 2) : 3} aria-valuetext={`step ${phaseStep} of 3`} />
+          <p className="muted" role="status" aria-live="polite">
+            {recover.data
+              ? `Done: ${count(recover.data.listed)} events listed by Stripe, ${count(recover.data.stored)} were missing and are now stored and being processed, ${count(recover.data.alreadyKnown)} were already known.`
+              : p?.error
+                ? `The last recovery failed: ${p.error}`
+                : recover.isPending
+                  ? 'Reading Stripe… events found missing are processed as they are stored.'
+                  : p?.finishedAt
+                    ? `Last run finished ${new Date(p.finishedAt).toLocaleString()}: ${count(p.stored)} stored, ${count(p.alreadyKnown)} already known.`
+                    : ''}
+          </p>
+        </div>
+      )}
+      {recover.isError && <ErrorBox error={recover.error} title="Recovery failed" />}
+      <ConfirmDialog
+        open={confirming}
+        title="Recover missed events from Stripe?"
+        confirmLabel="Recover"
+        busy={recover.isPending}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => recover.mutate({ reason: reason.trim(), ...(sinceIso ? { since: sinceIso } : {}) })}
+      >
+        <p>
+          Settle lists the events Stripe could not deliver, then every event created since{' '}
+          <strong>{sinceIso ? new Date(sinceIso).toLocaleString() : 'shortly before the newest stored event'}</strong>, and stores those it does not have. Each is processed like a webhook: nothing is applied twice.
+        </p>
+        <p>Reason: <q>{reason.trim()}</q></p>
+      </ConfirmDialog>
+    </section>
+  );
+}
+
+/** A bulk action's form: submitting (when valid) opens its confirmation instead of acting. */
+function ReviewFirstForm({ valid, onReview, children }: { valid: boolean; onReview: () => void; children: ReactNode }) {
+  return (
+    <form
+      className="inline-form"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (valid) onReview();
+      }}
+    >
+      {children}
+    </form>
+  );
+}
+
+function SubmitAction({ disabled, children }: { disabled: boolean; children: ReactNode }) {
+  return (
+    <div className="filters-actions">
+      <button type="submit" className="btn btn-primary" disabled={disabled}>
+        {children}
+      </button>
     </div>
   );
 }

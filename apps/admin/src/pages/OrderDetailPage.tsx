@@ -85,6 +85,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
               </Fact>
             </dl>
           </section>
+          <PaymentIncidents data={data} operator={can(me, 'operator')} />
           {subscription && (
             <section className="card" aria-labelledby="order-subscription">
               <h2 id="order-subscription">Subscription</h2>
@@ -474,6 +475,106 @@ function RefundForm({ data }: { data: Detail }) {
         {refund.isError && <ErrorBox error={refund.error} title="The refund was refused" />}
       </ConfirmDialog>
     </section>
+  );
+}
+
+const REFUND_STATUS_TONE = { pending: 'info', requires_action: 'warn', succeeded: 'good', failed: 'bad', canceled: 'bad' } as const;
+
+/** Refunds as Stripe reported them, and second payments the customer made for this order. */
+function PaymentIncidents({ data, operator }: { data: Detail; operator: boolean }) {
+  const { order, refunds, duplicatePayments } = data;
+  const [refunding, setRefunding] = useState<Detail['duplicatePayments'][number] | null>(null);
+  if (refunds.length === 0 && duplicatePayments.length === 0) return null;
+  return (
+    <section className="card" aria-labelledby="incidents-h">
+      <h2 id="incidents-h">Refunds and duplicate payments</h2>
+      {duplicatePayments.length > 0 && (
+        <div className="callout callout-warn" role="status">
+          <p>
+            <strong>The customer paid this order {duplicatePayments.length + 1} times.</strong> The order and its grant rest on{' '}
+            <code>{order.paymentIntentId}</code>; refund the extra payment{duplicatePayments.length > 1 ? 's' : ''} below.
+          </p>
+          <ul>
+            {duplicatePayments.map((d) => (
+              <li key={d.paymentIntentId}>
+                <code>{d.paymentIntentId}</code>: {money(d.amount, d.currency)} on {dateTime(d.at)}
+                {d.amountRefunded > 0 && <span> — {money(d.amountRefunded, d.currency)} refunded</span>}{' '}
+                {operator && d.amountRefunded < d.amount && (
+                  <button type="button" className="btn btn-small" onClick={() => setRefunding(d)}>
+                    Refund this payment…
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {refunds.length > 0 && (
+        <div className="table-wrap">
+          <table className="table">
+            <caption className="visually-hidden">Refunds of this order</caption>
+            <thead>
+              <tr>
+                <th scope="col">Refund</th>
+                <th scope="col" className="num">Amount</th>
+                <th scope="col">Status</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {refunds.map((r) => (
+                <tr key={r.refundId}>
+                  <td className="mono truncate" title={r.paymentIntentId === order.paymentIntentId ? r.refundId : `${r.refundId} (of duplicate payment ${r.paymentIntentId})`}>{r.refundId}</td>
+                  <td className="num">{money(r.amount, r.currency)}</td>
+                  <td>
+                    <Badge tone={REFUND_STATUS_TONE[r.status]}>{r.status}</Badge>
+                    {r.undoneAt && <span className="muted"> undone {dateTime(r.undoneAt)}</span>}
+                  </td>
+                  <td>{r.failureReason ?? r.reason ?? <span className="muted">—</span>}</td>
+                  <td>{dateTime(r.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {refunding && <RefundDuplicate orderId={order.orderId} payment={refunding} onClose={() => setRefunding(null)} />}
+    </section>
+  );
+}
+
+function RefundDuplicate({ orderId, payment, onClose }: { orderId: string; payment: Detail['duplicatePayments'][number]; onClose: () => void }) {
+  const [reason, setReason] = useState('Customer paid twice');
+  const [requestId] = useState(() => crypto.randomUUID());
+  const refresh = useRefreshOrder(orderId);
+  const remaining = payment.amount - payment.amountRefunded;
+  const refund = useMutation(trpc.admin.orders.refund.mutationOptions({ onSuccess: () => refresh() }));
+  return (
+    <ConfirmDialog
+      open
+      title={refund.isSuccess ? 'Refund requested' : `Refund ${money(remaining, payment.currency)} of the duplicate payment?`}
+      confirmLabel={refund.isSuccess ? 'Close' : `Refund ${money(remaining, payment.currency)}`}
+      busy={refund.isPending}
+      confirmDisabled={!refund.isSuccess && reason.trim().length < 3}
+      onCancel={onClose}
+      onConfirm={() => (refund.isSuccess ? onClose() : refund.mutate({ orderId, paymentIntentId: payment.paymentIntentId, reason: reason.trim(), requestId }))}
+    >
+      {refund.isSuccess ? (
+        <p role="status">Refund {refund.data.refundId} is {refund.data.status}. The order itself does not change.</p>
+      ) : (
+        <>
+          <p>
+            Stripe refunds <code>{payment.paymentIntentId}</code>. The order, its payment <em>and its grant</em> stay as they are.
+          </p>
+          <div className="field">
+            <label htmlFor="dup-reason">Reason (required)</label>
+            <input id="dup-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
+          </div>
+          {refund.isError && <ErrorBox error={refund.error} title="The refund was refused" />}
+        </>
+      )}
+    </ConfirmDialog>
   );
 }
 

@@ -6,6 +6,8 @@ export type MetricsSources = {
   inboxHealth?: () => Promise<{ due: number; oldestDueAgeSeconds: number }>;
   /** Read at scrape time: paid one-time orders still without their invoice. */
   ordersMissingInvoice?: () => Promise<number>;
+  /** Read at scrape time: events of the last 24 h per API version other than the pinned one. */
+  eventsInOtherApiVersions?: () => Promise<{ apiVersion: string; count: number }[]>;
   /** Read at scrape time: subscriptions whose price is not in the catalogue, waiting for review. */
   subscriptionsNeedingReview?: () => Promise<number>;
   /** Read at scrape time for the host webhook gauges. */
@@ -104,6 +106,29 @@ export function createMetrics(sources: MetricsSources = {}) {
       async collect() {
         const n = await sources.ordersMissingInvoice?.().catch(() => null);
         if (typeof n === 'number') this.set(n);
+      },
+    }),
+    eventsRecovered: new Counter({
+      name: 'settle_events_recovered_total',
+      help: "Events Settle had not received, stored from Stripe's Events API by recovery",
+      labelNames: ['trigger'] as const,
+      registers: [registry],
+    }),
+    duplicatePayments: new Counter({
+      name: 'settle_duplicate_payments_total',
+      help: 'Second successful payments for an order already paid (the customer was charged twice)',
+      registers: [registry],
+    }),
+    eventsInOtherApiVersions: new Gauge({
+      name: 'settle_events_other_api_version',
+      help: 'Events received in the last 24 h rendered in an API version other than STRIPE_API_VERSION',
+      labelNames: ['api_version'] as const,
+      registers: [registry],
+      async collect() {
+        const rows = await sources.eventsInOtherApiVersions?.().catch(() => null);
+        if (!rows) return;
+        this.reset();
+        for (const r of rows) this.set({ api_version: r.apiVersion }, r.count);
       },
     }),
     subscriptionsNeedingReview: new Gauge({

@@ -13,6 +13,7 @@ import {
 import type { Decision, Effect, OrderState } from '@settle/payments-core';
 import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
+import { applyRefundEffect } from './refund-effects.js';
 
 export type DecisionSource = {
   cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
@@ -24,7 +25,15 @@ export type DecisionSource = {
   reason?: string;
 };
 
-export type AppliedEffects = { transitions: { from: string; to: string }[]; granted: number; revoked: number };
+export type AppliedEffects = {
+  transitions: { from: string; to: string }[];
+  granted: number;
+  revoked: number;
+  /** Grants given back because a refund failed. */
+  restored: number;
+  /** Second payments for the order, newly recorded. */
+  duplicatePayments: number;
+};
 
 /**
  * Carry out a decision inside the caller's transaction, which holds the order's row lock: write
@@ -40,7 +49,7 @@ export async function applyDecision(
 ): Promise<{ order: OrderRow; applied: AppliedEffects }> {
   const patch = orderPatch(before, decision.next);
   const order = Object.keys(patch).length > 0 ? await updateOrder(trx, row.id, patch) : row;
-  const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0 };
+  const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0, restored: 0, duplicatePayments: 0 };
   for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied);
   return { order, applied };
 }
@@ -114,6 +123,15 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         finalized_at: fromSeconds(i.finalizedAt),
         paid_at: fromSeconds(i.paidAt),
       });
+      return;
+    }
+    case 'restore':
+    case 'record_refund':
+    case 'record_duplicate_payment':
+    case 'record_duplicate_refund': {
+      const r = await applyRefundEffect(trx, order, effect, source.eventId);
+      applied.restored += r.restored;
+      if (r.duplicatePayment) applied.duplicatePayments += 1;
       return;
     }
   }

@@ -1,4 +1,4 @@
-import type { Trx } from '@settle/db';
+import { isKnownPaymentIntent, type Trx } from '@settle/db';
 import {
   checkoutEmailOf,
   invoiceIdOfPayment,
@@ -17,21 +17,25 @@ import { PermanentError } from '../lib/errors.js';
 import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
+import { resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
 export type EventVerdict =
   /** Not an event Settle acts on. */
   | { kind: 'unsupported' }
-  /** A PaymentIntent, subscription or invoice Settle did not create: nothing to wait for. */
-  | { kind: 'not_settle' }
+  /** About a Stripe object Settle did not create: settled at once as `ignored`, nothing to wait for. */
+  | { kind: 'ignored' }
+  /** Stripe's event generation failed for this object and is resolved: reconcile its order. */
+  | { kind: 'reconcile'; objectId: string }
   /** No order matches yet (the webhook can beat the transaction that creates it). */
   | { kind: 'no_order'; error: string }
-  | { kind: 'decided'; change: OrderChange };
+  /** `event`: what was processed (for a thin notification, the snapshot it resolved to). */
+  | { kind: 'decided'; change: OrderChange; event: StripeEventLike };
 
 export type StripeEventDeps = {
   catalogue: ProductCatalogue;
   logger: Logger;
-  /** For what an event does not say (which invoice a PaymentIntent paid); null offline. */
+  /** For what an event does not say (which invoice a PaymentIntent paid, a thin notification's snapshot); null offline. */
   stripe?: Stripe | null;
   /** Test seam: called before an event is applied; a throw is a handler fault. */
   beforeApply?: (event: StripeEventLike) => void;
@@ -42,7 +46,13 @@ export type StripeEventDeps = {
  * to its order through the one order use case, inside the inbox's transaction. A malformed
  * subscription or invoice is a permanent error (dead-lettered with the mapper's reason).
  */
-export async function processStripeEvent(trx: Trx, eventId: string, event: StripeEventLike, deps: StripeEventDeps): Promise<EventVerdict> {
+export async function processStripeEvent(trx: Trx, eventId: string, payload: unknown, deps: StripeEventDeps): Promise<EventVerdict> {
+  // Thin notifications and disputes or refunds naming only their charge need a Stripe read; the
+  // inbox's transaction stays open for it, which these rare events can afford.
+  const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
+  if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
+  if (resolved.kind === 'reconcile') return resolved;
+  const event = resolved.event;
   deps.beforeApply?.(event);
   const mapped = mapStripeEvent(event);
   if (!mapped.supported) {
@@ -61,11 +71,13 @@ export async function processStripeEvent(trx: Trx, eventId: string, event: Strip
     result = await viaInvoiceOfPayment(event, mapped.command, apply, deps) ?? result;
   }
   if (result.status === 'no_order') {
-    if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'not_settle' };
+    if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
+    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command);
+    if (disposition === 'ignore') return { kind: 'ignored' };
     return { kind: 'no_order', error: `no order matches ${JSON.stringify({ ...mapped.ref, ...subscriptionRefOf(mapped.command) })}` };
   }
   if (result.status === 'refused') throw new Error(`event ${eventId}: a Stripe fact was refused like an admin override`);
-  return { kind: 'decided', change: result };
+  return { kind: 'decided', change: result, event };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { lockOrder, lockOrderByRef, lockOrderOfSubscriptionRef, type OrderRow, type Trx } from '@settle/db';
+import { listRefundsForOrder, lockOrder, lockOrderByRef, lockOrderOfDuplicatePayment, lockOrderOfSubscriptionRef, type OrderRow, type Trx } from '@settle/db';
 import {
   decide,
   decideOverride,
@@ -65,6 +65,8 @@ export type OrderChange = {
   transitions: AppliedEffects['transitions'];
   granted: number;
   revoked: number;
+  restored: number;
+  duplicatePayments: number;
   /** Whether the order's row (status, links, amounts) changed. */
   orderChanged: boolean;
   /** Whether a subscription (and so the user's plan) changed. */
@@ -100,7 +102,11 @@ export async function applyOrderCommand(
   if (command.kind === 'stripe' && isSubscriptionOnly(command.command, row)) {
     return changeSubscription(trx, row, product, command.command, context, source);
   }
-  const before = toOrderState(row);
+  // Refund commands are decided against the order's refund records (what was undone, and when).
+  const refunds = command.kind === 'stripe' && (command.command.type === 'refund_changed' || command.command.type === 'charge_refunded')
+    ? await listRefundsForOrder(trx, row.id)
+    : [];
+  const before = toOrderState(row, refunds);
   const ctx = { at: context.at, grant: context.catalogue.grantFor(product, row.quantity) };
   let decision: Decision;
   let shadow: { before: OrderState; decided: ShadowDecision } | null = null;
@@ -147,7 +153,12 @@ export async function applyOrderCommand(
 export async function lockTarget(trx: Trx, target: OrderTarget): Promise<OrderRow | undefined> {
   if ('orderId' in target) return lockOrder(trx, target.orderId);
   // Subscription events, invoices and a renewal's money may carry no order id: their subscription leads to the order.
-  return (await lockOrderByRef(trx, target.ref)) ?? (await lockOrderOfSubscriptionRef(trx, target.subscription))?.order;
+  // A duplicate payment's refunds name its PaymentIntent, which only the duplicate record knows.
+  return (
+    (await lockOrderByRef(trx, target.ref)) ??
+    (await lockOrderOfSubscriptionRef(trx, target.subscription))?.order ??
+    (await lockOrderOfDuplicatePayment(trx, target.ref.paymentIntentId))
+  );
 }
 
 async function changeSubscription(
@@ -173,6 +184,8 @@ async function changeSubscription(
     transitions: [],
     granted: 0,
     revoked: 0,
+    restored: 0,
+    duplicatePayments: 0,
     orderChanged: false,
     subscriptionChanged: sub.changed,
     disagreement: null,
@@ -206,4 +219,6 @@ export function reportOrderChange(metrics: Metrics, logger: Logger, change: Orde
   for (const t of change.transitions) metrics.transitions.inc({ from: t.from, to: t.to, cause: source.cause });
   if (change.granted) metrics.grants.inc({ action: 'grant' }, change.granted);
   if (change.revoked) metrics.grants.inc({ action: 'revoke' }, change.revoked);
+  if (change.restored) metrics.grants.inc({ action: 'restore' }, change.restored);
+  if (change.duplicatePayments) metrics.duplicatePayments.inc(change.duplicatePayments);
 }

@@ -1,5 +1,5 @@
-import type { InvoiceRow, OrderRow, OrderUpdate, SubscriptionRow } from '@settle/db';
-import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus } from '@settle/payments-core';
+import type { DuplicatePaymentRow, InvoiceRow, OrderRow, OrderUpdate, RefundRow, SubscriptionRow } from '@settle/db';
+import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from '@settle/payments-core';
 import { fromSeconds, toSeconds } from '../lib/epoch-seconds.js';
 
 function status(value: string): OrderStatus {
@@ -7,7 +7,15 @@ function status(value: string): OrderStatus {
   return value;
 }
 
-export function toOrderState(row: OrderRow): OrderState {
+/** The refunds of the order's own payment, as the state machine sees them. */
+function refundRecords(row: OrderRow, refunds: readonly RefundRow[]): RefundRecord[] {
+  return refunds
+    .filter((r) => r.order_id === row.id && (row.payment_intent_id === null || r.payment_intent_id === row.payment_intent_id))
+    .map((r) => ({ refundId: r.id, amount: Number(r.amount), status: r.status, undoneAt: toSeconds(r.undone_at) }));
+}
+
+/** The order as the state machine sees it; `refunds` are its refund records (none when not loaded). */
+export function toOrderState(row: OrderRow, refunds: readonly RefundRow[] = []): OrderState {
   return {
     id: row.id,
     userId: row.user_id,
@@ -25,6 +33,7 @@ export function toOrderState(row: OrderRow): OrderState {
     statusBeforeDispute: row.status_before_dispute ? status(row.status_before_dispute) : null,
     reviewReason: row.review_reason,
     failureReason: row.failure_reason,
+    refunds: refundRecords(row, refunds),
   };
 }
 
@@ -100,5 +109,44 @@ export function toOrderDto(row: OrderRow, invoice?: InvoiceRow, subscription?: S
           cancelAtPeriodEnd: subscription.cancel_at_period_end,
         }
       : null,
+  };
+}
+
+export type RefundDto = {
+  refundId: string;
+  paymentIntentId: string;
+  amount: number;
+  currency: string;
+  status: RefundRow['status'];
+  reason: string | null;
+  failureReason: string | null;
+  createdAt: string;
+  undoneAt: string | null;
+};
+
+export function toRefundDto(r: RefundRow): RefundDto {
+  return {
+    refundId: r.id,
+    paymentIntentId: r.payment_intent_id,
+    amount: Number(r.amount),
+    currency: r.currency,
+    status: r.status,
+    reason: r.reason,
+    failureReason: r.failure_reason,
+    createdAt: new Date(r.stripe_created).toISOString(),
+    undoneAt: r.undone_at ? new Date(r.undone_at).toISOString() : null,
+  };
+}
+
+/** A duplicate payment as `admin.orders.get` shows it (contract: `{paymentIntentId, amount, currency, at}`). */
+export type DuplicatePaymentDto = { paymentIntentId: string; amount: number; currency: string; at: string; amountRefunded: number };
+
+export function toDuplicatePaymentDto(d: DuplicatePaymentRow): DuplicatePaymentDto {
+  return {
+    paymentIntentId: d.payment_intent_id,
+    amount: Number(d.amount),
+    currency: d.currency,
+    at: new Date(d.paid_at).toISOString(),
+    amountRefunded: Number(d.amount_refunded),
   };
 }

@@ -1,6 +1,7 @@
 import { beginRefundRequest, findOrder, findRefundRequest, recordAdminAction, settleRefundRequest, type AdminRefundRequestRow, type OrderRow } from '@settle/db';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage, stripeFailure } from '../lib/errors.js';
+import { duplicatePaymentRefundLimit } from './refund-target.js';
 
 export type RefundResult =
   | { ok: true; refundId: string; amount: number; status: string | null }
@@ -30,6 +31,8 @@ export async function refundOrder(
   actor: string,
   /** The caller's id for this refund (one per "refund" dialog): repeats refund once, whatever happened between. */
   requestId?: string,
+  /** A duplicate payment of the order to refund instead of its own payment (the order is not touched). */
+  paymentIntentId?: string,
 ): Promise<RefundResult> {
   const db = deps.database.db;
   const refused = async (code: Exclude<RefundResult, { ok: true }>['code'], message: string): Promise<RefundResult> => {
@@ -45,14 +48,24 @@ export async function refundOrder(
   const seen = requestKey ? await findRefundRequest(db, requestKey) : undefined;
   if (seen) return answerRepeat(seen);
 
-  const limit = await refundableAmount(deps, order);
+  const duplicate = paymentIntentId && paymentIntentId !== order.payment_intent_id ? await duplicatePaymentRefundLimit(db, order, paymentIntentId) : null;
+  const limit = duplicate ?? (await refundableAmount(deps, order));
   if (!limit.ok) return refused(limit.code, limit.message);
   const value = amount ?? limit.remaining;
   if (value <= 0 || value > limit.remaining) return refused('INVALID', `amount must be between 1 and ${limit.remaining}`);
-  const key = requestKey ?? `settle-refund-${orderId}-${Number(order.amount_refunded)}-${value}`;
+  const refundedSoFar = duplicate?.ok ? `${duplicate.paymentIntentId}-${duplicate.refundedSoFar}` : Number(order.amount_refunded);
+  const key = requestKey ?? `settle-refund-${orderId}-${refundedSoFar}-${value}`;
 
   const { created, request } = await db.transaction().execute((trx) =>
-    beginRefundRequest(trx, { requestKey: key, orderId, paymentIntentId: order.payment_intent_id!, amount: value, currency: order.currency, actor, reason }),
+    beginRefundRequest(trx, {
+      requestKey: key,
+      orderId,
+      paymentIntentId: duplicate?.ok ? duplicate.paymentIntentId : order.payment_intent_id!,
+      amount: value,
+      currency: duplicate?.ok ? duplicate.currency : order.currency,
+      actor,
+      reason,
+    }),
   );
   if (!created) return answerRepeat(request);
   return askStripe(request);

@@ -17,7 +17,8 @@ export function readShadowState(row: OrderRow): OrderState | null {
   if (typeof state !== 'object' || state === null || state.id !== row.id || !isOrderStatus(state.status) || state.handler !== 'new') {
     throw new Error(`order ${row.id} has a malformed shadow state`);
   }
-  return state;
+  // Copies stored before refunds were records of their own have none.
+  return { ...state, refunds: state.refunds ?? [] };
 }
 
 /**

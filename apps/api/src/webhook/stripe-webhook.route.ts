@@ -1,9 +1,10 @@
-import { InboxBusyError, UnstorableEventError, type InboxWriter } from '@settle/db';
+import { InboxBusyError, UnstorableEventError, type InboxWriter, type NewStripeEvent } from '@settle/db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import type { Metrics } from '../lib/metrics.js';
 import { errorMessage } from '../lib/errors.js';
+import { isThinNotificationBody, verifyThinNotification } from './thin-event.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 /** Deeper JSON is refused: Stripe's events nest about ten levels, and PostgreSQL's jsonb gives up far below 20k. */
@@ -55,16 +56,24 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     }
   });
 
+  function refuseWith(reply: FastifyReply, status: number, outcome: string, error: string) {
+    deps.metrics.webhookRequests.inc({ outcome });
+    return reply.code(status).send({ error });
+  }
+
   async function receive(req: FastifyRequest, reply: FastifyReply) {
-    const refuse = (status: number, outcome: string, error: string) => {
-      deps.metrics.webhookRequests.inc({ outcome });
-      return reply.code(status).send({ error });
-    };
+    const refuse = (status: number, outcome: string, error: string) => refuseWith(reply, status, outcome, error);
     const body = req.body;
     const signature = req.headers['stripe-signature'];
     if (!Buffer.isBuffer(body) || body.length === 0) return refuse(400, 'bad_request', 'empty body');
     if (typeof signature !== 'string' || signature.length === 0) return refuse(400, 'bad_signature', 'missing Stripe-Signature header');
     if (deps.secrets.length === 0) return refuse(500, 'misconfigured', 'no webhook secret configured');
+    if (isThinNotificationBody(body)) {
+      const thin = verifyThinNotification(body, signature, deps.secrets, deps.toleranceSeconds);
+      if (!thin.ok) return refuse(400, thin.outcome, thin.error);
+      if (signedAt(signature) > Date.now() / 1000 + deps.toleranceSeconds) return refuse(400, 'bad_signature', 'timestamp outside the tolerance zone');
+      return store(req, reply, thin.row);
+    }
 
     let json: unknown;
     let lastError: string | null = null;
@@ -91,30 +100,35 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (!envelope.success) return refuse(400, 'bad_request', 'body is not a Stripe event');
     const event = envelope.data;
     const object = event.data.object;
+    return store(req, reply, {
+      id: event.id,
+      type: event.type,
+      object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
+      stripe_created: new Date(event.created * 1000),
+      api_version: event.api_version ?? null,
+      livemode: event.livemode ?? false,
+      payload: body.toString('utf8'),
+    });
+  }
 
+  /** Store a verified event (snapshot or thin), then acknowledge: 2xx only after the commit. */
+  async function store(req: FastifyRequest, reply: FastifyReply, row: NewStripeEvent) {
+    const refuse = (status: number, outcome: string, error: string) => refuseWith(reply, status, outcome, error);
     let stored: boolean;
     try {
-      stored = await deps.inbox.write({
-        id: event.id,
-        type: event.type,
-        object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
-        stripe_created: new Date(event.created * 1000),
-        api_version: event.api_version ?? null,
-        livemode: event.livemode ?? false,
-        payload: body.toString('utf8'),
-      });
+      stored = await deps.inbox.write(row);
     } catch (err) {
       if (err instanceof UnstorableEventError) {
-        req.log.warn({ eventId: event.id, err: errorMessage(err) }, 'Stripe event refused: its payload cannot be stored');
+        req.log.warn({ eventId: row.id, err: errorMessage(err) }, 'Stripe event refused: its payload cannot be stored');
         return refuse(400, 'unstorable', 'event payload cannot be stored');
       }
       if (err instanceof InboxBusyError) return refuse(503, 'store_busy', 'event not stored; retry later');
-      req.log.warn({ eventId: event.id, err: errorMessage(err) }, 'could not store Stripe event');
+      req.log.warn({ eventId: row.id, err: errorMessage(err) }, 'could not store Stripe event');
       return refuse(503, 'store_failed', 'event not stored; retry later');
     }
     deps.metrics.webhookRequests.inc({ outcome: stored ? 'stored' : 'duplicate' });
     reply.code(200).send({ received: true, duplicate: !stored });
-    if (stored) deps.afterStore(event.id);
+    if (stored) deps.afterStore(row.id);
     return reply;
   }
 }

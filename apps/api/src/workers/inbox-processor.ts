@@ -42,6 +42,8 @@ export type InboxProcessorDeps = StripeEventDeps & {
   /** How many times an event whose order does not exist yet is tried before it is parked as unmatched. */
   unmatchedMaxAttempts: number;
   metrics: Metrics;
+  /** Ask Stripe for the truth about an object whose events Stripe failed to generate (after the commit). */
+  reconcileObject?: (objectId: string) => void;
   random?: () => number;
 };
 
@@ -68,22 +70,28 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     if (!ev) return { status: 'busy' };
     if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
     const attempts = ev.attempts + 1;
-    const verdict = await processStripeEvent(trx, eventId, ev.payload as StripeEventLike, deps);
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps);
     switch (verdict.kind) {
       case 'unsupported':
-      case 'not_settle':
         await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
         return { status: 'processed', outcome: verdict.kind, orderId: null };
+      case 'ignored':
+        await io.settle(trx, eventId, { state: 'ignored', outcome: 'not_settle', attempts, lastError: null });
+        return { status: 'processed', outcome: 'not_settle', orderId: null };
+      case 'reconcile': {
+        await io.settle(trx, eventId, { state: 'processed', outcome: 'reconcile', attempts, lastError: null });
+        const { objectId } = verdict;
+        return { status: 'processed', outcome: 'reconcile', orderId: null, afterCommit: () => deps.reconcileObject?.(objectId) };
+      }
       case 'no_order':
         return parkUnmatched(trx, io, eventId, attempts, verdict.error);
       case 'decided':
-        return settleDecided(trx, io, ev, attempts, verdict.change);
+        return settleDecided(trx, io, ev, verdict.event, attempts, verdict.change);
     }
   }
 
   /** An event applied to its order: settle it, and count it once the transaction commits. */
-  async function settleDecided(trx: Trx, io: EventIo, ev: StripeEventRow, attempts: number, change: OrderChange): Promise<Processed> {
-    const event = ev.payload as StripeEventLike;
+  async function settleDecided(trx: Trx, io: EventIo, ev: StripeEventRow, event: StripeEventLike, attempts: number, change: OrderChange): Promise<Processed> {
     const outcome = outcomeLabel(change);
     await io.settle(trx, ev.id, { state: 'processed', outcome, orderId: change.order.id, attempts, lastError: null });
     const changed = change.orderChanged || change.subscriptionChanged;

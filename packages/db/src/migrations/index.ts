@@ -12,6 +12,7 @@ import * as adminTokenOwnerAndRefundRequests from './20261201064500_admin_token_
 import * as subscriptionPayments from './20261201074300_subscription_payments.js';
 import * as incidentsAndSearch from './20261201075000_incidents_and_search.js';
 import * as hostConnections from './20261201075600_host_connections.js';
+import * as refundsDuplicatesIgnored from './20261201080800_refunds_duplicates_ignored.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '20261201074300_subscription_payments': subscriptionPayments,
   '20261201075000_incidents_and_search': incidentsAndSearch,
   '20261201075600_host_connections': hostConnections,
+  '20261201080800_refunds_duplicates_ignored': refundsDuplicatesIgnored,
 };

@@ -25,6 +25,11 @@ export async function markGrantRevoked(trx: Trx, grantId: number, creditsRevoked
     .execute();
 }
 
+/** Take a revocation back down to `creditsRevoked` (a refund failed): the grant is live again. */
+export async function markGrantRestored(trx: Trx, grantId: number, creditsRevoked: number): Promise<void> {
+  await trx.updateTable('grants').set({ credits_revoked: creditsRevoked, revoked_at: null }).where('id', '=', grantId).execute();
+}
+
 export async function listGrantsForOrder(db: Db | Trx, orderId: string): Promise<GrantRow[]> {
   return db.selectFrom('grants').selectAll().where('order_id', '=', orderId).orderBy('id').execute();
 }

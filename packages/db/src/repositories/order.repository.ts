@@ -123,8 +123,11 @@ export type AdminOrderFilter = {
   search?: string | undefined;
   /** Products whose name matched the search (the catalogue lives outside the database). */
   searchProductIds?: string[] | undefined;
-  /** Only orders with Stripe events in an incident state (failed, dead, unmatched). */
-  incident?: boolean | undefined;
+  /**
+   * `true`: only orders with Stripe events in an incident state (failed, dead, unmatched);
+   * `duplicate_payment`: only orders with a duplicate payment recorded beside them.
+   */
+  incident?: boolean | 'duplicate_payment' | undefined;
   /** Paid one-time orders still without their invoice this long after payment. */
   missingInvoiceAfterMinutes?: number | undefined;
   cursor?: OrderCursor | undefined;
@@ -153,10 +156,11 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<(
       ]),
     );
   }
-  if (f.incident) {
+  if (f.incident === true) {
     q = q.where(sql<boolean>`exists (select 1 from stripe_events e where e.order_id = orders.id and e.state in ('failed', 'dead', 'unmatched'))`);
   }
   if (f.missingInvoiceAfterMinutes !== undefined) q = q.where(missingInvoice(f.missingInvoiceAfterMinutes));
+  if (f.incident === 'duplicate_payment') q = q.where(sql<boolean>`exists (select 1 from duplicate_payments d where d.order_id = orders.id)`);
   if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }

@@ -1,5 +1,7 @@
-import { countEventsByStateSince, getEvent, listEvents } from '@settle/db';
+import { countEventsByStateSince, countEventsInOtherApiVersions, getEvent, listEvents } from '@settle/db';
 import { INBOX_STATES } from '@settle/payments-core';
+import { errorMessage } from '../../lib/errors.js';
+import { pinnedApiVersion } from '../../lib/stripe-client.js';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { replayDeadSince, replayEvent } from '../../payments/replay.service.js';
@@ -97,4 +99,34 @@ export const adminEventsRouter = router({
       }
       return replayDeadSince(ctx.deps, new Date(input.deadSince), ctx.admin.actor, input.reason);
     }),
+
+  /**
+   * Store every event Stripe has that Settle does not (Stripe's Events API, the last 30 days):
+   * undelivered ones, then a window from `since` (default: shortly before the newest stored event).
+   */
+  recover: adminProcedure('operator')
+    .input(z.object({ reason: Reason, since: z.string().datetime({ message: 'since must be an ISO-8601 time' }).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      if (!ctx.deps.stripe) throw domainError('PRECONDITION', 'Stripe is not configured on this server');
+      try {
+        return await ctx.deps.recovery.recover({
+          trigger: 'admin',
+          actor: ctx.admin.actor,
+          reason: input.reason,
+          ...(input.since ? { since: new Date(input.since) } : {}),
+        });
+      } catch (err) {
+        ctx.deps.logger.warn({ err: errorMessage(err) }, 'event recovery failed');
+        throw domainError('UNAVAILABLE', 'Stripe could not be read; try again');
+      }
+    }),
+
+  /** The recovery in progress on this instance (or its last one): what the console's progress bar follows. */
+  recoveryProgress: adminProcedure('viewer').query(({ ctx }) => ctx.deps.recovery.progress()),
+
+  /** Event API versions of the last 24 h that differ from the pinned one (a console warning). */
+  apiVersions: adminProcedure('viewer').query(async ({ ctx }) => {
+    const pinned = pinnedApiVersion(ctx.deps.env);
+    return { pinned, others: await countEventsInOtherApiVersions(ctx.deps.database.db, pinned, new Date(Date.now() - 86_400_000)) };
+  }),
 });

@@ -8,15 +8,17 @@ import {
   listCreditLedgerForOrder,
   listEventReplays,
   listEventsForOrder,
+  listDuplicatePaymentsForOrder,
   listGrantsForOrder,
   listOrdersForAdmin,
+  listRefundsForOrder,
   listTransitions,
 } from '@settle/db';
 import { creditsToRevoke, ORDER_STATUSES } from '@settle/payments-core';
 import { toOrderState } from '../../payments/order.mapper.js';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
-import { toOrderDto } from '../../payments/order.mapper.js';
+import { toDuplicatePaymentDto, toOrderDto, toRefundDto } from '../../payments/order.mapper.js';
 import { toSubscriptionDto } from '../../payments/subscription.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
@@ -39,8 +41,11 @@ export const adminOrdersRouter = router({
           stuckForMinutes: z.number().int().min(0).max(525_600).optional(),
           /** Any part of an order id, Stripe id, user id, e-mail, or a product's name. */
           search: z.string().trim().max(SEARCH_MAX_LENGTH, `search is at most ${SEARCH_MAX_LENGTH} characters`).optional(),
-          /** Only orders with Stripe events that failed, died or found no order. */
-          incident: z.boolean().optional(),
+          /**
+           * `true`: only orders with Stripe events that failed, died or found no order;
+           * `duplicate_payment`: only orders the customer paid twice (contract).
+           */
+          incident: z.union([z.boolean(), z.literal('duplicate_payment')]).optional(),
           /** Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN. */
           missingInvoice: z.boolean().optional(),
           cursor: z.string().max(300).nullish(),
@@ -74,12 +79,14 @@ export const adminOrdersRouter = router({
       const db = ctx.deps.database.db;
       const row = await findOrder(db, input.orderId);
       if (!row) throw domainError('NOT_FOUND', 'order not found');
-      const [invoice, events, transitions, grants, subscription] = await Promise.all([
+      const [invoice, events, transitions, grants, subscription, refunds, duplicatePayments] = await Promise.all([
         findInvoiceForOrder(db, row.id),
         listEventsForOrder(db, row.id),
         listTransitions(db, row.id),
         listGrantsForOrder(db, row.id),
         row.mode === 'subscription' ? findSubscriptionForOrder(db, row.id) : Promise.resolve(undefined),
+        listRefundsForOrder(db, row.id),
+        listDuplicatePaymentsForOrder(db, row.id),
       ]);
       const payments = subscription ? await listSubscriptionPayments(db, [subscription.id]) : [];
       const [replays, ledger] = await Promise.all([listEventReplays(db, events.map((e) => e.id)), listCreditLedgerForOrder(db, row.id)]);
@@ -124,6 +131,8 @@ export const adminOrdersRouter = router({
           revokedAt: iso(g.revoked_at),
           eventId: g.event_id,
         })),
+        refunds: refunds.map(toRefundDto),
+        duplicatePayments: duplicatePayments.map(toDuplicatePaymentDto),
       };
     }),
 
@@ -244,10 +253,12 @@ export const adminOrdersRouter = router({
         reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500),
         /** One id per refund the operator means; a retry with the same id refunds once. */
         requestId: z.string().uuid().optional(),
+        /** Refund a duplicate payment of the order (see `duplicatePayments`) instead of its own payment. */
+        paymentIntentId: z.string().min(1).max(255).optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const r = await refundOrder(ctx.deps, input.orderId, input.amount, input.reason, ctx.admin.actor, input.requestId);
+      const r = await refundOrder(ctx.deps, input.orderId, input.amount, input.reason, ctx.admin.actor, input.requestId, input.paymentIntentId);
       if (!r.ok) throw domainError(r.code, r.message);
       return { refundId: r.refundId, amount: r.amount, status: r.status };
     }),

@@ -1,0 +1,163 @@
+import { createInboxWriter, knownEventIds, UnstorableEventError, newestStoredEventTime, recordAdminAction, type Db, type InboxWriter, type NewStripeEvent } from '@settle/db';
+import type { Logger } from 'pino';
+import type Stripe from 'stripe';
+import { errorMessage } from '../lib/errors.js';
+import type { Metrics } from '../lib/metrics.js';
+
+/** Stripe keeps events for 30 days; a little less, so a page never asks for what just expired. */
+const RETENTION_S = 30 * 86_400 - 300;
+/** How far before Settle's newest stored event the window starts by default. */
+const WINDOW_LEAD_S = 15 * 60;
+const PAGE_SIZE = 100;
+
+export type RecoveryResult = { listed: number; stored: number; alreadyKnown: number };
+export type RecoveryPhase = 'undelivered' | 'window' | 'done';
+export type RecoveryProgress = RecoveryResult & { phase: RecoveryPhase; running: boolean; startedAt: string; finishedAt: string | null; error: string | null };
+export type RecoveryTrigger = 'admin' | 'start' | 'schedule';
+
+export type EventRecoveryDeps = {
+  db: Db;
+  stripe: Stripe | null;
+  logger: Logger;
+  metrics: Metrics;
+  /** Process a stored event now (the same path as a webhook's). */
+  processNow(eventId: string): void;
+  now?: () => number;
+};
+
+export type EventRecovery = {
+  /**
+   * Store every event Stripe's Events API has that the inbox does not: first those whose delivery
+   * failed (`delivery_success=false`, the last 30 days), then every event created in a window from
+   * `since` (default: shortly before the newest stored event). One run at a time per instance: a
+   * second call joins the run in progress.
+   */
+  recover(opts: { trigger: RecoveryTrigger; since?: Date; actor?: string; reason?: string }): Promise<RecoveryResult>;
+  /** The run in progress or the last one (for the console's progress bar); null before the first. */
+  progress(): RecoveryProgress | null;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+};
+
+/** The inbox row of an event listed by Stripe: the same columns the webhook route stores. */
+function inboxRow(event: Stripe.Event): NewStripeEvent {
+  const object = event.data.object as { id?: unknown };
+  return {
+    id: event.id,
+    type: event.type,
+    object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
+    stripe_created: new Date(event.created * 1000),
+    api_version: event.api_version ?? null,
+    livemode: event.livemode,
+    payload: JSON.stringify(event),
+  };
+}
+
+export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
+  const now = deps.now ?? Date.now;
+  // The same inbox writer as the webhook route: the same insert, `ON CONFLICT DO NOTHING`.
+  const inbox: InboxWriter = createInboxWriter(deps.db);
+  let current: Promise<RecoveryResult> | null = null;
+  let progress: RecoveryProgress | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function storeMissing(events: Stripe.Event[], seen: Set<string>, p: RecoveryProgress): Promise<void> {
+    const fresh = events.filter((e) => !seen.has(e.id));
+    for (const e of fresh) seen.add(e.id);
+    p.listed += fresh.length;
+    const known = await knownEventIds(deps.db, fresh.map((e) => e.id));
+    // Oldest first, so processing sees them roughly in Stripe's order (it does not depend on it).
+    for (const e of fresh.filter((x) => !known.has(x.id)).reverse()) {
+      let stored: boolean;
+      try {
+        stored = await inbox.write(inboxRow(e));
+      } catch (err) {
+        // Refused as the webhook would refuse it (400): the rest of the recovery goes on.
+        if (!(err instanceof UnstorableEventError)) throw err;
+        deps.logger.warn({ eventId: e.id, err: errorMessage(err) }, 'recovered event cannot be stored; skipped');
+        continue;
+      }
+      if (stored) {
+        p.stored += 1;
+        deps.processNow(e.id);
+      } else {
+        p.alreadyKnown += 1;
+      }
+    }
+    p.alreadyKnown += fresh.filter((x) => known.has(x.id)).length;
+  }
+
+  async function page(stripe: Stripe, params: Stripe.EventListParams, seen: Set<string>, p: RecoveryProgress): Promise<void> {
+    let startingAfter: string | undefined;
+    for (;;) {
+      const list = await stripe.events.list({ ...params, limit: PAGE_SIZE, ...(startingAfter ? { starting_after: startingAfter } : {}) });
+      await storeMissing(list.data, seen, p);
+      const last = list.data.at(-1);
+      if (!list.has_more || !last) return;
+      startingAfter = last.id;
+    }
+  }
+
+  async function run(opts: { trigger: RecoveryTrigger; since?: Date; actor?: string; reason?: string }): Promise<RecoveryResult> {
+    const stripe = deps.stripe;
+    const p: RecoveryProgress = { listed: 0, stored: 0, alreadyKnown: 0, phase: 'undelivered', running: true, startedAt: new Date(now()).toISOString(), finishedAt: null, error: null };
+    progress = p;
+    try {
+      if (!stripe) throw new Error('Stripe is not configured on this server');
+      const floor = Math.floor(now() / 1000) - RETENTION_S;
+      const seen = new Set<string>();
+      await page(stripe, { delivery_success: false, created: { gte: floor } }, seen, p);
+      p.phase = 'window';
+      const newest = opts.since ? null : await newestStoredEventTime(deps.db);
+      const from = opts.since ? Math.floor(opts.since.getTime() / 1000) : newest ? Math.floor(newest.getTime() / 1000) - WINDOW_LEAD_S : null;
+      // An empty inbox has no window to fill: only undelivered events are recovered.
+      if (from !== null) await page(stripe, { created: { gte: Math.max(floor, from) } }, seen, p);
+      p.phase = 'done';
+      const result = { listed: p.listed, stored: p.stored, alreadyKnown: p.alreadyKnown };
+      if (result.stored > 0) deps.metrics.eventsRecovered.inc({ trigger: opts.trigger }, result.stored);
+      deps.logger.info({ trigger: opts.trigger, ...result }, 'missed events recovered from Stripe');
+      if (opts.actor) {
+        await recordAdminAction(deps.db, {
+          actor: opts.actor,
+          action: 'events.recover',
+          target: 'stripe_events',
+          reason: opts.reason ?? null,
+          details: { ...result, since: opts.since?.toISOString() ?? null },
+        });
+      }
+      return result;
+    } catch (err) {
+      p.error = errorMessage(err);
+      throw err;
+    } finally {
+      p.running = false;
+      p.finishedAt = new Date(now()).toISOString();
+    }
+  }
+
+  const recover: EventRecovery['recover'] = (opts) => {
+    current ??= run(opts).finally(() => {
+      current = null;
+    });
+    return current;
+  };
+
+  const scheduled = (trigger: RecoveryTrigger) =>
+    void recover({ trigger }).catch((err: unknown) => deps.logger.warn({ err: errorMessage(err) }, 'event recovery failed; next run on schedule'));
+
+  return {
+    recover,
+    progress: () => (progress ? { ...progress } : null),
+    start(intervalMs) {
+      if (intervalMs <= 0 || !deps.stripe || timer) return;
+      scheduled('start');
+      timer = setInterval(() => scheduled('schedule'), intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await current?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { isChargeLevelCommand, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import type Stripe from 'stripe';
+
+/**
+ * Turns a stored thin event notification into the snapshot event Settle's mapper reads: the
+ * snapshot event it names (`snapshot_event`, `GET /v1/events/{id}`), else its related object as
+ * it is now (the notification's own `fetchRelatedObject`). Both go through the official SDK.
+ */
+
+export type ThinNotification = {
+  id: string;
+  object: 'v2.core.event';
+  type: string;
+  created: string;
+  livemode?: boolean;
+  snapshot_event?: string | null;
+  related_object?: { id: string; type: string; url: string } | null;
+};
+
+/** Stripe generated no event for an object for a while (an incident on its side); it is resolved now. */
+export const EVENT_GENERATION_RESOLVED = 'v2.core.health.event_generation_failure.resolved';
+
+export function isThinNotification(payload: unknown): payload is ThinNotification {
+  return typeof payload === 'object' && payload !== null && (payload as { object?: unknown }).object === 'v2.core.event';
+}
+
+export type ThinResolution =
+  /** A v1 event to process through the usual path. */
+  | { kind: 'event'; event: StripeEventLike; via: 'snapshot_event' | 'related_object' }
+  /** Stripe's event generation failed for this object: ask Stripe for its truth (reconcile). */
+  | { kind: 'reconcile'; objectType: string; objectId: string }
+  /** Nothing Settle reads (a v2 event about something else). */
+  | { kind: 'unsupported'; reason: string };
+
+/** A Stripe API read an event needs failed; always retried on the inbox's schedule, then dead with Stripe's words. */
+export class StripeLookupFailed extends Error {
+  override name = 'StripeLookupFailed';
+}
+
+function stripeError(err: unknown): string {
+  const e = err as { type?: unknown; statusCode?: unknown; code?: unknown; message?: unknown };
+  const parts = [typeof e?.statusCode === 'number' ? String(e.statusCode) : null, typeof e?.type === 'string' ? e.type : null, typeof e?.code === 'string' ? e.code : null];
+  const head = parts.filter(Boolean).join(' ');
+  return `${head ? `${head}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`;
+}
+
+export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotification): Promise<ThinResolution> {
+  if (n.type === EVENT_GENERATION_RESOLVED) {
+    const related = n.related_object;
+    return related ? { kind: 'reconcile', objectType: related.type, objectId: related.id } : { kind: 'unsupported', reason: 'no related object' };
+  }
+  if (!n.type.startsWith('v1.')) return { kind: 'unsupported', reason: `thin event type ${n.type} is not supported` };
+  if (!stripe) throw new StripeLookupFailed(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);
+  if (n.snapshot_event) {
+    try {
+      const event = await stripe.events.retrieve(n.snapshot_event);
+      return { kind: 'event', event, via: 'snapshot_event' };
+    } catch (err) {
+      throw new StripeLookupFailed(`could not fetch snapshot event ${n.snapshot_event} of ${n.id}: Stripe ${stripeError(err)}`);
+    }
+  }
+  if (!n.related_object) return { kind: 'unsupported', reason: 'thin event names neither a snapshot event nor an object' };
+  let object: unknown;
+  try {
+    const notification = stripe.parseEventNotificationWithoutVerification(JSON.stringify(n)) as { fetchRelatedObject(): Promise<unknown> };
+    object = await notification.fetchRelatedObject();
+  } catch (err) {
+    throw new StripeLookupFailed(`could not fetch ${n.related_object.type} ${n.related_object.id} of ${n.id}: Stripe ${stripeError(err)}`);
+  }
+  return {
+    kind: 'event',
+    via: 'related_object',
+    // The object as it is now, under the notification's own id and time: the decision is the same
+    // as for the snapshot (late or repeated facts are harmless to it).
+    event: { id: n.id, type: n.type.slice(3), created: Math.floor(Date.parse(n.created) / 1000), data: { object } },
+  };
+}
+
+const CHARGE_LEVEL = /^(charge\.dispute\.|refund\.|charge\.refund\.updated$)/;
+
+/**
+ * Disputes and refunds rendered before API version 2019-02-11 name only their charge (a string id),
+ * never the PaymentIntent Settle knows orders by: ask Stripe which PaymentIntent the charge belongs
+ * to and fill it in. Anything else is returned unchanged.
+ */
+export async function completeChargeReference(stripe: Stripe | null, event: StripeEventLike): Promise<StripeEventLike> {
+  const object = event.data.object as { payment_intent?: unknown; charge?: unknown } | null;
+  if (!stripe || !object || !CHARGE_LEVEL.test(event.type)) return event;
+  if (object.payment_intent || typeof object.charge !== 'string') return event;
+  let paymentIntent: unknown;
+  try {
+    paymentIntent = (await stripe.charges.retrieve(object.charge)).payment_intent;
+  } catch (err) {
+    throw new StripeLookupFailed(`could not fetch charge ${object.charge} of ${event.id}: Stripe ${stripeError(err)}`);
+  }
+  return paymentIntent ? { ...event, data: { ...event.data, object: { ...object, payment_intent: paymentIntent } } } : event;
+}
+
+/**
+ * Whether Settle created a PaymentIntent (for refunds and disputes whose order was not found):
+ * known to the database, or carrying Settle's `metadata.orderId` at Stripe. Without a Stripe API
+ * nobody can tell.
+ */
+export async function paymentIntentOwner(
+  isKnown: (paymentIntentId: string) => Promise<boolean>,
+  stripe: Stripe | null,
+  paymentIntentId: string,
+): Promise<PaymentIntentOwner> {
+  if (await isKnown(paymentIntentId)) return 'settle';
+  if (!stripe) return 'unknown';
+  try {
+    const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
+    return typeof intent.metadata?.orderId === 'string' ? 'settle' : 'foreign';
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
+    throw new StripeLookupFailed(`could not fetch payment intent ${paymentIntentId}: Stripe ${stripeError(err)}`);
+  }
+}
+
+/** A stored event made ready for the mapper. */
+export type ResolvedEvent =
+  | { kind: 'event'; event: StripeEventLike }
+  /** Stripe could not generate events for this object for a while: reconcile it. */
+  | { kind: 'reconcile'; objectId: string }
+  | { kind: 'unsupported'; reason: string };
+
+/**
+ * What the mapper reads for a stored event: a thin notification is resolved through Stripe (its
+ * snapshot event or related object); a dispute or refund that names only its charge gets the
+ * charge's PaymentIntent. Everything else is the stored payload itself. Only these rare events
+ * call Stripe; a failed call throws `StripeLookupFailed` (retried, then dead with Stripe's words).
+ */
+export async function resolveStoredEvent(stripe: Stripe | null, payload: unknown): Promise<ResolvedEvent> {
+  if (isThinNotification(payload)) {
+    const r = await resolveThinEvent(stripe, payload);
+    if (r.kind === 'reconcile') return { kind: 'reconcile', objectId: r.objectId };
+    if (r.kind === 'unsupported') return r;
+    return { kind: 'event', event: await completeChargeReference(stripe, r.event) };
+  }
+  return { kind: 'event', event: await completeChargeReference(stripe, payload as StripeEventLike) };
+}
+
+/**
+ * An event whose order was not found: ignore it (an object Settle did not create) or wait for
+ * its order (see `unmatchedDisposition`). Only refunds and disputes ask whose PaymentIntent it is.
+ */
+export async function unmatchedEventDisposition(
+  isKnown: (paymentIntentId: string) => Promise<boolean>,
+  stripe: Stripe | null,
+  ref: OrderRef,
+  command: PaymentCommand,
+): Promise<'wait' | 'ignore'> {
+  const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
+  return unmatchedDisposition(ref, command, owner);
+}

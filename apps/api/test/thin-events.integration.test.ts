@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { TEST_BACKENDS } from '@settle/db/testing';
+import type { StripeEvent, StripeObject, StripeSimulator } from '@settle/stripe-simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, orderState, send, startApiWithSimulator, type TestApi, trpcClient, userToken, waitForInbox, WEBHOOK_SECRET } from './harness.js';
+
+/** A thin event notification as an event destination sends it (`"object": "v2.core.event"`). */
+function thin(type: string, relatedObject: { id: string; type: string; url: string } | null, snapshotEvent?: string) {
+  return {
+    id: `evt_test_${randomUUID().replaceAll('-', '')}`,
+    object: 'v2.core.event',
+    type,
+    livemode: false,
+    created: new Date().toISOString(),
+    related_object: relatedObject,
+    ...(snapshotEvent ? { snapshot_event: snapshotEvent } : {}),
+  };
+}
+
+/** The thin notification Stripe sends for a snapshot event: same type (v1.), same object. */
+function thinFor(event: StripeEvent, withSnapshot = true) {
+  const object = event.data.object as { id: string; object: string };
+  const plural = `${object.object.replace('.', '/')}s`;
+  return thin(`v1.${event.type}`, { id: object.id, type: object.object, url: `/v1/${plural}/${object.id}` }, withSnapshot ? event.id : undefined);
+}
+
+describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payments against the simulator on %s', (kind) => {
+  let api: TestApi;
+  let simulator: StripeSimulator;
+  let close: () => Promise<void>;
+  let operator: ReturnType<typeof trpcClient>;
+  beforeAll(async () => {
+    ({ api, simulator, close } = await startApiWithSimulator(kind, { RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' }));
+    operator = await adminClient(api, `ops-${kind}`, 'operator');
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  async function lostPayment(userId: string) {
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('card_success', checkoutSessionId, { deliver: false });
+    return { client, orderId, events: run.events };
+  }
+  const row = (id: string) => api.db.selectFrom('stripe_events').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('thin notifications are stored before 2xx, resolved through their snapshot events and processed like any event; the snapshots arriving too change nothing', async () => {
+    const { client, orderId, events } = await lostPayment(`user_thin_${kind}`);
+    const notifications = events.map((e) => thinFor(e));
+    for (const n of notifications) {
+      const r = await send(api, n);
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toEqual({ received: true, duplicate: false });
+    }
+    await waitForInbox(api.db);
+    expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+    const stored = await row(notifications.find((n) => n.type === 'v1.payment_intent.succeeded')!.id);
+    expect(stored).toMatchObject({ type: 'v1.payment_intent.succeeded', state: 'processed', api_version: null });
+    const first = await orderState(api.db, orderId);
+    expect(first.grants).toHaveLength(1);
+
+    // During a migration both kinds arrive: the snapshots change nothing.
+    for (const e of events) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    const second = await orderState(api.db, orderId);
+    expect(second.order).toEqual(first.order);
+    expect(second.grants).toEqual(first.grants);
+    expect(second.transitions).toEqual(first.transitions);
+  });
+
+  it('a thin notification without a snapshot event is resolved through its related object', async () => {
+    const { client, orderId, events } = await lostPayment(`user_related_${kind}`);
+    const succeeded = events.find((e) => e.type === 'payment_intent.succeeded')!;
+    expect((await send(api, thinFor(succeeded, false))).status).toBe(200);
+    await waitForInbox(api.db);
+    expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+  });
+
+  it('a thin notification Stripe cannot resolve is retried, then dead-lettered with Stripe\'s error', async () => {
+    const n = thin('v1.payment_intent.succeeded', { id: 'pi_gone', type: 'payment_intent', url: '/v1/payment_intents/pi_gone' }, 'evt_gone_for_good');
+    expect((await send(api, n)).status).toBe(200);
+    await waitForInbox(api.db);
+    const dead = await row(n.id);
+    expect(dead.state).toBe('dead');
+    expect(dead.attempts).toBe(3);
+    expect(dead.last_error).toMatch(/evt_gone_for_good.*Stripe 404.*No such event/s);
+  });
+
+  it('a thin notification with a bad signature is refused with 400 and not stored', async () => {
+    const n = thin('v1.payment_intent.succeeded', null, 'evt_x');
+    const r = await send(api, n, { secret: 'whsec_someone_else' });
+    expect(r.status).toBe(400);
+    expect(await api.db.selectFrom('stripe_events').select('id').where('id', '=', n.id).executeTakeFirst()).toBeUndefined();
+    expect(WEBHOOK_SECRET).not.toBe('whsec_someone_else');
+  });
+
+  it('a refund of a payment Settle did not create is ignored at once (Stripe says whose it is)', async () => {
+    const { events } = await lostPayment(`user_foreign_${kind}`);
+    const pi = structuredClone(simulator.state.paymentIntents.get((events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id)!);
+    const foreignPi = { ...pi, id: `pi_foreign_${kind}`, metadata: {} };
+    simulator.state.paymentIntents.set(foreignPi.id as string, foreignPi);
+    const refund = { id: `re_foreign_${kind}`, object: 'refund', amount: 500, currency: 'usd', created: Math.floor(Date.now() / 1000), payment_intent: foreignPi.id, charge: 'ch_x', status: 'succeeded', reason: null, metadata: {} };
+    const event = { id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', api_version: '2025-03-31.basil', created: refund.created, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'refund.updated', data: { object: refund } };
+    expect((await send(api, event)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await row(event.id)).toMatchObject({ state: 'ignored', attempts: 1 });
+  });
+
+  it('a duplicate payment is refundable by its PaymentIntent; the order stays as it is', async () => {
+    const client = trpcClient(api.url, await userToken(`user_dup_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('card_success', checkoutSessionId);
+    await waitForInbox(api.db);
+    const succeeded = run.events.find((e) => e.type === 'payment_intent.succeeded')!;
+    // The customer paid a second time (a second PaymentIntent for the same order).
+    const pi = structuredClone(simulator.state.paymentIntents.get((succeeded.data.object as { id: string }).id)!);
+    const charge = structuredClone(simulator.state.charges.get(pi.latest_charge as string)!);
+    const dupPi: StripeObject = { ...pi, id: `pi_dup_${kind}`, latest_charge: `ch_dup_${kind}` };
+    simulator.state.paymentIntents.set(dupPi.id, dupPi);
+    simulator.state.charges.set(`ch_dup_${kind}`, { ...charge, id: `ch_dup_${kind}`, payment_intent: dupPi.id, amount_refunded: 0, refunded: false });
+    await send(api, { ...succeeded, id: `evt_${randomUUID().replaceAll('-', '')}`, created: succeeded.created + 5, data: { object: dupPi } });
+    await waitForInbox(api.db);
+    const before = await orderState(api.db, orderId);
+    expect((await operator.admin.orders.get.query({ orderId })).duplicatePayments).toHaveLength(1);
+
+    await expect(operator.admin.orders.refund.mutate({ orderId, paymentIntentId: dupPi.id, amount: 5000, reason: 'paid twice' })).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
+    await expect(operator.admin.orders.refund.mutate({ orderId, paymentIntentId: 'pi_not_this_orders', reason: 'paid twice' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
+    const refund = await operator.admin.orders.refund.mutate({ orderId, paymentIntentId: dupPi.id, reason: 'customer paid twice' });
+    expect(refund).toMatchObject({ amount: 995, status: 'succeeded' });
+    await new Promise((r) => setTimeout(r, 300));
+    await waitForInbox(api.db);
+    const after = await orderState(api.db, orderId);
+    expect(after.order).toEqual(before.order);
+    expect(after.grants).toEqual(before.grants);
+    const detail = await operator.admin.orders.get.query({ orderId });
+    expect(detail.duplicatePayments).toEqual([expect.objectContaining({ paymentIntentId: dupPi.id, amountRefunded: 995 })]);
+    expect(detail.refunds).toEqual([expect.objectContaining({ refundId: refund.refundId, paymentIntentId: dupPi.id, status: 'succeeded' })]);
+    // The two refused attempts and the refund are all in the audit log, each once.
+    const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'orders.refund').where('target', '=', `order:${orderId}`).orderBy('id').execute();
+    expect(audit.map((a) => (a.details as { status?: string }).status)).toEqual(['refused', 'refused', expect.not.stringMatching(/^refused$/)]);
+  });
+});
