@@ -138,7 +138,10 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     const detail = await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId });
     // In the order Settle learnt them (events of one second may be processed either way round).
     const timeline = detail.history.map((h) => h.kind === 'status' ? h.toStatus : h.kind);
-    expect([...timeline].sort()).toEqual(['canceled', 'notice', 'past_due', 'payment', 'payment', 'payment', 'trialing']);
+    // Delivered in order but processed by concurrent workers: when the (newer) deletion is applied
+    // first, past_due is stale and rightly not recorded.
+    expect(timeline.filter((k) => k !== 'past_due').sort()).toEqual(['canceled', 'notice', 'payment', 'payment', 'payment', 'trialing']);
+    expect(timeline.filter((k) => k === 'past_due').length).toBeLessThanOrEqual(1);
     expect(timeline[0]).toBe('trialing');
     expect(timeline.at(-1)).toBe('canceled');
     expect(detail.history.some((h) => h.kind === 'payment' && h.reason?.includes('payment attempt 1 failed'))).toBe(true);

@@ -30,4 +30,9 @@ describe('unmatchedDisposition: ignored vs waited for', () => {
     const command = commands.find(([n]) => n === name)![1];
     expect([unmatchedDisposition(ref(null), command, 'settle'), unmatchedDisposition(ref(null), command, 'foreign'), unmatchedDisposition(ref(null), command, 'unknown')]).toEqual([settle, foreign, unknown]);
   });
+
+  it('an invoice payment (invoice + PaymentIntent, no metadata) that beat its invoice waits, whoever owns the payment', () => {
+    const link: PaymentCommand = { type: 'invoice_payment_linked', invoiceId: 'in_1', invoicePaymentId: 'inpay_1', paymentIntentId: 'pi_1', chargeId: null, paid: true };
+    for (const owner of ['settle', 'foreign', 'unknown'] as PaymentIntentOwner[]) expect(unmatchedDisposition(ref(null), link, owner)).toBe('wait');
+  });
 });

@@ -25,6 +25,10 @@ export const isChargeLevelCommand = (command: PaymentCommand): boolean => CHARGE
  */
 export function unmatchedDisposition(ref: OrderRef, command: PaymentCommand, owner: PaymentIntentOwner): 'wait' | 'ignore' {
   if (ref.orderId) return 'wait';
+  // An invoice payment names only an invoice and its PaymentIntent, neither carrying Settle's
+  // metadata; it often arrives before the invoice it links. Dropping it would lose the link that
+  // ties a plan's refunds and disputes to its subscription, so it waits like an early event.
+  if (command.type === 'invoice_payment_linked') return 'wait';
   if (isChargeLevelCommand(command)) return owner === 'foreign' ? 'ignore' : 'wait';
   return 'ignore';
 }

@@ -24,7 +24,7 @@ const EXPECTED: Record<string, string> = {
   'stripe-sync-engine/charge_dispute_created.json': 'dispute_opened',
   'stripe-sync-engine/charge_refunded.json': 'charge_refunded',
   'stripe-sync-engine/checkout_session_completed.json': 'checkout_completed',
-  'stripe-sync-engine/invoice_payment_paid.json': 'unsupported: event type invoice_payment.paid is not supported',
+  'stripe-sync-engine/invoice_payment_paid.json': 'invoice_payment_linked',
   'stripe-sync-engine/payment_intent_canceled.json': 'payment_canceled',
   'stripe-sync-engine/payment_intent_succeeded.json': 'payment_succeeded',
   'stripe-sync-engine/refund_updated.json': 'refund_changed',
