@@ -31,8 +31,8 @@ describe('unmatchedDisposition: ignored vs waited for', () => {
     expect([unmatchedDisposition(ref(null), command, 'settle'), unmatchedDisposition(ref(null), command, 'foreign'), unmatchedDisposition(ref(null), command, 'unknown')]).toEqual([settle, foreign, unknown]);
   });
 
-  it('an invoice payment (invoice + PaymentIntent, no metadata) that beat its invoice waits, whoever owns the payment', () => {
+  it('an invoice payment that beat its invoice waits unless its invoice is known to be foreign', () => {
     const link: PaymentCommand = { type: 'invoice_payment_linked', invoiceId: 'in_1', invoicePaymentId: 'inpay_1', paymentIntentId: 'pi_1', chargeId: null, paid: true };
-    for (const owner of ['settle', 'foreign', 'unknown'] as PaymentIntentOwner[]) expect(unmatchedDisposition(ref(null), link, owner)).toBe('wait');
+    expect(['settle', 'foreign', 'unknown'].map((owner) => unmatchedDisposition(ref(null), link, owner as PaymentIntentOwner))).toEqual(['wait', 'ignore', 'wait']);
   });
 });

@@ -7,7 +7,7 @@ import type { OrderRef, PaymentCommand, PaymentCommandType } from './payment-com
 export const INBOX_STATES = ['pending', 'processed', 'failed', 'dead', 'unmatched', 'ignored'] as const;
 export type InboxState = (typeof INBOX_STATES)[number];
 
-/** Who created the PaymentIntent an event is about, as far as Settle can tell. */
+/** Who created the PaymentIntent (or, for an invoice payment, the invoice) an event is about, as far as Settle can tell. */
 export type PaymentIntentOwner = 'settle' | 'foreign' | 'unknown';
 
 /** Commands about a charge-level object (refund, dispute): they name only a PaymentIntent. */
@@ -25,11 +25,10 @@ export const isChargeLevelCommand = (command: PaymentCommand): boolean => CHARGE
  */
 export function unmatchedDisposition(ref: OrderRef, command: PaymentCommand, owner: PaymentIntentOwner): 'wait' | 'ignore' {
   if (ref.orderId) return 'wait';
-  // An invoice payment names only an invoice and its PaymentIntent, neither carrying Settle's
-  // metadata; it often arrives before the invoice it links. Dropping it would lose the link that
-  // ties a plan's refunds and disputes to its subscription, so it waits like an early event.
-  if (command.type === 'invoice_payment_linked') return 'wait';
-  if (isChargeLevelCommand(command)) return owner === 'foreign' ? 'ignore' : 'wait';
+  // An invoice payment names only an invoice and its PaymentIntent and often arrives before the
+  // invoice it links; `owner` is then the invoice's owner. Dropping Settle's would lose the link
+  // that ties a plan's refunds and disputes to its subscription: only a foreign one is ignored.
+  if (command.type === 'invoice_payment_linked' || isChargeLevelCommand(command)) return owner === 'foreign' ? 'ignore' : 'wait';
   return 'ignore';
 }
 

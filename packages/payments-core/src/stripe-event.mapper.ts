@@ -149,6 +149,11 @@ function invoiceRef(inv: Obj): OrderRef {
   };
 }
 
+/** The Settle order an invoice belongs to (its own or its subscription's `metadata.orderId`), or null. */
+export function orderIdOfInvoice(invoice: unknown): string | null {
+  return invoiceRef(asObj(invoice)).orderId;
+}
+
 /** What a subscription object says, or null when it has no id or an unknown status. */
 export function subscriptionFactsOf(object: unknown, deleted = false): SubscriptionFacts | null {
   const sub = asObj(object);

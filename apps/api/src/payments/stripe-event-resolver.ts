@@ -1,4 +1,4 @@
-import { isChargeLevelCommand, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import { isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -150,6 +150,18 @@ export async function unmatchedEventDisposition(
   ref: OrderRef,
   command: PaymentCommand,
 ): Promise<'wait' | 'ignore'> {
+  if (!ref.orderId && command.type === 'invoice_payment_linked') return unmatchedDisposition(ref, command, await invoiceOwner(stripe, command.invoiceId));
   const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
   return unmatchedDisposition(ref, command, owner);
+}
+
+/** Who created an invoice: Settle's carry its order id (their own or their subscription's metadata). */
+async function invoiceOwner(stripe: Stripe | null, invoiceId: string): Promise<PaymentIntentOwner> {
+  if (!stripe) return 'unknown';
+  try {
+    return orderIdOfInvoice(await stripe.invoices.retrieve(invoiceId)) ? 'settle' : 'foreign';
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
+    throw new StripeLookupFailed(`could not fetch invoice ${invoiceId}: Stripe ${stripeError(err)}`);
+  }
 }
