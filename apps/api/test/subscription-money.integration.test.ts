@@ -142,8 +142,11 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     // first, past_due is stale and rightly not recorded.
     expect(timeline.filter((k) => k !== 'past_due').sort()).toEqual(['canceled', 'notice', 'payment', 'payment', 'payment', 'trialing']);
     expect(timeline.filter((k) => k === 'past_due').length).toBeLessThanOrEqual(1);
-    expect(timeline[0]).toBe('trialing');
-    expect(timeline.at(-1)).toBe('canceled');
+    // Payment records of the same events may be learnt around the status changes; the statuses
+    // themselves go trialing → … → canceled.
+    const statuses = detail.history.filter((h) => h.kind === 'status').map((h) => h.toStatus);
+    expect(statuses[0]).toBe('trialing');
+    expect(statuses.at(-1)).toBe('canceled');
     expect(detail.history.some((h) => h.kind === 'payment' && h.reason?.includes('payment attempt 1 failed'))).toBe(true);
     expect(detail.history.find((h) => h.kind === 'notice')?.reason).toMatch(/^trial will end at /);
   });
