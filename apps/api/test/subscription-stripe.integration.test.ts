@@ -109,6 +109,27 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(disputes.every((d) => d.state === 'processed' && ['payment_recorded', 'noop'].includes(d.outcome ?? ''))).toBe(true);
     expect(disputes.some((d) => d.outcome === 'payment_recorded')).toBe(true);
   });
+
+  it('a dispute whose renewal invoice Settle has not recorded yet waits for it (a plan\'s PaymentIntent carries no order id at Stripe)', async () => {
+    const client = trpcClient(api.url, await userToken(`user_lookup_wait_${kind}`));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_renewal_dispute_lost', checkoutSessionId, { deliver: false, startAt });
+    const renewalEvents = (type: string) => run.events.filter((e) => e.type === type).slice(1);
+    // The renewal's link, invoice.paid and invoice.payment_succeeded are late: the disputes come first.
+    const held = new Set([...renewalEvents('invoice_payment.paid'), ...renewalEvents('invoice.paid'), ...renewalEvents('invoice.payment_succeeded')].map((e) => e.id));
+    expect(held.size).toBe(3);
+    for (const e of run.events.filter((x) => !held.has(x.id))) expect((await send(api, e)).status).toBe(200);
+    const disputeIds = run.events.filter((e) => e.type === 'charge.dispute.created' || e.type === 'charge.dispute.closed').map((e) => e.id);
+    const waiting = async () => api.db.selectFrom('stripe_events').select(['state', 'outcome', 'attempts']).where('id', 'in', disputeIds).execute();
+    await expect.poll(async () => (await waiting()).every((d) => d.attempts >= 1), { timeout: 10_000 }).toBe(true);
+    // Not ignored as someone else's: they wait for the invoice Stripe named.
+    expect((await waiting()).map((d) => d.state).filter((s) => s === 'ignored')).toEqual([]);
+    for (const e of run.events.filter((x) => held.has(x.id))) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    expect((await waiting()).every((d) => d.state === 'processed')).toBe(true);
+  });
 });
 
 describe.each(TEST_BACKENDS)('a plan with a trial on %s', (kind) => {

@@ -67,12 +67,15 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
     { cause: 'stripe_event', actor: 'stripe', eventId, stripeAt: event.created },
   );
   let result = await apply(mapped.command);
+  let paidInvoiceId: string | null = null;
   if (result.status === 'no_order' && isMoneyBackCommand(mapped.command)) {
-    result = await viaInvoiceOfPayment(event, mapped.command, apply, deps) ?? result;
+    const via = await viaInvoiceOfPayment(event, mapped.command, apply, deps);
+    paidInvoiceId = via.invoiceId;
+    result = via.result ?? result;
   }
   if (result.status === 'no_order') {
     if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
-    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command);
+    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId);
     if (disposition === 'ignore') return { kind: 'ignored' };
     return { kind: 'no_order', error: `no order matches ${JSON.stringify({ ...mapped.ref, ...subscriptionRefOf(mapped.command) })}` };
   }
@@ -84,17 +87,19 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
  * A refund or dispute of a subscription's payment that arrived before the `invoice_payment`
  * linking its PaymentIntent to an invoice: find the invoice (named on the charge by older API
  * versions, else through Stripe's invoice payments), record the link as that event would
- * have, and apply the refund or dispute again. Null when no invoice could be found.
+ * have, and apply the refund or dispute again. `result` is null when no invoice was found or
+ * Settle does not know the invoice yet (its `invoice.paid` may be in flight); `invoiceId` is the
+ * invoice Stripe named, whose owner then decides whether the event waits.
  */
 async function viaInvoiceOfPayment(
   event: StripeEventLike,
   command: PaymentCommand & { paymentIntentId: string },
   apply: (command: PaymentCommand, ref?: OrderRef) => Promise<OrderCommandResult>,
   deps: StripeEventDeps,
-): Promise<OrderCommandResult | null> {
+): Promise<{ result: OrderCommandResult | null; invoiceId: string | null }> {
   const named = invoiceIdOfPayment(event.data.object);
   const found = named ? { invoiceId: named, invoicePaymentId: null } : deps.stripe ? await findInvoiceOfPaymentIntent(deps.stripe, command.paymentIntentId) : null;
-  if (!found) return null;
+  if (!found) return { result: null, invoiceId: null };
   const linked = await apply({
     type: 'invoice_payment_linked',
     invoiceId: found.invoiceId,
@@ -103,5 +108,5 @@ async function viaInvoiceOfPayment(
     chargeId: null,
     paid: true,
   }, { orderId: null, checkoutSessionId: null, paymentIntentId: null });
-  return linked.status === 'decided' ? apply(command) : null;
+  return { result: linked.status === 'decided' ? await apply(command) : null, invoiceId: found.invoiceId };
 }

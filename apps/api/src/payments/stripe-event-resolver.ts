@@ -142,15 +142,19 @@ export async function resolveStoredEvent(stripe: Stripe | null, payload: unknown
 
 /**
  * An event whose order was not found: ignore it (an object Settle did not create) or wait for
- * its order (see `unmatchedDisposition`). Only refunds and disputes ask whose PaymentIntent it is.
+ * its order (see `unmatchedDisposition`). Only refunds and disputes ask whose PaymentIntent it is;
+ * when Stripe said which invoice their PaymentIntent paid (`paidInvoiceId`), the invoice's owner
+ * answers (a plan's PaymentIntent carries no order id of its own).
  */
 export async function unmatchedEventDisposition(
   isKnown: (paymentIntentId: string) => Promise<boolean>,
   stripe: Stripe | null,
   ref: OrderRef,
   command: PaymentCommand,
+  paidInvoiceId: string | null = null,
 ): Promise<'wait' | 'ignore'> {
   if (!ref.orderId && command.type === 'invoice_payment_linked') return unmatchedDisposition(ref, command, await invoiceOwner(stripe, command.invoiceId));
+  if (!ref.orderId && paidInvoiceId && isChargeLevelCommand(command)) return unmatchedDisposition(ref, command, await invoiceOwner(stripe, paidInvoiceId));
   const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
   return unmatchedDisposition(ref, command, owner);
 }
