@@ -76,22 +76,23 @@ export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotificatio
   };
 }
 
-const CHARGE_LEVEL = /^(charge\.dispute\.|refund\.|charge\.refund\.updated$)/;
+const CHARGE_LEVEL = /^(charge\.dispute\.|refund\.|charge\.refund\.updated$|charge\.refunded$)/;
 
 /**
- * Disputes and refunds rendered before API version 2019-02-11 name only their charge (a string id),
- * never the PaymentIntent Settle knows orders by: ask Stripe which PaymentIntent the charge belongs
- * to and fill it in. Anything else is returned unchanged.
+ * Disputes, refunds and refunded charges rendered before API version 2019-02-11 name only their
+ * charge (a string id, or the charge itself), never the PaymentIntent Settle knows orders by: ask
+ * Stripe which PaymentIntent the charge belongs to and fill it in. Anything else is returned unchanged.
  */
 export async function completeChargeReference(stripe: Stripe | null, event: StripeEventLike): Promise<StripeEventLike> {
-  const object = event.data.object as { payment_intent?: unknown; charge?: unknown } | null;
+  const object = event.data.object as { id?: unknown; object?: unknown; payment_intent?: unknown; charge?: unknown } | null;
   if (!stripe || !object || !CHARGE_LEVEL.test(event.type)) return event;
-  if (object.payment_intent || typeof object.charge !== 'string') return event;
+  const chargeId = object.object === 'charge' ? object.id : object.charge;
+  if (object.payment_intent || typeof chargeId !== 'string') return event;
   let paymentIntent: unknown;
   try {
-    paymentIntent = (await stripe.charges.retrieve(object.charge)).payment_intent;
+    paymentIntent = (await stripe.charges.retrieve(chargeId)).payment_intent;
   } catch (err) {
-    throw new StripeLookupFailed(`could not fetch charge ${object.charge} of ${event.id}: Stripe ${stripeError(err)}`);
+    throw new StripeLookupFailed(`could not fetch charge ${chargeId} of ${event.id}: Stripe ${stripeError(err)}`);
   }
   return paymentIntent ? { ...event, data: { ...event.data, object: { ...object, payment_intent: paymentIntent } } } : event;
 }
