@@ -37,7 +37,7 @@ export function listEvents(sim: SimulatorCore, ctx: RequestContext): Reply {
 /** A thin event as `GET /v2/core/events/:id` answers it (what the SDK's `fetchEvent()` asks for). */
 export function retrieveThinEvent(sim: SimulatorCore, ctx: RequestContext, id: string): Reply {
   allowOnly(ctx.params, []);
-  const thin = sim.state.thinEvents.get(id);
+  const thin = sim.state.thinEvents.get(id) ?? sim.state.v2Events.get(id);
   if (!thin) throw noSuch('event', id);
   return { status: 200, body: clone(thin) };
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StripeEvent } from './stripe-events.js';
-import type { DeliveryState, SessionExtras, SimulatorState, StripeObject, ThinEvent } from './state.js';
+import type { DeliveryState, SessionExtras, SimulatorState, StripeObject, ThinEvent, V2Event } from './state.js';
 
 const FORMAT = 1;
 
@@ -16,6 +16,8 @@ type Saved = {
   objects: Record<ObjectKind, [string, StripeObject][]>;
   events: [string, StripeEvent][];
   thinEvents: [string, ThinEvent][];
+  /** Absent in files written before health events existed. */
+  v2Events?: [string, V2Event][];
   deliveries: [string, DeliveryState][];
   failing: string[];
   invoiceNumbers: [string, string][];
@@ -55,6 +57,7 @@ export function loadState(dir: string, parts: PersistedParts): boolean {
   for (const kind of OBJECT_KINDS) for (const [id, obj] of saved.objects[kind] ?? []) s[kind].set(id, obj);
   for (const [id, ev] of saved.events) s.events.set(id, ev);
   for (const [id, ev] of saved.thinEvents) s.thinEvents.set(id, ev);
+  for (const [id, ev] of saved.v2Events ?? []) s.v2Events.set(id, ev);
   for (const [id, d] of saved.deliveries) s.deliveries.set(id, d);
   for (const id of saved.failing) s.failing.add(id);
   for (const [id, n] of saved.invoiceNumbers) s.invoiceNumbers.set(id, n);
@@ -73,6 +76,7 @@ export function saveState(dir: string, parts: PersistedParts): void {
     objects: Object.fromEntries(OBJECT_KINDS.map((kind) => [kind, [...s[kind]]])) as Saved['objects'],
     events: [...s.events],
     thinEvents: [...s.thinEvents],
+    v2Events: [...s.v2Events],
     deliveries: [...s.deliveries],
     failing: [...s.failing],
     invoiceNumbers: [...s.invoiceNumbers],

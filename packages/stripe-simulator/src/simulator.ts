@@ -30,11 +30,13 @@ import { SimulatorCore, type JourneyRun, type JourneyRunOptions, type StripeSimu
 import { handleRequest } from './http.js';
 import { runJourney } from './journey-runner.js';
 import { failRefund } from './refunds.js';
+import { eventGenerationFailureResolved, type V2EventNotification } from './thin-events.js';
 import type { Journey, StripeEvent } from './journeys.js';
 import type { SimulatorState } from './state.js';
 
 export { EVENT_FORMATS, SimulatorError, type EventDelivery, type EventFormat, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
-export type { DeliveryState, KnownPrice, SimulatorState, StripeObject, ThinEvent } from './state.js';
+export type { DeliveryState, KnownPrice, SimulatorState, StripeObject, ThinEvent, V2Event } from './state.js';
+export type { V2EventNotification } from './thin-events.js';
 
 export type StripeSimulator = {
   /** e.g. http://127.0.0.1:12111; use as Settle's STRIPE_API_BASE. */
@@ -61,6 +63,12 @@ export type StripeSimulator = {
   fix(eventId?: string): string[];
   /** A refund fails after the fact (refund.failed, refund.updated, charge.refund.updated, delivered in the background). */
   failRefund(refundId: string, failureReason?: string): StripeEvent[];
+  /**
+   * Stripe could not generate `eventType` events for an object, and says so once resolved: a
+   * `v2.core.health.event_generation_failure.resolved` event (served by `GET /v2/core/events/:id`);
+   * answers its thin notification, for the caller to deliver.
+   */
+  eventGenerationFailureResolved(related: { id: string; type: string }, eventType: string): V2EventNotification;
   /** Stops the server and any delivery in progress. */
   close(): Promise<void>;
 };
@@ -101,6 +109,7 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
     failsProcessing: (eventId) => sim.failsProcessing(eventId),
     fix: (eventId) => sim.fix(eventId),
     failRefund: (refundId, failureReason) => failRefund(sim, refundId, failureReason),
+    eventGenerationFailureResolved: (related, eventType) => eventGenerationFailureResolved(sim.state, related, { eventType }),
     close() {
       closing ??= (async () => {
         sim.abort.abort();

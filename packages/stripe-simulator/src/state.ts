@@ -33,6 +33,8 @@ export type SimulatorState = {
   events: Map<string, StripeEvent>;
   /** Thin notifications (`v2.core.event`) by id; each names its snapshot event. */
   thinEvents: Map<string, ThinEvent>;
+  /** Stripe's own v2 events (health alerts) by id, with their `data`; they have no snapshot event. */
+  v2Events: Map<string, V2Event>;
   /** How each event's delivery ended; an event without an entry has not been delivered (yet). */
   deliveries: Map<string, DeliveryState>;
   /** Events whose processing the receiver should fail (see `failsProcessing`), until fixed. */
@@ -57,6 +59,21 @@ export type ThinEvent = {
   reason: { type: 'request'; request: { id: string; idempotency_key: string | null } } | null;
   related_object: { id: string; type: string; url: string };
   snapshot_event: string;
+};
+
+/**
+ * A v2 event about Stripe itself, e.g. `v2.core.health.event_generation_failure.resolved`: its
+ * notification carries no related object and no data; `GET /v2/core/events/:id` answers `data`.
+ */
+export type V2Event = {
+  id: string;
+  object: 'v2.core.event';
+  type: string;
+  created: string;
+  livemode: false;
+  context: null;
+  reason: null;
+  data: Record<string, unknown>;
 };
 
 /** What a session was created with that its object does not show. */
@@ -85,6 +102,7 @@ export function emptyState(prices: Record<string, KnownPrice> = {}): SimulatorSt
     portalSessions: new Map(),
     events: new Map(),
     thinEvents: new Map(),
+    v2Events: new Map(),
     deliveries: new Map(),
     failing: new Set(),
     invoiceNumbers: new Map(),

@@ -14,6 +14,27 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 2_000):
 }
 
 describe('thin event notifications', () => {
+  it('records v2.core.health.event_generation_failure.resolved: a notification without an object, whose event names it in data.impact', async () => {
+    const session = await h.createCheckout();
+    const run = await h.sim.runJourney('card_success', session.id, { deliver: false });
+    const pi = (run.events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id;
+    const notification = h.sim.eventGenerationFailureResolved({ id: pi, type: 'payment_intent' }, 'payment_intent.succeeded');
+    expect(Object.keys(notification).sort()).toEqual(['context', 'created', 'id', 'livemode', 'object', 'reason', 'type']);
+    const parsed = h.stripe.parseEventNotificationWithoutVerification(JSON.stringify(notification));
+    expect(parsed.type).toBe('v2.core.health.event_generation_failure.resolved');
+    const fetched = (await parsed.fetchEvent()) as unknown as { id: string; data: Record<string, unknown> };
+    expect(fetched).toMatchObject({
+      id: notification.id,
+      data: {
+        alert_id: expect.stringMatching(/^halert_/),
+        grouping_key: expect.any(String),
+        resolved_at: notification.created,
+        impact: { event_type: 'payment_intent.succeeded', related_object: { id: pi, type: 'payment_intent', url: `/v1/payment_intents/${pi}` } },
+      },
+    });
+    expect(() => h.sim.eventGenerationFailureResolved({ id: 'acct_1', type: 'account' }, 'account.updated')).toThrow(/does not serve/);
+  });
+
   it('delivers v2.core.event notifications the SDK parses, whose event and related object it can fetch', async () => {
     const session = await h.createCheckout();
     const run = await h.sim.runJourney('card_success', session.id, { format: 'thin' });
