@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findOrderIdByStripeObject, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -85,16 +85,15 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
     logger,
     metrics,
-    reconcileObject: (objectId) => void reconcileStripeObject(objectId),
+    reconcileOrder: (orderId) => void reconcileAfterGenerationFailure(orderId),
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
-  /** Stripe generated no events for this object for a while: ask it for the truth about its order. */
-  async function reconcileStripeObject(objectId: string) {
+  /** Stripe generated no events for an object of this order for a while: ask it for the order's truth. */
+  async function reconcileAfterGenerationFailure(orderId: string) {
     try {
-      const orderId = await findOrderIdByStripeObject(database.db, objectId);
-      if (orderId) await reconciler.reconcileOrder(orderId, 'stripe:event_generation_failure');
+      await reconciler.reconcileOrder(orderId, 'stripe:event_generation_failure');
     } catch (err) {
-      logger.warn({ objectId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
+      logger.warn({ orderId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
     }
   }
   const orderChanges = createOrderChangeBus(database, logger);

@@ -77,6 +77,70 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
   });
 
+  describe('v2.core.health.event_generation_failure.resolved: Stripe could not make an object\'s events, then says so', () => {
+    async function untilStatus(orderId: string, status: string) {
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
+        if ((await orderState(api.db, orderId)).order.status === status) break;
+      }
+      return orderState(api.db, orderId);
+    }
+
+    it.each(['payment_intent', 'checkout.session'] as const)(
+      'naming a %s Stripe knows as paid while Settle heard nothing of it: the order is reconciled, paid and granted once',
+      async (type) => {
+        const { client, orderId, events } = await lostPayment(`user_genfail_${type}_${kind}`);
+        const pi = (events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id;
+        const before = await orderState(api.db, orderId);
+        // Settle missed every event: the order does not even know its PaymentIntent yet.
+        expect(before.order).toMatchObject({ status: 'pending', payment_intent_id: null });
+        const related = type === 'payment_intent' ? { id: pi, type } : { id: before.order.checkout_session_id!, type };
+        const notification = simulator.eventGenerationFailureResolved(related, type === 'payment_intent' ? 'payment_intent.succeeded' : 'checkout.session.completed');
+        // Stripe's shape: the notification names no object, the event behind it does.
+        expect(notification).not.toHaveProperty('related_object');
+        expect(notification).not.toHaveProperty('data');
+        const r = await send(api, notification);
+        expect(r.status).toBe(200);
+        await waitForInbox(api.db);
+        expect(await row(notification.id)).toMatchObject({ type: 'v2.core.health.event_generation_failure.resolved', state: 'processed', outcome: 'reconcile', order_id: orderId, attempts: 1 });
+
+        const after = await untilStatus(orderId, 'succeeded');
+        expect(after.order).toMatchObject({ status: 'succeeded', payment_intent_id: pi });
+        expect(after.grants).toEqual([expect.objectContaining({ credits: 10, credits_revoked: 0 })]);
+        expect((await client.entitlements.get.query()).credits).toBe(10);
+        expect(after.transitions.filter((t) => t.to_status === 'succeeded')).toEqual([
+          expect.objectContaining({ from_status: 'pending', cause: 'reconciler', actor: 'stripe:event_generation_failure', event_id: null }),
+        ]);
+
+        // Delivered again, and the missed events arriving after all: nothing moves.
+        expect((await send(api, notification)).status).toBe(200);
+        for (const e of events) expect((await send(api, e)).status).toBe(200);
+        await waitForInbox(api.db);
+        await new Promise((r) => setTimeout(r, 100));
+        const again = await orderState(api.db, orderId);
+        expect(again.grants).toEqual(after.grants);
+        expect(again.order.status).toBe('succeeded');
+      },
+    );
+
+    it('naming an object Settle did not create is ignored at once; one Stripe does not know is ignored too', async () => {
+      const { events } = await lostPayment(`user_genfail_foreign_${kind}`);
+      const pi = structuredClone(simulator.state.paymentIntents.get((events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id)!);
+      simulator.state.paymentIntents.set(`pi_genfail_foreign_${kind}`, { ...pi, id: `pi_genfail_foreign_${kind}`, metadata: {} });
+      const foreign = simulator.eventGenerationFailureResolved({ id: `pi_genfail_foreign_${kind}`, type: 'payment_intent' }, 'payment_intent.succeeded');
+      const unknown = simulator.eventGenerationFailureResolved({ id: `pi_genfail_nobody_${kind}`, type: 'payment_intent' }, 'payment_intent.succeeded');
+      for (const n of [foreign, unknown]) expect((await send(api, n)).status).toBe(200);
+      await waitForInbox(api.db);
+      for (const n of [foreign, unknown]) expect(await row(n.id)).toMatchObject({ state: 'ignored', attempts: 1, last_error: null });
+    });
+
+    it('whose event Stripe cannot serve is retried, then dead-lettered with Stripe\'s error', async () => {
+      const n = { id: `evt_test_65genfail${randomUUID().replaceAll('-', '')}`, object: 'v2.core.event', type: 'v2.core.health.event_generation_failure.resolved', livemode: false, created: new Date().toISOString(), context: null, reason: null };
+      expect((await send(api, n)).status).toBe(200);
+      await waitForInbox(api.db);
+      expect(await row(n.id)).toMatchObject({ state: 'dead', attempts: 3, last_error: expect.stringMatching(/could not fetch event .*Stripe 404/s) });
+    });
+  });
+
   it('a thin notification Stripe cannot resolve is retried, then dead-lettered with Stripe\'s error', async () => {
     const n = thin('v1.payment_intent.succeeded', { id: 'pi_gone', type: 'payment_intent', url: '/v1/payment_intents/pi_gone' }, 'evt_gone_for_good');
     expect((await send(api, n)).status).toBe(200);

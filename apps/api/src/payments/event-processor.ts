@@ -1,4 +1,4 @@
-import { isKnownPaymentIntent, type Trx } from '@settle/db';
+import { findOrder, findOrderIdByStripeObject, isKnownPaymentIntent, type Trx } from '@settle/db';
 import {
   checkoutEmailOf,
   invoiceIdOfPayment,
@@ -17,7 +17,7 @@ import { PermanentError } from '../lib/errors.js';
 import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
-import { resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
+import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
 export type EventVerdict =
@@ -25,8 +25,8 @@ export type EventVerdict =
   | { kind: 'unsupported' }
   /** About a Stripe object Settle did not create: settled at once as `ignored`, nothing to wait for. */
   | { kind: 'ignored' }
-  /** Stripe's event generation failed for this object and is resolved: reconcile its order. */
-  | { kind: 'reconcile'; objectId: string }
+  /** Stripe's event generation failed for an object of this order and is resolved: reconcile the order. */
+  | { kind: 'reconcile'; orderId: string }
   /** No order matches yet (the webhook can beat the transaction that creates it). */
   | { kind: 'no_order'; error: string }
   /** `event`: what was processed (for a thin notification, the snapshot it resolved to). */
@@ -51,7 +51,11 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
   // inbox's transaction stays open for it, which these rare events can afford.
   const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
   if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
-  if (resolved.kind === 'reconcile') return resolved;
+  if (resolved.kind === 'reconcile') {
+    const orderId = await orderIdOfStripeObject((id) => findOrderIdByStripeObject(trx, id), deps.stripe ?? null, resolved.object);
+    // An object of someone else's in the same Stripe account: nothing of Settle's to reconcile.
+    return orderId && (await findOrder(trx, orderId)) ? { kind: 'reconcile', orderId } : { kind: 'ignored' };
+  }
   const event = resolved.event;
   deps.beforeApply?.(event);
   const mapped = mapStripeEvent(event);

@@ -17,8 +17,15 @@ export type ThinNotification = {
   related_object?: { id: string; type: string; url: string } | null;
 };
 
-/** Stripe generated no event for an object for a while (an incident on its side); it is resolved now. */
+/**
+ * Stripe generated no event for an object for a while (an incident on its side); it is resolved
+ * now. Its notification names no object: the event itself (`GET /v2/core/events/{id}`) does, in
+ * `data.impact.related_object {id, type, url}`, beside the event type it failed to make.
+ */
 export const EVENT_GENERATION_RESOLVED = 'v2.core.health.event_generation_failure.resolved';
+
+/** An object Stripe names: what the reconciler is asked about. */
+export type StripeObjectRef = { id: string; type: string };
 
 export function isThinNotification(payload: unknown): payload is ThinNotification {
   return typeof payload === 'object' && payload !== null && (payload as { object?: unknown }).object === 'v2.core.event';
@@ -28,7 +35,7 @@ export type ThinResolution =
   /** A v1 event to process through the usual path. */
   | { kind: 'event'; event: StripeEventLike; via: 'snapshot_event' | 'related_object' }
   /** Stripe's event generation failed for this object: ask Stripe for its truth (reconcile). */
-  | { kind: 'reconcile'; objectType: string; objectId: string }
+  | { kind: 'reconcile'; object: StripeObjectRef }
   /** Nothing Settle reads (a v2 event about something else). */
   | { kind: 'unsupported'; reason: string };
 
@@ -45,12 +52,20 @@ function stripeError(err: unknown): string {
 }
 
 export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotification): Promise<ThinResolution> {
-  if (n.type === EVENT_GENERATION_RESOLVED) {
-    const related = n.related_object;
-    return related ? { kind: 'reconcile', objectType: related.type, objectId: related.id } : { kind: 'unsupported', reason: 'no related object' };
-  }
-  if (!n.type.startsWith('v1.')) return { kind: 'unsupported', reason: `thin event type ${n.type} is not supported` };
+  if (n.type !== EVENT_GENERATION_RESOLVED && !n.type.startsWith('v1.')) return { kind: 'unsupported', reason: `thin event type ${n.type} is not supported` };
   if (!stripe) throw new StripeLookupFailed(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);
+  if (n.type === EVENT_GENERATION_RESOLVED) {
+    let event: { data?: { impact?: { related_object?: { id?: unknown; type?: unknown } | null } } };
+    try {
+      event = (await stripe.v2.core.events.retrieve(n.id)) as typeof event;
+    } catch (err) {
+      throw new StripeLookupFailed(`could not fetch event ${n.id}: Stripe ${stripeError(err)}`);
+    }
+    const related = event.data?.impact?.related_object;
+    return typeof related?.id === 'string' && typeof related.type === 'string'
+      ? { kind: 'reconcile', object: { id: related.id, type: related.type } }
+      : { kind: 'unsupported', reason: 'event generation failure without a related object' };
+  }
   if (n.snapshot_event) {
     try {
       const event = await stripe.events.retrieve(n.snapshot_event);
@@ -122,7 +137,7 @@ export async function paymentIntentOwner(
 export type ResolvedEvent =
   | { kind: 'event'; event: StripeEventLike }
   /** Stripe could not generate events for this object for a while: reconcile it. */
-  | { kind: 'reconcile'; objectId: string }
+  | { kind: 'reconcile'; object: StripeObjectRef }
   | { kind: 'unsupported'; reason: string };
 
 /**
@@ -134,7 +149,7 @@ export type ResolvedEvent =
 export async function resolveStoredEvent(stripe: Stripe | null, payload: unknown): Promise<ResolvedEvent> {
   if (isThinNotification(payload)) {
     const r = await resolveThinEvent(stripe, payload);
-    if (r.kind === 'reconcile') return { kind: 'reconcile', objectId: r.objectId };
+    if (r.kind === 'reconcile') return r;
     if (r.kind === 'unsupported') return r;
     return { kind: 'event', event: await completeChargeReference(stripe, r.event) };
   }
@@ -168,5 +183,49 @@ async function invoiceOwner(stripe: Stripe | null, invoiceId: string): Promise<P
   } catch (err) {
     if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
     throw new StripeLookupFailed(`could not fetch invoice ${invoiceId}: Stripe ${stripeError(err)}`);
+  }
+}
+
+/**
+ * The Settle order a Stripe object belongs to, for reconciling it after Stripe failed to make its
+ * events: Settle's own record of the id first (Checkout Session, PaymentIntent, subscription);
+ * else Stripe's word, since Settle may have missed every event that would have told it the id:
+ * the `metadata.orderId` Settle puts on its sessions, PaymentIntents and subscriptions, a
+ * charge's, refund's or dispute's PaymentIntent, an invoice's owner. Null: not Settle's.
+ */
+export async function orderIdOfStripeObject(
+  findLocal: (objectId: string) => Promise<string | null>,
+  stripe: Stripe | null,
+  object: StripeObjectRef,
+): Promise<string | null> {
+  const local = await findLocal(object.id);
+  if (local || !stripe) return local;
+  const metaOrderId = (o: { metadata?: Record<string, string> | null }) => o.metadata?.orderId ?? null;
+  const ofPaymentIntent = async (pi: unknown): Promise<string | null> => {
+    if (typeof pi !== 'string') return pi && typeof pi === 'object' ? metaOrderId(pi as { metadata?: Record<string, string> }) : null;
+    return (await findLocal(pi)) ?? metaOrderId(await stripe.paymentIntents.retrieve(pi));
+  };
+  try {
+    switch (object.type) {
+      case 'payment_intent':
+        return metaOrderId(await stripe.paymentIntents.retrieve(object.id));
+      case 'checkout.session':
+        return metaOrderId(await stripe.checkout.sessions.retrieve(object.id));
+      case 'subscription':
+        return metaOrderId(await stripe.subscriptions.retrieve(object.id));
+      case 'invoice':
+        return orderIdOfInvoice(await stripe.invoices.retrieve(object.id));
+      case 'charge':
+        return ofPaymentIntent((await stripe.charges.retrieve(object.id)).payment_intent);
+      case 'refund':
+        return ofPaymentIntent((await stripe.refunds.retrieve(object.id)).payment_intent);
+      case 'dispute':
+        return ofPaymentIntent((await stripe.disputes.retrieve(object.id)).payment_intent);
+      default:
+        return null;
+    }
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return null;
+    throw new StripeLookupFailed(`could not fetch ${object.type} ${object.id}: Stripe ${stripeError(err)}`);
   }
 }

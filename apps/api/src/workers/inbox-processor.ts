@@ -42,8 +42,8 @@ export type InboxProcessorDeps = StripeEventDeps & {
   /** How many times an event whose order does not exist yet is tried before it is parked as unmatched. */
   unmatchedMaxAttempts: number;
   metrics: Metrics;
-  /** Ask Stripe for the truth about an object whose events Stripe failed to generate (after the commit). */
-  reconcileObject?: (objectId: string) => void;
+  /** Ask Stripe for the truth about an order whose events Stripe failed to generate (after the commit). */
+  reconcileOrder?: (orderId: string) => void;
   random?: () => number;
 };
 
@@ -79,9 +79,9 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
         await io.settle(trx, eventId, { state: 'ignored', outcome: 'not_settle', attempts, lastError: null });
         return { status: 'processed', outcome: 'not_settle', orderId: null };
       case 'reconcile': {
-        await io.settle(trx, eventId, { state: 'processed', outcome: 'reconcile', attempts, lastError: null });
-        const { objectId } = verdict;
-        return { status: 'processed', outcome: 'reconcile', orderId: null, afterCommit: () => deps.reconcileObject?.(objectId) };
+        const { orderId } = verdict;
+        await io.settle(trx, eventId, { state: 'processed', outcome: 'reconcile', orderId, attempts, lastError: null });
+        return { status: 'processed', outcome: 'reconcile', orderId, afterCommit: () => deps.reconcileOrder?.(orderId) };
       }
       case 'no_order':
         return parkUnmatched(trx, io, eventId, attempts, verdict.error);
