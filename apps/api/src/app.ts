@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findSubscriptionForOrder, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -90,8 +90,12 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   });
   /** Stripe generated no events for an object of this order for a while: ask it for the order's truth. */
   async function reconcileAfterGenerationFailure(orderId: string) {
+    const actor = 'stripe:event_generation_failure';
     try {
-      await reconciler.reconcileOrder(orderId, 'stripe:event_generation_failure');
+      await reconciler.reconcileOrder(orderId, actor);
+      // A plan's life after its first payment (renewals, dunning, cancelation) is its subscription's.
+      const subscription = await findSubscriptionForOrder(database.db, orderId);
+      if (subscription) await reconciler.reconcileSubscription(subscription.id, actor);
     } catch (err) {
       logger.warn({ orderId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
     }

@@ -122,6 +122,27 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
       },
     );
 
+    it('naming a plan\'s subscription whose cancelation Settle never heard of: the subscription is reconciled and the plan ends', async () => {
+      const client = trpcClient(api.url, await userToken(`user_genfail_plan_${kind}`));
+      const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+      const run = await simulator.runJourney('subscription_cancel', checkoutSessionId, { deliver: false });
+      const started = run.events.findIndex((e) => e.type === 'checkout.session.completed') + 1;
+      for (const e of run.events.slice(0, started)) expect((await send(api, e)).status).toBe(200);
+      await waitForInbox(api.db);
+      expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+      // Stripe made no events for the cancelation that followed; it says so once resolved.
+      const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+      expect(simulator.state.subscriptions.get(subscriptionId)!.status).toBe('canceled');
+      const notification = simulator.eventGenerationFailureResolved({ id: subscriptionId, type: 'subscription' }, 'customer.subscription.deleted');
+      expect((await send(api, notification)).status).toBe(200);
+      await waitForInbox(api.db);
+      expect(await row(notification.id)).toMatchObject({ state: 'processed', outcome: 'reconcile', order_id: orderId });
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
+        if ((await client.entitlements.get.query()).subscriptionStatus === 'canceled') break;
+      }
+      expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
+    });
+
     it('naming an object Settle did not create is ignored at once; one Stripe does not know is ignored too', async () => {
       const { events } = await lostPayment(`user_genfail_foreign_${kind}`);
       const pi = structuredClone(simulator.state.paymentIntents.get((events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id)!);

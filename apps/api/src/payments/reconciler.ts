@@ -43,6 +43,8 @@ export type DriftStats = {
 
 export type Reconciler = {
   reconcileOrder(orderId: string, actor: string): Promise<ReconcileResult | null>;
+  /** A plan's subscription and its latest invoice as Stripe has them, applied to the order that started it. */
+  reconcileSubscription(subscriptionId: string, actor: string): Promise<ReconcileResult | null>;
   runOnce(trigger: string): Promise<{ checked: number; disagreements: number; errors: number; requeuedEvents: number }>;
   drift(): Promise<DriftStats>;
   start(intervalMs: number): void;
@@ -182,6 +184,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   return {
     reconcileOrder,
+    reconcileSubscription,
     runOnce,
     async drift() {
       const { last, checked24h, disagreements24h } = await reconciliationDrift(deps.db);
