@@ -84,7 +84,10 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     await deliver();
     expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
     const disputes = (await eventRows(api.db, ['charge.dispute.created', 'charge.dispute.closed'])).filter((e) => built.events.some((b) => b.id === e.id));
-    expect(disputes.map((e) => [e.state, e.outcome])).toEqual([['processed', 'payment_recorded'], ['processed', 'payment_recorded']]);
+    const byType = new Map(disputes.map((e) => [e.type, e]));
+    // Processed by concurrent workers: when the (newer) closing is applied first, the opening is stale.
+    expect(byType.get('charge.dispute.closed')).toMatchObject({ state: 'processed', outcome: 'payment_recorded' });
+    expect(byType.get('charge.dispute.created')).toMatchObject({ state: 'processed', outcome: expect.stringMatching(/^(payment_recorded|noop)$/) });
     const detail = await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId });
     expect(detail.invoices[1]).toMatchObject({ billingReason: 'subscription_cycle', paymentIntentId: expect.stringMatching(/^pi_/), dispute: { status: 'lost' }, moneyTakenBack: true });
     expect(detail.subscription.moneyTakenBack).toBe(true);
