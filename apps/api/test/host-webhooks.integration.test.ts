@@ -1,9 +1,13 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createAdminToken } from '@settle/db';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newHostWebhookSecret, startHostReceiver, type HostReceiver } from './host-receiver.js';
-import { grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
+import { checkoutAs, grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
 const SECRET = newHostWebhookSecret();
 
@@ -164,6 +168,61 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
       await until(() => host.accepted('u_carol').length === 4, 'single replay');
       expect(host.accepted('u_carol').at(-1)!.webhookId).toBe(dead.items[0]!.deliveryId);
       await expect(admin.admin.deliveries.get.query({ deliveryId: '00000000-0000-4000-8000-000000000000' })).rejects.toThrow(/no delivery/);
+    });
+  });
+
+  describe('every order status change, whichever door it comes through', () => {
+    let api: TestApi;
+    let simulator: StripeSimulator;
+    let host: HostReceiver;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      host = await startHostReceiver(SECRET);
+      // A product whose Stripe price was archived: Stripe refuses its Checkout Session.
+      const file = join(tmpdir(), `settle-retired-catalogue-${process.pid}-${kind}.json`);
+      writeFileSync(file, JSON.stringify([...DEMO_PRODUCTS, { ...DEMO_PRODUCTS[0]!, id: 'retired', name: 'Retired pack', stripePriceId: 'price_archived_2025' }]));
+      ({ api, simulator, close } = await startApiWithSimulator(kind, {
+        PRODUCTS_FILE: file,
+        HOST_WEBHOOK_URL: host.url,
+        HOST_WEBHOOK_SECRET: SECRET,
+        HOST_WEBHOOK_RETRY_DELAYS_MS: '0,50',
+      }));
+    });
+    afterAll(async () => {
+      await close?.();
+      await host?.close();
+    });
+
+    const statusesSent = (userId: string, orderId: string) =>
+      host.accepted(userId).filter((r) => r.body.type === 'order.updated' && r.body.data.orderId === orderId).map((r) => r.body.data.status);
+
+    it('a checkout Stripe refuses is canceled, and the host hears it', async () => {
+      const userId = `u_refused_${kind}`;
+      const client = trpcClient(api.url, await userToken(userId));
+      await expect(client.checkout.create.mutate({ productId: 'retired' })).rejects.toThrow(/payment provider unavailable/);
+      const order = await api.db.selectFrom('orders').select(['id', 'status']).where('user_id', '=', userId).executeTakeFirstOrThrow();
+      expect(order.status).toBe('canceled');
+      await until(() => statusesSent(userId, order.id).length > 0, 'the order.updated of the refused checkout', 10_000);
+      expect(statusesSent(userId, order.id)).toEqual(['canceled']);
+      expect(host.accepted(userId).at(-1)!.body.data).toMatchObject(await client.orders.get.query({ orderId: order.id }));
+      const audit = await api.db.selectFrom('order_transitions').selectAll().where('order_id', '=', order.id).orderBy('id').execute();
+      expect(audit.map((t) => [t.from_status, t.to_status, t.cause])).toEqual([[null, 'pending', 'system'], ['pending', 'canceled', 'system']]);
+      expect(audit[1]!.reason).toContain('checkout session could not be created');
+    });
+
+    it('an expired checkout, a failed async payment and an admin override each reach the host', async () => {
+      const admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-doors-${kind}`, role: 'operator', createdBy: 'test' })).token);
+      const expired = await checkoutAs(api, `u_expired_${kind}`);
+      await simulator.runJourney('session_expired', expired.checkoutSessionId);
+      const failed = await checkoutAs(api, `u_async_failed_${kind}`);
+      await simulator.runJourney('async_failure', failed.checkoutSessionId);
+      await waitForInbox(api.db);
+      expect((await expired.client.orders.get.query({ orderId: expired.orderId })).status).toBe('canceled');
+      expect((await failed.client.orders.get.query({ orderId: failed.orderId })).status).toBe('failed');
+      await admin.admin.orders.override.mutate({ orderId: failed.orderId, to: 'canceled', reason: 'customer asked us to close it' });
+      await until(() => statusesSent(`u_expired_${kind}`, expired.orderId).includes('canceled'), 'the expired checkout');
+      await until(() => statusesSent(`u_async_failed_${kind}`, failed.orderId).at(-1) === 'canceled', 'the override');
+      expect(statusesSent(`u_async_failed_${kind}`, failed.orderId)).toEqual(expect.arrayContaining(['processing', 'failed', 'canceled']));
     });
   });
 });
