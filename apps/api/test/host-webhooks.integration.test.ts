@@ -225,6 +225,18 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
       await until(() => statusesSent(`u_async_failed_${kind}`, failed.orderId).at(-1) === 'canceled', 'the override');
       expect(statusesSent(`u_async_failed_${kind}`, failed.orderId)).toEqual(expect.arrayContaining(['processing', 'failed', 'canceled']));
     });
+
+    it('an expiry Settle never heard of, found by reconciling with Stripe, reaches the host', async () => {
+      const admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-reconcile-${kind}`, role: 'operator', createdBy: 'test' })).token);
+      const userId = `u_lost_expiry_${kind}`;
+      const { orderId, checkoutSessionId } = await checkoutAs(api, userId);
+      await simulator.runJourney('session_expired', checkoutSessionId, { drop: ['checkout.session.expired'] });
+      await waitForInbox(api.db);
+      expect((await api.db.selectFrom('orders').select('status').where('id', '=', orderId).executeTakeFirstOrThrow()).status).toBe('pending');
+      const reconciled = await admin.admin.orders.reconcile.mutate({ orderId, reason: 'customer says the link expired' });
+      expect(reconciled.order.status).toBe('canceled');
+      await until(() => statusesSent(userId, orderId).includes('canceled'), 'the reconciled expiry');
+    });
   });
 
   describe('no host configured: the outbox keeps changes for its retention period, not forever', () => {
