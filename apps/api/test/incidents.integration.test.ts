@@ -176,6 +176,14 @@ describe.each(TEST_BACKENDS)('incidents and the operator views on %s', (kind) =>
     await waitForInbox(api.db);
     expect((await admin.admin.orders.get.query({ orderId: paid.id })).duplicatePayments[0]!.amountRefunded).toBe(995);
     expect(await dupItem()).toEqual([]);
+
+    // Once canceled, the subscription grants nothing and waits for no one.
+    const last = built.events.filter((e) => e.type.startsWith('customer.subscription.')).at(-1)!;
+    const sub = last.data.object as Record<string, unknown>;
+    await send(api, stripeEvent('customer.subscription.deleted', last.created + 60, { ...sub, status: 'canceled', canceled_at: last.created + 60, ended_at: last.created + 60 }, `review_end_${kind}`));
+    await waitForInbox(api.db);
+    expect((await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId })).subscription.status).toBe('canceled');
+    expect((await attention()).filter((i) => i.subscriptionId === built.subscriptionId)).toEqual([]);
   });
 
   it('previews what a refund takes back, by the product policy', async () => {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { SUBSCRIPTION_IN_REVIEW } from './subscription.repository.js';
 
 /**
  * What the console's "Needs attention" view lists. `operator` kinds wait for a person at Settle;
@@ -77,6 +78,7 @@ async function duplicatePayments(db: Db, limit: number): Promise<AttentionList> 
 /**
  * Subscriptions parked for review: their item moved to a price the catalogue does not know, and
  * the last known plan is kept until someone decides. Since the newest review on their timeline.
+ * (`SUBSCRIPTION_IN_REVIEW`: a canceled one grants nothing and waits for no one.)
  */
 async function subscriptionReviews(db: Db, limit: number): Promise<AttentionList> {
   const [rows, n] = await Promise.all([
@@ -85,9 +87,9 @@ async function subscriptionReviews(db: Db, limit: number): Promise<AttentionList
         select s.*, coalesce(
           (select max(h.created_at) from subscription_history h where h.subscription_id = s.id and h.kind = 'review'),
           s.updated_at) as since
-        from subscriptions s where s.unknown_price_id is not null) s
+        from subscriptions s where ${SUBSCRIPTION_IN_REVIEW}) s
       order by s.since, s.id limit ${limit}`.execute(db),
-    sql<{ n: number }>`select count(*)::int as n from subscriptions where unknown_price_id is not null`.execute(db),
+    sql<{ n: number }>`select count(*)::int as n from subscriptions s where ${SUBSCRIPTION_IN_REVIEW}`.execute(db),
   ]);
   const items = rows.rows.map(
     (r): AttentionItem => ({
