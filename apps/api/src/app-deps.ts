@@ -35,7 +35,7 @@ export type AppDeps = {
   flags: HandlerFlag;
   /** Which handler a new order of this user is created under, and whether the new one shadows it. */
   chooseHandler(userId: string): Promise<HandlerChoice>;
-  /** Sends the outbox to the host app; null without `HOST_WEBHOOK_URL` (changes wait in the outbox). */
+  /** Sends the outbox to the host app; null without `HOST_WEBHOOK_URL` (changes wait in the outbox, up to its retention). */
   hostWebhooks: HostWebhookSender | null;
   /** `entitlements.consume`. */
   credits: CreditSpender;

@@ -21,6 +21,7 @@ import { loadCatalogue } from './payments/product-catalogue.js';
 import { buildServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
 import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
+import { startOutboxRetention } from './host-webhooks/outbox-retention.js';
 import { createCreditSpender } from './entitlements/credit-spending.service.js';
 import { createInboxProcessor } from './workers/inbox-processor.js';
 
@@ -119,6 +120,13 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         })
       : null;
   if (hostWebhooks) processor.onOrderChanged(() => hostWebhooks.wake());
+  // On every instance, sender or not: without a host, unsent changes must not pile up forever.
+  const outboxRetention = startOutboxRetention({
+    db: database.db,
+    logger,
+    retentionDays: env.HOST_WEBHOOK_RETENTION_DAYS,
+    everyMs: env.HOST_WEBHOOK_PRUNE_INTERVAL_MS,
+  });
   const reconciler = createReconciler({
     db: database.db,
     stripe,
@@ -201,6 +209,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         await reconciler.stop();
         await recovery.stop();
         await hostWebhooks?.stop(env.SHUTDOWN_TIMEOUT_MS);
+        await outboxRetention.stop();
         await orderChanges.stop();
         await database.close();
         logger.info('stopped');

@@ -83,6 +83,10 @@ export const EnvSchema = z
       .default([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
     HOST_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
     HOST_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    /** Days the host outbox keeps delivered and dead messages, and messages no host was configured to receive. */
+    HOST_WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    /** How often each instance prunes the host outbox past its retention (0: never). */
+    HOST_WEBHOOK_PRUNE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
     /** Server-side statement timeout on PostgreSQL; the client drops a connection silent for 1 s longer (0: off). */
     DATABASE_QUERY_TIMEOUT_MS: int(30_000),
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),

@@ -1,9 +1,14 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createAdminToken } from '@settle/db';
+import { sql } from 'kysely';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newHostWebhookSecret, startHostReceiver, type HostReceiver } from './host-receiver.js';
-import { grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
+import { checkoutAs, grantCredits, startApi, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
 const SECRET = newHostWebhookSecret();
 
@@ -164,6 +169,125 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
       await until(() => host.accepted('u_carol').length === 4, 'single replay');
       expect(host.accepted('u_carol').at(-1)!.webhookId).toBe(dead.items[0]!.deliveryId);
       await expect(admin.admin.deliveries.get.query({ deliveryId: '00000000-0000-4000-8000-000000000000' })).rejects.toThrow(/no delivery/);
+    });
+  });
+
+  describe('every order status change, whichever door it comes through', () => {
+    let api: TestApi;
+    let simulator: StripeSimulator;
+    let host: HostReceiver;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      host = await startHostReceiver(SECRET);
+      // A product whose Stripe price was archived: Stripe refuses its Checkout Session.
+      const file = join(tmpdir(), `settle-retired-catalogue-${process.pid}-${kind}.json`);
+      writeFileSync(file, JSON.stringify([...DEMO_PRODUCTS, { ...DEMO_PRODUCTS[0]!, id: 'retired', name: 'Retired pack', stripePriceId: 'price_archived_2025' }]));
+      ({ api, simulator, close } = await startApiWithSimulator(kind, {
+        PRODUCTS_FILE: file,
+        HOST_WEBHOOK_URL: host.url,
+        HOST_WEBHOOK_SECRET: SECRET,
+        HOST_WEBHOOK_RETRY_DELAYS_MS: '0,50',
+      }));
+    });
+    afterAll(async () => {
+      await close?.();
+      await host?.close();
+    });
+
+    const statusesSent = (userId: string, orderId: string) =>
+      host.accepted(userId).filter((r) => r.body.type === 'order.updated' && r.body.data.orderId === orderId).map((r) => r.body.data.status);
+
+    it('a checkout Stripe refuses is canceled, and the host hears it', async () => {
+      const userId = `u_refused_${kind}`;
+      const client = trpcClient(api.url, await userToken(userId));
+      await expect(client.checkout.create.mutate({ productId: 'retired' })).rejects.toThrow(/payment provider unavailable/);
+      const order = await api.db.selectFrom('orders').select(['id', 'status']).where('user_id', '=', userId).executeTakeFirstOrThrow();
+      expect(order.status).toBe('canceled');
+      await until(() => statusesSent(userId, order.id).length > 0, 'the order.updated of the refused checkout', 10_000);
+      expect(statusesSent(userId, order.id)).toEqual(['canceled']);
+      expect(host.accepted(userId).at(-1)!.body.data).toMatchObject(await client.orders.get.query({ orderId: order.id }));
+      const audit = await api.db.selectFrom('order_transitions').selectAll().where('order_id', '=', order.id).orderBy('id').execute();
+      expect(audit.map((t) => [t.from_status, t.to_status, t.cause])).toEqual([[null, 'pending', 'system'], ['pending', 'canceled', 'system']]);
+      expect(audit[1]!.reason).toContain('checkout session could not be created');
+    });
+
+    it('an expired checkout, a failed async payment and an admin override each reach the host', async () => {
+      const admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-doors-${kind}`, role: 'operator', createdBy: 'test' })).token);
+      const expired = await checkoutAs(api, `u_expired_${kind}`);
+      await simulator.runJourney('session_expired', expired.checkoutSessionId);
+      const failed = await checkoutAs(api, `u_async_failed_${kind}`);
+      await simulator.runJourney('async_failure', failed.checkoutSessionId);
+      await waitForInbox(api.db);
+      expect((await expired.client.orders.get.query({ orderId: expired.orderId })).status).toBe('canceled');
+      expect((await failed.client.orders.get.query({ orderId: failed.orderId })).status).toBe('failed');
+      await admin.admin.orders.override.mutate({ orderId: failed.orderId, to: 'canceled', reason: 'customer asked us to close it' });
+      await until(() => statusesSent(`u_expired_${kind}`, expired.orderId).includes('canceled'), 'the expired checkout');
+      await until(() => statusesSent(`u_async_failed_${kind}`, failed.orderId).at(-1) === 'canceled', 'the override');
+      expect(statusesSent(`u_async_failed_${kind}`, failed.orderId)).toEqual(expect.arrayContaining(['processing', 'failed', 'canceled']));
+    });
+
+    it('an expiry Settle never heard of, found by reconciling with Stripe, reaches the host', async () => {
+      const admin = trpcClient(api.url, (await createAdminToken(api.db, { name: `ops-reconcile-${kind}`, role: 'operator', createdBy: 'test' })).token);
+      const userId = `u_lost_expiry_${kind}`;
+      const { orderId, checkoutSessionId } = await checkoutAs(api, userId);
+      await simulator.runJourney('session_expired', checkoutSessionId, { drop: ['checkout.session.expired'] });
+      await waitForInbox(api.db);
+      expect((await api.db.selectFrom('orders').select('status').where('id', '=', orderId).executeTakeFirstOrThrow()).status).toBe('pending');
+      const reconciled = await admin.admin.orders.reconcile.mutate({ orderId, reason: 'customer says the link expired' });
+      expect(reconciled.order.status).toBe('canceled');
+      await until(() => statusesSent(userId, orderId).includes('canceled'), 'the reconciled expiry');
+    });
+  });
+
+  describe('no host configured: the outbox keeps changes for its retention period, not forever', () => {
+    let api: TestApi;
+    beforeAll(async () => {
+      api = await startApi(kind, { HOST_WEBHOOK_PRUNE_INTERVAL_MS: '100' });
+    });
+    afterAll(async () => {
+      await api?.close();
+    });
+
+    const rowsOf = (userId: string) =>
+      api.db.selectFrom('host_deliveries').select(['id', 'sequence', 'state', 'attempts']).where('user_id', '=', userId).orderBy('sequence').execute();
+    const daysAgo = (days: number) => sql<Date>`now() - ${`${days} days`}::interval`;
+
+    it('drops what was delivered, dead or never sent past the retention, and keeps what may still be sent', async () => {
+      const users = ['fresh', 'stale', 'behind', 'done', 'dead', 'late'].map((u) => `u_retention_${u}_${kind}`);
+      const [fresh, stale, behind, done, dead, late] = users as [string, string, string, string, string, string];
+      for (const userId of users) await grantCredits(api.db, userId, 5);
+      for (const userId of [stale, behind]) await grantCredits(api.db, userId, 1);
+      // Nothing sends them: every change waits in the outbox, never tried.
+      for (const userId of users) expect((await rowsOf(userId)).every((r) => r.state === 'pending' && r.attempts === 0)).toBe(true);
+
+      const { token } = await createAdminToken(api.db, { name: `viewer-retention-${kind}`, role: 'viewer', createdBy: 'test' });
+      expect(await trpcClient(api.url, token).admin.deliveries.status.query()).toMatchObject({ configured: false, retentionDays: 30 });
+
+      // 31 days on: written then, and (for some) delivered or dead then, or tried by a host configured then.
+      // (Written-at moves last, in one statement: until then nothing is old enough for the pruner running meanwhile.)
+      const [doneRow] = await rowsOf(done);
+      const [deadRow] = await rowsOf(dead);
+      const [lateRow] = await rowsOf(late);
+      const [behindHead] = await rowsOf(behind);
+      await api.db.updateTable('host_deliveries').set({ state: 'delivered', attempts: 1, delivered_at: daysAgo(31) }).where('id', '=', doneRow!.id).execute();
+      await api.db.updateTable('host_deliveries').set({ state: 'dead', attempts: 10, dead_at: daysAgo(30.5), last_error: 'HTTP 500' }).where('id', '=', deadRow!.id).execute();
+      // Delivered only yesterday, after a long outage: kept for the console.
+      await api.db.updateTable('host_deliveries').set({ state: 'delivered', attempts: 40, delivered_at: daysAgo(1) }).where('id', '=', lateRow!.id).execute();
+      // Still being tried: its user's next message waits behind it and will be sent.
+      await api.db.updateTable('host_deliveries').set({ attempts: 2, last_error: 'HTTP 500' }).where('id', '=', behindHead!.id).execute();
+      const attempt = { attempted_at: new Date(), duration_ms: 5, response_status: 500, response_body: 'host is down', error: null, worker: 'test' };
+      await api.db.insertInto('host_delivery_attempts').values([{ ...attempt, delivery_id: doneRow!.id }, { ...attempt, delivery_id: deadRow!.id }]).execute();
+      await api.db.updateTable('host_deliveries').set({ created_at: daysAgo(31) }).where('user_id', 'in', [stale, behind, done, dead, late]).execute();
+
+      await until(async () => (await rowsOf(stale)).length === 0 && (await rowsOf(done)).length === 0 && (await rowsOf(dead)).length === 0, 'pruning', 10_000);
+      expect(await api.db.selectFrom('host_delivery_attempts').select('id').where('delivery_id', 'in', [doneRow!.id, deadRow!.id]).execute()).toEqual([]);
+      expect((await rowsOf(fresh)).map((r) => r.state)).toEqual(['pending']);
+      expect((await rowsOf(behind)).map((r) => [r.sequence, r.attempts])).toEqual([[1, 2], [2, 0]]);
+      expect((await rowsOf(late)).map((r) => r.state)).toEqual(['delivered']);
+
+      // The user's sequence goes on from where it was: a host that connects later can still drop stale messages.
+      await grantCredits(api.db, stale, 1);
+      expect((await rowsOf(stale)).map((r) => r.sequence)).toEqual([3]);
     });
   });
 });

@@ -5,7 +5,8 @@
  */
 import { createAdminToken, insertEvent, settleEvent } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
-import { journeyEvents } from '@settle/stripe-simulator';
+import { buildLifecycle } from '@settle/payments-core/testing';
+import { event as stripeEvent, incidentJourneyEvents, journeyEvents } from '@settle/stripe-simulator';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedOrder, send, startApi, trpcClient, waitForInbox, type TestApi } from './harness.js';
@@ -125,6 +126,64 @@ describe.each(TEST_BACKENDS)('incidents and the operator views on %s', (kind) =>
     expect(stuck).toEqual(expect.arrayContaining([processing.id, review.id]));
     expect(stuck).not.toContain(abandoned.id);
     expect(stuck).not.toContain(declined.id);
+  });
+
+  it('lists a duplicate payment until it is refunded in full, and a subscription parked for review, as operator items', async () => {
+    const attention = async () => (await admin.admin.orders.attention.query({ limit: 200 })).items;
+
+    // A customer charged twice for one order: the second PaymentIntent succeeds after the first.
+    const paid = await seedOrder(api.db);
+    const charged = incidentJourneyEvents('duplicate_payment', { orderId: paid.id, checkoutSessionId: paid.checkout_session_id!, amount: 995, currency: 'usd', startAt: now() - 3600 });
+    for (const e of charged.filter((x) => !x.type.startsWith('invoice.'))) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    const [duplicate] = (await admin.admin.orders.get.query({ orderId: paid.id })).duplicatePayments;
+    expect(duplicate).toBeDefined();
+    const dupItem = () => attention().then((items) => items.filter((i) => i.kind === 'duplicate_payment' && i.orderId === paid.id));
+    expect(await dupItem()).toEqual([
+      expect.objectContaining({
+        needs: 'operator', amount: 995, currency: 'usd', status: 'succeeded', subscriptionId: null,
+        since: duplicate!.at, detail: expect.stringContaining(`charged again by ${duplicate!.paymentIntentId}`),
+      }),
+    ]);
+
+    // A price the catalogue does not know: the last known plan is kept and the subscription waits for review.
+    const userId = `user_review_${kind}`;
+    const plan = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const built = buildLifecycle('unknown_price', { orderId: plan.id, userId, suffix: `review_${kind}`, t0: now() - 90 * 86_400, checkoutSessionId: plan.checkout_session_id! });
+    for (const e of built.events) {
+      expect((await send(api, e)).status).toBe(200);
+      await waitForInbox(api.db);
+    }
+    const subscription = (await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId })).subscription;
+    expect(subscription.reviewReason).toContain('is not in the catalogue');
+    const { items, counts } = await admin.admin.orders.attention.query({ limit: 200 });
+    expect(items.filter((i) => i.subscriptionId === built.subscriptionId)).toEqual([
+      expect.objectContaining({ kind: 'subscription_review', needs: 'operator', orderId: plan.id, status: 'active', detail: expect.stringMatching(/^price \S+ is not in the catalogue; plan hobby kept$/) }),
+    ]);
+    expect(counts.duplicate_payment).toBeGreaterThanOrEqual(1);
+    expect(counts.subscription_review).toBeGreaterThanOrEqual(1);
+    const since = items.map((i) => i.since);
+    expect(since).toEqual([...since].sort());
+
+    // Refunded in part, it still waits; refunded in full, it leaves the view.
+    const dupCharge = charged.find((e) => e.type === 'charge.succeeded' && (e.data.object as { payment_intent: string }).payment_intent === duplicate!.paymentIntentId)!.data.object as Record<string, unknown>;
+    const refundOf = (amountRefunded: number, at: number) =>
+      stripeEvent('charge.refunded', at, { ...dupCharge, amount_refunded: amountRefunded, refunded: amountRefunded >= 995 }, `dupref_${kind}`, { amount_refunded: 0, refunded: false });
+    await send(api, refundOf(400, now() - 60));
+    await waitForInbox(api.db);
+    expect(await dupItem()).toEqual([expect.objectContaining({ detail: expect.stringContaining('400 of 995 refunded') })]);
+    await send(api, refundOf(995, now() - 30));
+    await waitForInbox(api.db);
+    expect((await admin.admin.orders.get.query({ orderId: paid.id })).duplicatePayments[0]!.amountRefunded).toBe(995);
+    expect(await dupItem()).toEqual([]);
+
+    // Once canceled, the subscription grants nothing and waits for no one.
+    const last = built.events.filter((e) => e.type.startsWith('customer.subscription.')).at(-1)!;
+    const sub = last.data.object as Record<string, unknown>;
+    await send(api, stripeEvent('customer.subscription.deleted', last.created + 60, { ...sub, status: 'canceled', canceled_at: last.created + 60, ended_at: last.created + 60 }, `review_end_${kind}`));
+    await waitForInbox(api.db);
+    expect((await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId })).subscription.status).toBe('canceled');
+    expect((await attention()).filter((i) => i.subscriptionId === built.subscriptionId)).toEqual([]);
   });
 
   it('previews what a refund takes back, by the product policy', async () => {

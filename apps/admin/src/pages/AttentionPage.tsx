@@ -15,6 +15,11 @@ const KIND_META: Record<Kind, { label: string; todo: string }> = {
   needs_review: { label: 'Needs review', todo: 'A business check failed: check the payment in Stripe, then override or refund with a reason.' },
   dead_letter: { label: 'Dead letter', todo: 'Fix the cause named in the error, then Replay the event (from its order or from Events).' },
   unmatched_event: { label: 'Unmatched event', todo: 'No order matched: check whether the order exists; Replay once it does.' },
+  duplicate_payment: { label: 'Duplicate payment', todo: 'The customer paid twice for one order: open the order and refund the second payment by its PaymentIntent.' },
+  subscription_review: {
+    label: 'Subscription in review',
+    todo: 'Its price is not in the catalogue, so the last known plan is kept: add the price to PRODUCTS_FILE (with its plan), or change the subscription in Stripe.',
+  },
   abandoned_checkout: { label: 'Abandoned checkout', todo: 'Nothing to do: Stripe expires the session after 24 h and the order is canceled.' },
   customer_failure: { label: 'Customer-side failure', todo: 'Nothing to do: the payment failed at the customer (declined, SEPA returned); they may pay again.' },
 };
@@ -29,7 +34,10 @@ export function AttentionPage() {
   return (
     <div>
       <PageHeader title="Needs attention" />
-      <p className="muted">Oldest first. “Stuck for” counts from the order's last change, or from when the event arrived.</p>
+      <p className="muted">
+        Oldest first. “Stuck for” counts from the order's last change, when the event arrived, when the second payment was made, or when the subscription was
+        parked for review.
+      </p>
       <QueryView query={attention} loadingLabel="Loading what needs attention…">
         {(data) => (
           <>
@@ -78,7 +86,7 @@ function AttentionTable({ id, title, intro, items, counts, total, empty }: { id:
             <thead>
               <tr>
                 <th scope="col">What</th>
-                <th scope="col">Order or event</th>
+                <th scope="col">Order, event or subscription</th>
                 <th scope="col" className="num">Amount</th>
                 <th scope="col">Stuck for</th>
                 <th scope="col">Since</th>
@@ -87,9 +95,16 @@ function AttentionTable({ id, title, intro, items, counts, total, empty }: { id:
             </thead>
             <tbody>
               {items.map((i) => (
-                <tr key={`${i.kind}-${i.orderId ?? ''}-${i.eventId ?? ''}`}>
+                <tr key={`${i.kind}-${i.orderId ?? ''}-${i.eventId ?? ''}-${i.subscriptionId ?? ''}-${i.since}`}>
                   <td>{KIND_META[i.kind].label}</td>
                   <td>
+                    {i.subscriptionId ? (
+                      <div>
+                        <Link to={`/subscriptions/${encodeURIComponent(i.subscriptionId)}`} className="mono wrap" aria-label={`Subscription ${i.subscriptionId}`}>
+                          {i.subscriptionId}
+                        </Link>
+                      </div>
+                    ) : null}
                     {i.orderId ? (
                       <Link to={`/orders/${i.orderId}`} className="mono" aria-label={`Order ${i.orderId}`}>
                         {i.orderId.slice(0, 8)}…

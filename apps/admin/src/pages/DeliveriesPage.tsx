@@ -55,10 +55,11 @@ export function DeliveriesPage({ params, me }: { params: URLSearchParams; me: Me
               <div className="fact"><dt>Oldest waiting</dt><dd>{status.data.pending > 0 ? duration(status.data.oldestPendingAgeSeconds * 1000) : <span className="muted">up to date</span>}</dd></div>
               <div className="fact"><dt>Dead</dt><dd>{status.data.dead > 0 ? <Badge tone="bad">{count(status.data.dead)}</Badge> : 0}</dd></div>
               <div className="fact"><dt>Attempts per message</dt><dd>{status.data.maxAttempts}</dd></div>
+              <div className="fact"><dt>Kept for</dt><dd>{status.data.retentionDays} days</dd></div>
             </dl>
           ) : (
             <p className="callout callout-info">
-              No host is configured (<code>HOST_WEBHOOK_URL</code>, <code>HOST_WEBHOOK_SECRET</code>): changes are kept in the outbox ({count(status.data.pending)} waiting) and sent once one is.
+              No host is configured (<code>HOST_WEBHOOK_URL</code>, <code>HOST_WEBHOOK_SECRET</code>): changes are kept in the outbox ({count(status.data.pending)} waiting) for {status.data.retentionDays} days and sent, in order, once one is; older ones are dropped.
             </p>
           )}
         </section>

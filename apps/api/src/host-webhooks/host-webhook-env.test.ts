@@ -28,4 +28,10 @@ describe('host webhook configuration', () => {
     expect(() => parseEnv({ HOST_WEBHOOK_RETRY_DELAYS_MS: '0,5s' })).toThrow(/HOST_WEBHOOK_RETRY_DELAYS_MS/);
     expect(() => parseEnv({ HOST_WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/HOST_WEBHOOK_MAX_ATTEMPTS/);
   });
+
+  it('keeps 30 days of outbox by default, and refuses a retention that is not a whole number of days', () => {
+    expect(parseEnv({})).toMatchObject({ HOST_WEBHOOK_RETENTION_DAYS: 30, HOST_WEBHOOK_PRUNE_INTERVAL_MS: 3_600_000 });
+    expect(parseEnv({ HOST_WEBHOOK_RETENTION_DAYS: '7' }).HOST_WEBHOOK_RETENTION_DAYS).toBe(7);
+    for (const bad of ['0', '1.5', 'a month']) expect(() => parseEnv({ HOST_WEBHOOK_RETENTION_DAYS: bad })).toThrow(/HOST_WEBHOOK_RETENTION_DAYS/);
+  });
 });

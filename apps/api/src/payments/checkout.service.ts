@@ -17,6 +17,7 @@ import { errorMessage } from '../lib/errors.js';
 import { toOrderState } from './order.mapper.js';
 import type { Product } from './product-catalogue.js';
 import { initialShadowState } from './shadow-state.js';
+import { applyOrderCommand, reportOrderChange } from './order-command.js';
 
 export type CheckoutResult =
   | { ok: true; orderId: string; checkoutSessionId: string; url: string }
@@ -152,16 +153,33 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
     return { ok: true, orderId, checkoutSessionId: session.id, url: session.url };
   } catch (err) {
     deps.logger.error({ orderId, err: errorMessage(err) }, 'checkout session creation failed');
-    await deps.database.db.transaction().execute(async (trx) => {
-      const row = await lockOrder(trx, orderId);
-      if (row?.status !== 'pending' || row.checkout_session_id) return;
-      await updateOrder(trx, orderId, { status: 'canceled' });
-      await insertTransition(trx, {
-        order_id: orderId, from_status: 'pending', to_status: 'canceled', cause: 'system', event_id: null,
-        actor: 'settle', reason: `checkout session could not be created: ${errorMessage(err)}`, stripe_at: null,
-      });
-    });
+    await cancelUnopenedCheckout(deps, orderId, err);
     return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+  }
+}
+
+/**
+ * Stripe refused or never answered the Checkout Session: the order can never be paid, so it is
+ * canceled through the one order use case (audit row, shadow copy, the host's `order.updated`),
+ * unless a session was made after all (an answer lost on the way back is linked by its webhooks).
+ */
+async function cancelUnopenedCheckout(deps: AppDeps, orderId: string, err: unknown): Promise<void> {
+  const source = { cause: 'system', actor: 'settle', eventId: null, stripeAt: null } as const;
+  const change = await deps.database.db.transaction().execute(async (trx) => {
+    const row = await lockOrder(trx, orderId);
+    if (row?.status !== 'pending' || row.checkout_session_id) return null;
+    const r = await applyOrderCommand(
+      trx,
+      { orderId },
+      { kind: 'stripe', command: { type: 'payment_canceled', paymentIntentId: null, reason: `checkout session could not be created: ${errorMessage(err)}` } },
+      { at: Math.floor(Date.now() / 1000), catalogue: deps.catalogue, logger: deps.logger },
+      source,
+    );
+    return r.status === 'decided' ? r : null;
+  });
+  if (change) {
+    reportOrderChange(deps.metrics, deps.logger, change, source);
+    deps.hostWebhooks?.wake();
   }
 }
 

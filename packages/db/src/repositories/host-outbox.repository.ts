@@ -256,3 +256,45 @@ export async function hostOutboxHealth(db: Db): Promise<{ pending: number; dead:
   const row = r.rows[0];
   return { pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0), oldestPendingAgeSeconds: Math.max(0, Number(row?.age ?? 0)) };
 }
+
+export type OutboxPruned = { delivered: number; dead: number; unsent: number };
+
+/**
+ * Delete what the outbox no longer needs after `retentionDays`, with its attempts, in batches:
+ * messages delivered or dead that long ago, and messages nobody tried to send in that time (no
+ * host was configured). A message that waits behind an older one of its user still being tried
+ * is kept: it will be sent. Every condition implies `created_at` before the cutoff, which the
+ * `created_at` index finds.
+ */
+export async function pruneHostOutbox(db: Db, opts: { retentionDays: number; batch: number }): Promise<OutboxPruned> {
+  const cutoff = sql<Date>`now() - ${`${opts.retentionDays * 86_400} seconds`}::interval`;
+  const pruned: OutboxPruned = { delivered: 0, dead: 0, unsent: 0 };
+  for (;;) {
+    const rows = await db.transaction().execute(async (trx) => {
+      const doomed = await sql<{ id: string; state: HostDeliveryState }>`
+        select d.id, d.state from host_deliveries d
+        where d.created_at < ${cutoff}
+          and ((d.state = 'delivered' and d.delivered_at < ${cutoff})
+            or (d.state = 'dead' and d.dead_at < ${cutoff})
+            or (d.state = 'pending' and d.attempts = 0 and coalesce(d.replayed_at, d.created_at) < ${cutoff}
+                and (d.locked_until is null or d.locked_until < now())
+                and not exists (
+                  select 1 from host_deliveries older
+                  where older.user_id = d.user_id and older.state = 'pending' and older.attempts > 0 and older.sequence < d.sequence)))
+        order by d.created_at, d.id
+        limit ${opts.batch}
+        for update skip locked`.execute(trx);
+      const ids = doomed.rows.map((r) => r.id);
+      if (ids.length === 0) return [];
+      await trx.deleteFrom('host_delivery_attempts').where('delivery_id', 'in', ids).execute();
+      await trx.deleteFrom('host_deliveries').where('id', 'in', ids).execute();
+      return doomed.rows;
+    });
+    for (const r of rows) {
+      if (r.state === 'delivered') pruned.delivered += 1;
+      else if (r.state === 'dead') pruned.dead += 1;
+      else pruned.unsent += 1;
+    }
+    if (rows.length < opts.batch) return pruned;
+  }
+}

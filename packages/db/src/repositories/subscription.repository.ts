@@ -268,8 +268,14 @@ export async function claimStaleSubscriptions(
   return rows.rows.map((r) => r.id);
 }
 
+/**
+ * Parked for review (alias `s`): the price is not in the catalogue and the subscription still
+ * runs; once canceled it grants nothing and there is nothing left to decide.
+ */
+export const SUBSCRIPTION_IN_REVIEW = sql<boolean>`s.unknown_price_id is not null and s.status <> 'canceled'`;
+
 /** Subscriptions parked for review because their price is not in the catalogue. */
 export async function countSubscriptionsNeedingReview(db: Db): Promise<number> {
-  const r = await db.selectFrom('subscriptions').select(sql<string>`count(*)`.as('n')).where('unknown_price_id', 'is not', null).executeTakeFirst();
-  return Number(r?.n ?? 0);
+  const r = await sql<{ n: number }>`select count(*)::int as n from subscriptions s where ${SUBSCRIPTION_IN_REVIEW}`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
 }

@@ -30,7 +30,14 @@ export const adminDeliveriesRouter = router({
   status: adminProcedure('viewer').query(async ({ ctx }) => {
     const health = await hostOutboxHealth(ctx.deps.database.db);
     const url = ctx.deps.env.HOST_WEBHOOK_URL;
-    return { configured: Boolean(url), host: url ? new URL(url).origin : null, maxAttempts: ctx.deps.env.HOST_WEBHOOK_MAX_ATTEMPTS, ...health };
+    return {
+      configured: Boolean(url),
+      host: url ? new URL(url).origin : null,
+      maxAttempts: ctx.deps.env.HOST_WEBHOOK_MAX_ATTEMPTS,
+      /** Days delivered, dead and never-sent messages are kept before they are pruned. */
+      retentionDays: ctx.deps.env.HOST_WEBHOOK_RETENTION_DAYS,
+      ...health,
+    };
   }),
 
   list: adminProcedure('viewer')

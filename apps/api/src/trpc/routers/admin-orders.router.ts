@@ -138,7 +138,8 @@ export const adminOrdersRouter = router({
 
   /**
    * The "Needs attention" view: what waits for an operator (overdue async payments and customer
-   * actions, reviews, dead letters, unmatched events) apart from what resolves without one
+   * actions, reviews, dead letters, unmatched events, duplicate payments not yet refunded,
+   * subscriptions parked for review) apart from what resolves without one
    * (abandoned checkouts, customer-side failures); oldest first.
    */
   attention: adminProcedure('viewer')
