@@ -17,12 +17,10 @@ export type EventWorkerOptions = {
   eventsPerTransaction?: number;
   /**
    * Webhook requests being answered right now. While there are any, processing runs one batch at
-   * a time (two once a backlog of `backlogForSecondBatch` builds): acknowledging Stripe comes first
-   * (a slow 2xx makes Stripe resend), but a burst must not stop processing outright.
+   * a time: acknowledging Stripe comes first (a slow 2xx makes Stripe resend), processing catches
+   * up as soon as the burst is over.
    */
   webhooksInFlight?: () => number;
-  /** Events waiting locally past which processing takes a second batch slot during a burst; default 8 transactions' worth. */
-  backlogForSecondBatch?: number;
 };
 
 export type EventWorker = {
@@ -52,11 +50,7 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
 
   // Events processed per transaction: one commit for several events under load.
   const perTransaction = Math.max(1, opts.eventsPerTransaction ?? 25);
-  const backlog = opts.backlogForSecondBatch ?? 8 * perTransaction;
-  const limit = () => {
-    if (!opts.webhooksInFlight || opts.webhooksInFlight() === 0) return opts.concurrency;
-    return Math.min(local.length > backlog ? 2 : 1, opts.concurrency);
-  };
+  const limit = () => (opts.webhooksInFlight && opts.webhooksInFlight() > 0 ? Math.min(1, opts.concurrency) : opts.concurrency);
 
   const track = (eventIds: string[]) => {
     const p = opts.processor
@@ -64,22 +58,12 @@ export function startEventWorker(opts: EventWorkerOptions): EventWorker {
       .catch((err) => opts.logger.error({ events: eventIds.length, err: errorMessage(err) }, 'unexpected processing error'))
       .finally(() => {
         running.delete(p);
-        // The next batch starts after the I/O that queued up meanwhile (webhook requests to read
-        // and acknowledge) had its turn, not straight from this batch's last callback.
-        if (!stopping && local.length > 0) setImmediate(next);
+        if (!stopping && local.length > 0 && running.size < limit()) track(local.splice(0, perTransaction));
         else wake?.();
       });
     running.add(p);
     return p;
   };
-  function next() {
-    let started = 0;
-    while (!stopping && local.length > 0 && running.size < limit()) {
-      track(local.splice(0, perTransaction));
-      started++;
-    }
-    if (started === 0) wake?.();
-  }
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
