@@ -8,6 +8,8 @@ export type LoadResult = {
   throughput: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   statuses: Record<number, number>;
+  /** When each event id was first sent (epoch ms), for time-to-grant; not written to the report. */
+  sentAt?: Map<string, number>;
 };
 
 export function percentile(sorted: number[], p: number): number {
@@ -22,6 +24,8 @@ export function percentile(sorted: number[], p: number): number {
  */
 export async function runLoad(url: string, bodies: string[], secret: string, concurrency: number): Promise<LoadResult> {
   const signed = bodies.map((body) => ({ body, signature: signPayload(body, secret) }));
+  const ids = bodies.map(eventId);
+  const sentAt = new Map<string, number>();
   const dispatcher = new Agent({ connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   const latencies = new Float64Array(signed.length);
   const statuses: Record<number, number> = {};
@@ -32,6 +36,7 @@ export async function runLoad(url: string, bodies: string[], secret: string, con
       for (let i = next++; i < signed.length; i = next++) {
         const { body, signature } = signed[i]!;
         const t0 = performance.now();
+        if (!sentAt.has(ids[i]!)) sentAt.set(ids[i]!, performance.timeOrigin + t0);
         const res = await request(url, {
           method: 'POST',
           dispatcher,
@@ -59,7 +64,13 @@ export async function runLoad(url: string, bodies: string[], secret: string, con
       max: round(sorted.at(-1) ?? 0),
     },
     statuses,
+    sentAt,
   };
+}
+
+/** The `id` of a serialised event (parsed before the run starts). */
+export function eventId(body: string): string {
+  return String((JSON.parse(body) as { id?: unknown }).id ?? '');
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -72,36 +72,40 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     }),
   );
 
-  await app.register(fastifyCookie);
   const limits = createRateLimits(deps.env, deps.database.pool);
   const session = { publicUrl: deps.env.PUBLIC_URL, production: deps.env.NODE_ENV === 'production', origins: allowedOrigins(deps.env), loginThrottle: limits.login };
   const jwt = { secret: deps.jwtSecret, audience: deps.env.USER_JWT_AUDIENCE, issuer: deps.env.USER_JWT_ISSUER };
 
-  await app.register(fastifyTRPCPlugin, {
-    prefix: '/trpc',
-    trpcOptions: {
-      router: appRouter,
-      maxBatchSize: deps.env.TRPC_MAX_BATCH,
-      createContext: async ({ req, res, info }): Promise<Context> => {
-        const http = httpExchange(req, res, session);
-        // SSE (EventSource) cannot send headers: subscriptions, and only they, may pass the token in
-        // connectionParams (elsewhere it would end up in URLs and logs).
-        const paramToken = info.type === 'subscription' ? info.connectionParams?.token : undefined;
-        const authorization = req.headers.authorization ?? (typeof paramToken === 'string' ? `Bearer ${paramToken}` : undefined);
-        try {
-          if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http, limits };
-          const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
-          return { deps, user: await verifyUserToken(authorization, jwt), admin, http, limits };
-        } catch (err) {
-          // Looking up a session or token failed (the database is away): the same boundary as procedures.
-          throw toPublicError(err, deps.logger, {});
-        }
-      },
-      onError({ error, path }) {
-        // Procedure errors were logged by the boundary with their reference; this catches the rest.
-        if (error.code === 'INTERNAL_SERVER_ERROR' && error.cause) deps.logger.error({ path, err: error.cause.message }, 'tRPC request failed');
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  // Cookies (the console's session) belong to tRPC alone: registered at the root, their onSend
+  // hook would run on every webhook acknowledgement too.
+  await app.register(async (scope) => {
+    await scope.register(fastifyCookie);
+    await scope.register(fastifyTRPCPlugin, {
+      prefix: '/trpc',
+      trpcOptions: {
+        router: appRouter,
+        maxBatchSize: deps.env.TRPC_MAX_BATCH,
+        createContext: async ({ req, res, info }): Promise<Context> => {
+          const http = httpExchange(req, res, session);
+          // SSE (EventSource) cannot send headers: subscriptions, and only they, may pass the token in
+          // connectionParams (elsewhere it would end up in URLs and logs).
+          const paramToken = info.type === 'subscription' ? info.connectionParams?.token : undefined;
+          const authorization = req.headers.authorization ?? (typeof paramToken === 'string' ? `Bearer ${paramToken}` : undefined);
+          try {
+            if (isAdminToken(authorization)) return { deps, user: null, admin: await verifyAdminToken(deps.database.db, authorization), http, limits };
+            const admin = http.sessionId ? await verifyAdminSession(deps.database.db, http.sessionId) : null;
+            return { deps, user: await verifyUserToken(authorization, jwt), admin, http, limits };
+          } catch (err) {
+            // Looking up a session or token failed (the database is away): the same boundary as procedures.
+            throw toPublicError(err, deps.logger, {});
+          }
+        },
+        onError({ error, path }) {
+          // Procedure errors were logged by the boundary with their reference; this catches the rest.
+          if (error.code === 'INTERNAL_SERVER_ERROR' && error.cause) deps.logger.error({ path, err: error.cause.message }, 'tRPC request failed');
+        },
+      } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+    });
   });
 
   const dir = consoleDir(deps.env.ADMIN_CONSOLE_DIR);
