@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createAdminToken, sql, type Db } from '@settle/db';
@@ -166,7 +167,7 @@ async function consoleAtScale() {
         select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
                (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
                case when g % 10 = 0 then 'legacy' else 'new' end,
-               'cs_bench_' || g, 'pi_bench_' || g, 'cus_bench_' || (g % 50000),
+               'cs_' || md5('cs' || g), 'pi_' || substr(md5('pi' || g), 1, 24), 'cus_' || substr(md5('cus' || (g % 50000)), 1, 14),
                now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
                now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
         from generate_series(${from}::int, ${to}::int) g`.execute(db);
@@ -178,7 +179,7 @@ async function consoleAtScale() {
       await sql`
         insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
         select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
-               'pi_bench_' || (1 + g / ${perOrder}), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
+               'pi_' || substr(md5('pi' || (1 + g / ${perOrder})), 1, 24), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
                now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
                case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
         from generate_series(${from}::int, ${to}::int) g`.execute(db);
@@ -218,8 +219,11 @@ async function consoleAtScale() {
           await time('orders.list status=processing', () => client.admin.orders.list.query({ status: 'processing', limit: 50 })),
           await time('orders.list status=needs_review', () => client.admin.orders.list.query({ status: 'needs_review', limit: 50 })),
           await time('orders.list stuck > 30 min', () => client.admin.orders.list.query({ stuckForMinutes: 30, limit: 50 })),
-          await time('orders.list search by payment intent', (i) => client.admin.orders.list.query({ search: `pi_bench_${1 + i * 7919}` })),
-          await time('orders.list search by customer', (i) => client.admin.orders.list.query({ search: `cus_bench_${i * 13}`, limit: 50 })),
+          await time('orders.list search by payment intent', (i) => client.admin.orders.list.query({ search: `pi_${md5(`pi${1 + i * 7919}`).slice(0, 24)}` })),
+          await time('orders.list search by payment intent prefix (8 chars)', (i) => client.admin.orders.list.query({ search: `pi_${md5(`pi${1 + i * 7919}`).slice(0, 8)}` })),
+          await time('orders.list search by customer', (i) => client.admin.orders.list.query({ search: `cus_${md5(`cus${i * 13}`).slice(0, 14)}`, limit: 50 })),
+          // The worst case: a fragment thousands of orders share ("user_13" is in 1,111 users' 22,220 orders).
+          await time('orders.list search, broad fragment (~2% of orders)', (i) => client.admin.orders.list.query({ search: `user_${13 + i}`, limit: 50 })),
           await time('orders.get (order, events, audit, grants)', (i) => client.admin.orders.get.query({ orderId: ids[i % ids.length]! })),
         ],
       };
@@ -229,6 +233,10 @@ async function consoleAtScale() {
   } finally {
     await database.dispose();
   }
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
 }
 
 function machine() {
