@@ -19,6 +19,7 @@ import { errorMessage, isTransient } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { processStripeEvent, type StripeEventDeps } from '../payments/event-processor.js';
 import { outcomeLabel, reportOrderChange, type OrderChange } from '../payments/order-command.js';
+import { openOrderUnitOfWork, type OrderUnitOfWork } from '../payments/order-unit-of-work.js';
 
 /** How processing reads its event and writes the outcome: directly, or through a batch. */
 type EventIo = {
@@ -65,12 +66,12 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   const random = deps.random ?? Math.random;
   const listeners: ((orderId: string) => void)[] = [];
 
-  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO): Promise<Processed> {
+  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork): Promise<Processed> {
     const ev = await io.load(trx, eventId);
     if (!ev) return { status: 'busy' };
     if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
     const attempts = ev.attempts + 1;
-    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps);
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit);
     switch (verdict.kind) {
       case 'unsupported':
         await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
@@ -187,14 +188,23 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
       const settled: (EventSettlement & { id: string })[] = [];
       const deferred: string[] = [];
+      // The common case reads and locks every order of the batch at once and pools its audit
+      // rows; the savepoint pass (after a failure) goes event by event, as the fallback.
+      const unit = savepoints ? undefined : await openOrderUnitOfWork(trx, [...rows.values()].filter((r) => r.state === 'pending' || r.state === 'failed'));
       for (const id of eventIds) {
         const pending: (EventSettlement & { id: string })[] = [];
         const io: EventIo = {
           load: async () => rows.get(id),
           settle: async (_trx, eventId, settlement) => void pending.push({ id: eventId, ...settlement }),
         };
+        if (unit?.heldElsewhere(id)) {
+          // Its order is another transaction's now: left for the next claim rather than waited for.
+          deferred.push(id);
+          results.push({ status: 'busy' });
+          continue;
+        }
         if (!savepoints) {
-          results.push(await processLocked(trx, id, io));
+          results.push(await processLocked(trx, id, io, unit));
           settled.push(...pending);
           continue;
         }
@@ -211,6 +221,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
           results.push(await deadLetter(trx, id, err));
         }
       }
+      await unit?.flush(trx);
       await settleEvents(trx, settled);
       // Deferred events go back to the queue at once, for a claim after the lock is gone.
       await returnEventsToQueue(trx, deferred);
