@@ -37,7 +37,10 @@ export type FollowUps = { order: OrderRow; subscriptionChanged: boolean; disagre
  */
 export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<FollowUps> {
   const { before, order, decision } = d;
-  if (d.customerEmail && !before.customer_email) await recordCustomerEmail(trx, order.id, d.customerEmail);
+  if (d.customerEmail && !before.customer_email) {
+    if (d.unit) d.unit.recordCustomerEmail(order.id, d.customerEmail);
+    else await recordCustomerEmail(trx, order.id, d.customerEmail);
+  }
   const sub = before.mode === 'subscription'
     ? await afterSubscriptionOrderDecision(trx, { catalogue: d.catalogue }, before, d.product, d.paymentCommand, d.at, d.source)
     : null;

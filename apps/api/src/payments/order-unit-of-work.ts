@@ -4,6 +4,7 @@ import {
   insertTransitions,
   isOrderId,
   lockOrdersByRefs,
+  recordCustomerEmails,
   writeHostMessages,
   type HostMessageDraft,
   type NewOrderTransition,
@@ -41,6 +42,8 @@ export type OrderUnitOfWork = {
   forget(orderId: string): void;
   /** An audit row, written by `flush`. */
   recordTransition(row: NewOrderTransition): void;
+  /** The buyer's e-mail Checkout collected (first one wins), written by `flush`. */
+  recordCustomerEmail(orderId: string, email: string): void;
   /** Host messages (entitlements), written by `flush` in the order drafted. */
   readonly hostMessages: HostMessageDraft[];
   /** The order's status changed: the host hears it as it is at `flush` (`order.updated`). */
@@ -96,6 +99,7 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
   const transitions: NewOrderTransition[] = [];
   const hostMessages: HostMessageDraft[] = [];
   const updatedOrders = new Map<string, OrderRow>();
+  const emails = new Map<string, string>();
 
   const remember = (row: OrderRow) => {
     rows.set(row.id, row);
@@ -143,6 +147,9 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
     recordTransition(row) {
       transitions.push(row);
     },
+    recordCustomerEmail(orderId, email) {
+      if (!emails.has(orderId)) emails.set(orderId, email);
+    },
     hostMessages,
     orderUpdated(row) {
       updatedOrders.set(row.id, row);
@@ -150,6 +157,8 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
     },
     async flush(trx) {
       await insertTransitions(trx, transitions.splice(0));
+      await recordCustomerEmails(trx, [...emails].map(([orderId, email]) => ({ orderId, email })));
+      emails.clear();
       // Each changed order as the API shows it, its invoice read for all of them at once.
       const invoices = await findInvoicesForOrders(trx, [...updatedOrders.keys()]);
       const views = new Map<string, Record<string, unknown>>();

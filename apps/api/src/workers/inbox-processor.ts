@@ -181,17 +181,24 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * (past `lock_timeout`) is left for the next claim.
    */
   async function runBatch(eventIds: string[], savepoints: boolean): Promise<Processed[]> {
-    const results: Processed[] = [];
+    const results: Processed[] = new Array<Processed>(eventIds.length);
     await deps.db.transaction().execute(async (trx) => {
       await boundLockWaits(trx, 200);
       // One read locks the whole batch; outcomes are written together before the commit.
       const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
       const settled: (EventSettlement & { id: string })[] = [];
       const deferred: string[] = [];
-      // The common case reads and locks every order of the batch at once and pools its audit
-      // rows; the savepoint pass (after a failure) goes event by event, as the fallback.
+      // The common case reads and locks every order of the batch at once and pools its writes
+      // (see `OrderUnitOfWork`); the savepoint pass (after a failure) goes event by event.
       const unit = savepoints ? undefined : await openOrderUnitOfWork(trx, [...rows.values()].filter((r) => r.state === 'pending' || r.state === 'failed'));
-      for (const id of eventIds) {
+      // In Stripe's time order (claim order among equals): the way the facts happened.
+      const stripeAt = (id: string) => {
+        const row = rows.get(id);
+        return row ? new Date(row.stripe_created).getTime() : 0;
+      };
+      const sequence = eventIds.map((_, i) => i).sort((a, b) => stripeAt(eventIds[a]!) - stripeAt(eventIds[b]!) || a - b);
+      for (const i of sequence) {
+        const id = eventIds[i]!;
         const pending: (EventSettlement & { id: string })[] = [];
         const io: EventIo = {
           load: async () => rows.get(id),
@@ -200,25 +207,25 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
         if (unit?.heldElsewhere(id)) {
           // Its order is another transaction's now: left for the next claim rather than waited for.
           deferred.push(id);
-          results.push({ status: 'busy' });
+          results[i] = { status: 'busy' };
           continue;
         }
         if (!savepoints) {
-          results.push(await processLocked(trx, id, io, unit));
+          results[i] = await processLocked(trx, id, io, unit);
           settled.push(...pending);
           continue;
         }
         try {
-          results.push(await inSavepoint(trx, () => processLocked(trx, id, io)));
+          results[i] = await inSavepoint(trx, () => processLocked(trx, id, io));
           settled.push(...pending);
         } catch (err) {
           if (isLockNotAvailable(err)) {
             deferred.push(id);
-            results.push({ status: 'busy' });
+            results[i] = { status: 'busy' };
             continue;
           }
           deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'event processing failed');
-          results.push(await deadLetter(trx, id, err));
+          results[i] = await deadLetter(trx, id, err);
         }
       }
       await unit?.flush(trx);

@@ -242,3 +242,12 @@ export async function countOrdersMissingInvoice(db: Db, minutes: number): Promis
 export async function recordCustomerEmail(trx: Trx, orderId: string, email: string): Promise<void> {
   await trx.updateTable('orders').set({ customer_email: email.slice(0, 320) }).where('id', '=', orderId).where('customer_email', 'is', null).execute();
 }
+
+/** `recordCustomerEmail` for many orders in one statement (a batch's, before its commit). */
+export async function recordCustomerEmails(trx: Trx, emails: { orderId: string; email: string }[]): Promise<void> {
+  if (emails.length === 0) return;
+  await sql`
+    update orders as o set customer_email = v.email
+    from (values ${sql.join(emails.map((e) => sql`(${e.orderId}::uuid, ${e.email.slice(0, 320)})`))}) as v(id, email)
+    where o.id = v.id and o.customer_email is null`.execute(trx);
+}
