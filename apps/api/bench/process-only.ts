@@ -5,7 +5,9 @@
  * that cost most, and checks every order against the journeys' oracle.
  *
  * `tsx bench/process-only.ts` · env: BENCH_EVENTS (default 3000), BENCH_WORKERS (default 4),
- * BENCH_PER_TX (events per transaction, default 25), BENCH_SEED.
+ * BENCH_PER_TX (events per transaction, default 25), BENCH_SEED, BENCH_SHAPES=1 (the statement
+ * shapes sent most), BENCH_LOG=debug (the processor's log, and each statement cut short by a
+ * lock timeout).
  */
 import pg from 'pg';
 import pino from 'pino';
