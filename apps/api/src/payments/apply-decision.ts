@@ -14,6 +14,7 @@ import type { Decision, Effect, OrderState } from '@settle/payments-core';
 import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
 import { applyRefundEffect } from './refund-effects.js';
+import type { OrderUnitOfWork } from './order-unit-of-work.js';
 
 export type DecisionSource = {
   cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
@@ -46,18 +47,19 @@ export async function applyDecision(
   before: OrderState,
   decision: Decision,
   source: DecisionSource,
+  unit?: OrderUnitOfWork,
 ): Promise<{ order: OrderRow; applied: AppliedEffects }> {
   const patch = orderPatch(before, decision.next);
   const order = Object.keys(patch).length > 0 ? await updateOrder(trx, row.id, patch) : row;
   const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0, restored: 0, duplicatePayments: 0 };
-  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied);
+  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied, unit);
   return { order, applied };
 }
 
-async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: DecisionSource, applied: AppliedEffects) {
+async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: DecisionSource, applied: AppliedEffects, unit: OrderUnitOfWork | undefined) {
   switch (effect.type) {
-    case 'audit':
-      await insertTransition(trx, {
+    case 'audit': {
+      const transition = {
         order_id: order.id,
         from_status: effect.from,
         to_status: effect.to,
@@ -66,9 +68,13 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         actor: source.actor,
         reason: source.reason ?? effect.reason,
         stripe_at: fromSeconds(source.stripeAt),
-      });
+      };
+      // In a batch the audit row is written with the batch's others, still before the commit.
+      if (unit) unit.recordTransition(transition);
+      else await insertTransition(trx, transition);
       applied.transitions.push({ from: effect.from, to: effect.to });
       return;
+    }
     case 'grant': {
       const { grant } = effect;
       const inserted = await insertGrantOnce(trx, {
@@ -83,9 +89,9 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       if (!inserted) return;
       applied.granted += 1;
       if (grant.kind === 'credits') {
-        await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' });
+        await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' }, unit?.hostMessages);
       } else {
-        await setPlan(trx, order.user_id, grant.plan, 'active');
+        await setPlan(trx, order.user_id, grant.plan, 'active', unit?.hostMessages);
       }
       return;
     }
@@ -93,7 +99,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       const grant = await lockGrant(trx, order.id, effect.grant.kind);
       if (!grant || grant.revoked_at) return;
       if (effect.grant.kind === 'plan') {
-        await setPlan(trx, order.user_id, null, 'canceled');
+        await setPlan(trx, order.user_id, null, 'canceled', unit?.hostMessages);
         await markGrantRevoked(trx, grant.id, 0, true);
         applied.revoked += 1;
         return;
@@ -101,7 +107,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       const target = Math.min(grant.credits, effect.creditsRevoked);
       const delta = target - grant.credits_revoked;
       if (delta <= 0) return;
-      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason });
+      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit?.hostMessages);
       await markGrantRevoked(trx, grant.id, target, target >= grant.credits);
       applied.revoked += 1;
       return;
@@ -129,7 +135,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
     case 'record_refund':
     case 'record_duplicate_payment':
     case 'record_duplicate_refund': {
-      const r = await applyRefundEffect(trx, order, effect, source.eventId);
+      const r = await applyRefundEffect(trx, order, effect, source.eventId, unit?.hostMessages);
       applied.restored += r.restored;
       if (r.duplicatePayment) applied.duplicatePayments += 1;
       return;

@@ -16,6 +16,7 @@ import type Stripe from 'stripe';
 import { PermanentError } from '../lib/errors.js';
 import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './order-command.js';
 import type { ProductCatalogue } from './product-catalogue.js';
+import type { OrderUnitOfWork } from './order-unit-of-work.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
 import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
 
@@ -46,7 +47,7 @@ export type StripeEventDeps = {
  * to its order through the one order use case, inside the inbox's transaction. A malformed
  * subscription or invoice is a permanent error (dead-lettered with the mapper's reason).
  */
-export async function processStripeEvent(trx: Trx, eventId: string, payload: unknown, deps: StripeEventDeps): Promise<EventVerdict> {
+export async function processStripeEvent(trx: Trx, eventId: string, payload: unknown, deps: StripeEventDeps, unit?: OrderUnitOfWork): Promise<EventVerdict> {
   // Thin notifications and disputes or refunds naming only their charge need a Stripe read; the
   // inbox's transaction stays open for it, which these rare events can afford.
   const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
@@ -67,7 +68,7 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
     trx,
     { ref, subscription: subscriptionRefOf(command) },
     { kind: 'stripe', command, customerEmail: checkoutEmailOf(event) },
-    { at: event.created, catalogue: deps.catalogue, logger: deps.logger },
+    { at: event.created, catalogue: deps.catalogue, logger: deps.logger, ...(unit ? { unit } : {}) },
     { cause: 'stripe_event', actor: 'stripe', eventId, stripeAt: event.created },
   );
   let result = await apply(mapped.command);

@@ -22,6 +22,7 @@ import { applyDecision, type AppliedEffects, type DecisionSource } from './apply
 import { toOrderState } from './order.mapper.js';
 import { productOfOrder, type Product, type ProductCatalogue } from './product-catalogue.js';
 import { afterOrderDecision } from './order-followups.js';
+import type { OrderUnitOfWork } from './order-unit-of-work.js';
 import { readShadowState } from './shadow-state.js';
 import { applySubscriptionCommand, isSubscriptionOnly } from './subscription-lifecycle.js';
 
@@ -45,6 +46,8 @@ export type OrderCommandContext = {
   catalogue: ProductCatalogue;
   /** For a shadow copy that cannot be read (processing goes on without the shadow). */
   logger: Logger;
+  /** A batch's pooled reads and writes (see `OrderUnitOfWork`); none: read and write directly. */
+  unit?: OrderUnitOfWork;
 };
 
 /** What one command did to one order, inside the caller's transaction. */
@@ -96,10 +99,12 @@ export async function applyOrderCommand(
   context: OrderCommandContext,
   source: DecisionSource,
 ): Promise<OrderCommandResult> {
-  const row = await lockTarget(trx, target);
+  const { unit } = context;
+  const row = (unit && 'ref' in target ? unit.find(target.ref) : undefined) ?? (await lockTarget(trx, target));
   if (!row) return { status: 'no_order' };
   const product = productOfOrder(context.catalogue, row);
   if (command.kind === 'stripe' && isSubscriptionOnly(command.command, row)) {
+    unit?.forget(row.id);
     return changeSubscription(trx, row, product, command.command, context, source);
   }
   // Refund commands are decided against the order's refund records (what was undone, and when).
@@ -121,7 +126,7 @@ export async function applyOrderCommand(
     if (shadowBefore) shadow = { before: shadowBefore, decided: decideShadow(before, shadowBefore, command.command, ctx) };
     decision = shadow ? shadow.decided.decision : decide(before, command.command, ctx);
   }
-  const { order, applied } = await applyDecision(trx, row, before, decision, source);
+  const { order, applied } = await applyDecision(trx, row, before, decision, source, unit);
   const follow = await afterOrderDecision(trx, {
     before: row,
     order,
@@ -133,7 +138,15 @@ export async function applyOrderCommand(
     source,
     at: context.at,
     catalogue: context.catalogue,
+    unit,
   });
+  if (unit) {
+    // The batch follows what this module writes to a one-time order; a subscription's follow-ups
+    // or a shadow copy change the row out of its sight.
+    const emailed = command.kind === 'stripe' && command.customerEmail && !row.customer_email ? command.customerEmail.slice(0, 320) : null;
+    if (row.mode === 'payment' && !shadow && row.shadow_state === null) unit.remember(emailed ? { ...follow.order, customer_email: emailed } : follow.order);
+    else unit.forget(row.id);
+  }
   return {
     status: 'decided',
     subject: 'order',

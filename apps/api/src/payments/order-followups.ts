@@ -6,6 +6,7 @@ import { recordShadowDecision } from './shadow-state.js';
 import { afterSubscriptionOrderDecision } from './subscription-lifecycle.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { readOrderDto } from './order-view.js';
+import type { OrderUnitOfWork } from './order-unit-of-work.js';
 
 /** A decision just carried out on a locked order, with what the follow-ups need to know. */
 export type DecidedOrder = {
@@ -23,6 +24,8 @@ export type DecidedOrder = {
   source: DecisionSource;
   at: number;
   catalogue: ProductCatalogue;
+  /** A batch's pooled writes; none: written at once. */
+  unit?: OrderUnitOfWork | undefined;
 };
 
 export type FollowUps = { order: OrderRow; subscriptionChanged: boolean; disagreement: Disagreement | null };
@@ -34,7 +37,10 @@ export type FollowUps = { order: OrderRow; subscriptionChanged: boolean; disagre
  */
 export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<FollowUps> {
   const { before, order, decision } = d;
-  if (d.customerEmail && !before.customer_email) await recordCustomerEmail(trx, order.id, d.customerEmail);
+  if (d.customerEmail && !before.customer_email) {
+    if (d.unit) d.unit.recordCustomerEmail(order.id, d.customerEmail);
+    else await recordCustomerEmail(trx, order.id, d.customerEmail);
+  }
   const sub = before.mode === 'subscription'
     ? await afterSubscriptionOrderDecision(trx, { catalogue: d.catalogue }, before, d.product, d.paymentCommand, d.at, d.source)
     : null;
@@ -43,6 +49,9 @@ export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<Fol
       ? d.shadow.decided.disagreement
       : null;
   // The host app hears of every status change from the outbox, committed with the change itself.
-  if (order.status !== before.status) await enqueueOrderUpdated(trx, await readOrderDto(trx, order));
+  if (order.status !== before.status) {
+    if (d.unit) d.unit.orderUpdated(order);
+    else await enqueueOrderUpdated(trx, await readOrderDto(trx, order));
+  }
   return { order, subscriptionChanged: !!sub?.changed, disagreement };
 }

@@ -6,6 +6,7 @@ import {
   recordDuplicateRefund,
   setPlan,
   upsertRefund,
+  type HostMessageDraft,
   type OrderRow,
   type Trx,
 } from '@settle/db';
@@ -25,6 +26,8 @@ export async function applyRefundEffect(
   order: OrderRow,
   effect: RefundEffect,
   eventId: string | null,
+  /** A batch's host messages, written together before its commit; none: written at once. */
+  outbox?: HostMessageDraft[],
 ): Promise<{ restored: number; duplicatePayment: boolean }> {
   switch (effect.type) {
     case 'restore': {
@@ -32,14 +35,14 @@ export async function applyRefundEffect(
       if (!grant) return { restored: 0, duplicatePayment: false };
       if (effect.grant.kind === 'plan') {
         if (!grant.revoked_at) return { restored: 0, duplicatePayment: false };
-        await setPlan(trx, order.user_id, effect.grant.plan, 'active');
+        await setPlan(trx, order.user_id, effect.grant.plan, 'active', outbox);
         await markGrantRestored(trx, grant.id, 0);
         return { restored: 1, duplicatePayment: false };
       }
       const target = Math.max(0, Math.min(grant.credits, effect.creditsRevoked));
       const giveBack = grant.credits_revoked - target;
       if (giveBack <= 0) return { restored: 0, duplicatePayment: false };
-      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: giveBack, reason: effect.reason });
+      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: giveBack, reason: effect.reason }, outbox);
       await markGrantRestored(trx, grant.id, target);
       return { restored: 1, duplicatePayment: false };
     }

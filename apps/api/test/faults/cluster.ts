@@ -58,7 +58,10 @@ export async function spawnApi(databaseUrl: string, env: Record<string, string> 
       RETRY_BASE_MS: '50',
       RETRY_MAX_MS: '1000',
       RETRY_MAX_ATTEMPTS: '30',
-      UNMATCHED_MAX_ATTEMPTS: '30',
+      // A shuffled delivery can bring an order's link (its PaymentIntent) minutes after a refund
+      // or dispute naming it; the event must still be waiting then, not parked: retries at
+      // RETRY_MAX_MS cover the whole send deadline (~5 min), whatever the processing speed.
+      UNMATCHED_MAX_ATTEMPTS: '300',
       SHUTDOWN_TIMEOUT_MS: '3000',
       ...env,
     },

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { EntitlementRow, GrantRow, NewGrant } from '../tables/grant.table.js';
-import { enqueueEntitlementsUpdated } from './host-outbox.repository.js';
+import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, type HostMessageDraft } from './host-outbox.repository.js';
 
 /** Insert a grant unless the order already has one of its kind; returns it only when new. */
 export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantRow | undefined> {
@@ -43,11 +43,13 @@ async function lockEntitlement(trx: Trx, userId: string): Promise<EntitlementRow
 /**
  * Move a user's credit balance through the ledger. A debit larger than the balance takes the
  * balance to zero and records the rest as debt: never a silent negative balance. The host app is
- * told in the same transaction (the outbox).
+ * told in the same transaction (the outbox; through `outbox` when a batch writes its messages
+ * together).
  */
 export async function applyCreditDelta(
   trx: Trx,
   entry: { userId: string; orderId: string | null; delta: number; reason: string; idempotencyKey?: string; note?: string | null },
+  outbox?: HostMessageDraft[],
 ): Promise<{ balance: number; debt: number }> {
   const current = await lockEntitlement(trx, entry.userId);
   let balance = Number(current.credits);
@@ -77,14 +79,16 @@ export async function applyCreditDelta(
     idempotency_key: entry.idempotencyKey ?? null,
     note: entry.note ?? null,
   }).execute();
-  await enqueueEntitlementsUpdated(trx, entry.userId, updated);
+  if (outbox) outbox.push(entitlementsUpdatedDraft(entry.userId));
+  else await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
 }
 
-export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null): Promise<void> {
+export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null, outbox?: HostMessageDraft[]): Promise<void> {
   await lockEntitlement(trx, userId);
   await trx.updateTable('entitlements').set({ plan, subscription_status: subscriptionStatus, updated_at: sql`now()` }).where('user_id', '=', userId).execute();
-  await enqueueEntitlementsUpdated(trx, userId);
+  if (outbox) outbox.push(entitlementsUpdatedDraft(userId));
+  else await enqueueEntitlementsUpdated(trx, userId);
 }
 
 export async function getEntitlement(db: Db | Trx, userId: string): Promise<EntitlementRow | undefined> {

@@ -77,6 +77,85 @@ export async function enqueueOrderUpdated(trx: Trx, order: { userId: string; ord
 }
 
 /**
+ * A host message held back by a batch, to be written with the batch's others (`writeHostMessages`)
+ * before its commit. `data` null: the user's entitlements as they are when written.
+ */
+export type HostMessageDraft = { userId: string; type: HostEventType; coalesceKey: string; data: Record<string, unknown> | null };
+
+/** An entitlements message for a batch's buffer (see `enqueueEntitlementsUpdated`). */
+export const entitlementsUpdatedDraft = (userId: string): HostMessageDraft => ({ userId, type: 'entitlements.updated', coalesceKey: 'entitlements', data: null });
+
+/**
+ * `enqueue` for many messages in a few statements, with the same guarantees: a message about the
+ * same thing (user and `coalesceKey`) as an earlier one of this transaction replaces its data and
+ * keeps its number; numbers per user follow the order the messages were drafted in, taken under
+ * the lock of the users' entitlement rows (locked in user order).
+ */
+export async function writeHostMessages(trx: Trx, drafts: readonly HostMessageDraft[]): Promise<void> {
+  const merged = new Map<string, HostMessageDraft>();
+  for (const d of drafts) {
+    const key = `${d.userId}\u0000${d.coalesceKey}`;
+    const first = merged.get(key);
+    merged.set(key, first ? { ...first, type: d.type, data: d.data } : d);
+  }
+  if (merged.size === 0) return;
+  const users = [...new Set([...merged.values()].map((m) => m.userId))].sort();
+  await trx
+    .insertInto('entitlements')
+    .values(users.map((user_id) => ({ user_id, plan: null, subscription_status: null, plan_period_end: null })))
+    .onConflict((oc) => oc.column('user_id').doNothing())
+    .execute();
+  const entitlements = new Map(
+    (await trx.selectFrom('entitlements').selectAll().where('user_id', 'in', users).orderBy('user_id').forUpdate().execute()).map((r) => [r.user_id, r]),
+  );
+  const earlier = new Map(
+    (
+      await trx
+        .selectFrom('host_deliveries')
+        .select(['id', 'sequence', 'user_id', 'coalesce_key'])
+        .where('transaction_id', '=', sql<number>`txid_current()`)
+        .where('user_id', 'in', users)
+        .execute()
+    ).map((r) => [`${r.user_id}\u0000${r.coalesce_key}`, r]),
+  );
+  const timestamp = new Date().toISOString();
+  const body = (m: HostMessageDraft, sequence: number): HostEventBody => ({
+    type: m.type,
+    timestamp,
+    sequence,
+    data: m.data ?? { userId: m.userId, ...entitlementsView(entitlements.get(m.userId)) },
+  });
+  const replaced: { id: string; payload: string }[] = [];
+  const fresh: HostMessageDraft[] = [];
+  for (const [key, m] of merged) {
+    const same = earlier.get(key);
+    if (same) replaced.push({ id: same.id, payload: JSON.stringify(body(m, Number(same.sequence))) });
+    else fresh.push(m);
+  }
+  if (replaced.length > 0) {
+    await sql`
+      update host_deliveries as d set payload = v.payload::jsonb
+      from (values ${sql.join(replaced.map((r) => sql`(${r.id}::uuid, ${r.payload})`))}) as v(id, payload)
+      where d.id = v.id`.execute(trx);
+  }
+  if (fresh.length === 0) return;
+  const counts = new Map<string, number>();
+  for (const m of fresh) counts.set(m.userId, (counts.get(m.userId) ?? 0) + 1);
+  const last = await sql<{ user_id: string; host_sequence: string | number }>`
+    update entitlements as e set host_sequence = e.host_sequence + v.n::int
+    from (values ${sql.join([...counts].map(([u, n]) => sql`(${u}, ${n})`))}) as v(user_id, n)
+    where e.user_id = v.user_id
+    returning e.user_id, e.host_sequence`.execute(trx);
+  const next = new Map(last.rows.map((r) => [r.user_id, Number(r.host_sequence) - counts.get(r.user_id)! + 1]));
+  const rows = fresh.map((m) => {
+    const sequence = next.get(m.userId)!;
+    next.set(m.userId, sequence + 1);
+    return sql`(${randomUUID()}::uuid, ${m.userId}, ${sequence}, ${m.type}, ${JSON.stringify(body(m, sequence))}::jsonb, txid_current(), ${m.coalesceKey})`;
+  });
+  await sql`insert into host_deliveries (id, user_id, sequence, type, payload, transaction_id, coalesce_key) values ${sql.join(rows)}`.execute(trx);
+}
+
+/**
  * Claim deliveries that are due, under a lease, at most one per user: a message waits while an
  * older one of the same user is still pending, so a host receives each user's changes in order.
  * `FOR UPDATE SKIP LOCKED` lets any number of instances share the outbox.

@@ -26,3 +26,17 @@ export async function upsertInvoice(trx: Trx, invoice: NewInvoice): Promise<void
 export async function findInvoiceForOrder(db: Db | Trx, orderId: string): Promise<InvoiceRow | undefined> {
   return db.selectFrom('invoices').selectAll().where('order_id', '=', orderId).orderBy('stripe_created', 'desc').executeTakeFirst();
 }
+
+/** `findInvoiceForOrder` for many orders in one statement: each order's newest invoice. */
+export async function findInvoicesForOrders(db: Db | Trx, orderIds: string[]): Promise<Map<string, InvoiceRow>> {
+  if (orderIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('invoices')
+    .selectAll()
+    .distinctOn('order_id')
+    .where('order_id', 'in', orderIds)
+    .orderBy('order_id')
+    .orderBy('stripe_created', 'desc')
+    .execute();
+  return new Map(rows.map((r) => [r.order_id!, r]));
+}

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Db, Trx } from '../database.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Database, Db, Trx } from '../database.js';
 import type { NewOrder, NewOrderTransition, OrderRow, OrderUpdate } from '../tables/order.table.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,6 +38,30 @@ export async function lockOrderByRef(trx: Trx, ref: OrderLookup): Promise<OrderR
   return undefined;
 }
 
+export type OrderRefs = { ids: string[]; checkoutSessionIds: string[]; paymentIntentIds: string[] };
+export type OrderKeys = Pick<OrderRow, 'id' | 'checkout_session_id' | 'payment_intent_id'>;
+
+/**
+ * Lock every order a batch of events may name, in one statement: by id, Checkout Session or
+ * PaymentIntent, in id order. Rows another transaction holds are not waited for: they come back
+ * apart (`held`, unlocked, keys only), so their events can be left for a later claim.
+ */
+export async function lockOrdersByRefs(trx: Trx, refs: OrderRefs): Promise<{ locked: OrderRow[]; held: OrderKeys[] }> {
+  const ids = refs.ids.filter(isOrderId);
+  if (ids.length + refs.checkoutSessionIds.length + refs.paymentIntentIds.length === 0) return { locked: [], held: [] };
+  const named = (eb: ExpressionBuilder<Database, 'orders'>) =>
+    eb.or([
+      ...(ids.length ? [eb('id', 'in', ids)] : []),
+      ...(refs.checkoutSessionIds.length ? [eb('checkout_session_id', 'in', refs.checkoutSessionIds)] : []),
+      ...(refs.paymentIntentIds.length ? [eb('payment_intent_id', 'in', refs.paymentIntentIds)] : []),
+    ]);
+  const locked = await trx.selectFrom('orders').selectAll().where(named).orderBy('id').forUpdate().skipLocked().execute();
+  const mine = locked.map((r) => r.id);
+  let others = trx.selectFrom('orders').select(['id', 'checkout_session_id', 'payment_intent_id']).where(named);
+  if (mine.length) others = others.where('id', 'not in', mine);
+  return { locked, held: await others.execute() };
+}
+
 export async function lockOrder(trx: Trx, orderId: string): Promise<OrderRow | undefined> {
   if (!isOrderId(orderId)) return undefined;
   return trx.selectFrom('orders').selectAll().where('id', '=', orderId).forUpdate().executeTakeFirst();
@@ -54,6 +78,12 @@ export async function updateOrder(trx: Trx, orderId: string, patch: OrderUpdate)
 
 export async function insertTransition(trx: Trx, row: NewOrderTransition): Promise<void> {
   await trx.insertInto('order_transitions').values(row).execute();
+}
+
+/** `insertTransition` for many rows in one statement; ids follow the order given. */
+export async function insertTransitions(trx: Trx, rows: NewOrderTransition[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx.insertInto('order_transitions').values(rows).execute();
 }
 
 export async function listTransitions(db: Db | Trx, orderId: string) {
@@ -211,4 +241,13 @@ export async function countOrdersMissingInvoice(db: Db, minutes: number): Promis
 /** Remember the buyer's e-mail Checkout collected (first one wins). */
 export async function recordCustomerEmail(trx: Trx, orderId: string, email: string): Promise<void> {
   await trx.updateTable('orders').set({ customer_email: email.slice(0, 320) }).where('id', '=', orderId).where('customer_email', 'is', null).execute();
+}
+
+/** `recordCustomerEmail` for many orders in one statement (a batch's, before its commit). */
+export async function recordCustomerEmails(trx: Trx, emails: { orderId: string; email: string }[]): Promise<void> {
+  if (emails.length === 0) return;
+  await sql`
+    update orders as o set customer_email = v.email
+    from (values ${sql.join(emails.map((e) => sql`(${e.orderId}::uuid, ${e.email.slice(0, 320)})`))}) as v(id, email)
+    where o.id = v.id and o.customer_email is null`.execute(trx);
 }

@@ -1,0 +1,124 @@
+/**
+ * Processing alone (needs DATABASE_URL): store a shuffled, duplicated workload in the inbox with
+ * no processing, then drain it with the background worker and time the drain. Prints events/s,
+ * database statements per event (BEGIN/COMMIT/SAVEPOINT counted apart), the statement shapes
+ * that cost most, and checks every order against the journeys' oracle.
+ *
+ * `tsx bench/process-only.ts` · env: BENCH_EVENTS (default 3000), BENCH_WORKERS (default 4),
+ * BENCH_PER_TX (events per transaction, default 25), BENCH_SEED, BENCH_SHAPES=1 (the statement
+ * shapes sent most), BENCH_LOG=debug (the processor's log, and each statement cut short by a
+ * lock timeout).
+ */
+import pg from 'pg';
+import pino from 'pino';
+import { DEFAULT_RETRY_POLICY } from '@settle/payments-core';
+import { insertEvents, type NewStripeEvent } from '@settle/db';
+import { createTestDatabase } from '@settle/db/testing';
+import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
+import { checkOracle, planJourneys, waitForConvergence } from '../test/faults/cluster.js';
+import { createMetrics } from '../src/lib/metrics.js';
+import { loadCatalogue } from '../src/payments/product-catalogue.js';
+import { createInboxProcessor } from '../src/workers/inbox-processor.js';
+import { startEventWorker } from '../src/workers/event-worker.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 3000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+const PER_TX = Number(process.env.BENCH_PER_TX ?? 25);
+const SEED = Number(process.env.BENCH_SEED ?? 8);
+
+if (!process.env.DATABASE_URL) {
+  console.error('needs DATABASE_URL (a PostgreSQL server)');
+  process.exit(1);
+}
+
+const database = await createTestDatabase('postgres');
+try {
+  const random = seededRandom(SEED);
+  const { orders, events } = await planJourneys(database.db, Math.ceil(EVENTS / 8.5), random, PAYMENT_JOURNEYS);
+  const deliveries = deliveryOrder(events, { duplicates: 0.1, shuffle: true, random }).slice(0, EVENTS);
+  const rows: NewStripeEvent[] = deliveries.map((e) => ({
+    id: e.id,
+    type: e.type,
+    object_id: typeof (e.data.object as { id?: unknown }).id === 'string' ? ((e.data.object as { id: string }).id) : null,
+    stripe_created: new Date(e.created * 1000),
+    api_version: e.api_version ?? null,
+    livemode: false,
+    payload: JSON.stringify(e),
+  }));
+  for (let i = 0; i < rows.length; i += 500) await insertEvents(database.db, rows.slice(i, i + 500));
+  const stored = new Set(rows.map((r) => r.id));
+  // Only the oracle's orders whose events all made it into the slice are checked.
+  const kept = orders.filter((o) => events.filter((e) => JSON.stringify(e).includes(o.orderId)).every((e) => stored.has(e.id)));
+
+  // Count every statement the pool's clients send from here on.
+  const counts = new Map<string, number>();
+  let statements = 0;
+  let control = 0;
+  const Client = (database.pool as unknown as { Client: typeof pg.Client }).Client;
+  const query = Client.prototype.query as (...args: unknown[]) => unknown;
+  (Client.prototype as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
+    const a0 = args[0];
+    const text = typeof a0 === 'string' ? a0 : (a0 as { text?: string })?.text ?? '';
+    if (/^\s*(begin|commit|rollback|savepoint|release|set local)/i.test(text)) control += 1;
+    else {
+      statements += 1;
+      const shape = text.replace(/\s+/g, ' ').slice(0, 90);
+      counts.set(shape, (counts.get(shape) ?? 0) + 1);
+    }
+    const result = query.apply(this, args);
+    if (process.env.BENCH_LOG && result instanceof Promise) {
+      result.catch((err: { code?: string }) => err?.code === '55P03' && console.error('lock timeout in:', text.replace(/\s+/g, ' ').slice(0, 160)));
+    }
+    return result;
+  };
+
+  const logger = pino({ level: process.env.BENCH_LOG ?? 'silent' });
+  const processor = createInboxProcessor({
+    db: database.db,
+    catalogue: loadCatalogue(undefined),
+    stripe: null,
+    retry: { baseDelayMs: 1_000, maxDelayMs: 3_600_000, maxAttempts: DEFAULT_RETRY_POLICY.maxAttempts },
+    unmatchedMaxAttempts: 8,
+    logger,
+    metrics: createMetrics(),
+  });
+  const started = performance.now();
+  const worker = startEventWorker({
+    db: database.db,
+    processor,
+    logger,
+    workerId: 'process-only',
+    concurrency: WORKERS,
+    pollMs: 20,
+    batch: WORKERS * PER_TX,
+    leaseMs: 60_000,
+    eventsPerTransaction: PER_TX,
+  });
+  await waitForConvergence(database.db, 600_000);
+  const ms = performance.now() - started;
+  await worker.stop(5_000);
+  (Client.prototype as { query: unknown }).query = query;
+
+  const problems = await checkOracle(database.db, kept, new Set());
+  const oracleProblems = problems.filter((p) => !p.startsWith('event ') && !p.includes('events stored'));
+  const unsettled = problems.filter((p) => p.startsWith('event ') && p.includes(' ended '));
+  console.log(JSON.stringify({
+    events: rows.length,
+    workers: WORKERS,
+    perTransaction: PER_TX,
+    ms: Math.round(ms),
+    eventsPerSecond: Math.round((rows.length / ms) * 1000),
+    statementsPerEvent: +(statements / rows.length).toFixed(2),
+    controlPerEvent: +(control / rows.length).toFixed(2),
+    oracleOrders: kept.length,
+    oracleProblems: oracleProblems.length,
+    unsettled: unsettled.length,
+  }));
+  if (process.env.BENCH_SHAPES) {
+    for (const [shape, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(String(n).padStart(6), shape);
+  }
+  if (oracleProblems.length) console.log(oracleProblems.slice(0, 10).join('\n'));
+  if (oracleProblems.length || unsettled.length) process.exitCode = 1;
+} finally {
+  await database.dispose();
+}
