@@ -116,7 +116,12 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     const withoutLink = built.events.filter((e, i) => !isLink(e.type, i));
     const link = built.events.filter((e, i) => isLink(e.type, i));
     for (const e of withoutLink) await send(api, e);
-    await new Promise((r) => setTimeout(r, 300));
+    // Everything else settles; the refund keeps waiting (a failed attempt with a retry scheduled).
+    const refundId = built.events.find((e) => e.type === 'charge.refunded')!.id;
+    await expect.poll(async () => {
+      const rows = await api.db.selectFrom('stripe_events').select(['id', 'state']).where('id', 'in', withoutLink.map((e) => e.id)).execute();
+      return rows.length === withoutLink.length && rows.every((r) => (r.id === refundId ? r.state === 'failed' : r.state !== 'pending' && r.state !== 'failed'));
+    }, { timeout: 20_000, interval: 25 }).toBe(true);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby' });
     await deliver(link);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: null });
@@ -143,7 +148,13 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     const timeline = detail.history.map((h) => h.kind === 'status' ? h.toStatus : h.kind);
     // Delivered in order but processed by concurrent workers: when the (newer) deletion is applied
     // first, past_due is stale and rightly not recorded.
-    expect(timeline.filter((k) => k !== 'past_due').sort()).toEqual(['canceled', 'notice', 'payment', 'payment', 'payment', 'trialing']);
+    expect(timeline.filter((k) => k !== 'past_due' && k !== 'payment').sort()).toEqual(['canceled', 'notice', 'trialing']);
+    // Payment rows record what each fact added: the trial's $0 invoice, the renewal finalized and
+    // its failed attempt. A fact merged after a newer one of the same invoice adds nothing (the
+    // finalized invoice after its failed attempt), so two or three rows, never fewer.
+    const payments = timeline.filter((k) => k === 'payment').length;
+    expect(payments).toBeGreaterThanOrEqual(2);
+    expect(payments).toBeLessThanOrEqual(3);
     expect(timeline.filter((k) => k === 'past_due').length).toBeLessThanOrEqual(1);
     // Payment records of the same events may be learnt around the status changes; the statuses
     // themselves go trialing → … → canceled.
