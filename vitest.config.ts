@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most test time is waiting on PostgreSQL, PGlite, HTTP and Chromium: two files at a time
+    // on a two-core machine (vitest's default there is one).
+    maxWorkers: 2,
   },
 });
