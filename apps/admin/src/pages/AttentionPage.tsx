@@ -9,19 +9,19 @@ type Item = Attention['items'][number];
 type Kind = Item['kind'];
 
 /** Each kind in an operator's words: what it is, and what to do about it. */
-const KIND_META: Record<Kind, { label: string; todo: string }> = {
-  processing_overdue: { label: 'Async payment overdue', todo: 'Open the order and Reconcile: Stripe knows whether the money arrived.' },
-  requires_action_overdue: { label: 'Customer action overdue', todo: 'Reconcile; if the customer abandoned 3-D Secure, the payment fails or expires on its own.' },
-  needs_review: { label: 'Needs review', todo: 'A business check failed: check the payment in Stripe, then override or refund with a reason.' },
-  dead_letter: { label: 'Dead letter', todo: 'Fix the cause named in the error, then Replay the event (from its order or from Events).' },
-  unmatched_event: { label: 'Unmatched event', todo: 'No order matched: check whether the order exists; Replay once it does.' },
-  duplicate_payment: { label: 'Duplicate payment', todo: 'The customer paid twice for one order: open the order and refund the second payment by its PaymentIntent.' },
+const KIND_META: Record<Kind, { label: string; action: string }> = {
+  processing_overdue: { label: 'Async payment overdue', action: 'Open the order and Reconcile: Stripe knows whether the money arrived.' },
+  requires_action_overdue: { label: 'Customer action overdue', action: 'Reconcile; if the customer abandoned 3-D Secure, the payment fails or expires on its own.' },
+  needs_review: { label: 'Needs review', action: 'A business check failed: check the payment in Stripe, then override or refund with a reason.' },
+  dead_letter: { label: 'Dead letter', action: 'Fix the cause named in the error, then Replay the event (from its order or from Events).' },
+  unmatched_event: { label: 'Unmatched event', action: 'No order matched: check whether the order exists; Replay once it does.' },
+  duplicate_payment: { label: 'Duplicate payment', action: 'The customer paid twice for one order: open the order and refund the second payment by its PaymentIntent.' },
   subscription_review: {
     label: 'Subscription in review',
-    todo: 'Its price is not in the catalogue, so the last known plan is kept: add the price to PRODUCTS_FILE (with its plan), or change the subscription in Stripe.',
+    action: 'Its price is not in the catalogue, so the last known plan is kept: add the price to PRODUCTS_FILE (with its plan), or change the subscription in Stripe.',
   },
-  abandoned_checkout: { label: 'Abandoned checkout', todo: 'Nothing to do: Stripe expires the session after 24 h and the order is canceled.' },
-  customer_failure: { label: 'Customer-side failure', todo: 'Nothing to do: the payment failed at the customer (declined, SEPA returned); they may pay again.' },
+  abandoned_checkout: { label: 'Abandoned checkout', action: 'Nothing to do: Stripe expires the session after 24 h and the order is canceled.' },
+  customer_failure: { label: 'Customer-side failure', action: 'Nothing to do: the payment failed at the customer (declined, SEPA returned); they may pay again.' },
 };
 
 const SECTIONS: { needs: Item['needs']; title: string; intro: string; empty: string }[] = [
@@ -71,7 +71,7 @@ function AttentionTable({ id, title, intro, items, counts, total, empty }: { id:
       {kinds.length > 0 && (
         <p>
           {kinds.map((k) => (
-            <span key={k} className="chip" title={KIND_META[k].todo}>
+            <span key={k} className="chip" title={KIND_META[k].action}>
               {KIND_META[k].label} {counts[k]}
             </span>
           ))}
@@ -126,7 +126,7 @@ function AttentionTable({ id, title, intro, items, counts, total, empty }: { id:
                   <td>{dateTime(i.since)}</td>
                   <td className="wrap">
                     {i.detail && <div className="error-text">{i.detail}</div>}
-                    <small className="muted">{KIND_META[i.kind].todo}</small>
+                    <small className="muted">{KIND_META[i.kind].action}</small>
                   </td>
                 </tr>
               ))}
