@@ -11,6 +11,7 @@ import type { Reconciler } from './payments/reconciler.js';
 import type { ProductCatalogue } from './payments/product-catalogue.js';
 import type { EventRecovery } from './payments/event-recovery.service.js';
 import type { InboxProcessor } from './workers/inbox-processor.js';
+import type { ProcessingProcesses } from './workers/processing-processes.js';
 
 /** Everything the routes, routers and workers need, built once by the composition root. */
 export type AppDeps = {
@@ -29,6 +30,8 @@ export type AppDeps = {
   orderChanges: OrderChangeBus;
   /** Process a stored event now, tracked for graceful shutdown. */
   processNow(eventId: string): void;
+  /** `WORKER_PROCESSES`: the processes this API hands its events to (readiness and metrics include theirs); null: it processes them itself. */
+  processingProcesses: ProcessingProcesses | null;
   /** Recovers events Settle never received from Stripe's Events API (`admin.events.recover`, on a schedule). */
   recovery: EventRecovery;
   /** The rollout flag: which handler new orders get; read and changed by `admin.flags`. */

@@ -11,7 +11,7 @@ import { createHandlerFlag } from './flags/handler-flag.js';
 import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { errorMessage } from './lib/errors.js';
-import { createProgressWatch } from './lib/progress.js';
+import { createProgressWatch, type ProgressWatch } from './lib/progress.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
 import { createReconciler } from './payments/reconciler.js';
@@ -24,11 +24,14 @@ import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
 import { startOutboxRetention } from './host-webhooks/outbox-retention.js';
 import { createCreditSpender } from './entitlements/credit-spending.service.js';
 import { createInboxProcessor } from './workers/inbox-processor.js';
+import type { ProcessingProcesses } from './workers/processing-processes.js';
 
 export type Settle = {
   app: FastifyInstance;
   deps: AppDeps;
   worker: EventWorker;
+  /** Whether background work is moving (readiness; a processing process reports it to its API). */
+  progress: ProgressWatch;
   /** Listen on env HOST/PORT (PORT 0 picks a free port); returns the base URL. */
   listen(): Promise<string>;
   /** Graceful shutdown: refuse new work, finish in-flight work within the deadline, release leases. */
@@ -40,11 +43,22 @@ export type SettleOptions = {
   /** Test seam: a throw here is a fault in the event handler. */
   beforeApply?: (event: StripeEventLike) => void;
   stripe?: Stripe | null;
+  /**
+   * `WORKER_PROCESSES`: the processes this API hands its events to; it processes none itself
+   * (started once migrations have run, stopped on close).
+   */
+  processingProcesses?: ProcessingProcesses;
+  /** In a processing process (`SETTLE_ROLE=worker`): an order changed (its API's host sender may send now). */
+  onOrderChanged?: () => void;
 };
 
 /** The composition root: builds every part from the parsed environment. */
 export async function createSettle(env: Env, options: SettleOptions = {}): Promise<Settle> {
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
+  // A processing process forked by an API: it processes events and serves nothing; its API owns
+  // migrations, the first admin, the schedules (reconciler, recovery, outbox) and host webhooks.
+  const processingOnly = env.SETTLE_ROLE === 'worker';
+  const offloaded = options.processingProcesses ?? null;
   const database = await createDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.PGLITE_DIR,
@@ -52,22 +66,21 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
     connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
   });
-  try {
-    const applied = await migrateToLatest(database.db);
-    if (applied.length) logger.info({ applied }, 'migrations applied');
-  } catch (err) {
-    await database.close();
-    throw err;
+  if (!processingOnly) {
+    try {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length) logger.info({ applied }, 'migrations applied');
+      await bootstrapFirstAdmin(database.db, env, logger);
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
   }
   logger.info({ database: database.description }, 'database ready');
-  try {
-    await bootstrapFirstAdmin(database.db, env, logger);
-  } catch (err) {
-    await database.close();
-    throw err;
-  }
 
-  const metrics = createMetrics({
+  // Gauges read from the database at scrape time are the API's: a processing process's metrics
+  // are added to its API's, and would count them twice.
+  const metrics = createMetrics(processingOnly ? {} : {
     inboxHealth: () => inboxHealth(database.db),
     ordersMissingInvoice: () => countOrdersMissingInvoice(database.db, env.INVOICE_MISSING_AFTER_MIN),
     eventsInOtherApiVersions: () => countEventsInOtherApiVersions(database.db, pinnedApiVersion(env), new Date(Date.now() - 86_400_000)),
@@ -105,7 +118,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   processor.onOrderChanged((orderId) => orderChanges.publish(orderId));
   // Its own loop and leases, apart from event processing: a host that never answers never holds up a payment.
   const hostWebhooks =
-    env.HOST_WEBHOOK_URL && env.HOST_WEBHOOK_SECRET
+    !processingOnly && env.HOST_WEBHOOK_URL && env.HOST_WEBHOOK_SECRET
       ? startHostWebhookSender({
           db: database.db,
           logger,
@@ -120,12 +133,13 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         })
       : null;
   if (hostWebhooks) processor.onOrderChanged(() => hostWebhooks.wake());
+  if (options.onOrderChanged) processor.onOrderChanged(options.onOrderChanged);
   // On every instance, sender or not: without a host, unsent changes must not pile up forever.
   const outboxRetention = startOutboxRetention({
     db: database.db,
     logger,
     retentionDays: env.HOST_WEBHOOK_RETENTION_DAYS,
-    everyMs: env.HOST_WEBHOOK_PRUNE_INTERVAL_MS,
+    everyMs: processingOnly ? 0 : env.HOST_WEBHOOK_PRUNE_INTERVAL_MS,
   });
   const reconciler = createReconciler({
     db: database.db,
@@ -145,8 +159,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
   // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens.
-  if (flags.source === 'unleash') await flags.start(null);
-  const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow: (id) => worker.processNow(id) });
+  if (flags.source === 'unleash' && !processingOnly) await flags.start(null);
+  const processNow = (id: string) => (offloaded ? offloaded.processNow(id) : worker.processNow(id));
+  const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow });
   const deps: AppDeps = {
     env,
     recovery,
@@ -161,7 +176,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     jwtSecret: env.USER_JWT_SECRET ? new TextEncoder().encode(env.USER_JWT_SECRET) : null,
     flags,
     chooseHandler: async (userId) => flags.choose(userId),
-    processNow: (id) => worker.processNow(id),
+    processNow,
+    processingProcesses: offloaded,
     hostWebhooks,
     credits: createCreditSpender({ db: database.db, metrics, onSpent: () => hostWebhooks?.wake() }),
   };
@@ -173,16 +189,20 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     processor: { ...processor, processBatch: (ids) => progress.track('worker batch', processor.processBatch(ids)) },
     logger,
     workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-    concurrency: env.WORKER_CONCURRENCY,
+    // Handed to processing processes: this process only acknowledges (and claims nothing).
+    concurrency: offloaded ? 0 : env.WORKER_CONCURRENCY,
     pollMs: env.WORKER_POLL_MS,
     batch: env.WORKER_BATCH,
     leaseMs: env.WORKER_LEASE_MS,
   });
-  await orderChanges.start();
-  reconciler.start(env.RECONCILE_INTERVAL_MS);
+  if (!processingOnly) {
+    await orderChanges.start();
+    reconciler.start(env.RECONCILE_INTERVAL_MS);
+  }
+  offloaded?.start();
   let accepting = true;
   const app = await buildServer(deps, {
-    afterStore: (id) => worker.processNow(id),
+    afterStore: processNow,
     isAccepting: () => accepting,
     progress,
     webhooks: { enter: () => void (webhooksInFlight += 1), leave: () => void (webhooksInFlight -= 1) },
@@ -193,6 +213,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     app,
     deps,
     worker,
+    progress,
     async listen() {
       const url = await app.listen({ port: env.PORT, host: env.HOST });
       if (flags.source === 'settle') await flags.start(selfUrl(env.HOST, app));
@@ -206,6 +227,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         flags.close();
         await app.close();
         await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
+        await offloaded?.stop(env.SHUTDOWN_TIMEOUT_MS);
         await reconciler.stop();
         await recovery.stop();
         await hostWebhooks?.stop(env.SHUTDOWN_TIMEOUT_MS);

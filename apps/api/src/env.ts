@@ -47,6 +47,15 @@ export const EnvSchema = z
     /** How long start-up waits for the first flag state; payments never wait for it. */
     UNLEASH_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
     WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(4),
+    /**
+     * Processes the API forks to process events on their own event loops and cores (PostgreSQL
+     * only); 0: the API process processes them itself. WORKER_CONCURRENCY applies to each.
+     */
+    WORKER_PROCESSES: z.coerce.number().int().min(0).max(16).default(0),
+    /** CPU priority (nice, 0–19) of those processes: acknowledging Stripe goes first on busy cores. */
+    WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
+    /** Set by an API for the processing processes it forks; not a setting. */
+    SETTLE_ROLE: z.enum(['api', 'worker']).default('api'),
     /** Webhook inserts in flight at once; each carries every event that arrived meanwhile (group commit). */
     WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     WORKER_POLL_MS: z.coerce.number().int().min(10).default(500),
@@ -130,6 +139,9 @@ export const EnvSchema = z
     }
     if (env.HOST_WEBHOOK_SECRET && !env.HOST_WEBHOOK_URL) {
       ctx.addIssue({ code: 'custom', path: ['HOST_WEBHOOK_URL'], message: 'HOST_WEBHOOK_SECRET is set but HOST_WEBHOOK_URL is not: where should Settle send webhooks?' });
+    }
+    if (env.WORKER_PROCESSES > 0 && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['WORKER_PROCESSES'], message: 'WORKER_PROCESSES needs DATABASE_URL: the embedded database belongs to one process' });
     }
     if (env.NODE_ENV !== 'production') return;
     for (const key of ['STRIPE_WEBHOOK_SECRET', 'USER_JWT_SECRET', 'STRIPE_SECRET_KEY'] as const) {

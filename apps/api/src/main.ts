@@ -1,8 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { createSettle } from './app.js';
 import { developmentOptions } from './dev-options.js';
 import { parseEnv } from './env.js';
 import { createLogger } from './lib/logger.js';
 import { holdPgliteLock } from './lib/pglite-lock.js';
+import { serveApiProcess } from './workers/processing-process.js';
+import { createProcessingProcesses } from './workers/processing-processes.js';
 
 try {
   process.loadEnvFile?.();
@@ -12,26 +15,55 @@ try {
 
 const env = parseEnv(process.env);
 const logger = createLogger(env.LOG_LEVEL);
-// Tells the admin-token CLI (and a second server) that this process owns the embedded database.
-const pgliteLock = !env.DATABASE_URL && !env.PGLITE_DIR.startsWith('memory://') ? holdPgliteLock(env.PGLITE_DIR) : null;
-const settle = await createSettle(env, { logger, ...developmentOptions });
-if (!settle.deps.stripe) logger.warn('STRIPE_SECRET_KEY is not set: offline mode, checkout needs the Stripe simulator (pnpm dev starts it)');
-const url = await settle.listen();
-pgliteLock?.setUrl(url);
-logger.info({ url, handler: env.HANDLER_MODE, workers: env.WORKER_CONCURRENCY }, 'Settle API listening');
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    settle.close().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
+if (env.SETTLE_ROLE === 'worker') {
+  // Forked by an API process (WORKER_PROCESSES): process events, serve nothing.
+  let toApi: (() => void) | null = null;
+  const settle = await createSettle(env, { logger: logger.child({ role: 'worker' }), onOrderChanged: () => toApi?.() });
+  toApi = () => process.connected && process.send!({ type: 'order-changed' }, undefined, undefined, () => {});
+  serveApiProcess(settle, logger);
+  logger.info({ workers: env.WORKER_CONCURRENCY }, 'Settle processing process running');
+  stopOnSignals(() => settle.close());
+} else {
+  // Tells the admin-token CLI (and a second server) that this process owns the embedded database.
+  const pgliteLock = !env.DATABASE_URL && !env.PGLITE_DIR.startsWith('memory://') ? holdPgliteLock(env.PGLITE_DIR) : null;
+  let wakeHostSender: (() => void) | null = null;
+  const processingProcesses =
+    env.WORKER_PROCESSES > 0
+      ? createProcessingProcesses({
+          count: env.WORKER_PROCESSES,
+          // This module, not the script that imported it (`pnpm dev` imports it from dev.ts).
+          entry: fileURLToPath(import.meta.url),
+          execArgv: process.execArgv,
+          env: process.env,
+          nice: env.WORKER_NICE,
+          logger,
+          onOrderChanged: () => wakeHostSender?.(),
+        })
+      : undefined;
+  const settle = await createSettle(env, { logger, ...developmentOptions, ...(processingProcesses ? { processingProcesses } : {}) });
+  wakeHostSender = () => settle.deps.hostWebhooks?.wake();
+  if (!settle.deps.stripe) logger.warn('STRIPE_SECRET_KEY is not set: offline mode, checkout needs the Stripe simulator (pnpm dev starts it)');
+  const url = await settle.listen();
+  pgliteLock?.setUrl(url);
+  logger.info({ url, handler: env.HANDLER_MODE, workers: env.WORKER_CONCURRENCY, processingProcesses: env.WORKER_PROCESSES }, 'Settle API listening');
+  stopOnSignals(() => settle.close());
+}
+
+function stopOnSignals(close: () => Promise<void>) {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      close().then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
 }

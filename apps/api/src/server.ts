@@ -2,6 +2,7 @@ import fastifyCookie from '@fastify/cookie';
 import { createInboxWriter, migrationsApplied, pingDatabase } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AggregatorRegistry } from 'prom-client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { adminConsoleRoute, consoleDir } from './console/admin-console.route.js';
@@ -124,6 +125,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     if (inbox.stalledForMs() > stallMs) return reply.code(503).send({ ok: false, reason: 'webhook inserts are stalled' });
     const wedged = opts.progress?.oldest();
     if (wedged && wedged.ageMs > stallMs) return reply.code(503).send({ ok: false, reason: `${wedged.name} running for ${Math.round(wedged.ageMs / 1000)} s` });
+    const processing = deps.processingProcesses?.problem(stallMs);
+    if (processing) return reply.code(503).send({ ok: false, reason: processing });
     try {
       const probe = (async () => {
         await pingDatabase(deps.database.db);
@@ -140,7 +143,10 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    if (!deps.processingProcesses) return deps.metrics.registry.metrics();
+    // Processing runs in other processes: one scrape shows them and this one as one instance.
+    const [own, others] = await Promise.all([deps.metrics.registry.getMetricsAsJSON(), deps.processingProcesses.metrics()]);
+    return AggregatorRegistry.aggregate([own, ...others]).metrics();
   });
   return app;
 }

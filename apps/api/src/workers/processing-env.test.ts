@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { parseEnv } from '../env.js';
+
+describe('WORKER_PROCESSES', () => {
+  it('defaults to processing in the API process, at a lower priority when forked', () => {
+    const env = parseEnv({});
+    expect(env.WORKER_PROCESSES).toBe(0);
+    expect(env.WORKER_NICE).toBe(10);
+    expect(env.SETTLE_ROLE).toBe('api');
+  });
+
+  it('needs PostgreSQL: the embedded database belongs to one process', () => {
+    expect(() => parseEnv({ WORKER_PROCESSES: '1' })).toThrow(/WORKER_PROCESSES needs DATABASE_URL/);
+    expect(parseEnv({ WORKER_PROCESSES: '2', DATABASE_URL: 'postgres://u@127.0.0.1:5432/d' }).WORKER_PROCESSES).toBe(2);
+  });
+
+  it('refuses a priority outside nice 0–19 and a role that is not one', () => {
+    expect(() => parseEnv({ WORKER_NICE: '-5' })).toThrow(/WORKER_NICE/);
+    expect(() => parseEnv({ WORKER_NICE: '20' })).toThrow(/WORKER_NICE/);
+    expect(() => parseEnv({ SETTLE_ROLE: 'both' })).toThrow(/SETTLE_ROLE/);
+  });
+});

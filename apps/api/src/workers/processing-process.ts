@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+import type { Settle } from '../app.js';
+import { errorMessage } from '../lib/errors.js';
+import type { FromProcessing, ToProcessing } from './processing-processes.js';
+
+const HEARTBEAT_MS = 1_000;
+
+/**
+ * The processing side of `WORKER_PROCESSES`: this process was forked by an API process; it
+ * processes the events the API hands it (and claims due ones like any instance), reports that
+ * it is moving, and answers for its metrics. When the API goes away, it stops gracefully.
+ */
+export function serveApiProcess(settle: Settle, logger: Logger): void {
+  const send = (message: FromProcessing) => {
+    if (process.connected) process.send!(message, undefined, undefined, () => {});
+  };
+  process.on('message', (message: ToProcessing) => {
+    if (message.type === 'process') {
+      for (const id of message.eventIds) settle.worker.processNow(id);
+    } else if (message.type === 'metrics') {
+      settle.deps.metrics.registry.getMetricsAsJSON().then(
+        (metrics) => send({ type: 'metrics', requestId: message.requestId, metrics }),
+        (err) => logger.warn({ err: errorMessage(err) }, 'could not collect metrics for the API'),
+      );
+    }
+  });
+  const beat = () => send({ type: 'heartbeat', oldest: settle.progress.oldest() });
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  process.once('disconnect', () => {
+    clearInterval(timer);
+    logger.info('the API process is gone; stopping');
+    settle.close().finally(() => process.exit(0));
+  });
+}
