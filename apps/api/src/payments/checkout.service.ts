@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   findStripeCustomer,
   findSubscriptionCheckoutBlock,
+  enqueueOrderUpdated,
   insertOrder,
   insertTransition,
   lockEntitlementRow,
@@ -16,6 +17,7 @@ import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
 import { toOrderState } from './order.mapper.js';
 import type { Product } from './product-catalogue.js';
+import { readOrderDto } from './order-view.js';
 import { initialShadowState } from './shadow-state.js';
 import { applyOrderCommand, reportOrderChange } from './order-command.js';
 
@@ -80,6 +82,8 @@ export async function openOrder(
       order_id: orderId, from_status: null, to_status: 'pending', cause: 'system', event_id: null,
       actor: `user:${o.userId}`, reason: `checkout created (${handler} handler${shadow ? ', new handler in shadow' : ''})`, stripe_at: null,
     });
+    // The host hears of an order from its first status on, as of every later one.
+    await enqueueOrderUpdated(trx, await readOrderDto(trx, row));
   });
   return { orderId, handler, shadow };
 }
