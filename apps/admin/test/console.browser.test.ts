@@ -8,7 +8,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { journeyEvents } from '@settle/stripe-simulator';
+import { incidentJourneyEvents, journeyEvents } from '@settle/stripe-simulator';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLifecycle, seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
@@ -310,6 +310,43 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
     await page.getByRole('heading', { name: 'Subscription', exact: true }).waitFor();
     await page.getByText(/First invoice paid\. The plan follows the subscription/).waitFor();
     await screenshot('plan-order-detail');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('Needs attention names a duplicate payment and a subscription in review, says what to do, and links to them', { timeout: 120_000 }, async () => {
+    const t0 = Math.floor(Date.now() / 1000) - 3_600;
+    const paid = await seedOrder(api.db, { userId: 'user_console_charged_twice' });
+    const charged = incidentJourneyEvents('duplicate_payment', { orderId: paid.id, checkoutSessionId: paid.checkout_session_id!, amount: 995, currency: 'usd', startAt: t0 });
+    for (const e of charged.filter((x) => !x.type.startsWith('invoice.'))) expect((await send(api, e)).status).toBe(200);
+    const userId = 'user_console_review';
+    const plan = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const review = buildLifecycle('unknown_price', { orderId: plan.id, userId, suffix: 'console_review', t0: t0 - 90 * 86_400, checkoutSessionId: plan.checkout_session_id! });
+    for (const e of review.events) {
+      expect((await send(api, e)).status).toBe(200);
+      await waitForInbox(api.db);
+    }
+    await waitForInbox(api.db);
+
+    await page.goto(`${api.url}/admin/`);
+    await heading('Overview').waitFor();
+    await nav('Needs attention');
+    await heading('Needs attention').waitFor();
+    const operator = page.getByRole('region', { name: /Needs an operator/ });
+    const duplicateRow = operator.getByRole('row').filter({ hasText: 'Duplicate payment' });
+    await duplicateRow.getByRole('link', { name: `Order ${paid.id}` }).waitFor({ timeout: 30_000 });
+    await duplicateRow.getByText('refund the second payment by its PaymentIntent').waitFor();
+    const reviewRow = operator.getByRole('row').filter({ hasText: 'Subscription in review' });
+    await reviewRow.getByRole('link', { name: `Subscription ${review.subscriptionId}` }).waitFor();
+    expect(await reviewRow.textContent()).toMatch(/is not in the catalogue; plan hobby kept/);
+    await operator.getByText(/Duplicate payment \d+/).waitFor();
+    await operator.getByText(/Subscription in review \d+/).waitFor();
+    await screenshot('needs-attention-kinds');
+
+    await reviewRow.getByRole('link', { name: `Subscription ${review.subscriptionId}` }).click();
+    await heading(`Subscription ${review.subscriptionId}`).waitFor();
+    await page.goBack();
+    await duplicateRow.getByRole('link', { name: `Order ${paid.id}` }).click();
+    await heading(`Order ${paid.id.slice(0, 8)}…`).waitFor();
     expect(pageErrors).toEqual([]);
   });
 });
