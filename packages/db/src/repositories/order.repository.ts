@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Database, Db, Trx } from '../database.js';
 import type { NewOrder, NewOrderTransition, OrderRow, OrderUpdate } from '../tables/order.table.js';
 
@@ -142,12 +142,23 @@ function likeContains(s: string): string {
   return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-const searchText = sql<string>`order_search_text(id, user_id, customer_email, checkout_session_id, payment_intent_id, stripe_customer_id)`;
+/** The texts a search looks in, each trigram-indexed (migration `20261202030000_search_per_field`). */
+const SEARCH_FIELDS = {
+  user: sql<string>`lower(user_id)`,
+  email: sql<string>`lower(customer_email)`,
+  ids: sql<string>`order_ids_text(id, checkout_session_id, payment_intent_id, stripe_customer_id)`,
+};
+
+/** The fields a term can be part of. Ids never hold a space, and their text joins them with one. */
+function searchFields(s: string) {
+  return s.includes(' ') ? [SEARCH_FIELDS.user, SEARCH_FIELDS.email] : [SEARCH_FIELDS.user, SEARCH_FIELDS.email, SEARCH_FIELDS.ids];
+}
 
 /**
- * Rows a search walks newest first before it gives up and asks the trigram index. A fragment
+ * Rows a search walks newest first before it gives up and asks the trigram indexes. A fragment
  * in at least `limit / SEARCH_SCAN_ROWS` of the orders (about 1% for a page of 50) is answered
- * by the walk; a rarer one by the index, whose cost grows with the number of matches.
+ * by the walk, which stops at the page's last match; a rarer one by the indexes, whose cost
+ * grows with the number of matches.
  */
 export const SEARCH_SCAN_ROWS = 5_000;
 
@@ -155,12 +166,11 @@ export const SEARCH_SCAN_ROWS = 5_000;
 const RARE_RUN = 8;
 
 /**
- * The part of a search term the trigram index is asked for: its last `RARE_RUN` characters of
+ * The part of a search term the trigram indexes are asked for: the last `RARE_RUN` characters of
  * its longest alphanumeric run, if that run is long. Every Stripe id starts with `pi_`, `cs_`,
- * `cus_` and random ids share all their hex trigrams with a few percent of orders, so asking
- * for every trigram of a full id reads long posting lists; a few trigrams of the random part
- * find a handful of candidates, which the exact substring test then checks. `null`: use the
- * whole term.
+ * `cus_`, and random ids share each hex trigram with a few percent of orders, so asking for
+ * every trigram of a full id reads long posting lists; a few trigrams of the random part find a
+ * handful of candidates, which the exact test (`strpos`) then checks. `null`: the whole term.
  */
 export function searchCore(term: string): string | null {
   const longest = (term.match(/[a-z0-9]+/g) ?? []).reduce((a, b) => (b.length > a.length ? b : a), '');
@@ -172,8 +182,8 @@ export type AdminOrderFilter = {
   /** Unsettled orders whose last change is older than this. */
   stuckForMinutes?: number | undefined;
   /**
-   * Any part (case-insensitive) of an order id, Checkout Session, PaymentIntent, customer, user id
-   * or the buyer's e-mail (`order_search_text`): a walk of the newest orders or the trigram index.
+   * Any part (case-insensitive) of one of: the order id, Checkout Session, PaymentIntent, customer,
+   * user id, the buyer's e-mail. A term spanning two of them ("user_1 bob@") matches nothing.
    */
   search?: string | undefined;
   /** Products whose name matched the search (the catalogue lives outside the database). */
@@ -196,33 +206,38 @@ type AdminOrderRow = OrderRow & { cursor_at: string; incident_states: string[] }
 /**
  * The console's order list: newest first, keyset-paginated on (created_at, id).
  *
- * A search is answered in one of two ways, both exact (a substring test on `order_search_text`):
- * - a term that is no id: walk the newest `searchScanRows` orders (after the cursor, with the
- *   status filter) and keep the matches. If `limit` of them are in there, no older order can
- *   come before them, so they are the page. Otherwise, or when other filters make a walk
- *   costly, the query below.
- * - the query with the trigram index (`searchCore` for id-like terms), sorted by date.
+ * A search is answered in one of two ways, both exact:
+ * - a term that is not id-like (`searchCore`): walk the newest `searchScanRows` orders (after the
+ *   cursor, with the status filter) and keep the matches. If `limit` of them are in there, no
+ *   older order can come before them, so they are the page. Otherwise, or when other filters
+ *   make a walk costly, the next way.
+ * - every match through the trigram indexes, sorted by date. Its cost grows with the number of
+ *   matches: an id-like term many orders share (a company's mail domain) is the slow case.
  */
 export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<AdminOrderRow[]> {
   const s = f.search?.trim().toLowerCase();
-  const walkable = f.stuckForMinutes === undefined && !f.incident && f.missingInvoiceAfterMinutes === undefined;
-  if (s && walkable && searchCore(s) === null) {
+  if (!s) return listOrdersForAdminUnsearched(db, f);
+  // An id-like term is expected in few orders: a walk would read its whole cap for nothing.
+  if (searchCore(s) === null && f.stuckForMinutes === undefined && !f.incident && f.missingInvoiceAfterMinutes === undefined) {
     const newest = await walkNewestForSearch(db, f, s);
     if (newest.length >= f.limit) return newest;
   }
   return listOrdersForAdminByIndex(db, f, s);
 }
 
-function searchMatch(s: string, productIds: string[] | undefined, core: string | null) {
-  return (eb: ExpressionBuilder<Database, 'orders'>) => {
-    // strpos, not LIKE: the planner would hand a LIKE to the trigram index with all its trigrams.
-    const exact = eb(sql`strpos(${searchText}, ${s})`, '>', 0);
-    const text =
-      core === null
-        ? eb(searchText, 'like', likeContains(s))
-        : eb.and([eb(searchText, 'like', likeContains(core)), exact]);
-    return eb.or([text, ...(productIds?.length ? [eb('product_id', 'in', productIds)] : [])]);
-  };
+/** `s` in one of the fields, or the order's product matched: exact, and shaped for the indexes. */
+function searchMatch(s: string, productIds: string[] | undefined) {
+  const core = searchCore(s);
+  return (eb: ExpressionBuilder<Database, 'orders'>) =>
+    eb.or([
+      ...searchFields(s).map((field) =>
+        core === null
+          ? eb(field, 'like', likeContains(s))
+          : // strpos, not LIKE: the planner would hand a LIKE to the index with all its trigrams.
+            eb.and([eb(field, 'like', likeContains(core)), eb(sql`strpos(${field}, ${s})`, '>', 0)]),
+      ),
+      ...(productIds?.length ? [eb('product_id', 'in', productIds)] : []),
+    ]);
 }
 
 /** The newest `searchScanRows` orders after the cursor (with the status filter), those matching `s`. */
@@ -238,7 +253,7 @@ async function walkNewestForSearch(db: Db, f: AdminOrderFilter, s: string): Prom
     .select(incidentStates().as('incident_states'))
     .where((eb) =>
       eb.or([
-        eb(sql`strpos(${searchText}, ${s})`, '>', 0),
+        ...searchFields(s).map((field) => eb(sql`strpos(${field}, ${s})`, '>', 0)),
         ...(f.searchProductIds?.length ? [eb('product_id', 'in', f.searchProductIds)] : []),
       ]),
     )
@@ -248,26 +263,49 @@ async function walkNewestForSearch(db: Db, f: AdminOrderFilter, s: string): Prom
     .execute();
 }
 
-async function listOrdersForAdminByIndex(db: Db, f: AdminOrderFilter, s: string | undefined): Promise<AdminOrderRow[]> {
-  let q = db
-    .selectFrom('orders')
+/**
+ * Every match through the trigram indexes, then the newest. Materialized: otherwise the planner,
+ * guessing from statistics that thousands match, walks the date index instead and reads the
+ * whole table for a term only 20 orders hold (seconds at a million orders). The walk above has
+ * already answered the terms that are that common.
+ */
+async function listOrdersForAdminByIndex(db: Db, f: AdminOrderFilter, s: string): Promise<AdminOrderRow[]> {
+  const matches = adminFilters(db.selectFrom('orders').selectAll(), f).where(searchMatch(s, f.searchProductIds));
+  return db
+    .with((cte) => cte('matches').materialized(), () => matches)
+    .selectFrom('matches as orders')
     .selectAll()
     .select(cursorTime('created_at').as('cursor_at'))
-    .select(incidentStates().as('incident_states'));
+    .select(incidentStates().as('incident_states'))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .execute();
+}
+
+async function listOrdersForAdminUnsearched(db: Db, f: AdminOrderFilter): Promise<AdminOrderRow[]> {
+  return adminFilters(db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at')).select(incidentStates().as('incident_states')), f)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .execute();
+}
+
+/** The list's filters other than the search, and the cursor. */
+function adminFilters<O>(q: SelectQueryBuilder<Database, 'orders', O>, f: AdminOrderFilter): SelectQueryBuilder<Database, 'orders', O> {
   if (f.status) q = q.where('status', '=', f.status);
   if (f.stuckForMinutes !== undefined) {
     q = q
       .where('status', 'in', f.status ? [f.status] : [...STUCK_STATUSES])
       .where('updated_at', '<', sql<Date>`now() - ${`${f.stuckForMinutes} minutes`}::interval`);
   }
-  if (s) q = q.where(searchMatch(s, f.searchProductIds, searchCore(s)));
   if (f.incident === true) {
     q = q.where(sql<boolean>`exists (select 1 from stripe_events e where e.order_id = orders.id and e.state in ('failed', 'dead', 'unmatched'))`);
   }
   if (f.missingInvoiceAfterMinutes !== undefined) q = q.where(missingInvoice(f.missingInvoiceAfterMinutes));
   if (f.incident === 'duplicate_payment') q = q.where(sql<boolean>`exists (select 1 from duplicate_payments d where d.order_id = orders.id)`);
   if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
-  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+  return q;
 }
 
 export async function countOrdersByStatus(db: Db): Promise<Record<string, number>> {
