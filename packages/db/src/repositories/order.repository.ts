@@ -213,12 +213,16 @@ type AdminOrderRow = OrderRow & { cursor_at: string; incident_states: string[] }
  *   make a walk costly, the next way.
  * - every match through the trigram indexes, sorted by date. Its cost grows with the number of
  *   matches: an id-like term many orders share (a company's mail domain) is the slow case.
+ * With the stuck, incident or missing-invoice filters, one query, and the planner chooses.
  */
 export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<AdminOrderRow[]> {
   const s = f.search?.trim().toLowerCase();
-  if (!s) return listOrdersForAdminUnsearched(db, f);
+  if (!s) return listOrdersForAdminInOneQuery(db, f, undefined);
+  // These filters cannot be walked cheaply; with them the planner chooses, as it always has.
+  if (f.stuckForMinutes !== undefined || f.incident || f.missingInvoiceAfterMinutes !== undefined) return listOrdersForAdminInOneQuery(db, f, s);
   // An id-like term is expected in few orders: a walk would read its whole cap for nothing.
-  if (searchCore(s) === null && f.stuckForMinutes === undefined && !f.incident && f.missingInvoiceAfterMinutes === undefined) {
+  // A product's name may match most orders; the walk serves it quickly.
+  if (searchCore(s) === null || f.searchProductIds?.length) {
     const newest = await walkNewestForSearch(db, f, s);
     if (newest.length >= f.limit) return newest;
   }
@@ -283,12 +287,11 @@ async function listOrdersForAdminByIndex(db: Db, f: AdminOrderFilter, s: string)
     .execute();
 }
 
-async function listOrdersForAdminUnsearched(db: Db, f: AdminOrderFilter): Promise<AdminOrderRow[]> {
-  return adminFilters(db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at')).select(incidentStates().as('incident_states')), f)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(f.limit)
-    .execute();
+/** The list in one query: without a search, or with filters a walk cannot serve. */
+async function listOrdersForAdminInOneQuery(db: Db, f: AdminOrderFilter, s: string | undefined): Promise<AdminOrderRow[]> {
+  let q = adminFilters(db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at')).select(incidentStates().as('incident_states')), f);
+  if (s) q = q.where(searchMatch(s, f.searchProductIds));
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 
 /** The list's filters other than the search, and the cursor. */
