@@ -1,5 +1,4 @@
 import {
-  applyCreditDelta,
   insertGrantOnce,
   insertTransition,
   lockGrant,
@@ -14,7 +13,7 @@ import type { Decision, Effect, OrderState } from '@settle/payments-core';
 import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
 import { applyRefundEffect } from './refund-effects.js';
-import type { OrderUnitOfWork } from './order-unit-of-work.js';
+import { moveCredits, type OrderUnitOfWork } from './order-unit-of-work.js';
 
 export type DecisionSource = {
   cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
@@ -89,7 +88,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       if (!inserted) return;
       applied.granted += 1;
       if (grant.kind === 'credits') {
-        await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' }, unit?.hostMessages);
+        await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' }, unit);
       } else {
         await setPlan(trx, order.user_id, grant.plan, 'active', unit?.hostMessages);
       }
@@ -107,14 +106,14 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       const target = Math.min(grant.credits, effect.creditsRevoked);
       const delta = target - grant.credits_revoked;
       if (delta <= 0) return;
-      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit?.hostMessages);
+      await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit);
       await markGrantRevoked(trx, grant.id, target, target >= grant.credits);
       applied.revoked += 1;
       return;
     }
     case 'record_invoice': {
       const i = effect.invoice;
-      await upsertInvoice(trx, {
+      const invoice = {
         id: i.invoiceId,
         order_id: order.id,
         number: i.number,
@@ -128,14 +127,16 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         stripe_created: new Date(i.createdAt * 1000),
         finalized_at: fromSeconds(i.finalizedAt),
         paid_at: fromSeconds(i.paidAt),
-      });
+      };
+      if (unit) unit.recordInvoice(invoice);
+      else await upsertInvoice(trx, invoice);
       return;
     }
     case 'restore':
     case 'record_refund':
     case 'record_duplicate_payment':
     case 'record_duplicate_refund': {
-      const r = await applyRefundEffect(trx, order, effect, source.eventId, unit?.hostMessages);
+      const r = await applyRefundEffect(trx, order, effect, source.eventId, unit);
       applied.restored += r.restored;
       if (r.duplicatePayment) applied.duplicatePayments += 1;
       return;

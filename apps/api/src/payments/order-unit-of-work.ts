@@ -1,12 +1,18 @@
 import {
+  applyCreditDelta,
+  applyCreditDeltas,
+  entitlementsUpdatedDraft,
   findInvoicesForOrders,
   findSubscriptionForOrder,
   insertTransitions,
   isOrderId,
   lockOrdersByRefs,
   recordCustomerEmails,
+  upsertInvoices,
   writeHostMessages,
+  type CreditDelta,
   type HostMessageDraft,
+  type NewInvoice,
   type NewOrderTransition,
   type OrderKeys,
   type OrderLookup,
@@ -44,6 +50,13 @@ export type OrderUnitOfWork = {
   recordTransition(row: NewOrderTransition): void;
   /** The buyer's e-mail Checkout collected (first one wins), written by `flush`. */
   recordCustomerEmail(orderId: string, email: string): void;
+  /**
+   * A credit movement (`applyCreditDelta`), applied by `flush` in the order recorded; the host
+   * hears the entitlements as they are then. Nothing in a batch reads a balance before `flush`.
+   */
+  recordCreditDelta(entry: CreditDelta): void;
+  /** An invoice upsert (`upsertInvoice`), written by `flush` in the order recorded; nothing in a batch reads invoices before. */
+  recordInvoice(invoice: NewInvoice): void;
   /** Host messages (entitlements), written by `flush` in the order drafted. */
   readonly hostMessages: HostMessageDraft[];
   /** The order's status changed: the host hears it as it is at `flush` (`order.updated`). */
@@ -97,6 +110,8 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
   // Keys the up-front read asked for and found no order under: a later step of a lookup may go on.
   let known = new Set<Key>(steps.filter((k) => !heldKeys.has(k)));
   const transitions: NewOrderTransition[] = [];
+  const creditDeltas: CreditDelta[] = [];
+  const invoiceUpserts: NewInvoice[] = [];
   const hostMessages: HostMessageDraft[] = [];
   const updatedOrders = new Map<string, OrderRow>();
   const emails = new Map<string, string>();
@@ -150,12 +165,22 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
     recordCustomerEmail(orderId, email) {
       if (!emails.has(orderId)) emails.set(orderId, email);
     },
+    recordCreditDelta(entry) {
+      creditDeltas.push(entry);
+      hostMessages.push(entitlementsUpdatedDraft(entry.userId));
+    },
+    recordInvoice(invoice) {
+      invoiceUpserts.push(invoice);
+    },
     hostMessages,
     orderUpdated(row) {
       updatedOrders.set(row.id, row);
       hostMessages.push({ userId: row.user_id, type: 'order.updated', coalesceKey: `order:${row.id}`, data: null });
     },
     async flush(trx) {
+      // Invoices and balances first: the host messages below read them.
+      await upsertInvoices(trx, invoiceUpserts.splice(0));
+      await applyCreditDeltas(trx, creditDeltas.splice(0));
       await insertTransitions(trx, transitions.splice(0));
       await recordCustomerEmails(trx, [...emails].map(([orderId, email]) => ({ orderId, email })));
       emails.clear();
@@ -171,4 +196,10 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
       await writeHostMessages(trx, drafts);
     },
   };
+}
+
+/** A credit movement: buffered by a batch (applied at its flush, in order), else applied at once. */
+export async function moveCredits(trx: Trx, entry: CreditDelta, unit: OrderUnitOfWork | undefined): Promise<void> {
+  if (unit) unit.recordCreditDelta(entry);
+  else await applyCreditDelta(trx, entry);
 }

@@ -40,6 +40,21 @@ async function lockEntitlement(trx: Trx, userId: string): Promise<EntitlementRow
   return trx.selectFrom('entitlements').selectAll().where('user_id', '=', userId).forUpdate().executeTakeFirstOrThrow();
 }
 
+/** A balance and debt after a delta: a debit takes the balance to zero at most and the rest becomes debt; a credit repays debt first. */
+function moveCredits(from: { balance: number; debt: number }, delta: number): { balance: number; debt: number } {
+  let { balance, debt } = from;
+  if (delta >= 0) {
+    const repaid = Math.min(debt, delta);
+    debt -= repaid;
+    balance += delta - repaid;
+  } else {
+    const taken = Math.min(balance, -delta);
+    balance -= taken;
+    debt += -delta - taken;
+  }
+  return { balance, debt };
+}
+
 /**
  * Move a user's credit balance through the ledger. A debit larger than the balance takes the
  * balance to zero and records the rest as debt: never a silent negative balance. The host app is
@@ -52,17 +67,7 @@ export async function applyCreditDelta(
   outbox?: HostMessageDraft[],
 ): Promise<{ balance: number; debt: number }> {
   const current = await lockEntitlement(trx, entry.userId);
-  let balance = Number(current.credits);
-  let debt = Number(current.credit_debt);
-  if (entry.delta >= 0) {
-    const repaid = Math.min(debt, entry.delta);
-    debt -= repaid;
-    balance += entry.delta - repaid;
-  } else {
-    const taken = Math.min(balance, -entry.delta);
-    balance -= taken;
-    debt += -entry.delta - taken;
-  }
+  const { balance, debt } = moveCredits({ balance: Number(current.credits), debt: Number(current.credit_debt) }, entry.delta);
   const updated = await trx
     .updateTable('entitlements')
     .set({ credits: balance, credit_debt: debt, updated_at: sql`now()` })
@@ -82,6 +87,50 @@ export async function applyCreditDelta(
   if (outbox) outbox.push(entitlementsUpdatedDraft(entry.userId));
   else await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
+}
+
+/** A credit movement held back by a batch, for `applyCreditDeltas`. */
+export type CreditDelta = { userId: string; orderId: string | null; delta: number; reason: string };
+
+/**
+ * `applyCreditDelta` for many movements in four statements, with the same outcome as applying
+ * them one by one in the order given: the users' entitlement rows are created if missing and
+ * locked (in user order), each balance is moved in JavaScript, then the rows are updated and the
+ * ledger written together. The host is not told here: the batch drafts its own messages.
+ */
+export async function applyCreditDeltas(trx: Trx, entries: readonly CreditDelta[]): Promise<{ balance: number; debt: number }[]> {
+  if (entries.length === 0) return [];
+  const users = [...new Set(entries.map((e) => e.userId))].sort();
+  await trx
+    .insertInto('entitlements')
+    .values(users.map((user_id) => ({ user_id, plan: null, subscription_status: null, plan_period_end: null })))
+    .onConflict((oc) => oc.column('user_id').doNothing())
+    .execute();
+  const locked = await trx.selectFrom('entitlements').select(['user_id', 'credits', 'credit_debt']).where('user_id', 'in', users).orderBy('user_id').forUpdate().execute();
+  const now = new Map(locked.map((r) => [r.user_id, { balance: Number(r.credits), debt: Number(r.credit_debt) }]));
+  const after = entries.map((e) => {
+    const moved = moveCredits(now.get(e.userId)!, e.delta);
+    now.set(e.userId, moved);
+    return moved;
+  });
+  await sql`
+    update entitlements as e set credits = v.credits, credit_debt = v.debt, updated_at = now()
+    from (values ${sql.join([...now].map(([userId, m]) => sql`(${userId}, ${m.balance}::bigint, ${m.debt}::bigint)`))}) as v(user_id, credits, debt)
+    where e.user_id = v.user_id`.execute(trx);
+  await trx
+    .insertInto('credit_ledger')
+    .values(entries.map((e, i) => ({
+      user_id: e.userId,
+      order_id: e.orderId,
+      delta: e.delta,
+      reason: e.reason,
+      balance_after: after[i]!.balance,
+      debt_after: after[i]!.debt,
+      idempotency_key: null,
+      note: null,
+    })))
+    .execute();
+  return after;
 }
 
 export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null, outbox?: HostMessageDraft[]): Promise<void> {

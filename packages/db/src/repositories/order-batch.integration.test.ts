@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
-import { applyCreditDelta } from './grant.repository.js';
+import { applyCreditDelta, applyCreditDeltas } from './grant.repository.js';
 import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, writeHostMessages, type HostMessageDraft } from './host-outbox.repository.js';
+import { upsertInvoice, upsertInvoices } from './invoice.repository.js';
 import { insertOrder, lockOrdersByRefs, recordCustomerEmails } from './order.repository.js';
+import type { NewInvoice } from '../tables/invoice.table.js';
 
 describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kind) => {
   let t: TestDatabase;
@@ -77,5 +79,70 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     expect(after.map((d) => [Number(d.sequence), d.type])).toEqual([[1, 'entitlements.updated'], [2, 'order.updated'], [3, 'entitlements.updated']]);
     expect(after[2]!.payload.data).toMatchObject({ credits: 16 });
     expect(await t.db.transaction().execute((trx) => writeHostMessages(trx, []))).toBeUndefined();
+  });
+  it('applies a batch\'s credit movements as if one by one: balances, debt and ledger in the order given', async () => {
+    const ledgerOf = (userId: string) =>
+      t.db.selectFrom('credit_ledger').select(['delta', 'reason', 'balance_after', 'debt_after']).where('user_id', '=', userId).orderBy('id').execute();
+    await t.db.transaction().execute((trx) => applyCreditDelta(trx, { userId: 'u_set_old', orderId: null, delta: 4, reason: 'grant' }));
+    const after = await t.db.transaction().execute((trx) =>
+      applyCreditDeltas(trx, [
+        { userId: 'u_set_new', orderId: null, delta: 5, reason: 'grant' },
+        { userId: 'u_set_old', orderId: null, delta: -6, reason: 'refund' },
+        { userId: 'u_set_new', orderId: null, delta: -8, reason: 'refund' },
+        { userId: 'u_set_new', orderId: null, delta: 10, reason: 'grant' },
+        { userId: 'u_set_old', orderId: null, delta: 1, reason: 'restore' },
+      ]),
+    );
+    expect(after).toEqual([
+      { balance: 5, debt: 0 },
+      { balance: 0, debt: 2 },
+      { balance: 0, debt: 3 },
+      { balance: 7, debt: 0 },
+      { balance: 0, debt: 1 },
+    ]);
+    expect((await ledgerOf('u_set_new')).map((r) => [r.delta, r.reason, Number(r.balance_after), Number(r.debt_after)])).toEqual([
+      [5, 'grant', 5, 0],
+      [-8, 'refund', 0, 3],
+      [10, 'grant', 7, 0],
+    ]);
+    expect((await ledgerOf('u_set_old')).map((r) => [r.delta, Number(r.balance_after), Number(r.debt_after)])).toEqual([[4, 4, 0], [-6, 0, 2], [1, 0, 1]]);
+    const rows = await t.db.selectFrom('entitlements').select(['user_id', 'credits', 'credit_debt']).where('user_id', 'in', ['u_set_new', 'u_set_old']).orderBy('user_id').execute();
+    expect(rows.map((r) => [r.user_id, Number(r.credits), Number(r.credit_debt)])).toEqual([['u_set_new', 7, 0], ['u_set_old', 0, 1]]);
+    expect(await t.db.transaction().execute((trx) => applyCreditDeltas(trx, []))).toEqual([]);
+  });
+
+  it('upserts a batch\'s invoices as if one by one, the same invoice mentioned again included', async () => {
+    const invoice = (id: string, over: Partial<NewInvoice>): NewInvoice => ({
+      id,
+      order_id: null,
+      number: null,
+      status: 'open',
+      hosted_invoice_url: null,
+      invoice_pdf: null,
+      amount_due: 995,
+      amount_paid: 0,
+      currency: 'usd',
+      subscription_id: null,
+      stripe_created: new Date('2026-11-01T00:00:00Z'),
+      finalized_at: null,
+      paid_at: null,
+      ...over,
+    });
+    const steps = (id: string) => [
+      invoice(id, { number: 'N-1', finalized_at: new Date('2026-11-01T00:01:00Z') }),
+      invoice(id, { status: 'paid', amount_paid: 995, paid_at: new Date('2026-11-01T00:02:00Z'), hosted_invoice_url: 'https://pay/1' }),
+      invoice(id, { status: 'open', finalized_at: new Date('2026-11-01T00:03:00Z') }),
+    ];
+    await t.db.transaction().execute(async (trx) => {
+      for (const step of steps('in_one_by_one')) await upsertInvoice(trx, step);
+      await upsertInvoices(trx, [...steps('in_batched'), invoice('in_other', { amount_due: 5 })]);
+      await upsertInvoices(trx, []);
+    });
+    const rows = await t.db.selectFrom('invoices').selectAll().where('id', 'in', ['in_one_by_one', 'in_batched', 'in_other']).orderBy('id').execute();
+    const comparable = ({ id: _id, updated_at: _at, ...rest }: (typeof rows)[number]) => rest;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(comparable(byId.get('in_batched')!)).toEqual(comparable(byId.get('in_one_by_one')!));
+    expect(byId.get('in_batched')).toMatchObject({ status: 'paid', amount_paid: 995, number: 'N-1', hosted_invoice_url: 'https://pay/1' });
+    expect(byId.get('in_other')).toMatchObject({ amount_due: 5, status: 'open' });
   });
 });
