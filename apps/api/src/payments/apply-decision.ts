@@ -1,19 +1,9 @@
-import {
-  insertGrantOnce,
-  insertTransition,
-  lockGrant,
-  markGrantRevoked,
-  setPlan,
-  updateOrder,
-  upsertInvoice,
-  type OrderRow,
-  type Trx,
-} from '@settle/db';
+import { insertTransition, setPlan, upsertInvoice, type OrderRow, type Trx } from '@settle/db';
 import type { Decision, Effect, OrderState } from '@settle/payments-core';
 import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
 import { applyRefundEffect } from './refund-effects.js';
-import { moveCredits, type OrderUnitOfWork } from './order-unit-of-work.js';
+import { DIRECT_WRITES, moveCredits, type OrderUnitOfWork, type OrderWrites } from './order-unit-of-work.js';
 
 export type DecisionSource = {
   cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
@@ -48,14 +38,23 @@ export async function applyDecision(
   source: DecisionSource,
   unit?: OrderUnitOfWork,
 ): Promise<{ order: OrderRow; applied: AppliedEffects }> {
+  const writes = unit?.writesFor(row) ?? DIRECT_WRITES;
   const patch = orderPatch(before, decision.next);
-  const order = Object.keys(patch).length > 0 ? await updateOrder(trx, row.id, patch) : row;
+  const order = Object.keys(patch).length > 0 ? await writes.updateOrder(trx, row, patch) : row;
   const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0, restored: 0, duplicatePayments: 0 };
-  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied, unit);
+  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied, unit, writes);
   return { order, applied };
 }
 
-async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: DecisionSource, applied: AppliedEffects, unit: OrderUnitOfWork | undefined) {
+async function applyEffect(
+  trx: Trx,
+  order: OrderRow,
+  effect: Effect,
+  source: DecisionSource,
+  applied: AppliedEffects,
+  unit: OrderUnitOfWork | undefined,
+  writes: OrderWrites,
+) {
   switch (effect.type) {
     case 'audit': {
       const transition = {
@@ -76,7 +75,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
     }
     case 'grant': {
       const { grant } = effect;
-      const inserted = await insertGrantOnce(trx, {
+      const inserted = await writes.insertGrantOnce(trx, {
         order_id: order.id,
         user_id: order.user_id,
         kind: grant.kind,
@@ -95,11 +94,11 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       return;
     }
     case 'revoke': {
-      const grant = await lockGrant(trx, order.id, effect.grant.kind);
+      const grant = await writes.lockGrant(trx, order.id, effect.grant.kind);
       if (!grant || grant.revoked_at) return;
       if (effect.grant.kind === 'plan') {
         await setPlan(trx, order.user_id, null, 'canceled', unit?.hostMessages);
-        await markGrantRevoked(trx, grant.id, 0, true);
+        await writes.markGrantRevoked(trx, grant, 0, true);
         applied.revoked += 1;
         return;
       }
@@ -107,7 +106,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       const delta = target - grant.credits_revoked;
       if (delta <= 0) return;
       await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit);
-      await markGrantRevoked(trx, grant.id, target, target >= grant.credits);
+      await writes.markGrantRevoked(trx, grant, target, target >= grant.credits);
       applied.revoked += 1;
       return;
     }
@@ -136,7 +135,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
     case 'record_refund':
     case 'record_duplicate_payment':
     case 'record_duplicate_refund': {
-      const r = await applyRefundEffect(trx, order, effect, source.eventId, unit);
+      const r = await applyRefundEffect(trx, order, effect, source.eventId, writes, unit);
       applied.restored += r.restored;
       if (r.duplicatePayment) applied.duplicatePayments += 1;
       return;

@@ -17,6 +17,35 @@ export async function lockGrant(trx: Trx, orderId: string, kind: 'credits' | 'pl
   return trx.selectFrom('grants').selectAll().where('order_id', '=', orderId).where('kind', '=', kind).forUpdate().executeTakeFirst();
 }
 
+/** `lockGrant` for every grant of many orders, in one statement. */
+export async function lockGrantsOfOrders(trx: Trx, orderIds: readonly string[]): Promise<GrantRow[]> {
+  if (orderIds.length === 0) return [];
+  return trx.selectFrom('grants').selectAll().where('order_id', 'in', orderIds).orderBy('id').forUpdate().execute();
+}
+
+/**
+ * Insert grants in one statement, each unless its order already has one of its kind (the
+ * database's one-per-order-and-kind constraint); returns the ones that are new.
+ */
+export async function insertGrantsOnce(trx: Trx, grants: readonly NewGrant[]): Promise<GrantRow[]> {
+  if (grants.length === 0) return [];
+  return trx
+    .insertInto('grants')
+    .values([...grants])
+    .onConflict((oc) => oc.constraint('grants_order_kind_key').doNothing())
+    .returningAll()
+    .execute();
+}
+
+/** Write many grants' revocation state (`markGrantRevoked` / `markGrantRestored`) in one statement. */
+export async function updateGrantRevocations(trx: Trx, grants: readonly Pick<GrantRow, 'id' | 'credits_revoked' | 'revoked_at'>[]): Promise<void> {
+  if (grants.length === 0) return;
+  await sql`
+    update grants as g set credits_revoked = v.credits_revoked, revoked_at = v.revoked_at
+    from (values ${sql.join(grants.map((g) => sql`(${g.id}::bigint, ${g.credits_revoked}::int, ${g.revoked_at}::timestamptz)`))}) as v(id, credits_revoked, revoked_at)
+    where g.id = v.id`.execute(trx);
+}
+
 export async function markGrantRevoked(trx: Trx, grantId: number, creditsRevoked: number, fully: boolean): Promise<void> {
   await trx
     .updateTable('grants')

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
-import { applyCreditDelta, applyCreditDeltas } from './grant.repository.js';
+import { applyCreditDelta, applyCreditDeltas, insertGrantsOnce, lockGrantsOfOrders, updateGrantRevocations } from './grant.repository.js';
 import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, writeHostMessages, type HostMessageDraft } from './host-outbox.repository.js';
 import { upsertInvoice, upsertInvoices } from './invoice.repository.js';
-import { insertOrder, lockOrdersByRefs, recordCustomerEmails } from './order.repository.js';
+import { findOrder, insertOrder, lockOrdersByRefs, recordCustomerEmails, updateOrderRows } from './order.repository.js';
+import { listRefundsForOrders, upsertRefund } from './refund.repository.js';
 import type { NewInvoice } from '../tables/invoice.table.js';
 
 describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kind) => {
@@ -144,5 +145,78 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     expect(comparable(byId.get('in_batched')!)).toEqual(comparable(byId.get('in_one_by_one')!));
     expect(byId.get('in_batched')).toMatchObject({ status: 'paid', amount_paid: 995, number: 'N-1', hosted_invoice_url: 'https://pay/1' });
     expect(byId.get('in_other')).toMatchObject({ amount_due: 5, status: 'open' });
+  });
+  it('writes many orders\' decided columns in one statement and returns the rows as written', async () => {
+    const a = await order('u_rows', null);
+    const b = await order('u_rows', 'pi_rows_b');
+    const untouched = await order('u_rows', null);
+    const paidAt = new Date('2026-11-02T10:00:00Z');
+    const written = await t.db.transaction().execute((trx) =>
+      updateOrderRows(trx, [
+        { ...a, status: 'succeeded', payment_intent_id: 'pi_rows_a', status_stripe_at: paidAt, paid_at: paidAt },
+        { ...b, status: 'refunded', amount_refunded: 995, dispute_id: 'dp_1', dispute_status: 'lost', status_before_dispute: 'succeeded', review_reason: 'r', failure_reason: 'f' },
+      ]),
+    );
+    expect(written.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect(await findOrder(t.db, a.id)).toMatchObject({ status: 'succeeded', payment_intent_id: 'pi_rows_a', paid_at: paidAt, status_stripe_at: paidAt, checkout_session_id: a.checkout_session_id });
+    const rowB = await findOrder(t.db, b.id);
+    expect(rowB).toMatchObject({ status: 'refunded', dispute_id: 'dp_1', dispute_status: 'lost', status_before_dispute: 'succeeded', review_reason: 'r', failure_reason: 'f', paid_at: null });
+    expect(Number(rowB!.amount_refunded)).toBe(995);
+    expect(rowB!.updated_at.getTime()).toBeGreaterThan(b.updated_at.getTime());
+    expect(await findOrder(t.db, untouched.id)).toEqual(untouched);
+    expect(await t.db.transaction().execute((trx) => updateOrderRows(trx, []))).toEqual([]);
+  });
+
+  it('locks the grants of many orders, inserts grants once per order and kind, and writes revocations together', async () => {
+    const a = await order('u_grants', null);
+    const b = await order('u_grants', null);
+    const grant = (orderId: string, kind: 'credits' | 'plan') => ({
+      order_id: orderId, user_id: 'u_grants', kind, credits: kind === 'credits' ? 10 : 0, plan: kind === 'plan' ? 'pro' : null, event_id: 'evt_g', revoked_at: null,
+    });
+    const first = await t.db.transaction().execute((trx) => insertGrantsOnce(trx, [grant(a.id, 'credits')]));
+    expect(first.map((g) => [g.order_id, g.kind])).toEqual([[a.id, 'credits']]);
+    const revokedAt = new Date('2026-11-03T00:00:00Z');
+    const second = await t.db.transaction().execute((trx) =>
+      insertGrantsOnce(trx, [grant(a.id, 'credits'), grant(a.id, 'plan'), { ...grant(b.id, 'credits'), credits_revoked: 10, revoked_at: revokedAt }]),
+    );
+    expect(second.map((g) => [g.order_id, g.kind]).sort()).toEqual([[a.id, 'plan'], [b.id, 'credits']].sort());
+    expect(second.find((g) => g.order_id === b.id)).toMatchObject({ credits_revoked: 10, revoked_at: revokedAt });
+    const locked = await t.db.transaction().execute(async (trx) => {
+      const rows = await lockGrantsOfOrders(trx, [a.id, b.id]);
+      const aCredits = rows.find((g) => g.order_id === a.id && g.kind === 'credits')!;
+      const bCredits = rows.find((g) => g.order_id === b.id)!;
+      await updateGrantRevocations(trx, [
+        { id: aCredits.id, credits_revoked: 4, revoked_at: null },
+        { id: bCredits.id, credits_revoked: 0, revoked_at: null },
+      ]);
+      await updateGrantRevocations(trx, []);
+      return rows;
+    });
+    expect(locked.map((g) => [g.order_id, g.kind]).sort()).toEqual([[a.id, 'credits'], [a.id, 'plan'], [b.id, 'credits']].sort());
+    const after = await t.db.selectFrom('grants').select(['order_id', 'kind', 'credits_revoked', 'revoked_at']).where('order_id', 'in', [a.id, b.id]).execute();
+    expect(after.map((g) => [g.order_id, g.kind, g.credits_revoked, g.revoked_at]).sort()).toEqual(
+      [[a.id, 'credits', 4, null], [a.id, 'plan', 0, null], [b.id, 'credits', 0, null]].sort(),
+    );
+    expect(await t.db.transaction().execute((trx) => lockGrantsOfOrders(trx, []))).toEqual([]);
+    expect(await t.db.transaction().execute((trx) => insertGrantsOnce(trx, []))).toEqual([]);
+  });
+
+  it('lists the refunds of many orders in one read, oldest first, and returns a refund as upserted', async () => {
+    const a = await order('u_refunds', 'pi_refunds_a');
+    const b = await order('u_refunds', 'pi_refunds_b');
+    const none = await order('u_refunds', null);
+    const refund = (id: string, orderId: string, at: string) => ({
+      id, order_id: orderId, payment_intent_id: 'pi_refunds', amount: 100, currency: 'usd', status: 'pending' as const, reason: null, failure_reason: null, stripe_created: new Date(at), undone_at: null,
+    });
+    await t.db.transaction().execute(async (trx) => {
+      await upsertRefund(trx, refund('re_a2', a.id, '2026-11-02T00:00:00Z'));
+      await upsertRefund(trx, refund('re_a1', a.id, '2026-11-01T00:00:00Z'));
+      await upsertRefund(trx, refund('re_b1', b.id, '2026-11-01T00:00:00Z'));
+      const moved = await upsertRefund(trx, { ...refund('re_a1', a.id, '2026-11-01T00:00:00Z'), status: 'succeeded' });
+      expect(moved).toMatchObject({ id: 're_a1', status: 'succeeded' });
+    });
+    const lists = await listRefundsForOrders(t.db, [a.id, b.id, none.id]);
+    expect([...lists].map(([id, list]) => [id, list.map((r) => r.id)])).toEqual([[a.id, ['re_a1', 're_a2']], [b.id, ['re_b1']], [none.id, []]]);
+    expect(await listRefundsForOrders(t.db, [])).toEqual(new Map());
   });
 });
