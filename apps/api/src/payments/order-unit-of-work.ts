@@ -10,6 +10,7 @@ import {
   isOrderId,
   listRefundsForOrder,
   listRefundsForOrders,
+  lockEntitlements,
   lockGrant,
   lockGrantsOfOrders,
   lockOrdersByRefs,
@@ -340,9 +341,11 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
     writePending,
     async flush(trx) {
       await writePending(trx);
-      // Invoices and balances first: the host messages below read them.
+      // Invoices and balances first: the host messages below read them. The entitlement rows
+      // both need are locked once, in user order.
       await upsertInvoices(trx, invoiceUpserts.splice(0));
-      await applyCreditDeltas(trx, creditDeltas.splice(0));
+      const entitlements = await lockEntitlements(trx, [...creditDeltas, ...hostMessages].map((m) => m.userId));
+      await applyCreditDeltas(trx, creditDeltas.splice(0), entitlements);
       await insertTransitions(trx, transitions.splice(0));
       await recordCustomerEmails(trx, [...emails].map(([orderId, email]) => ({ orderId, email })));
       emails.clear();
@@ -355,7 +358,7 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
       }
       const drafts = hostMessages.splice(0).map((m) => (m.type === 'order.updated' ? { ...m, data: views.get(m.coalesceKey.slice('order:'.length)) ?? null } : m));
       updatedOrders.clear();
-      await writeHostMessages(trx, drafts);
+      await writeHostMessages(trx, drafts, entitlements);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { EntitlementRow, GrantRow, NewGrant } from '../tables/grant.table.js';
-import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, type HostMessageDraft } from './host-outbox.repository.js';
+import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, lockEntitlements, type HostMessageDraft } from './host-outbox.repository.js';
 
 /** Insert a grant unless the order already has one of its kind; returns it only when new. */
 export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantRow | undefined> {
@@ -126,26 +126,29 @@ export type CreditDelta = { userId: string; orderId: string | null; delta: numbe
  * them one by one in the order given: the users' entitlement rows are created if missing and
  * locked (in user order), each balance is moved in JavaScript, then the rows are updated and the
  * ledger written together. The host is not told here: the batch drafts its own messages.
+ * `locked`: the users' rows as the transaction has locked them (`lockEntitlements`), which saves
+ * locking them again; it is brought up to date with the new balances.
  */
-export async function applyCreditDeltas(trx: Trx, entries: readonly CreditDelta[]): Promise<{ balance: number; debt: number }[]> {
+export async function applyCreditDeltas(
+  trx: Trx,
+  entries: readonly CreditDelta[],
+  locked?: Map<string, EntitlementRow>,
+): Promise<{ balance: number; debt: number }[]> {
   if (entries.length === 0) return [];
-  const users = [...new Set(entries.map((e) => e.userId))].sort();
-  await trx
-    .insertInto('entitlements')
-    .values(users.map((user_id) => ({ user_id, plan: null, subscription_status: null, plan_period_end: null })))
-    .onConflict((oc) => oc.column('user_id').doNothing())
-    .execute();
-  const locked = await trx.selectFrom('entitlements').select(['user_id', 'credits', 'credit_debt']).where('user_id', 'in', users).orderBy('user_id').forUpdate().execute();
-  const now = new Map(locked.map((r) => [r.user_id, { balance: Number(r.credits), debt: Number(r.credit_debt) }]));
+  const users = [...new Set(entries.map((e) => e.userId))];
+  const held = locked && users.every((u) => locked.has(u)) ? locked : await lockEntitlements(trx, users);
+  const now = new Map(users.map((u) => [u, { balance: Number(held.get(u)!.credits), debt: Number(held.get(u)!.credit_debt) }]));
   const after = entries.map((e) => {
     const moved = moveCredits(now.get(e.userId)!, e.delta);
     now.set(e.userId, moved);
     return moved;
   });
-  await sql`
+  const updated = await sql<EntitlementRow>`
     update entitlements as e set credits = v.credits, credit_debt = v.debt, updated_at = now()
     from (values ${sql.join([...now].map(([userId, m]) => sql`(${userId}, ${m.balance}::bigint, ${m.debt}::bigint)`))}) as v(user_id, credits, debt)
-    where e.user_id = v.user_id`.execute(trx);
+    where e.user_id = v.user_id
+    returning e.*`.execute(trx);
+  if (locked) for (const row of updated.rows) locked.set(row.user_id, row);
   await trx
     .insertInto('credit_ledger')
     .values(entries.map((e, i) => ({

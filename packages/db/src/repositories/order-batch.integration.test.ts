@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
 import { applyCreditDelta, applyCreditDeltas, insertGrantsOnce, lockGrantsOfOrders, updateGrantRevocations } from './grant.repository.js';
-import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, writeHostMessages, type HostMessageDraft } from './host-outbox.repository.js';
+import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, lockEntitlements, writeHostMessages, type HostMessageDraft } from './host-outbox.repository.js';
 import { upsertInvoice, upsertInvoices } from './invoice.repository.js';
 import { findOrder, insertOrder, lockOrdersByRefs, recordCustomerEmails, updateOrderRows } from './order.repository.js';
 import { listRefundsForOrders, upsertRefund } from './refund.repository.js';
@@ -218,5 +218,20 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     const lists = await listRefundsForOrders(t.db, [a.id, b.id, none.id]);
     expect([...lists].map(([id, list]) => [id, list.map((r) => r.id)])).toEqual([[a.id, ['re_a1', 're_a2']], [b.id, ['re_b1']], [none.id, []]]);
     expect(await listRefundsForOrders(t.db, [])).toEqual(new Map());
+  });
+  it('locks entitlement rows once for a batch\'s credit movements and host messages, which then tell the moved balances', async () => {
+    await t.db.transaction().execute((trx) => applyCreditDelta(trx, { userId: 'u_lock_once_a', orderId: null, delta: 3, reason: 'grant' }));
+    await t.db.transaction().execute(async (trx) => {
+      const locked = await lockEntitlements(trx, ['u_lock_once_b', 'u_lock_once_a', 'u_lock_once_b']);
+      expect([...locked.keys()]).toEqual(['u_lock_once_a', 'u_lock_once_b']);
+      expect(Number(locked.get('u_lock_once_a')!.credits)).toBe(3);
+      await applyCreditDeltas(trx, [{ userId: 'u_lock_once_a', orderId: null, delta: 2, reason: 'grant' }], locked);
+      expect(Number(locked.get('u_lock_once_a')!.credits)).toBe(5);
+      await writeHostMessages(trx, [entitlementsUpdatedDraft('u_lock_once_a'), entitlementsUpdatedDraft('u_lock_once_b'), entitlementsUpdatedDraft('u_lock_once_c')], locked);
+    });
+    expect((await deliveriesOf('u_lock_once_a')).map((d) => d.payload.data)).toEqual([expect.objectContaining({ credits: 3 }), expect.objectContaining({ credits: 5 })]);
+    expect((await deliveriesOf('u_lock_once_b')).map((d) => d.payload.data)).toEqual([expect.objectContaining({ credits: 0 })]);
+    expect((await deliveriesOf('u_lock_once_c')).map((d) => Number(d.sequence))).toEqual([1]);
+    expect(await t.db.transaction().execute((trx) => lockEntitlements(trx, []))).toEqual(new Map());
   });
 });
