@@ -256,7 +256,9 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
   };
 
   const writePending = async (trx: Trx) => {
-    for (const row of await updateOrderRows(trx, [...pendingRows.values()])) {
+    // A buyer's e-mail for an order written here goes with its row.
+    for (const row of await updateOrderRows(trx, [...pendingRows.values()], emails)) {
+      emails.delete(row.id);
       // The buyer's e-mail may still be buffered (`recordCustomerEmail`): the held row keeps it.
       const held = rows.get(row.id);
       if (held) rows.set(row.id, { ...row, customer_email: held.customer_email ?? row.customer_email ?? null });

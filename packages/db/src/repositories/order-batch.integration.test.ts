@@ -155,14 +155,19 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
       updateOrderRows(trx, [
         { ...a, status: 'succeeded', payment_intent_id: 'pi_rows_a', status_stripe_at: paidAt, paid_at: paidAt },
         { ...b, status: 'refunded', amount_refunded: 995, dispute_id: 'dp_1', dispute_status: 'lost', status_before_dispute: 'succeeded', review_reason: 'r', failure_reason: 'f' },
-      ]),
+      ], new Map([[a.id, 'buyer@example.com'], [untouched.id, 'not-written@example.com']])),
     );
+    // A recorded e-mail stays (the first one wins).
+    const writtenA = written.find((r) => r.id === a.id)!;
+    expect(writtenA).toMatchObject({ customer_email: 'buyer@example.com', payment_intent_id: 'pi_rows_a' });
+    await t.db.transaction().execute((trx) => updateOrderRows(trx, [writtenA], new Map([[a.id, 'later@example.com']])));
     expect(written.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
-    expect(await findOrder(t.db, a.id)).toMatchObject({ status: 'succeeded', payment_intent_id: 'pi_rows_a', paid_at: paidAt, status_stripe_at: paidAt, checkout_session_id: a.checkout_session_id });
+    expect(await findOrder(t.db, a.id)).toMatchObject({ status: 'succeeded', payment_intent_id: 'pi_rows_a', paid_at: paidAt, status_stripe_at: paidAt, checkout_session_id: a.checkout_session_id, customer_email: 'buyer@example.com' });
     const rowB = await findOrder(t.db, b.id);
     expect(rowB).toMatchObject({ status: 'refunded', dispute_id: 'dp_1', dispute_status: 'lost', status_before_dispute: 'succeeded', review_reason: 'r', failure_reason: 'f', paid_at: null });
     expect(Number(rowB!.amount_refunded)).toBe(995);
     expect(rowB!.updated_at.getTime()).toBeGreaterThan(b.updated_at.getTime());
+    expect(rowB!.customer_email).toBeNull();
     expect(await findOrder(t.db, untouched.id)).toEqual(untouched);
     expect(await t.db.transaction().execute((trx) => updateOrderRows(trx, []))).toEqual([]);
   });
