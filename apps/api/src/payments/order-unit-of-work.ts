@@ -80,15 +80,18 @@ const isFollowed = (row: OrderRow) => row.mode === 'payment' && row.shadow_state
 
 /**
  * A batch's shared work around the one order use case (`applyOrderCommand`): the orders its
- * events name, read and locked together up front, and the audit rows and host messages its
- * decisions write, written together before the batch settles its events. Decisions stay where they are; only the
- * reads and writes are pooled.
+ * events name, read and locked together up front, with their grants and refunds read together
+ * when first needed; and what its decisions write (order rows, grants, credit movements,
+ * invoices, audit rows, e-mails, host messages), written with one statement of each kind before
+ * the batch settles its events. Decisions stay where they are; only the reads and writes are pooled.
  *
  * Invariants: every row held is locked by the batch's transaction and is the row as that
- * transaction last wrote it (a command that changes a row in a way the cache cannot follow,
- * e.g. a subscription's or a shadow copy's, makes the row be forgotten and read again), and
- * buffered writes are flushed before the transaction commits (`flush`). A miss is never an
- * answer: the database is asked.
+ * transaction last wrote it, buffered writes included (a command that changes a row in a way the
+ * cache cannot follow, e.g. a subscription's or a shadow copy's, makes the row be forgotten and
+ * read again); buffered order rows and grants are written (`writePending`) before the database
+ * is asked anything they could change; everything buffered is written before the transaction
+ * commits (`flush`), and a write that fails there fails the batch, which is then run again
+ * event by event without a unit of work. A miss is never an answer: the database is asked.
  */
 export type OrderUnitOfWork = {
   /** The locked row `lockOrderByRef` would find, when the batch holds it; undefined: ask the database. */
