@@ -1,20 +1,9 @@
-import {
-  applyCreditDelta,
-  insertGrantOnce,
-  insertTransition,
-  lockGrant,
-  markGrantRevoked,
-  setPlan,
-  updateOrder,
-  upsertInvoice,
-  type OrderRow,
-  type Trx,
-} from '@settle/db';
+import { insertTransition, setPlan, upsertInvoice, type OrderRow, type Trx } from '@settle/db';
 import type { Decision, Effect, OrderState } from '@settle/payments-core';
 import { fromSeconds } from '../lib/epoch-seconds.js';
 import { orderPatch } from './order.mapper.js';
 import { applyRefundEffect } from './refund-effects.js';
-import type { OrderUnitOfWork } from './order-unit-of-work.js';
+import { DIRECT_WRITES, moveCredits, type OrderUnitOfWork, type OrderWrites } from './order-unit-of-work.js';
 
 export type DecisionSource = {
   cause: 'stripe_event' | 'admin' | 'reconciler' | 'system';
@@ -49,14 +38,23 @@ export async function applyDecision(
   source: DecisionSource,
   unit?: OrderUnitOfWork,
 ): Promise<{ order: OrderRow; applied: AppliedEffects }> {
+  const writes = unit?.writesFor(row) ?? DIRECT_WRITES;
   const patch = orderPatch(before, decision.next);
-  const order = Object.keys(patch).length > 0 ? await updateOrder(trx, row.id, patch) : row;
+  const order = Object.keys(patch).length > 0 ? await writes.updateOrder(trx, row, patch) : row;
   const applied: AppliedEffects = { transitions: [], granted: 0, revoked: 0, restored: 0, duplicatePayments: 0 };
-  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied, unit);
+  for (const effect of decision.effects) await applyEffect(trx, order, effect, source, applied, unit, writes);
   return { order, applied };
 }
 
-async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: DecisionSource, applied: AppliedEffects, unit: OrderUnitOfWork | undefined) {
+async function applyEffect(
+  trx: Trx,
+  order: OrderRow,
+  effect: Effect,
+  source: DecisionSource,
+  applied: AppliedEffects,
+  unit: OrderUnitOfWork | undefined,
+  writes: OrderWrites,
+) {
   switch (effect.type) {
     case 'audit': {
       const transition = {
@@ -77,7 +75,7 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
     }
     case 'grant': {
       const { grant } = effect;
-      const inserted = await insertGrantOnce(trx, {
+      const inserted = await writes.insertGrantOnce(trx, {
         order_id: order.id,
         user_id: order.user_id,
         kind: grant.kind,
@@ -89,32 +87,32 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
       if (!inserted) return;
       applied.granted += 1;
       if (grant.kind === 'credits') {
-        await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' }, unit?.hostMessages);
+        await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: grant.credits, reason: 'grant' }, unit);
       } else {
         await setPlan(trx, order.user_id, grant.plan, 'active', unit?.hostMessages);
       }
       return;
     }
     case 'revoke': {
-      const grant = await lockGrant(trx, order.id, effect.grant.kind);
+      const grant = await writes.lockGrant(trx, order.id, effect.grant.kind);
       if (!grant || grant.revoked_at) return;
       if (effect.grant.kind === 'plan') {
         await setPlan(trx, order.user_id, null, 'canceled', unit?.hostMessages);
-        await markGrantRevoked(trx, grant.id, 0, true);
+        await writes.markGrantRevoked(trx, grant, 0, true);
         applied.revoked += 1;
         return;
       }
       const target = Math.min(grant.credits, effect.creditsRevoked);
       const delta = target - grant.credits_revoked;
       if (delta <= 0) return;
-      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit?.hostMessages);
-      await markGrantRevoked(trx, grant.id, target, target >= grant.credits);
+      await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: -delta, reason: effect.reason }, unit);
+      await writes.markGrantRevoked(trx, grant, target, target >= grant.credits);
       applied.revoked += 1;
       return;
     }
     case 'record_invoice': {
       const i = effect.invoice;
-      await upsertInvoice(trx, {
+      const invoice = {
         id: i.invoiceId,
         order_id: order.id,
         number: i.number,
@@ -128,14 +126,16 @@ async function applyEffect(trx: Trx, order: OrderRow, effect: Effect, source: De
         stripe_created: new Date(i.createdAt * 1000),
         finalized_at: fromSeconds(i.finalizedAt),
         paid_at: fromSeconds(i.paidAt),
-      });
+      };
+      if (unit) unit.recordInvoice(invoice);
+      else await upsertInvoice(trx, invoice);
       return;
     }
     case 'restore':
     case 'record_refund':
     case 'record_duplicate_payment':
     case 'record_duplicate_refund': {
-      const r = await applyRefundEffect(trx, order, effect, source.eventId, unit?.hostMessages);
+      const r = await applyRefundEffect(trx, order, effect, source.eventId, writes, unit);
       applied.restored += r.restored;
       if (r.duplicatePayment) applied.duplicatePayments += 1;
       return;

@@ -53,6 +53,7 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
   const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
   if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
   if (resolved.kind === 'reconcile') {
+    await unit?.writePending(trx);
     const orderId = await orderIdOfStripeObject((id) => findOrderIdByStripeObject(trx, id), deps.stripe ?? null, resolved.object);
     // An object of someone else's in the same Stripe account: nothing of Settle's to reconcile.
     return orderId && (await findOrder(trx, orderId)) ? { kind: 'reconcile', orderId } : { kind: 'ignored' };
@@ -80,6 +81,7 @@ export async function processStripeEvent(trx: Trx, eventId: string, payload: unk
   }
   if (result.status === 'no_order') {
     if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
+    await unit?.writePending(trx);
     const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId);
     if (disposition === 'ignore') return { kind: 'ignored' };
     return { kind: 'no_order', error: `no order matches ${JSON.stringify({ ...mapped.ref, ...subscriptionRefOf(mapped.command) })}` };

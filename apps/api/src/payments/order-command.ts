@@ -1,4 +1,4 @@
-import { listRefundsForOrder, lockOrder, lockOrderByRef, lockOrderOfDuplicatePayment, lockOrderOfSubscriptionRef, type OrderRow, type Trx } from '@settle/db';
+import { lockOrder, lockOrderByRef, lockOrderOfDuplicatePayment, lockOrderOfSubscriptionRef, type OrderRow, type Trx } from '@settle/db';
 import {
   decide,
   decideOverride,
@@ -22,7 +22,7 @@ import { applyDecision, type AppliedEffects, type DecisionSource } from './apply
 import { toOrderState } from './order.mapper.js';
 import { productOfOrder, type Product, type ProductCatalogue } from './product-catalogue.js';
 import { afterOrderDecision } from './order-followups.js';
-import type { OrderUnitOfWork } from './order-unit-of-work.js';
+import { DIRECT_WRITES, type OrderUnitOfWork } from './order-unit-of-work.js';
 import { readShadowState } from './shadow-state.js';
 import { applySubscriptionCommand, isSubscriptionOnly } from './subscription-lifecycle.js';
 
@@ -100,16 +100,25 @@ export async function applyOrderCommand(
   source: DecisionSource,
 ): Promise<OrderCommandResult> {
   const { unit } = context;
-  const row = (unit && 'ref' in target ? unit.find(target.ref) : undefined) ?? (await lockTarget(trx, target));
+  let row = unit && 'ref' in target ? unit.find(target.ref) : undefined;
+  if (!row) {
+    // The database is asked: it must hold what the batch has buffered.
+    await unit?.writePending(trx);
+    row = await lockTarget(trx, target);
+  }
   if (!row) return { status: 'no_order' };
   const product = productOfOrder(context.catalogue, row);
   if (command.kind === 'stripe' && isSubscriptionOnly(command.command, row)) {
+    await unit?.writePending(trx);
     unit?.forget(row.id);
     return changeSubscription(trx, row, product, command.command, context, source);
   }
+  const writes = unit?.writesFor(row) ?? DIRECT_WRITES;
+  // An order the batch does not follow is read and written at once, by code that asks the database.
+  if (unit && writes === DIRECT_WRITES) await unit.writePending(trx);
   // Refund commands are decided against the order's refund records (what was undone, and when).
   const refunds = command.kind === 'stripe' && (command.command.type === 'refund_changed' || command.command.type === 'charge_refunded')
-    ? await listRefundsForOrder(trx, row.id)
+    ? await writes.listRefunds(trx, row.id)
     : [];
   const before = toOrderState(row, refunds);
   const ctx = { at: context.at, grant: context.catalogue.grantFor(product, row.quantity) };

@@ -1,16 +1,6 @@
-import {
-  applyCreditDelta,
-  insertDuplicatePayment,
-  lockGrant,
-  markGrantRestored,
-  recordDuplicateRefund,
-  setPlan,
-  upsertRefund,
-  type HostMessageDraft,
-  type OrderRow,
-  type Trx,
-} from '@settle/db';
+import { insertDuplicatePayment, recordDuplicateRefund, setPlan, type OrderRow, type Trx } from '@settle/db';
 import type { Effect } from '@settle/payments-core';
+import { moveCredits, type OrderUnitOfWork, type OrderWrites } from './order-unit-of-work.js';
 
 type RefundEffect = Extract<Effect, { type: 'restore' | 'record_refund' | 'record_duplicate_payment' | 'record_duplicate_refund' }>;
 
@@ -26,29 +16,31 @@ export async function applyRefundEffect(
   order: OrderRow,
   effect: RefundEffect,
   eventId: string | null,
-  /** A batch's host messages, written together before its commit; none: written at once. */
-  outbox?: HostMessageDraft[],
+  /** Where the order's grants and refunds are read and written (see `OrderWrites`). */
+  writes: OrderWrites,
+  /** A batch's pooled writes (credit movements, host messages), written before its commit; none: written at once. */
+  unit?: OrderUnitOfWork,
 ): Promise<{ restored: number; duplicatePayment: boolean }> {
   switch (effect.type) {
     case 'restore': {
-      const grant = await lockGrant(trx, order.id, effect.grant.kind);
+      const grant = await writes.lockGrant(trx, order.id, effect.grant.kind);
       if (!grant) return { restored: 0, duplicatePayment: false };
       if (effect.grant.kind === 'plan') {
         if (!grant.revoked_at) return { restored: 0, duplicatePayment: false };
-        await setPlan(trx, order.user_id, effect.grant.plan, 'active', outbox);
-        await markGrantRestored(trx, grant.id, 0);
+        await setPlan(trx, order.user_id, effect.grant.plan, 'active', unit?.hostMessages);
+        await writes.markGrantRestored(trx, grant, 0);
         return { restored: 1, duplicatePayment: false };
       }
       const target = Math.max(0, Math.min(grant.credits, effect.creditsRevoked));
       const giveBack = grant.credits_revoked - target;
       if (giveBack <= 0) return { restored: 0, duplicatePayment: false };
-      await applyCreditDelta(trx, { userId: order.user_id, orderId: order.id, delta: giveBack, reason: effect.reason }, outbox);
-      await markGrantRestored(trx, grant.id, target);
+      await moveCredits(trx, { userId: order.user_id, orderId: order.id, delta: giveBack, reason: effect.reason }, unit);
+      await writes.markGrantRestored(trx, grant, target);
       return { restored: 1, duplicatePayment: false };
     }
     case 'record_refund': {
       const r = effect.refund;
-      await upsertRefund(trx, {
+      await writes.upsertRefund(trx, {
         id: r.refundId,
         order_id: order.id,
         payment_intent_id: r.paymentIntentId,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
 import type { EntitlementRow, GrantRow, NewGrant } from '../tables/grant.table.js';
-import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, type HostMessageDraft } from './host-outbox.repository.js';
+import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, lockEntitlements, type HostMessageDraft } from './host-outbox.repository.js';
 
 /** Insert a grant unless the order already has one of its kind; returns it only when new. */
 export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantRow | undefined> {
@@ -15,6 +15,35 @@ export async function insertGrantOnce(trx: Trx, grant: NewGrant): Promise<GrantR
 
 export async function lockGrant(trx: Trx, orderId: string, kind: 'credits' | 'plan'): Promise<GrantRow | undefined> {
   return trx.selectFrom('grants').selectAll().where('order_id', '=', orderId).where('kind', '=', kind).forUpdate().executeTakeFirst();
+}
+
+/** `lockGrant` for every grant of many orders, in one statement. */
+export async function lockGrantsOfOrders(trx: Trx, orderIds: readonly string[]): Promise<GrantRow[]> {
+  if (orderIds.length === 0) return [];
+  return trx.selectFrom('grants').selectAll().where('order_id', 'in', orderIds).orderBy('id').forUpdate().execute();
+}
+
+/**
+ * Insert grants in one statement, each unless its order already has one of its kind (the
+ * database's one-per-order-and-kind constraint); returns the ones that are new.
+ */
+export async function insertGrantsOnce(trx: Trx, grants: readonly NewGrant[]): Promise<GrantRow[]> {
+  if (grants.length === 0) return [];
+  return trx
+    .insertInto('grants')
+    .values([...grants])
+    .onConflict((oc) => oc.constraint('grants_order_kind_key').doNothing())
+    .returningAll()
+    .execute();
+}
+
+/** Write many grants' revocation state (`markGrantRevoked` / `markGrantRestored`) in one statement. */
+export async function updateGrantRevocations(trx: Trx, grants: readonly Pick<GrantRow, 'id' | 'credits_revoked' | 'revoked_at'>[]): Promise<void> {
+  if (grants.length === 0) return;
+  await sql`
+    update grants as g set credits_revoked = v.credits_revoked, revoked_at = v.revoked_at
+    from (values ${sql.join(grants.map((g) => sql`(${g.id}::bigint, ${g.credits_revoked}::int, ${g.revoked_at}::timestamptz)`))}) as v(id, credits_revoked, revoked_at)
+    where g.id = v.id`.execute(trx);
 }
 
 export async function markGrantRevoked(trx: Trx, grantId: number, creditsRevoked: number, fully: boolean): Promise<void> {
@@ -40,6 +69,21 @@ async function lockEntitlement(trx: Trx, userId: string): Promise<EntitlementRow
   return trx.selectFrom('entitlements').selectAll().where('user_id', '=', userId).forUpdate().executeTakeFirstOrThrow();
 }
 
+/** A balance and debt after a delta: a debit takes the balance to zero at most and the rest becomes debt; a credit repays debt first. */
+function moveCredits(from: { balance: number; debt: number }, delta: number): { balance: number; debt: number } {
+  let { balance, debt } = from;
+  if (delta >= 0) {
+    const repaid = Math.min(debt, delta);
+    debt -= repaid;
+    balance += delta - repaid;
+  } else {
+    const taken = Math.min(balance, -delta);
+    balance -= taken;
+    debt += -delta - taken;
+  }
+  return { balance, debt };
+}
+
 /**
  * Move a user's credit balance through the ledger. A debit larger than the balance takes the
  * balance to zero and records the rest as debt: never a silent negative balance. The host app is
@@ -52,17 +96,7 @@ export async function applyCreditDelta(
   outbox?: HostMessageDraft[],
 ): Promise<{ balance: number; debt: number }> {
   const current = await lockEntitlement(trx, entry.userId);
-  let balance = Number(current.credits);
-  let debt = Number(current.credit_debt);
-  if (entry.delta >= 0) {
-    const repaid = Math.min(debt, entry.delta);
-    debt -= repaid;
-    balance += entry.delta - repaid;
-  } else {
-    const taken = Math.min(balance, -entry.delta);
-    balance -= taken;
-    debt += -entry.delta - taken;
-  }
+  const { balance, debt } = moveCredits({ balance: Number(current.credits), debt: Number(current.credit_debt) }, entry.delta);
   const updated = await trx
     .updateTable('entitlements')
     .set({ credits: balance, credit_debt: debt, updated_at: sql`now()` })
@@ -82,6 +116,53 @@ export async function applyCreditDelta(
   if (outbox) outbox.push(entitlementsUpdatedDraft(entry.userId));
   else await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
+}
+
+/** A credit movement held back by a batch, for `applyCreditDeltas`. */
+export type CreditDelta = { userId: string; orderId: string | null; delta: number; reason: string };
+
+/**
+ * `applyCreditDelta` for many movements in four statements, with the same outcome as applying
+ * them one by one in the order given: the users' entitlement rows are created if missing and
+ * locked (in user order), each balance is moved in JavaScript, then the rows are updated and the
+ * ledger written together. The host is not told here: the batch drafts its own messages.
+ * `locked`: the users' rows as the transaction has locked them (`lockEntitlements`), which saves
+ * locking them again; it is brought up to date with the new balances.
+ */
+export async function applyCreditDeltas(
+  trx: Trx,
+  entries: readonly CreditDelta[],
+  locked?: Map<string, EntitlementRow>,
+): Promise<{ balance: number; debt: number }[]> {
+  if (entries.length === 0) return [];
+  const users = [...new Set(entries.map((e) => e.userId))];
+  const held = locked && users.every((u) => locked.has(u)) ? locked : await lockEntitlements(trx, users);
+  const now = new Map(users.map((u) => [u, { balance: Number(held.get(u)!.credits), debt: Number(held.get(u)!.credit_debt) }]));
+  const after = entries.map((e) => {
+    const moved = moveCredits(now.get(e.userId)!, e.delta);
+    now.set(e.userId, moved);
+    return moved;
+  });
+  const updated = await sql<EntitlementRow>`
+    update entitlements as e set credits = v.credits, credit_debt = v.debt, updated_at = now()
+    from (values ${sql.join([...now].map(([userId, m]) => sql`(${userId}, ${m.balance}::bigint, ${m.debt}::bigint)`))}) as v(user_id, credits, debt)
+    where e.user_id = v.user_id
+    returning e.*`.execute(trx);
+  if (locked) for (const row of updated.rows) locked.set(row.user_id, row);
+  await trx
+    .insertInto('credit_ledger')
+    .values(entries.map((e, i) => ({
+      user_id: e.userId,
+      order_id: e.orderId,
+      delta: e.delta,
+      reason: e.reason,
+      balance_after: after[i]!.balance,
+      debt_after: after[i]!.debt,
+      idempotency_key: null,
+      note: null,
+    })))
+    .execute();
+  return after;
 }
 
 export async function setPlan(trx: Trx, userId: string, plan: string | null, subscriptionStatus: string | null, outbox?: HostMessageDraft[]): Promise<void> {

@@ -86,12 +86,33 @@ export type HostMessageDraft = { userId: string; type: HostEventType; coalesceKe
 export const entitlementsUpdatedDraft = (userId: string): HostMessageDraft => ({ userId, type: 'entitlements.updated', coalesceKey: 'entitlements', data: null });
 
 /**
+ * Lock the entitlement rows of many users (created if missing) in user order, in two statements;
+ * returns them as they are.
+ */
+export async function lockEntitlements(trx: Trx, userIds: readonly string[]): Promise<Map<string, EntitlementRow>> {
+  const users = [...new Set(userIds)].sort();
+  if (users.length === 0) return new Map();
+  await trx
+    .insertInto('entitlements')
+    .values(users.map((user_id) => ({ user_id, plan: null, subscription_status: null, plan_period_end: null })))
+    .onConflict((oc) => oc.column('user_id').doNothing())
+    .execute();
+  const rows = await trx.selectFrom('entitlements').selectAll().where('user_id', 'in', users).orderBy('user_id').forUpdate().execute();
+  return new Map(rows.map((r) => [r.user_id, r]));
+}
+
+/**
  * `enqueue` for many messages in a few statements, with the same guarantees: a message about the
  * same thing (user and `coalesceKey`) as an earlier one of this transaction replaces its data and
  * keeps its number; numbers per user follow the order the messages were drafted in, taken under
  * the lock of the users' entitlement rows (locked in user order).
  */
-export async function writeHostMessages(trx: Trx, drafts: readonly HostMessageDraft[]): Promise<void> {
+export async function writeHostMessages(
+  trx: Trx,
+  drafts: readonly HostMessageDraft[],
+  /** Entitlement rows the transaction has locked and holds as they now are (`lockEntitlements`); the others are locked here. */
+  locked?: ReadonlyMap<string, EntitlementRow>,
+): Promise<void> {
   const merged = new Map<string, HostMessageDraft>();
   for (const d of drafts) {
     const key = `${d.userId}\u0000${d.coalesceKey}`;
@@ -100,14 +121,8 @@ export async function writeHostMessages(trx: Trx, drafts: readonly HostMessageDr
   }
   if (merged.size === 0) return;
   const users = [...new Set([...merged.values()].map((m) => m.userId))].sort();
-  await trx
-    .insertInto('entitlements')
-    .values(users.map((user_id) => ({ user_id, plan: null, subscription_status: null, plan_period_end: null })))
-    .onConflict((oc) => oc.column('user_id').doNothing())
-    .execute();
-  const entitlements = new Map(
-    (await trx.selectFrom('entitlements').selectAll().where('user_id', 'in', users).orderBy('user_id').forUpdate().execute()).map((r) => [r.user_id, r]),
-  );
+  const missing = users.filter((u) => !locked?.has(u));
+  const entitlements = new Map([...(locked ?? []), ...(await lockEntitlements(trx, missing))]);
   const earlier = new Map(
     (
       await trx

@@ -4,23 +4,41 @@ import type { InvoiceRow, NewInvoice } from '../tables/invoice.table.js';
 
 /** Record or refresh an invoice; a later status (paid after finalized) never goes back. */
 export async function upsertInvoice(trx: Trx, invoice: NewInvoice): Promise<void> {
-  await trx
-    .insertInto('invoices')
-    .values(invoice)
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        order_id: sql`coalesce(invoices.order_id, ${eb.ref('excluded.order_id')})`,
-        number: sql`coalesce(${eb.ref('excluded.number')}, invoices.number)`,
-        status: sql`case when invoices.status = 'paid' then invoices.status else ${eb.ref('excluded.status')} end`,
-        hosted_invoice_url: sql`coalesce(${eb.ref('excluded.hosted_invoice_url')}, invoices.hosted_invoice_url)`,
-        invoice_pdf: sql`coalesce(${eb.ref('excluded.invoice_pdf')}, invoices.invoice_pdf)`,
-        amount_paid: sql`greatest(invoices.amount_paid, ${eb.ref('excluded.amount_paid')})`,
-        finalized_at: sql`coalesce(invoices.finalized_at, ${eb.ref('excluded.finalized_at')})`,
-        paid_at: sql`coalesce(invoices.paid_at, ${eb.ref('excluded.paid_at')})`,
-        updated_at: sql`now()`,
-      })),
-    )
-    .execute();
+  await upsertInvoices(trx, [invoice]);
+}
+
+/**
+ * `upsertInvoice` for many invoices, as if upserted one by one in the order given. One statement
+ * may touch a row once only, so the k-th mention of an invoice goes into the k-th statement
+ * (one statement when every invoice is mentioned once).
+ */
+export async function upsertInvoices(trx: Trx, invoices: readonly NewInvoice[]): Promise<void> {
+  const rounds: NewInvoice[][] = [];
+  const seen = new Map<string, number>();
+  for (const invoice of invoices) {
+    const k = seen.get(invoice.id) ?? 0;
+    seen.set(invoice.id, k + 1);
+    (rounds[k] ??= []).push(invoice);
+  }
+  for (const round of rounds) {
+    await trx
+      .insertInto('invoices')
+      .values(round)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          order_id: sql`coalesce(invoices.order_id, ${eb.ref('excluded.order_id')})`,
+          number: sql`coalesce(${eb.ref('excluded.number')}, invoices.number)`,
+          status: sql`case when invoices.status = 'paid' then invoices.status else ${eb.ref('excluded.status')} end`,
+          hosted_invoice_url: sql`coalesce(${eb.ref('excluded.hosted_invoice_url')}, invoices.hosted_invoice_url)`,
+          invoice_pdf: sql`coalesce(${eb.ref('excluded.invoice_pdf')}, invoices.invoice_pdf)`,
+          amount_paid: sql`greatest(invoices.amount_paid, ${eb.ref('excluded.amount_paid')})`,
+          finalized_at: sql`coalesce(invoices.finalized_at, ${eb.ref('excluded.finalized_at')})`,
+          paid_at: sql`coalesce(invoices.paid_at, ${eb.ref('excluded.paid_at')})`,
+          updated_at: sql`now()`,
+        })),
+      )
+      .execute();
+  }
 }
 
 export async function findInvoiceForOrder(db: Db | Trx, orderId: string): Promise<InvoiceRow | undefined> {

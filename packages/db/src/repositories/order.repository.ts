@@ -76,6 +76,33 @@ export async function updateOrder(trx: Trx, orderId: string, patch: OrderUpdate)
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * `updateOrder` for many orders in one statement: each row's decided columns (status, Stripe
+ * references, times, refunded amount, dispute, review and failure) are written as given, and
+ * `updated_at` is the transaction's. `emails`: a buyer's e-mail for some of these orders,
+ * recorded where the order has none yet (as `recordCustomerEmails`). Returns the rows as
+ * written, in no particular order.
+ */
+export async function updateOrderRows(trx: Trx, rows: readonly OrderRow[], emails?: ReadonlyMap<string, string>): Promise<OrderRow[]> {
+  if (rows.length === 0) return [];
+  const values = rows.map((r) => sql`(
+    ${r.id}::uuid, ${r.status}::text, ${r.checkout_session_id}::text, ${r.payment_intent_id}::text,
+    ${r.status_stripe_at}::timestamptz, ${r.paid_at}::timestamptz, ${r.amount_refunded}::bigint, ${r.dispute_id}::text,
+    ${r.dispute_status}::text, ${r.status_before_dispute}::text, ${r.review_reason}::text, ${r.failure_reason}::text,
+    ${emails?.get(r.id)?.slice(0, 320) ?? null}::text)`);
+  const written = await sql<OrderRow>`
+    update orders as o set
+      status = v.status, checkout_session_id = v.checkout_session_id, payment_intent_id = v.payment_intent_id,
+      status_stripe_at = v.status_stripe_at, paid_at = v.paid_at, amount_refunded = v.amount_refunded, dispute_id = v.dispute_id,
+      dispute_status = v.dispute_status, status_before_dispute = v.status_before_dispute, review_reason = v.review_reason,
+      failure_reason = v.failure_reason, customer_email = coalesce(o.customer_email, v.customer_email), updated_at = now()
+    from (values ${sql.join(values)}) as v(id, status, checkout_session_id, payment_intent_id, status_stripe_at, paid_at,
+      amount_refunded, dispute_id, dispute_status, status_before_dispute, review_reason, failure_reason, customer_email)
+    where o.id = v.id
+    returning o.*`.execute(trx);
+  return written.rows;
+}
+
 export async function insertTransition(trx: Trx, row: NewOrderTransition): Promise<void> {
   await trx.insertInto('order_transitions').values(row).execute();
 }

@@ -7,8 +7,8 @@ import type { OrderRow } from '../tables/order.table.js';
  * Insert or move a refund record. The status only ever moves away from `pending`/`requires_action`
  * (a late `refund.created` does not undo a `refund.failed`), and `undone_at` once set stays.
  */
-export async function upsertRefund(trx: Trx, refund: NewRefund): Promise<void> {
-  await trx
+export async function upsertRefund(trx: Trx, refund: NewRefund): Promise<RefundRow> {
+  return trx
     .insertInto('refunds')
     .values(refund)
     .onConflict((oc) =>
@@ -23,12 +23,22 @@ export async function upsertRefund(trx: Trx, refund: NewRefund): Promise<void> {
         updated_at: sql`now()`,
       }),
     )
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Refunds of one order, oldest first (those of its own payment and of duplicate payments). */
 export async function listRefundsForOrder(db: Db | Trx, orderId: string): Promise<RefundRow[]> {
   return db.selectFrom('refunds').selectAll().where('order_id', '=', orderId).orderBy('stripe_created').orderBy('id').execute();
+}
+
+/** `listRefundsForOrder` for many orders in one statement; an order without refunds maps to none. */
+export async function listRefundsForOrders(db: Db | Trx, orderIds: readonly string[]): Promise<Map<string, RefundRow[]>> {
+  const byOrder = new Map<string, RefundRow[]>(orderIds.map((id) => [id, []]));
+  if (orderIds.length === 0) return byOrder;
+  const rows = await db.selectFrom('refunds').selectAll().where('order_id', 'in', orderIds).orderBy('stripe_created').orderBy('id').execute();
+  for (const r of rows) byOrder.get(r.order_id)?.push(r);
+  return byOrder;
 }
 
 /** Record a duplicate payment once (a redelivery changes nothing); true when it is new. */
