@@ -21,7 +21,7 @@ if (env.SETTLE_ROLE === 'worker') {
   let toApi: (() => void) | null = null;
   const settle = await createSettle(env, { logger: logger.child({ role: 'worker' }), onOrderChanged: () => toApi?.() });
   toApi = () => process.connected && process.send!({ type: 'order-changed' }, undefined, undefined, () => {});
-  serveApiProcess(settle, logger);
+  serveApiProcess(settle, logger, { shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
   logger.info({ workers: env.WORKER_CONCURRENCY }, 'Settle processing process running');
   stopOnSignals(() => settle.close());
 } else {

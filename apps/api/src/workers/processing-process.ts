@@ -10,7 +10,7 @@ const HEARTBEAT_MS = 1_000;
  * processes the events the API hands it (and claims due ones like any instance), reports that
  * it is moving, and answers for its metrics. When the API goes away, it stops gracefully.
  */
-export function serveApiProcess(settle: Settle, logger: Logger): void {
+export function serveApiProcess(settle: Settle, logger: Logger, opts: { shutdownTimeoutMs: number }): void {
   const send = (message: FromProcessing) => {
     if (process.connected) process.send!(message, undefined, undefined, () => {});
   };
@@ -30,6 +30,8 @@ export function serveApiProcess(settle: Settle, logger: Logger): void {
   process.once('disconnect', () => {
     clearInterval(timer);
     logger.info('the API process is gone; stopping');
+    // Nobody would ever stop an orphan: if closing hangs (its database gone too), exit anyway.
+    setTimeout(() => process.exit(1), opts.shutdownTimeoutMs + 5_000).unref();
     settle.close().finally(() => process.exit(0));
   });
 }
