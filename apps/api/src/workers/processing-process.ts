@@ -27,11 +27,14 @@ export function serveApiProcess(settle: Settle, logger: Logger, opts: { shutdown
   const beat = () => send({ type: 'heartbeat', oldest: settle.progress.oldest() });
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);
-  process.once('disconnect', () => {
+  const orphaned = () => {
     clearInterval(timer);
     logger.info('the API process is gone; stopping');
     // Nobody would ever stop an orphan: if closing hangs (its database gone too), exit anyway.
     setTimeout(() => process.exit(1), opts.shutdownTimeoutMs + 5_000).unref();
     settle.close().finally(() => process.exit(0));
-  });
+  };
+  // The API may have died while this process was starting, before anyone listened for it.
+  if (!process.connected) orphaned();
+  else process.once('disconnect', orphaned);
 }

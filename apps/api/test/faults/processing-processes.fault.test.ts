@@ -108,4 +108,12 @@ describe.skipIf(!process.env.DATABASE_URL)('WORKER_PROCESSES: a processing proce
     expect(code).toBe(0);
     for (const pid of children) expect(alive(pid)).toBe(false);
   }, 60_000);
+
+  it('a processing process whose API is killed stops on its own', async () => {
+    const api = await cluster.spawn({ WORKER_PROCESSES: '1' });
+    const [child] = await until('the processing process', () => (childrenOf(api).length === 1 ? childrenOf(api) : null));
+    api.proc.kill('SIGKILL');
+    await api.exited;
+    await until('the orphan to exit', () => !alive(child!), 20_000);
+  }, 60_000);
 });
