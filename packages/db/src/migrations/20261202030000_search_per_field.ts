@@ -16,16 +16,17 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   // The three builds took 2 min at a million orders on a busy two-core VM (orders are locked
   // against writes meanwhile): longer than the pool's statement timeout. The migration runs in
-  // one transaction; `local` ends with it.
+  // one transaction; `local` ends with it. A large database can build them beforehand with
+  // `create index concurrently` under the same names (README, "Upgrading"): they are kept.
   await sql`set local statement_timeout = 0`.execute(db);
   await sql`
-    create function order_ids_text(id uuid, session text, intent text, customer text) returns text
+    create or replace function order_ids_text(id uuid, session text, intent text, customer text) returns text
     language sql immutable parallel safe as $$
       select lower(id::text || ' ' || coalesce(session, '') || ' ' || coalesce(intent, '') || ' ' || coalesce(customer, ''))
     $$`.execute(db);
-  await sql`create index orders_ids_trgm_idx on orders using gin (order_ids_text(id, checkout_session_id, payment_intent_id, stripe_customer_id) gin_trgm_ops)`.execute(db);
-  await sql`create index orders_user_trgm_idx on orders using gin (lower(user_id) gin_trgm_ops)`.execute(db);
-  await sql`create index orders_email_trgm_idx on orders using gin (lower(customer_email) gin_trgm_ops)`.execute(db);
+  await sql`create index if not exists orders_ids_trgm_idx on orders using gin (order_ids_text(id, checkout_session_id, payment_intent_id, stripe_customer_id) gin_trgm_ops)`.execute(db);
+  await sql`create index if not exists orders_user_trgm_idx on orders using gin (lower(user_id) gin_trgm_ops)`.execute(db);
+  await sql`create index if not exists orders_email_trgm_idx on orders using gin (lower(customer_email) gin_trgm_ops)`.execute(db);
   await sql`drop index orders_search_trgm_idx`.execute(db);
   await sql`drop function order_search_text(uuid, text, text, text, text, text)`.execute(db);
 }
