@@ -48,8 +48,6 @@ export type SettleOptions = {
    * (started once migrations have run, stopped on close).
    */
   processingProcesses?: ProcessingProcesses;
-  /** In a processing process (`SETTLE_ROLE=worker`): an order changed (its API's host sender may send now). */
-  onOrderChanged?: () => void;
 };
 
 /** The composition root: builds every part from the parsed environment. */
@@ -133,7 +131,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         })
       : null;
   if (hostWebhooks) processor.onOrderChanged(() => hostWebhooks.wake());
-  if (options.onOrderChanged) processor.onOrderChanged(options.onOrderChanged);
+  if (hostWebhooks) offloaded?.onOrderChanged(() => hostWebhooks.wake());
   // On every instance, sender or not: without a host, unsent changes must not pile up forever.
   const outboxRetention = startOutboxRetention({
     db: database.db,

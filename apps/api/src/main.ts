@@ -18,16 +18,13 @@ const logger = createLogger(env.LOG_LEVEL);
 
 if (env.SETTLE_ROLE === 'worker') {
   // Forked by an API process (WORKER_PROCESSES): process events, serve nothing.
-  let toApi: (() => void) | null = null;
-  const settle = await createSettle(env, { logger: logger.child({ role: 'worker' }), onOrderChanged: () => toApi?.() });
-  toApi = () => process.connected && process.send!({ type: 'order-changed' }, undefined, undefined, () => {});
+  const settle = await createSettle(env, { logger: logger.child({ role: 'worker' }) });
   serveApiProcess(settle, logger, { shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
   logger.info({ workers: env.WORKER_CONCURRENCY }, 'Settle processing process running');
   stopOnSignals(() => settle.close());
 } else {
   // Tells the admin-token CLI (and a second server) that this process owns the embedded database.
   const pgliteLock = !env.DATABASE_URL && !env.PGLITE_DIR.startsWith('memory://') ? holdPgliteLock(env.PGLITE_DIR) : null;
-  let wakeHostSender: (() => void) | null = null;
   const processingProcesses =
     env.WORKER_PROCESSES > 0
       ? createProcessingProcesses({
@@ -38,11 +35,9 @@ if (env.SETTLE_ROLE === 'worker') {
           env: process.env,
           nice: env.WORKER_NICE,
           logger,
-          onOrderChanged: () => wakeHostSender?.(),
         })
       : undefined;
   const settle = await createSettle(env, { logger, ...developmentOptions, ...(processingProcesses ? { processingProcesses } : {}) });
-  wakeHostSender = () => settle.deps.hostWebhooks?.wake();
   if (!settle.deps.stripe) logger.warn('STRIPE_SECRET_KEY is not set: offline mode, checkout needs the Stripe simulator (pnpm dev starts it)');
   const url = await settle.listen();
   pgliteLock?.setUrl(url);

@@ -24,6 +24,7 @@ export function serveApiProcess(settle: Settle, logger: Logger, opts: { shutdown
       );
     }
   });
+  settle.deps.processor.onOrderChanged(() => send({ type: 'order-changed' }));
   const beat = () => send({ type: 'heartbeat', oldest: settle.progress.oldest() });
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);

@@ -25,8 +25,6 @@ export type ProcessingProcessesOptions = {
   /** CPU priority of the processing processes (0–19): acknowledging Stripe goes first when the cores are busy. */
   nice: number;
   logger: Logger;
-  /** A processing process changed an order (the API's host webhook sender can send at once). */
-  onOrderChanged?: () => void;
 };
 
 /**
@@ -42,6 +40,8 @@ export type ProcessingProcesses = {
   processNow(eventId: string): void;
   /** Why processing is not moving, for readiness; null when every process is alive and moving. */
   problem(stallMs: number): string | null;
+  /** A processing process changed an order (the API's host webhook sender can send at once). */
+  onOrderChanged(listener: () => void): void;
   /** Every live process's metrics (the API's /metrics adds them to its own). */
   metrics(): Promise<ProcessMetrics[]>;
   /** Graceful stop: each process finishes in-flight work within the deadline and gives back its leases. */
@@ -60,10 +60,13 @@ type Slot = {
 };
 
 const METRICS_TIMEOUT_MS = 2_000;
+/** A message to a process that just died is lost with it; the inbox still holds the events. */
+const ignoreSendError = () => {};
 
 export function createProcessingProcesses(opts: ProcessingProcessesOptions, now: () => number = Date.now): ProcessingProcesses {
   const slots: Slot[] = Array.from({ length: opts.count }, (_, index) => ({ index, proc: null, pending: [], lastHeartbeat: 0, oldest: null, restarts: 0, startedAt: 0 }));
   const metricsWaiting = new Map<number, (m: ProcessMetrics) => void>();
+  const orderChanged: (() => void)[] = [];
   let requestIds = 0;
   let next = 0;
   let stopping = false;
@@ -89,7 +92,7 @@ export function createProcessingProcesses(opts: ProcessingProcessesOptions, now:
       } else if (m.type === 'metrics') {
         metricsWaiting.get(m.requestId)?.(m.metrics);
       } else if (m.type === 'order-changed') {
-        opts.onOrderChanged?.();
+        for (const listener of orderChanged) listener();
       }
     });
     proc.on('error', (err) => opts.logger.warn({ process: slot.index, err: errorMessage(err) }, 'processing process IPC error'));
@@ -110,13 +113,16 @@ export function createProcessingProcesses(opts: ProcessingProcessesOptions, now:
       if (slot.pending.length === 0) continue;
       const eventIds = slot.pending.splice(0);
       // Not connected: the events stay in the inbox and a claim finds them.
-      if (slot.proc?.connected) slot.proc.send({ type: 'process', eventIds } satisfies ToProcessing, (err) => err && undefined);
+      if (slot.proc?.connected) slot.proc.send({ type: 'process', eventIds } satisfies ToProcessing, ignoreSendError);
     }
   }
 
   return {
     start() {
       for (const slot of slots) launch(slot);
+    },
+    onOrderChanged(listener) {
+      orderChanged.push(listener);
     },
     processNow(eventId) {
       const up = live();

@@ -87,13 +87,11 @@ function moveCredits(from: { balance: number; debt: number }, delta: number): { 
 /**
  * Move a user's credit balance through the ledger. A debit larger than the balance takes the
  * balance to zero and records the rest as debt: never a silent negative balance. The host app is
- * told in the same transaction (the outbox; through `outbox` when a batch writes its messages
- * together).
+ * told in the same transaction (the outbox). A batch moves credits with `applyCreditDeltas`.
  */
 export async function applyCreditDelta(
   trx: Trx,
   entry: { userId: string; orderId: string | null; delta: number; reason: string; idempotencyKey?: string; note?: string | null },
-  outbox?: HostMessageDraft[],
 ): Promise<{ balance: number; debt: number }> {
   const current = await lockEntitlement(trx, entry.userId);
   const { balance, debt } = moveCredits({ balance: Number(current.credits), debt: Number(current.credit_debt) }, entry.delta);
@@ -113,8 +111,7 @@ export async function applyCreditDelta(
     idempotency_key: entry.idempotencyKey ?? null,
     note: entry.note ?? null,
   }).execute();
-  if (outbox) outbox.push(entitlementsUpdatedDraft(entry.userId));
-  else await enqueueEntitlementsUpdated(trx, entry.userId, updated);
+  await enqueueEntitlementsUpdated(trx, entry.userId, updated);
   return { balance, debt };
 }
 

@@ -54,12 +54,16 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
 
   it('writes a batch\'s host messages numbered per user in drafting order, one per thing, with the committed entitlements', async () => {
     await t.db.transaction().execute(async (trx) => {
-      const outbox: HostMessageDraft[] = [];
-      await applyCreditDelta(trx, { userId: 'u_batch', orderId: null, delta: 10, reason: 'grant' }, outbox);
+      // As a batch drafts them: each credit movement with its entitlements message, applied at flush.
+      const outbox: HostMessageDraft[] = [entitlementsUpdatedDraft('u_batch')];
       outbox.push({ userId: 'u_batch', type: 'order.updated', coalesceKey: 'order:o1', data: { userId: 'u_batch', orderId: 'o1', status: 'processing' } });
       outbox.push({ userId: 'u_other', type: 'order.updated', coalesceKey: 'order:o2', data: { userId: 'u_other', orderId: 'o2', status: 'succeeded' } });
-      await applyCreditDelta(trx, { userId: 'u_batch', orderId: null, delta: 5, reason: 'grant' }, outbox);
+      outbox.push(entitlementsUpdatedDraft('u_batch'));
       outbox.push({ userId: 'u_batch', type: 'order.updated', coalesceKey: 'order:o1', data: { userId: 'u_batch', orderId: 'o1', status: 'succeeded' } });
+      await applyCreditDeltas(trx, [
+        { userId: 'u_batch', orderId: null, delta: 10, reason: 'grant' },
+        { userId: 'u_batch', orderId: null, delta: 5, reason: 'grant' },
+      ]);
       expect(await trx.selectFrom('host_deliveries').select('id').where('user_id', '=', 'u_batch').execute()).toEqual([]);
       await writeHostMessages(trx, outbox);
     });
@@ -73,7 +77,7 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     // A message written at once earlier in the same transaction keeps its number; the batch's replaces its data.
     await t.db.transaction().execute(async (trx) => {
       await enqueueEntitlementsUpdated(trx, 'u_batch');
-      await applyCreditDelta(trx, { userId: 'u_batch', orderId: null, delta: 1, reason: 'grant' }, []);
+      await applyCreditDeltas(trx, [{ userId: 'u_batch', orderId: null, delta: 1, reason: 'grant' }]);
       await writeHostMessages(trx, [entitlementsUpdatedDraft('u_batch')]);
     });
     const after = await deliveriesOf('u_batch');
