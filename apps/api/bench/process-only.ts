@@ -117,6 +117,12 @@ try {
   if (process.env.BENCH_SHAPES) {
     for (const [shape, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(String(n).padStart(6), shape);
   }
+  if (process.env.BENCH_TABLES) {
+    const { rows } = await database.pool!.query(`select relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, pg_size_pretty(pg_total_relation_size(relid)) as size from pg_stat_user_tables where n_tup_ins + n_tup_upd > 0 order by n_tup_upd desc`);
+    for (const r of rows) console.log(JSON.stringify(r));
+    const outcomes = await database.pool!.query(`select state, outcome, attempts, count(*)::int as n from stripe_events group by 1, 2, 3 order by n desc`);
+    for (const r of outcomes.rows) console.log(JSON.stringify(r));
+  }
   if (oracleProblems.length) console.log(oracleProblems.slice(0, 10).join('\n'));
   if (oracleProblems.length || unsettled.length) process.exitCode = 1;
 } finally {

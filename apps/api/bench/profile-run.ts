@@ -19,6 +19,8 @@ const random = seededRandom(8);
 const N = Number(process.env.N ?? 6000);
 const { events } = await planJourneys(database.db, Math.ceil(N / 8.5), random, PAYMENT_JOURNEYS);
 const bodies = deliveryOrder(events, { duplicates: 0.1, shuffle: true, random }).slice(0, N).map((e) => JSON.stringify(e));
+const WARM = Number(process.env.WARM ?? 0);
+const warmBodies = WARM ? deliveryOrder((await planJourneys(database.db, Math.ceil(WARM / 8.5), random, PAYMENT_JOURNEYS)).events, { duplicates: 0.1, shuffle: true, random }).slice(0, WARM).map((e) => JSON.stringify(e)) : [];
 const port = await freePort();
 const js = process.env.API_JS ?? new URL('../dist/main.js', import.meta.url).pathname;
 const proc = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF}`] : []), js], {
@@ -28,6 +30,7 @@ const proc = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', `--c
 const url = `http://127.0.0.1:${port}`;
 for (;;) { try { if ((await fetch(`${url}/readyz`)).ok) break; } catch {} await new Promise((r) => setTimeout(r, 100)); }
 const cpu = () => { const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+if (WARM) { const rate = Number(process.env.RATE ?? 0); rate ? await runLoadAtRate(`${url}/webhooks/stripe`, warmBodies, WEBHOOK_SECRET, rate) : await runLoad(`${url}/webhooks/stripe`, warmBodies, WEBHOOK_SECRET, Number(process.env.C ?? 8)); }
 const c0 = cpu();
 const t0 = performance.now();
 const rate = Number(process.env.RATE ?? 0);
@@ -35,6 +38,7 @@ const { sentAt: _, ...res } = rate ? await runLoadAtRate(`${url}/webhooks/stripe
 if (process.env.WORKERS !== '0') await waitForConvergence(database.db, 600_000);
 const apiCpuMs = cpu() - c0;
 console.log(JSON.stringify({ ...res, apiCpuUsPerEvent: Math.round((apiCpuMs * 1000) / bodies.length), e2e: Math.round(bodies.length / ((performance.now() - t0) / 1000)) }));
+if (process.env.METRICS) console.log((await (await fetch(`${url}/metrics`)).text()).split('\n').filter((l) => /^nodejs_eventloop_lag_(p50|p90|p99|max)|^nodejs_gc_duration_seconds_sum/.test(l)).join('\n'));
 proc.kill('SIGTERM');
 await new Promise((r) => proc.once('exit', r));
 await database.dispose();
