@@ -7,7 +7,9 @@
  * `tsx bench/process-only.ts` · env: BENCH_EVENTS (default 3000), BENCH_WORKERS (default 4),
  * BENCH_PER_TX (events per transaction, default 25), BENCH_SEED, BENCH_SHAPES=1 (the statement
  * shapes sent most), BENCH_LOG=debug (the processor's log, and each statement cut short by a
- * lock timeout).
+ * lock timeout), BENCH_TABLES=1 (rows inserted and updated per table, HOT updates, event
+ * outcomes), BENCH_DEBUG=1 (a failing order's events and audit), BENCH_ALTER (statements run on
+ * the migrated schema before the events are stored, for trying a storage setting).
  */
 import pg from 'pg';
 import pino from 'pino';
@@ -45,10 +47,11 @@ try {
     livemode: false,
     payload: JSON.stringify(e),
   }));
+  for (const stmt of (process.env.BENCH_ALTER ?? '').split(';').filter((x) => x.trim())) await database.pool!.query(stmt);
   for (let i = 0; i < rows.length; i += 500) await insertEvents(database.db, rows.slice(i, i + 500));
   const stored = new Set(rows.map((r) => r.id));
   // Only the oracle's orders whose events all made it into the slice are checked.
-  const kept = orders.filter((o) => events.filter((e) => JSON.stringify(e).includes(o.orderId)).every((e) => stored.has(e.id)));
+  const kept = orders.filter((o) => o.eventIds!.every((id) => stored.has(id)));
 
   // Count every statement the pool's clients send from here on.
   const counts = new Map<string, number>();
@@ -124,6 +127,14 @@ try {
     for (const r of outcomes.rows) console.log(JSON.stringify(r));
   }
   if (oracleProblems.length) console.log(oracleProblems.slice(0, 10).join('\n'));
+  if (process.env.BENCH_DEBUG) {
+    for (const id of new Set(oracleProblems.map((p) => p.split(' ')[0]!))) {
+      const ev = await database.pool!.query(`select id, type, stripe_created, received_at, state, outcome, attempts, processed_at, last_error from stripe_events where order_id = $1 or payload::text like '%' || $1 || '%' order by processed_at`, [id]);
+      for (const r of ev.rows) console.log('  ev', JSON.stringify(r));
+      const tr = await database.pool!.query(`select * from order_transitions where order_id = $1 order by id`, [id]);
+      for (const r of tr.rows) console.log('  tr', JSON.stringify(r));
+    }
+  }
   if (oracleProblems.length || unsettled.length) process.exitCode = 1;
 } finally {
   await database.dispose();

@@ -95,7 +95,7 @@ export async function spawnApi(databaseUrl: string, env: Record<string, string> 
   return { url, port: p, proc, exited, output: () => log };
 }
 
-export type PlannedOrder = { orderId: string; journey: PaymentJourney; expected: JourneyExpectation };
+export type PlannedOrder = { orderId: string; journey: PaymentJourney; expected: JourneyExpectation; /** Its journey's events (from `planJourneys`). */ eventIds?: string[] };
 
 /** Seed orders and build their journeys' events; the oracle is what each journey must end as. */
 export async function planJourneys(db: Db, count: number, random: () => number, journeys: readonly PaymentJourney[]) {
@@ -105,8 +105,9 @@ export async function planJourneys(db: Db, count: number, random: () => number, 
   for (let i = 0; i < count; i++) {
     const journey = journeys[Math.floor(random() * journeys.length)]!;
     const order = await seedOrder(db, { sessionId: `cs_test_${randomUUID().replaceAll('-', '')}` });
-    orders.push({ orderId: order.id, journey, expected: EXPECTED_OUTCOME[journey].new });
-    events.push(...journeyEvents(journey, { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: 995, currency: 'usd', startAt: startAt + i }));
+    const own = journeyEvents(journey, { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: 995, currency: 'usd', startAt: startAt + i });
+    orders.push({ orderId: order.id, journey, expected: EXPECTED_OUTCOME[journey].new, eventIds: own.map((e) => e.id) });
+    events.push(...own);
   }
   return { orders, events };
 }
