@@ -9,8 +9,12 @@
  * shapes sent most), BENCH_LOG=debug (the processor's log, and each statement cut short by a
  * lock timeout), BENCH_TABLES=1 (rows inserted and updated per table, HOT updates, event
  * outcomes), BENCH_DEBUG=1 (a failing order's events and audit), BENCH_ALTER (statements run on
- * the migrated schema before the events are stored, for trying a storage setting).
+ * the migrated schema before the events are stored, for trying a storage setting),
+ * BENCH_THIN_MS=n (every event stored as the thin notification an event destination sends,
+ * resolved through a local Stripe fake over HTTP that answers `GET /v1/events/:id` after n ms).
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import pino from 'pino';
 import { DEFAULT_RETRY_POLICY } from '@settle/payments-core';
@@ -19,6 +23,7 @@ import { createTestDatabase } from '@settle/db/testing';
 import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
 import { checkOracle, planJourneys, waitForConvergence } from '../test/faults/cluster.js';
 import { createMetrics } from '../src/lib/metrics.js';
+import { createStripeClient } from '../src/lib/stripe-client.js';
 import { loadCatalogue } from '../src/payments/product-catalogue.js';
 import { createInboxProcessor } from '../src/workers/inbox-processor.js';
 import { startEventWorker } from '../src/workers/event-worker.js';
@@ -38,20 +43,36 @@ try {
   const random = seededRandom(SEED);
   const { orders, events } = await planJourneys(database.db, Math.ceil(EVENTS / 8.5), random, PAYMENT_JOURNEYS);
   const deliveries = deliveryOrder(events, { duplicates: 0.1, shuffle: true, random }).slice(0, EVENTS);
-  const rows: NewStripeEvent[] = deliveries.map((e) => ({
-    id: e.id,
-    type: e.type,
-    object_id: typeof (e.data.object as { id?: unknown }).id === 'string' ? ((e.data.object as { id: string }).id) : null,
-    stripe_created: new Date(e.created * 1000),
-    api_version: e.api_version ?? null,
-    livemode: false,
-    payload: JSON.stringify(e),
-  }));
+  // Thin notifications: Stripe's fake serves each snapshot event after BENCH_THIN_MS.
+  const THIN_MS = process.env.BENCH_THIN_MS === undefined ? null : Number(process.env.BENCH_THIN_MS);
+  // Events by id, and every other object (a charge a refund names) as its latest event shows it.
+  const snapshots = new Map<string, unknown>(events.map((e) => [e.id, e]));
+  for (const e of [...events].sort((a, b) => a.created - b.created)) {
+    const o = e.data.object as { id?: unknown };
+    if (typeof o.id === 'string') snapshots.set(o.id, o);
+  }
+  const fake = THIN_MS === null ? null : createServer((req, res) => {
+    // One-time purchases: no PaymentIntent of theirs paid an invoice.
+    const event = req.url?.startsWith('/v1/invoice_payments?') ? { object: 'list', data: [], has_more: false, url: '/v1/invoice_payments' } : snapshots.get(/^\/v1\/[a-z_]+\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? '');
+    if (!event && process.env.BENCH_LOG) console.error("fake stripe 404", req.method, req.url);
+    setTimeout(() => res.writeHead(event ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(event ?? { error: { type: 'invalid_request_error', message: 'No such object' } })), THIN_MS);
+  });
+  if (fake) await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const rows: NewStripeEvent[] = deliveries.map((e) => {
+    const object = e.data.object as { id?: unknown; object?: unknown };
+    const objectId = typeof object.id === 'string' ? object.id : null;
+    const row = { id: e.id, type: e.type, object_id: objectId, stripe_created: new Date(e.created * 1000), api_version: e.api_version ?? null, livemode: false, payload: JSON.stringify(e) };
+    if (THIN_MS === null) return row;
+    // As an event destination sends it; a redelivery keeps the notification's id.
+    const id = `evt_thin_${e.id}`;
+    const related = { id: objectId, type: object.object, url: `/v1/${String(object.object)}s/${objectId}` };
+    return { ...row, id, type: `v1.${e.type}`, api_version: null, payload: JSON.stringify({ id, object: 'v2.core.event', type: `v1.${e.type}`, created: new Date(e.created * 1000).toISOString(), livemode: false, snapshot_event: e.id, related_object: related }) };
+  });
   for (const stmt of (process.env.BENCH_ALTER ?? '').split(';').filter((x) => x.trim())) await database.pool!.query(stmt);
   for (let i = 0; i < rows.length; i += 500) await insertEvents(database.db, rows.slice(i, i + 500));
-  const stored = new Set(rows.map((r) => r.id));
+  const inSlice = new Set(deliveries.map((d) => d.id));
   // Only the oracle's orders whose events all made it into the slice are checked.
-  const kept = orders.filter((o) => o.eventIds!.every((id) => stored.has(id)));
+  const kept = orders.filter((o) => o.eventIds!.every((id) => inSlice.has(id)));
 
   // Count every statement the pool's clients send from here on.
   const counts = new Map<string, number>();
@@ -79,7 +100,7 @@ try {
   const processor = createInboxProcessor({
     db: database.db,
     catalogue: loadCatalogue(undefined),
-    stripe: null,
+    stripe: fake ? createStripeClient('sk_test_bench', `http://127.0.0.1:${(fake.address() as AddressInfo).port}`) : null,
     retry: { baseDelayMs: 1_000, maxDelayMs: 3_600_000, maxAttempts: DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: 8,
     logger,
@@ -125,6 +146,8 @@ try {
     for (const r of rows) console.log(JSON.stringify(r));
     const outcomes = await database.pool!.query(`select state, outcome, attempts, count(*)::int as n from stripe_events group by 1, 2, 3 order by n desc`);
     for (const r of outcomes.rows) console.log(JSON.stringify(r));
+    const dead = await database.pool!.query(`select id, type, last_error from stripe_events where state = 'dead' limit 5`);
+    for (const r of dead.rows) console.log(JSON.stringify(r));
   }
   if (oracleProblems.length) console.log(oracleProblems.slice(0, 10).join('\n'));
   if (process.env.BENCH_DEBUG) {
@@ -136,6 +159,7 @@ try {
     }
   }
   if (oracleProblems.length || unsettled.length) process.exitCode = 1;
+  fake?.close();
 } finally {
   await database.dispose();
 }

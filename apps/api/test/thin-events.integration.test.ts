@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeEvent, StripeObject, StripeSimulator } from '@settle/stripe-simulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, orderState, send, startApiWithSimulator, type TestApi, trpcClient, userToken, waitForInbox, WEBHOOK_SECRET } from './harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { catalogueStripePrices, DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
+import { adminClient, orderState, send, startApi, type TestApi, trpcClient, userToken, waitForInbox, WEBHOOK_SECRET } from './harness.js';
 
 /** A thin event notification as an event destination sends it (`"object": "v2.core.event"`). */
 function thin(type: string, relatedObject: { id: string; type: string; url: string } | null, snapshotEvent?: string) {
@@ -24,17 +28,64 @@ function thinFor(event: StripeEvent, withSnapshot = true) {
   return thin(`v1.${event.type}`, { id: object.id, type: object.object, url: `/v1/${plural}/${object.id}` }, withSnapshot ? event.id : undefined);
 }
 
+/**
+ * Stripe between the simulator and Settle, answering only when a test lets it: while `hold` is
+ * set, every request to a path it matches waits for `release`; the others pass straight through.
+ */
+async function startHoldingProxy(target: string) {
+  const held: (() => void)[] = [];
+  let hold: RegExp | null = null;
+  let seen = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const forward = async () => {
+        const body = Buffer.concat(chunks);
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+        const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+      };
+      if (hold?.test(req.url ?? '')) {
+        seen += 1;
+        held.push(() => void forward());
+      } else void forward();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen: () => seen,
+    hold(paths: RegExp) {
+      hold = paths;
+    },
+    release() {
+      hold = null;
+      for (const go of held.splice(0)) go();
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payments against the simulator on %s', (kind) => {
   let api: TestApi;
   let simulator: StripeSimulator;
-  let close: () => Promise<void>;
+  let stripe: Awaited<ReturnType<typeof startHoldingProxy>>;
   let operator: ReturnType<typeof trpcClient>;
   beforeAll(async () => {
-    ({ api, simulator, close } = await startApiWithSimulator(kind, { RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' }));
+    const { startStripeSimulator } = await import('@settle/stripe-simulator');
+    simulator = await startStripeSimulator({ retryDelayMs: 20, prices: catalogueStripePrices(DEMO_PRODUCTS) });
+    // Settle reaches the simulator through a proxy that can hold Stripe's answers.
+    stripe = await startHoldingProxy(simulator.url);
+    api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: stripe.url, RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' });
+    simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
     operator = await adminClient(api, `ops-${kind}`, 'operator');
   });
   afterAll(async () => {
-    await close?.();
+    stripe?.release();
+    await api?.close();
+    await stripe?.close();
+    await simulator?.close();
   });
 
   async function lostPayment(userId: string) {
@@ -75,6 +126,30 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect((await send(api, thinFor(succeeded, false))).status).toBe(200);
     await waitForInbox(api.db);
     expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+  });
+
+  it('while Stripe is slow to answer for thin notifications, none of their stored events is locked (Stripe is asked outside transactions); once it answers they are processed', async () => {
+    const { client, orderId, events } = await lostPayment(`user_slow_stripe_${kind}`);
+    const notifications = events.map((e) => thinFor(e));
+    const asked = stripe.seen();
+    stripe.hold(/^\/v1\/events\//);
+    try {
+      await Promise.all(notifications.map(async (n) => expect((await send(api, n)).status).toBe(200)));
+      await vi.waitFor(() => expect(stripe.seen()).toBeGreaterThan(asked), { timeout: 10_000 });
+      // Stripe has been asked and has not answered: anyone can lock every stored notification now
+      // (on PGlite, the one connection is free: webhooks and the console are not kept waiting).
+      const lockable = api.db.transaction().execute(async (trx) => {
+        for (const n of notifications) await sql`select id from stripe_events where id = ${n.id} for update nowait`.execute(trx);
+        return 'lockable';
+      });
+      const timeout = new Promise((r) => setTimeout(() => r('still locked after 3 s'), 3_000));
+      expect(await Promise.race([lockable, timeout])).toBe('lockable');
+    } finally {
+      stripe.release();
+    }
+    await waitForInbox(api.db);
+    expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+    expect((await orderState(api.db, orderId)).grants).toHaveLength(1);
   });
 
   describe('v2.core.health.event_generation_failure.resolved: Stripe could not make an object\'s events, then says so', () => {
@@ -226,3 +301,4 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect(audit.map((a) => (a.details as { status?: string }).status)).toEqual(['refused', 'refused', expect.not.stringMatching(/^refused$/)]);
   });
 });
+

@@ -18,7 +18,7 @@ import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './
 import type { ProductCatalogue } from './product-catalogue.js';
 import type { OrderUnitOfWork } from './order-unit-of-work.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
-import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition } from './stripe-event-resolver.js';
+import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition, type ResolvedEvent } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
 export type EventVerdict =
@@ -47,10 +47,18 @@ export type StripeEventDeps = {
  * to its order through the one order use case, inside the inbox's transaction. A malformed
  * subscription or invoice is a permanent error (dead-lettered with the mapper's reason).
  */
-export async function processStripeEvent(trx: Trx, eventId: string, payload: unknown, deps: StripeEventDeps, unit?: OrderUnitOfWork): Promise<EventVerdict> {
-  // Thin notifications and disputes or refunds naming only their charge need a Stripe read; the
-  // inbox's transaction stays open for it, which these rare events can afford.
-  const resolved = await resolveStoredEvent(deps.stripe ?? null, payload);
+export async function processStripeEvent(
+  trx: Trx,
+  eventId: string,
+  payload: unknown,
+  deps: StripeEventDeps,
+  unit?: OrderUnitOfWork,
+  /** The payload as `resolveStoredEvent` made it ready, read before the transaction (the inbox does). */
+  ready?: ResolvedEvent,
+): Promise<EventVerdict> {
+  // Thin notifications and disputes or refunds naming only their charge need a Stripe read: the
+  // inbox makes it before its transaction (`needsStripeRead`); asked here, it runs inside.
+  const resolved = ready ?? (await resolveStoredEvent(deps.stripe ?? null, payload));
   if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
   if (resolved.kind === 'reconcile') {
     await unit?.writePending(trx);

@@ -99,17 +99,35 @@ const CHARGE_LEVEL = /^(charge\.dispute\.|refund\.|charge\.refund\.updated$|char
  * Stripe which PaymentIntent the charge belongs to and fill it in. Anything else is returned unchanged.
  */
 export async function completeChargeReference(stripe: Stripe | null, event: StripeEventLike): Promise<StripeEventLike> {
-  const object = event.data.object as { id?: unknown; object?: unknown; payment_intent?: unknown; charge?: unknown } | null;
-  if (!stripe || !object || !CHARGE_LEVEL.test(event.type)) return event;
-  const chargeId = object.object === 'charge' ? object.id : object.charge;
-  if (object.payment_intent || typeof chargeId !== 'string') return event;
+  const chargeId = chargeToComplete(event);
+  if (!stripe || chargeId === null) return event;
   let paymentIntent: unknown;
   try {
     paymentIntent = (await stripe.charges.retrieve(chargeId)).payment_intent;
   } catch (err) {
     throw new StripeLookupFailed(`could not fetch charge ${chargeId} of ${event.id}: Stripe ${stripeError(err)}`);
   }
+  const object = event.data.object as Record<string, unknown>;
   return paymentIntent ? { ...event, data: { ...event.data, object: { ...object, payment_intent: paymentIntent } } } : event;
+}
+
+/** The charge whose PaymentIntent `completeChargeReference` must ask Stripe for; null when the event names it. */
+function chargeToComplete(event: StripeEventLike): string | null {
+  const object = event.data?.object as { id?: unknown; object?: unknown; payment_intent?: unknown; charge?: unknown } | null;
+  if (!object || !CHARGE_LEVEL.test(event.type)) return null;
+  const chargeId = object.object === 'charge' ? object.id : object.charge;
+  return object.payment_intent || typeof chargeId !== 'string' ? null : chargeId;
+}
+
+/**
+ * Whether `resolveStoredEvent` asks Stripe about this stored payload (a thin notification Settle
+ * reads, a refund or dispute naming only its charge). The inbox asks Stripe for these before it
+ * opens a transaction, so no row stays locked while Stripe answers.
+ */
+export function needsStripeRead(payload: unknown): boolean {
+  if (isThinNotification(payload)) return payload.type === EVENT_GENERATION_RESOLVED || payload.type.startsWith('v1.');
+  if (typeof payload !== 'object' || payload === null || typeof (payload as { type?: unknown }).type !== 'string') return false;
+  return chargeToComplete(payload as StripeEventLike) !== null;
 }
 
 /**
@@ -143,8 +161,9 @@ export type ResolvedEvent =
 /**
  * What the mapper reads for a stored event: a thin notification is resolved through Stripe (its
  * snapshot event or related object); a dispute or refund that names only its charge gets the
- * charge's PaymentIntent. Everything else is the stored payload itself. Only these rare events
- * call Stripe; a failed call throws `StripeLookupFailed` (retried, then dead with Stripe's words).
+ * charge's PaymentIntent. Everything else is the stored payload itself. Only these events call
+ * Stripe (`needsStripeRead`); a failed call throws `StripeLookupFailed` (retried, then dead with
+ * Stripe's words).
  */
 export async function resolveStoredEvent(stripe: Stripe | null, payload: unknown): Promise<ResolvedEvent> {
   if (isThinNotification(payload)) {

@@ -20,6 +20,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { processStripeEvent, type StripeEventDeps } from '../payments/event-processor.js';
 import { outcomeLabel, reportOrderChange, type OrderChange } from '../payments/order-command.js';
 import { openOrderUnitOfWork, type OrderUnitOfWork } from '../payments/order-unit-of-work.js';
+import { needsStripeRead, resolveStoredEvent, type ResolvedEvent } from '../payments/stripe-event-resolver.js';
 
 /** How processing reads its event and writes the outcome: directly, or through a batch. */
 type EventIo = {
@@ -36,6 +37,24 @@ export type ProcessResult =
   /** Already settled (processed, dead or unmatched). */
   | { status: 'settled' };
 type Processed = ProcessResult & { changed?: boolean };
+
+/** What Stripe answered for an event that needs a read (`needsStripeRead`), asked before any transaction. */
+type StripeRead = { ready: ResolvedEvent } | { failed: unknown };
+type StripeReads = ReadonlyMap<string, StripeRead>;
+const NO_READS: StripeReads = new Map();
+
+/**
+ * Stripe reads in flight at once, across all of a processor's batches: at Stripe's usual
+ * 100–300 ms a read, well under its live-mode limit of 100 reads a second.
+ */
+const STRIPE_READS_AT_ONCE = 8;
+
+/** Thrown inside a transaction for an event whose Stripe read was not made before it (rolled back, read, run again). */
+class StripeReadFirst extends Error {
+  constructor(readonly eventId: string, readonly payload: unknown) {
+    super(`event ${eventId} needs a Stripe read before its transaction`);
+  }
+}
 
 export type InboxProcessorDeps = StripeEventDeps & {
   db: Db;
@@ -66,12 +85,45 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   const random = deps.random ?? Math.random;
   const listeners: ((orderId: string) => void)[] = [];
 
-  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork): Promise<Processed> {
+  /**
+   * Ask Stripe what the events need (`needsStripeRead`), several at once and outside any
+   * transaction: a slow or failing Stripe then holds no row lock and no pooled connection. A
+   * failed read is kept and surfaces when the event is processed (retried, then dead).
+   */
+  async function readFromStripe(payloads: ReadonlyMap<string, unknown>): Promise<StripeReads> {
+    const reads = new Map<string, StripeRead>();
+    await Promise.all(
+      [...payloads].map(async ([id, payload]) => {
+        await stripeSlot();
+        try {
+          reads.set(id, { ready: await resolveStoredEvent(deps.stripe ?? null, payload) });
+        } catch (err) {
+          reads.set(id, { failed: err });
+        } finally {
+          freeStripeSlot();
+        }
+      }),
+    );
+    return reads;
+  }
+  let stripeReadsInFlight = 0;
+  const waitingForStripe: (() => void)[] = [];
+  const stripeSlot = () => (stripeReadsInFlight < STRIPE_READS_AT_ONCE ? (stripeReadsInFlight++, Promise.resolve()) : new Promise<void>((r) => waitingForStripe.push(r)));
+  const freeStripeSlot = () => {
+    const next = waitingForStripe.shift();
+    if (next) next();
+    else stripeReadsInFlight--;
+  };
+
+  async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork, reads: StripeReads = NO_READS): Promise<Processed> {
     const ev = await io.load(trx, eventId);
     if (!ev) return { status: 'busy' };
     if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
     const attempts = ev.attempts + 1;
-    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit);
+    const read = reads.get(eventId);
+    if (!read && needsStripeRead(ev.payload)) throw new StripeReadFirst(eventId, ev.payload);
+    if (read && 'failed' in read) throw read.failed;
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit, read?.ready);
     switch (verdict.kind) {
       case 'unsupported':
         await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
@@ -156,11 +208,13 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     }
   }
 
-  async function processOne(eventId: string): Promise<ProcessResult> {
+  async function processOne(eventId: string, reads: StripeReads = NO_READS): Promise<ProcessResult> {
     let result: Processed;
     try {
-      result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId));
+      result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId, DIRECT_IO, undefined, reads));
     } catch (err) {
+      // Rolled back before it wrote anything: ask Stripe with no transaction open, then run again.
+      if (err instanceof StripeReadFirst) return processOne(eventId, await readFromStripe(new Map([[err.eventId, err.payload]])));
       deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
       try {
         result = await deps.db.transaction().execute((trx) => deadLetter(trx, eventId, err));
@@ -178,10 +232,12 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * One transaction for the batch. Without savepoints any failure aborts the whole batch (the
    * caller retries it with them); with a savepoint per event, a failing event is rolled back
    * alone and recorded as a failed attempt, and an event whose order another transaction holds
-   * (past `lock_timeout`) is left for the next claim.
+   * (past `lock_timeout`) is left for the next claim. An event that needs a Stripe read not made
+   * yet is left unsettled (still leased to this worker) and named in `readFirst`.
    */
-  async function runBatch(eventIds: string[], savepoints: boolean): Promise<Processed[]> {
+  async function runBatch(eventIds: string[], savepoints: boolean, reads: StripeReads = NO_READS): Promise<{ results: Processed[]; readFirst: Map<string, unknown> }> {
     const results: Processed[] = new Array<Processed>(eventIds.length);
+    const readFirst = new Map<string, unknown>();
     await deps.db.transaction().execute(async (trx) => {
       await boundLockWaits(trx, 200);
       // One read locks the whole batch; outcomes are written together before the commit.
@@ -204,6 +260,11 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
           load: async () => rows.get(id),
           settle: async (_trx, eventId, settlement) => void pending.push({ id: eventId, ...settlement }),
         };
+        const row = rows.get(id);
+        if (row && !reads.has(id) && needsStripeRead(row.payload) && (row.state === 'pending' || row.state === 'failed')) {
+          readFirst.set(id, row.payload);
+          continue;
+        }
         if (unit?.heldElsewhere(id)) {
           // Its order is another transaction's now: left for the next claim rather than waited for.
           deferred.push(id);
@@ -211,12 +272,12 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
           continue;
         }
         if (!savepoints) {
-          results[i] = await processLocked(trx, id, io, unit);
+          results[i] = await processLocked(trx, id, io, unit, reads);
           settled.push(...pending);
           continue;
         }
         try {
-          results[i] = await inSavepoint(trx, () => processLocked(trx, id, io));
+          results[i] = await inSavepoint(trx, () => processLocked(trx, id, io, undefined, reads));
           settled.push(...pending);
         } catch (err) {
           if (isLockNotAvailable(err)) {
@@ -233,7 +294,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       // Deferred events go back to the queue at once, for a claim after the lock is gone.
       await returnEventsToQueue(trx, deferred);
     });
-    return results;
+    return { results, readFirst };
   }
 
   /**
@@ -244,23 +305,35 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    */
   async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
     if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
-    let results: Processed[];
+    const first = await runBatchOrEach(eventIds, NO_READS);
+    if (first.readFirst.size === 0) return first.results;
+    // Events that need Stripe: read now, with the first transaction committed, then one more batch.
+    const ids = [...first.readFirst.keys()];
+    const reads = await readFromStripe(first.readFirst);
+    const second = ids.length === 1 ? { results: [await processOne(ids[0]!, reads)] } : await runBatchOrEach(ids, reads);
+    const after = new Map(ids.map((id, i) => [id, second.results[i]!]));
+    return eventIds.map((id, i) => after.get(id) ?? first.results[i]!);
+  }
+
+  /** `runBatch`, again with savepoints after a failure, else event by event; every settled event reported. */
+  async function runBatchOrEach(eventIds: string[], reads: StripeReads): Promise<{ results: ProcessResult[]; readFirst: Map<string, unknown> }> {
+    let run: { results: Processed[]; readFirst: Map<string, unknown> };
     try {
       // Common case first: every event succeeds, so no savepoints (two round trips an event).
-      results = await runBatch(eventIds, false).catch((err: unknown) => {
+      run = await runBatch(eventIds, false, reads).catch((err: unknown) => {
         deps.logger.debug({ events: eventIds.length, err: errorMessage(err) }, 'batch hit a failure; again with a savepoint per event');
-        return runBatch(eventIds, true);
+        return runBatch(eventIds, true, reads);
       });
     } catch (err) {
       // The batch as a whole failed (its commit, the connection): fall back to one at a time,
       // each recording its own failure.
       deps.logger.warn({ events: eventIds.length, err: errorMessage(err) }, 'batch failed; processing its events one by one');
       const one: ProcessResult[] = [];
-      for (const id of eventIds) one.push(await processOne(id));
-      return one;
+      for (const id of eventIds) one.push(await processOne(id, reads));
+      return { results: one, readFirst: new Map() };
     }
-    eventIds.forEach((id, i) => report(id, results[i]!));
-    return results;
+    eventIds.forEach((id, i) => run.readFirst.has(id) || report(id, run.results[i]!));
+    return run;
   }
 
   return {
