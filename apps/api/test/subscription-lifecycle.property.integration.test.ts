@@ -10,7 +10,7 @@ const T0 = Math.floor(Date.now() / 1000) - 120 * 86_400;
 /** Whole lifecycles through the real path are slow-ish: a few runs each keep CI time modest. */
 const RUNS = 3;
 
-const LIFECYCLES: Lifecycle[] = ['upgrade', 'dunning_unpaid', 'dispute_lost', 'trial_active', 'cancel'];
+const LIFECYCLES: Lifecycle[] = ['upgrade', 'dunning_unpaid', 'dispute_lost', 'refund_renewal_failed', 'trial_active', 'cancel'];
 
 /**
  * Any delivery order, any duplication, delivered concurrently: the same subscription, plan and

@@ -110,6 +110,25 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     expect(refund).toMatchObject({ state: 'processed', outcome: 'payment_recorded' });
   });
 
+  it('a renewal refund that fails gives the plan back (the money stayed paid), once, whatever reports it', async () => {
+    const { client, deliver, built } = await lifecycle('refund_renewal_failed');
+    const failed = built.events.findIndex((e) => e.type === 'refund.failed');
+    await deliver(built.events.slice(0, failed));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null });
+    await deliver(built.events.slice(failed));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const ours = (await eventRows(api.db, ['refund.created', 'refund.failed', 'refund.updated', 'charge.refund.updated'])).filter((e) => built.events.some((b) => b.id === e.id));
+    expect(ours.map((e) => e.state)).toEqual(['processed', 'processed', 'processed', 'processed']);
+    // The three reports of one failure are one change: the first records it, the others find nothing new.
+    expect(ours.filter((e) => e.type !== 'refund.created').map((e) => e.outcome).sort()).toEqual(['noop', 'noop', 'payment_recorded']);
+    const payment = await api.db.selectFrom('subscription_payments').selectAll().where('subscription_id', '=', built.subscriptionId).where('billing_reason', '=', 'subscription_cycle').executeTakeFirstOrThrow();
+    expect(payment).toMatchObject({ amount_refunded: 0, refunds: [expect.objectContaining({ status: 'failed', amount: 999 })] });
+    const history = await api.db.selectFrom('subscription_history').select('reason').where('subscription_id', '=', built.subscriptionId).where('kind', '=', 'payment').execute();
+    expect(history.map((h) => h.reason)).toContainEqual(expect.stringMatching(/refund re_\S+ failed: 999 usd stays paid/));
+    const { invoices } = await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId });
+    expect(invoices.find((i) => i.billingReason === 'subscription_cycle')).toMatchObject({ amountRefunded: 0, moneyTakenBack: false, refunds: [{ amount: 999, status: 'failed' }] });
+  });
+
   it('a refund delivered before its invoice_payment link waits for it, then lands once', async () => {
     const { client, deliver, built } = await lifecycle('refund_renewal');
     const isLink = (type: string, i: number) => type === 'invoice_payment.paid' && i > 4;

@@ -60,6 +60,7 @@ const COMMANDS: Record<PaymentCommandType, PaymentCommand> = {
   invoice_recorded: { type: 'invoice_recorded', invoice: INVOICE },
   refund_changed: {
     type: 'refund_changed',
+    paymentIntentId: 'pi_1',
     refund: { refundId: 're_1', paymentIntentId: 'pi_1', amount: 500, currency: 'usd', status: 'failed', reason: null, failureReason: 'expired_or_canceled_card', createdAt: AT },
   },
 };

@@ -5,6 +5,7 @@ import type { OrderRef, PaymentCommand } from './payment-command.js';
 const ref = (orderId: string | null): OrderRef => ({ orderId, checkoutSessionId: null, paymentIntentId: 'pi_1' });
 const refund: PaymentCommand = {
   type: 'refund_changed',
+  paymentIntentId: 'pi_1',
   refund: { refundId: 're_1', paymentIntentId: 'pi_1', amount: 100, currency: 'usd', status: 'succeeded', reason: null, failureReason: null, createdAt: 1 },
 };
 const commands: [string, PaymentCommand][] = [

@@ -73,8 +73,8 @@ export type PaymentCommand =
   | { type: 'payment_failed'; paymentIntentId: string | null; reason: string }
   | { type: 'payment_canceled'; paymentIntentId: string | null; reason: string }
   | { type: 'charge_refunded'; paymentIntentId: string; amountRefunded: number; currency: string }
-  /** A refund was created or changed status; a failed or canceled one gives its amount back. */
-  | { type: 'refund_changed'; refund: RefundFacts }
+  /** A refund was created or changed status; a failed or canceled one gives its amount back. `paymentIntentId` is the refund's. */
+  | { type: 'refund_changed'; paymentIntentId: string; refund: RefundFacts }
   | { type: 'dispute_opened'; paymentIntentId: string; disputeId: string; amount: number }
   | { type: 'dispute_closed'; paymentIntentId: string; disputeId: string; won: boolean }
   | { type: 'invoice_recorded'; invoice: InvoiceFacts }
@@ -99,11 +99,14 @@ export type PaymentCommand =
 /** Commands that carry subscription facts of their own rather than an order's payment. */
 export type SubscriptionCommand = Extract<PaymentCommand, { type: 'subscription_changed' | 'invoice_payment_linked' }>;
 
-/** Money going back on a payment (by PaymentIntent): on a subscription's renewal it concerns the subscription, not the order. */
-export type MoneyBackCommand = Extract<PaymentCommand, { type: 'charge_refunded' | 'dispute_opened' | 'dispute_closed' }>;
+/**
+ * Money going back on a payment, or a refund failing and bringing it back (by PaymentIntent): on
+ * a subscription's renewal it concerns the subscription, not the order.
+ */
+export type MoneyBackCommand = Extract<PaymentCommand, { type: 'charge_refunded' | 'refund_changed' | 'dispute_opened' | 'dispute_closed' }>;
 
 export function isMoneyBackCommand(command: PaymentCommand): command is MoneyBackCommand {
-  return command.type === 'charge_refunded' || command.type === 'dispute_opened' || command.type === 'dispute_closed';
+  return command.type === 'charge_refunded' || command.type === 'refund_changed' || command.type === 'dispute_opened' || command.type === 'dispute_closed';
 }
 
 /** The Stripe subscription a command belongs to, if any (for finding its order without metadata). */

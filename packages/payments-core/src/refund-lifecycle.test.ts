@@ -18,6 +18,7 @@ const charged = (amountRefunded: number, paymentIntentId = 'pi_1'): PaymentComma
   ({ type: 'charge_refunded', paymentIntentId, amountRefunded, currency: 'usd' });
 const refund = (refundId: string, amount: number, status: RefundStatus, patch: Partial<RefundFacts> = {}): PaymentCommand => ({
   type: 'refund_changed',
+  paymentIntentId: patch.paymentIntentId ?? 'pi_1',
   refund: { refundId, paymentIntentId: 'pi_1', amount, currency: 'usd', status, reason: 'requested_by_customer', failureReason: status === 'failed' ? 'expired_or_canceled_card' : null, createdAt: 150, ...patch },
 });
 
@@ -128,7 +129,7 @@ describe('duplicate payments', () => {
     const d = decide(paid, charged(2000, 'pi_dup'), ctx(200));
     expect(d).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_duplicate_refund', paymentIntentId: 'pi_dup', amountRefunded: 2000 }] });
     expect(d.next).toBe(paid);
-    const r = decide(paid, { type: 'refund_changed', refund: { refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, currency: 'usd', status: 'succeeded', reason: null, failureReason: null, createdAt: 200 } }, ctx(200));
+    const r = decide(paid, { type: 'refund_changed', paymentIntentId: 'pi_dup', refund: { refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, currency: 'usd', status: 'succeeded', reason: null, failureReason: null, createdAt: 200 } }, ctx(200));
     expect(r).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_refund' }] });
     expect(r.next).toBe(paid);
   });

@@ -312,7 +312,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       return {
         supported: true,
         ref: { orderId: metaOrderId(o), checkoutSessionId: null, paymentIntentId: refund.paymentIntentId },
-        command: { type: 'refund_changed', refund },
+        command: { type: 'refund_changed', paymentIntentId: refund.paymentIntentId, refund },
       };
     }
     case 'charge.refunded': {

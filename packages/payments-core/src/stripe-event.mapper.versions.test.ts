@@ -14,6 +14,7 @@ describe('mapStripeEvent: refunds as records', () => {
       ref: { orderId: 'ord_1', checkoutSessionId: null, paymentIntentId: 'pi_1' },
       command: {
         type: 'refund_changed',
+        paymentIntentId: 'pi_1',
         refund: { refundId: 're_1', paymentIntentId: 'pi_1', amount: 500, currency: 'usd', status: 'failed', reason: 'requested_by_customer', failureReason: 'lost_or_stolen_card', createdAt: 90 },
       },
     });

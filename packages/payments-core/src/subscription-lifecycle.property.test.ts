@@ -26,8 +26,9 @@ const planOfPrice = (priceId: string) => PRICES[priceId] ?? null;
  */
 type Model = { plan: string; order: OrderState; sub: SubscriptionState | null; payments: Map<string, SubscriptionPayment>; waiting: PaymentCommand[] };
 
-function moneyChange(c: PaymentCommand): { pi: string; change: SubscriptionPaymentChange } | null {
-  if (c.type === 'charge_refunded') return { pi: c.paymentIntentId, change: { kind: 'refunded', amountRefunded: c.amountRefunded } };
+function moneyChange(c: PaymentCommand, at: number): { pi: string; change: SubscriptionPaymentChange } | null {
+  if (c.type === 'charge_refunded') return { pi: c.paymentIntentId, change: { kind: 'refunded', amountRefunded: c.amountRefunded, at } };
+  if (c.type === 'refund_changed') return { pi: c.paymentIntentId, change: { kind: 'refund', refundId: c.refund.refundId, amount: c.refund.amount, status: c.refund.status, at } };
   if (c.type === 'dispute_opened') return { pi: c.paymentIntentId, change: { kind: 'dispute', disputeId: c.disputeId, status: 'open' } };
   if (c.type === 'dispute_closed') return { pi: c.paymentIntentId, change: { kind: 'dispute', disputeId: c.disputeId, status: c.won ? 'won' : 'lost' } };
   return null;
@@ -53,7 +54,7 @@ function apply(m: Model, c: PaymentCommand, at: number): boolean {
   }
   // A plan is confirmed by its paid invoice alone: its PaymentIntents' attempts do not move the order.
   if (c.type.startsWith('payment_')) return true;
-  const money = moneyChange(c);
+  const money = moneyChange(c, at);
   if (money) {
     const p = [...m.payments.values()].find((x) => x.paymentIntentId === money.pi);
     if (!p) return false;

@@ -1,5 +1,5 @@
-import type { DisputeStatus } from './order-state.js';
-import type { InvoiceFacts } from './payment-command.js';
+import { isUndoneRefundStatus, type DisputeStatus } from './order-state.js';
+import type { InvoiceFacts, RefundStatus } from './payment-command.js';
 
 /**
  * Every invoice of a subscription is one payment of it: what Stripe billed (amount, currency,
@@ -34,7 +34,10 @@ export type SubscriptionPayment = {
   priceId: string | null;
   paymentIntentId: string | null;
   chargeId: string | null;
+  /** What went back to the customer: Stripe's refunded total, less refunds that failed or were canceled since. */
   amountRefunded: number;
+  /** Each refund of this payment as last reported; `undoneAt` (Stripe time) once it failed or was canceled. */
+  refunds: readonly PaymentRefund[];
   disputeId: string | null;
   disputeStatus: DisputeStatus | null;
   attemptCount: number;
@@ -43,12 +46,17 @@ export type SubscriptionPayment = {
   paidAt: number | null;
 };
 
+export type PaymentRefund = { refundId: string; amount: number; status: RefundStatus; undoneAt: number | null };
+
 /** One fact about a subscription payment. */
 export type SubscriptionPaymentChange =
   | { kind: 'invoice'; invoice: InvoiceFacts }
   /** `invoice_payment.paid` (or an older invoice naming its PaymentIntent/charge): the money behind the invoice. */
   | { kind: 'linked'; paymentIntentId: string | null; chargeId: string | null }
-  | { kind: 'refunded'; amountRefunded: number }
+  /** `charge.refunded`: the charge's refunded total as at `at` (Stripe time, epoch seconds). */
+  | { kind: 'refunded'; amountRefunded: number; at: number }
+  /** `refund.*`: one refund created or moved, as at `at`; failed and canceled are final at Stripe. */
+  | { kind: 'refund'; refundId: string; amount: number; status: RefundStatus; at: number }
   | { kind: 'dispute'; disputeId: string; status: DisputeStatus };
 
 const STATUS_ORDER: Readonly<Record<InvoiceStatus, number>> = { draft: 0, open: 1, uncollectible: 2, void: 3, paid: 4 };
@@ -77,6 +85,7 @@ export function paymentFromInvoice(invoice: InvoiceFacts, subscriptionId: string
     paymentIntentId: invoice.paymentIntentId,
     chargeId: invoice.chargeId,
     amountRefunded: 0,
+    refunds: [],
     disputeId: null,
     disputeStatus: null,
     attemptCount: invoice.attemptCount,
@@ -115,8 +124,13 @@ export function mergeSubscriptionPayment(p: SubscriptionPayment, change: Subscri
     }
     case 'linked':
       return { ...p, paymentIntentId: first(p.paymentIntentId, change.paymentIntentId), chargeId: first(p.chargeId, change.chargeId) };
-    case 'refunded':
-      return { ...p, amountRefunded: Math.max(p.amountRefunded, change.amountRefunded) };
+    case 'refunded': {
+      // Refunds undone at or after `at` were still in the charge's total then; Stripe's later totals leave them out.
+      const undoneSince = p.refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= change.at).reduce((sum, r) => sum + r.amount, 0);
+      return { ...p, amountRefunded: Math.max(p.amountRefunded, change.amountRefunded - undoneSince) };
+    }
+    case 'refund':
+      return mergeRefund(p, change);
     case 'dispute': {
       // A charge has at most one dispute; its closing (won or lost) is final.
       if (p.disputeStatus !== null && DISPUTE_ORDER[p.disputeStatus] >= DISPUTE_ORDER[change.status]) return p;
@@ -124,6 +138,31 @@ export function mergeSubscriptionPayment(p: SubscriptionPayment, change: Subscri
     }
   }
 }
+
+/**
+ * A refund reported: a live one raises the refunded total to at least the sum of the live
+ * refunds; a failed or canceled one comes off the total once (the money stayed with the
+ * merchant), and a live report delivered after it is older news. The same rules as an order's.
+ */
+function mergeRefund(p: SubscriptionPayment, change: Extract<SubscriptionPaymentChange, { kind: 'refund' }>): SubscriptionPayment {
+  const prior = p.refunds.find((r) => r.refundId === change.refundId);
+  // A refund only moves forward (pending, then succeeded, then failed or canceled): an older report changes nothing.
+  if (prior && REFUND_ORDER[change.status] <= REFUND_ORDER[prior.status] && change.amount <= prior.amount) return p;
+  const status = prior && REFUND_ORDER[prior.status] > REFUND_ORDER[change.status] ? prior.status : change.status;
+  const undo = isUndoneRefundStatus(status);
+  const undoneAt = prior?.undoneAt ?? (undo ? change.at : null);
+  const amount = Math.max(prior?.amount ?? 0, change.amount);
+  const refunds = [...p.refunds.filter((r) => r.refundId !== change.refundId), { refundId: change.refundId, amount, status, undoneAt }].sort((a, b) => a.refundId.localeCompare(b.refundId));
+  if (!undo) {
+    const live = refunds.filter((r) => r.undoneAt === null).reduce((sum, r) => sum + r.amount, 0);
+    return { ...p, refunds, amountRefunded: Math.max(p.amountRefunded, live) };
+  }
+  // Undone before (another failure report, e.g. `refund.failed` then `refund.updated`): the total already lost it.
+  if (prior?.undoneAt != null) return { ...p, refunds };
+  return { ...p, refunds, amountRefunded: Math.max(0, p.amountRefunded - amount) };
+}
+
+const REFUND_ORDER: Readonly<Record<RefundStatus, number>> = { pending: 0, requires_action: 1, succeeded: 2, failed: 3, canceled: 4 };
 
 /** Whether the money of a payment went back to the customer: a lost dispute, or a refund of all of it. */
 export function isMoneyTakenBack(p: Pick<SubscriptionPayment, 'amountPaid' | 'amountRefunded' | 'disputeStatus'>): boolean {
@@ -139,6 +178,10 @@ export function describePaymentChange(before: SubscriptionPayment | null, after:
   if (after.status === 'paid' && before?.status !== 'paid' && before) notes.push(`paid ${after.amountPaid} ${after.currency}`);
   if ((before?.paymentIntentId ?? null) !== after.paymentIntentId && after.paymentIntentId) notes.push(`paid by ${after.paymentIntentId}`);
   if (after.status === 'open' && after.attemptCount > (before?.attemptCount ?? 0)) notes.push(`payment attempt ${after.attemptCount} failed`);
+  for (const r of after.refunds) {
+    const was = before?.refunds.find((b) => b.refundId === r.refundId);
+    if (r.undoneAt !== null && was?.undoneAt == null) notes.push(`refund ${r.refundId} ${r.status}: ${r.amount} ${after.currency} stays paid`);
+  }
   if ((before?.amountRefunded ?? 0) !== after.amountRefunded) {
     notes.push(isMoneyTakenBack({ ...after, disputeStatus: null }) ? `refunded in full (${after.amountRefunded} ${after.currency})` : `refunded ${after.amountRefunded} ${after.currency}`);
   }
@@ -148,5 +191,6 @@ export function describePaymentChange(before: SubscriptionPayment | null, after:
 
 /** Whether two versions of a payment differ. */
 export function paymentChanged(before: SubscriptionPayment | null, after: SubscriptionPayment): boolean {
-  return !before || (Object.keys(after) as (keyof SubscriptionPayment)[]).some((k) => before[k] !== after[k]);
+  if (!before) return true;
+  return (Object.keys(after) as (keyof SubscriptionPayment)[]).some((k) => (k === 'refunds' ? JSON.stringify(before.refunds) !== JSON.stringify(after.refunds) : before[k] !== after[k]));
 }

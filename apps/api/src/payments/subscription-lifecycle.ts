@@ -31,9 +31,11 @@ import {
   paymentChanged,
   paymentFromInvoice,
   planEntitlementOf,
+  REFUND_STATUSES,
   type InvoiceFacts,
   type OrderStatus,
   type PaymentCommand,
+  type RefundStatus,
   type SubscriptionFacts,
   type SubscriptionPayment,
   type SubscriptionPaymentChange,
@@ -82,6 +84,8 @@ export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
   };
 }
 
+const isRefundStatus = (v: string): v is RefundStatus => (REFUND_STATUSES as readonly string[]).includes(v);
+
 export function toSubscriptionPayment(row: SubscriptionPaymentRow): SubscriptionPayment {
   if (!isInvoiceStatus(row.status)) throw new Error(`subscription payment ${row.invoice_id} has unknown status ${row.status}`);
   return {
@@ -101,6 +105,12 @@ export function toSubscriptionPayment(row: SubscriptionPaymentRow): Subscription
     paymentIntentId: row.payment_intent_id,
     chargeId: row.charge_id,
     amountRefunded: Number(row.amount_refunded),
+    refunds: (row.refunds ?? []).map((r) => ({
+      refundId: r.refund_id,
+      amount: Number(r.amount),
+      status: isRefundStatus(r.status) ? r.status : 'pending',
+      undoneAt: r.undone_at === null ? null : Number(r.undone_at),
+    })),
     disputeId: row.dispute_id,
     disputeStatus: row.dispute_status,
     attemptCount: row.attempt_count,
@@ -127,6 +137,7 @@ function paymentRow(p: SubscriptionPayment): NewSubscriptionPayment {
     payment_intent_id: p.paymentIntentId,
     charge_id: p.chargeId,
     amount_refunded: p.amountRefunded,
+    refunds: JSON.stringify(p.refunds.map((r) => ({ refund_id: r.refundId, amount: r.amount, status: r.status, undone_at: r.undoneAt }))),
     dispute_id: p.disputeId,
     dispute_status: p.disputeStatus,
     attempt_count: p.attemptCount,
@@ -292,11 +303,13 @@ export async function recordSubscriptionPayment(
   return { found: true, changed: true, payment: after };
 }
 
-/** The payment change a money-back command means (refund total, dispute opened or closed). */
-function moneyBackChange(command: PaymentCommand): SubscriptionPaymentChange | null {
+/** The payment change a money-back command means (refund total, one refund, dispute opened or closed), as at `at`. */
+function moneyBackChange(command: PaymentCommand, at: number): SubscriptionPaymentChange | null {
   switch (command.type) {
     case 'charge_refunded':
-      return { kind: 'refunded', amountRefunded: command.amountRefunded };
+      return { kind: 'refunded', amountRefunded: command.amountRefunded, at };
+    case 'refund_changed':
+      return { kind: 'refund', refundId: command.refund.refundId, amount: command.refund.amount, status: command.refund.status, at };
     case 'dispute_opened':
       return { kind: 'dispute', disputeId: command.disputeId, status: 'open' };
     case 'dispute_closed':
@@ -373,7 +386,7 @@ export async function applySubscriptionCommand(
     await syncPlanEntitlement(trx, order.user_id);
     return { outcome: r.changed ? 'payment_recorded' : 'noop', changed: r.changed };
   }
-  const change = moneyBackChange(command);
+  const change = moneyBackChange(command, at);
   if (!change || !isMoneyBackCommand(command)) return { outcome: 'noop', changed: false };
   const r = await recordSubscriptionPayment(trx, deps, '', { paymentIntentId: command.paymentIntentId }, change, source);
   if (!r.found) return { outcome: 'unmatched', changed: false };
@@ -410,7 +423,7 @@ export async function afterSubscriptionOrderDecision(
       outcome = { ...sub, changed: sub.changed || r.changed };
     }
   }
-  const change = command ? moneyBackChange(command) : null;
+  const change = command ? moneyBackChange(command, at) : null;
   if (change && command && isMoneyBackCommand(command)) {
     const r = await recordSubscriptionPayment(trx, deps, '', { paymentIntentId: command.paymentIntentId }, change, source);
     if (r.payment) outcome = { changed: r.changed, stale: false, subscriptionId: r.payment.subscriptionId };

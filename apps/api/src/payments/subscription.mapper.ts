@@ -13,7 +13,10 @@ export type SubscriptionPaymentDto = {
   status: string;
   amountDue: number;
   amountPaid: number;
+  /** Refunded and not undone: a refund that failed or was canceled gave its amount back. */
   amountRefunded: number;
+  /** Each refund reported, with its last status (`failed` and `canceled` ones no longer count). */
+  refunds: { refundId: string; amount: number; status: string }[];
   currency: string;
   periodStart: string | null;
   periodEnd: string | null;
@@ -64,6 +67,7 @@ export function toSubscriptionPaymentDto(row: SubscriptionPaymentRow): Subscript
     amountDue: p.amountDue,
     amountPaid: p.amountPaid,
     amountRefunded: p.amountRefunded,
+    refunds: p.refunds.map((r) => ({ refundId: r.refundId, amount: r.amount, status: r.status })),
     currency: p.currency,
     periodStart: iso(row.period_start),
     periodEnd: iso(row.period_end),

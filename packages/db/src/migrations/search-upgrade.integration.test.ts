@@ -40,7 +40,8 @@ describe.skipIf(!process.env.DATABASE_URL)('upgrading a large database to per-fi
     const prebuilt = await indexOids(database.db);
     expect(prebuilt.map((r) => r.relname)).toEqual(['orders_email_trgm_idx', 'orders_ids_trgm_idx', 'orders_search_trgm_idx', 'orders_user_trgm_idx']);
 
-    expect(await migrateToLatest(database.db)).toEqual(['20261202030000_search_per_field']);
+    // The per-field search migration, and whatever came after it.
+    expect((await migrateToLatest(database.db))[0]).toBe('20261202030000_search_per_field');
     const after = await indexOids(database.db);
     expect(after).toEqual(prebuilt.filter((r) => r.relname !== 'orders_search_trgm_idx'));
   });

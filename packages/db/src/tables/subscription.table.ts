@@ -51,6 +51,8 @@ export interface SubscriptionPaymentTable {
   payment_intent_id: string | null;
   charge_id: string | null;
   amount_refunded: number;
+  /** Each refund of the payment as last reported (JSON text on write): `undone_at` once it failed or was canceled. */
+  refunds: ColumnType<StoredPaymentRefund[], string | undefined, string>;
   dispute_id: string | null;
   dispute_status: 'open' | 'won' | 'lost' | null;
   attempt_count: number;
@@ -60,6 +62,8 @@ export interface SubscriptionPaymentTable {
   updated_at: Timestamp;
 }
 export type SubscriptionPaymentRow = Selectable<SubscriptionPaymentTable>;
+/** A refund of a subscription payment as stored; `undone_at` in Stripe time (epoch seconds). */
+export type StoredPaymentRefund = { refund_id: string; amount: number; status: string; undone_at: number | null };
 export type NewSubscriptionPayment = Insertable<SubscriptionPaymentTable>;
 
 /** The timeline of a subscription: status and plan changes, payments, reviews and notices, with who and why. */

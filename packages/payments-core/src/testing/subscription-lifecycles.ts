@@ -17,6 +17,7 @@ export const LIFECYCLES = [
   'dunning_recovered',
   'cancel',
   'refund_renewal',
+  'refund_renewal_failed',
   'dispute_lost',
   'dispute_won',
   'trial_active',
@@ -226,15 +227,31 @@ export function buildLifecycle(lifecycle: Lifecycle, input: LifecycleInput, plan
       break;
     }
     case 'refund_renewal':
+    case 'refund_renewal_failed':
     case 'dispute_lost':
     case 'dispute_won': {
       renew(2, t1, from);
       const pi = `pi_${s}_2`;
       const charge = `ch_${s}_2`;
       const later = t1 + 5 * 86_400;
-      if (lifecycle === 'refund_renewal') {
-        emit('charge.refunded', later, { id: charge, object: 'charge', amount: from.amount, amount_refunded: from.amount, currency, payment_intent: pi, refunded: true, status: 'succeeded', metadata: {} });
-        plan = null;
+      if (lifecycle === 'refund_renewal' || lifecycle === 'refund_renewal_failed') {
+        const refund = (st: string) => ({
+          id: `re_${s}`, object: 'refund', amount: from.amount, currency, charge, payment_intent: pi, status: st, reason: 'requested_by_customer',
+          failure_reason: st === 'failed' ? 'expired_or_canceled_card' : null, created: later, metadata: {},
+        });
+        const refunded = (amount: number) => ({ id: charge, object: 'charge', amount: from.amount, amount_refunded: amount, currency, payment_intent: pi, refunded: amount >= from.amount, status: 'succeeded', metadata: {} });
+        if (lifecycle === 'refund_renewal') {
+          emit('charge.refunded', later, refunded(from.amount));
+          plan = null;
+        } else {
+          // Refunded in full, then the card turns out closed: the refund fails days later, Stripe
+          // gives the charge its money back, and the plan returns.
+          emit('refund.created', later, refund('pending'));
+          emit('charge.refunded', later, refunded(from.amount));
+          emit('refund.failed', later + 2 * 86_400, refund('failed'));
+          emit('refund.updated', later + 2 * 86_400, refund('failed'));
+          emit('charge.refund.updated', later + 2 * 86_400, refund('failed'));
+        }
       } else {
         const dispute = (st: string) => ({ id: `dp_${s}`, object: 'dispute', amount: from.amount, currency, charge, payment_intent: pi, status: st, reason: 'fraudulent' });
         emit('charge.dispute.created', later, dispute('needs_response'));
