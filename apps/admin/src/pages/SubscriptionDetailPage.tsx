@@ -94,8 +94,11 @@ function SubscriptionDetail({ data }: { data: Detail }) {
                       <td className="mono">{i.paymentIntentId ?? <span className="muted">{i.amountDue === 0 ? 'nothing due' : 'not linked yet'}</span>}</td>
                       <td>
                         {i.amountRefunded > 0 && <Badge tone={i.moneyTakenBack ? 'bad' : 'warn'}>refunded {money(i.amountRefunded, i.currency)}</Badge>}{' '}
+                        {i.refunds.filter((r) => r.status === 'failed' || r.status === 'canceled').map((r) => (
+                          <Badge key={r.refundId} tone="neutral" title={`${r.refundId}: the money stayed paid`}>refund of {money(r.amount, i.currency)} {r.status}</Badge>
+                        ))}{' '}
                         {i.dispute && <Badge tone={i.dispute.status === 'lost' ? 'bad' : i.dispute.status === 'won' ? 'good' : 'warn'}>dispute {i.dispute.status}</Badge>}
-                        {!i.amountRefunded && !i.dispute && <span className="muted">—</span>}
+                        {!i.amountRefunded && !i.dispute && i.refunds.length === 0 && <span className="muted">—</span>}
                       </td>
                     </tr>
                   ))}
