@@ -152,6 +152,24 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect((await orderState(api.db, orderId)).grants).toHaveLength(1);
   });
 
+  it('a thin notification parked as unmatched (its PaymentIntent not linked to the order yet) is requeued by the reconciler once the order is found, and lands', async () => {
+    const client = trpcClient(api.url, await userToken(`user_thin_requeue_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('full_refund', checkoutSessionId, { deliver: false });
+    // The charge's refund first: it names only the PaymentIntent, which no order knows yet.
+    const refunded = thinFor(run.events.find((e) => e.type === 'charge.refunded')!);
+    expect((await send(api, refunded)).status).toBe(200);
+    await expect.poll(async () => (await row(refunded.id)).state, { timeout: 10_000 }).toBe('unmatched');
+    for (const e of run.events.filter((e) => e.type !== 'charge.refunded')) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect((await row(refunded.id)).state).toBe('unmatched');
+    // Its order is found by the references its snapshot named (in its recorded error): back to the queue.
+    expect((await api.settle.deps.reconciler.runOnce('test')).requeuedEvents).toBeGreaterThanOrEqual(1);
+    await waitForInbox(api.db);
+    expect(await row(refunded.id)).toMatchObject({ state: 'processed', order_id: orderId });
+    expect((await client.orders.get.query({ orderId })).status).toBe('refunded');
+  });
+
   describe('v2.core.health.event_generation_failure.resolved: Stripe could not make an object\'s events, then says so', () => {
     async function untilStatus(orderId: string, status: string) {
       for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {

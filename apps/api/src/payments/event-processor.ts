@@ -10,6 +10,7 @@ import {
   type OrderRef,
   type PaymentCommand,
   type StripeEventLike,
+  type SubscriptionRef,
 } from '@settle/payments-core';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
@@ -92,10 +93,35 @@ export async function processStripeEvent(
     await unit?.writePending(trx);
     const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId);
     if (disposition === 'ignore') return { kind: 'ignored' };
-    return { kind: 'no_order', error: `no order matches ${JSON.stringify({ ...mapped.ref, ...subscriptionRefOf(mapped.command) })}` };
+    return { kind: 'no_order', error: unmatchedError(mapped.ref, subscriptionRefOf(mapped.command)) };
   }
   if (result.status === 'refused') throw new Error(`event ${eventId}: a Stripe fact was refused like an admin override`);
   return { kind: 'decided', change: result, event };
+}
+
+const NO_ORDER_MATCHES = 'no order matches ';
+
+/** What an event waiting for its order records: the references it was looked up by (read back by `unmatchedTarget`). */
+function unmatchedError(ref: OrderRef, subscription: SubscriptionRef): string {
+  return `${NO_ORDER_MATCHES}${JSON.stringify({ ...ref, ...subscription })}`;
+}
+
+/**
+ * The order references an unmatched event was looked up by, from its recorded error: for a thin
+ * notification they come from the snapshot Stripe served, which the stored payload does not hold.
+ */
+export function unmatchedTarget(lastError: string | null): { ref: OrderRef; subscription: SubscriptionRef } | null {
+  if (!lastError?.startsWith(NO_ORDER_MATCHES)) return null;
+  try {
+    const r = JSON.parse(lastError.slice(NO_ORDER_MATCHES.length)) as Partial<OrderRef & SubscriptionRef>;
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return {
+      ref: { orderId: text(r.orderId), checkoutSessionId: text(r.checkoutSessionId), paymentIntentId: text(r.paymentIntentId) },
+      subscription: { subscriptionId: text(r.subscriptionId), invoiceId: text(r.invoiceId), paymentIntentId: text(r.paymentIntentId) },
+    };
+  } catch {
+    return null;
+  }
 }
 
 /**

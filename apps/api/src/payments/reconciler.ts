@@ -28,7 +28,9 @@ import type Stripe from 'stripe';
 import { errorMessage, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { applyOrderCommand, lockTarget, reportOrderChange, type OrderChange } from './order-command.js';
+import { unmatchedTarget } from './event-processor.js';
 import type { ProductCatalogue } from './product-catalogue.js';
+import { isThinNotification } from './stripe-event-resolver.js';
 
 export type ReconcileResult = { order: OrderRow; changed: boolean; commands: string[] };
 
@@ -136,9 +138,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const rows = await listRecentUnmatchedEvents(deps.db, 200);
     const matchable: string[] = [];
     for (const r of rows) {
-      const mapped = mapStripeEvent(r.payload as StripeEventLike);
-      if (!mapped.supported) continue;
-      const found = await deps.db.transaction().execute((trx) => lockTarget(trx, { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) }));
+      // A thin notification names no order: the references its snapshot had are in its recorded error.
+      const mapped = isThinNotification(r.payload) ? null : mapStripeEvent(r.payload as StripeEventLike);
+      const target = mapped?.supported ? { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) } : unmatchedTarget(r.last_error);
+      if (!target) continue;
+      const found = await deps.db.transaction().execute((trx) => lockTarget(trx, target));
       if (found) matchable.push(r.id);
     }
     return requeueEvents(deps.db, matchable);

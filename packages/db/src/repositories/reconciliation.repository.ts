@@ -31,10 +31,10 @@ export async function markOrderReconciled(trx: Trx, orderId: string): Promise<vo
 }
 
 /** Unmatched events of the last week, oldest first: candidates for a requeue once their order exists. */
-export async function listRecentUnmatchedEvents(db: Db, limit: number): Promise<{ id: string; payload: unknown }[]> {
+export async function listRecentUnmatchedEvents(db: Db, limit: number): Promise<{ id: string; payload: unknown; last_error: string | null }[]> {
   return db
     .selectFrom('stripe_events')
-    .select(['id', 'payload'])
+    .select(['id', 'payload', 'last_error'])
     .where('state', '=', 'unmatched')
     .where('received_at', '>', sql<Date>`now() - interval '7 days'`)
     .orderBy('received_at')
