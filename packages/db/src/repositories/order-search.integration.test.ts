@@ -40,6 +40,10 @@ describe('searchCore', () => {
     expect(searchCore('cus_abcdefgh')).toBe('abcdefgh');
     expect(searchCore('buyer1234@example.com')).toBe('uyer1234');
     expect(searchCore('user_13')).toBeNull();
+    expect(searchCore('user_4321')).toBe('4321');
+    expect(searchCore('order-12345')).toBe('12345');
+    expect(searchCore('4321')).toBeNull();
+    expect(searchCore('user_43a')).toBeNull();
     expect(searchCore('example')).toBeNull();
     expect(searchCore('ünïcödé-wörd')).toBeNull();
   });
@@ -71,6 +75,12 @@ describe.each(TEST_BACKENDS)('console order search on %s', (kind) => {
     const odd: Seeded = { ...orders[0]!, id: randomUUID(), user_id: 'odd%user_x Of Many Words', customer_email: null, checkout_session_id: null, payment_intent_id: null, stripe_customer_id: null, created_at: '2026-01-01T00:01:00.000Z' };
     orders.push(odd);
     await insertOrder(t.db, { ...odd, amount: 100, currency: 'usd', handler: 'new' });
+    // Numbered user ids: the index is asked for the number only, the exact test checks the rest.
+    for (const [k, user_id] of ['User_4321', 'User_43210', 'acct-4321-x'].entries()) {
+      const numbered: Seeded = { ...orders[1]!, id: randomUUID(), user_id, checkout_session_id: null, payment_intent_id: null, stripe_customer_id: null, created_at: `2026-01-01T00:02:0${k}.000Z` };
+      orders.push(numbered);
+      await insertOrder(t.db, { ...numbered, amount: 100, currency: 'usd', handler: 'new' });
+    }
   });
   afterAll(async () => {
     await t.dispose();
@@ -106,6 +116,9 @@ describe.each(TEST_BACKENDS)('console order search on %s', (kind) => {
     ['user id fragment (five users)', 'user_1'],
     ['fragment in every order', 'user_'],
     ['fragment in the middle of a user id', 'ser_7'],
+    ['user id with a number (two users hold it)', 'user_4321'],
+    ['number after another word (no match)', 'zz_4321'],
+    ['number after a word, exact', 'acct-4321'],
     ['across two fields (no match)', 'user_2 buyer'],
     ['across an id and the next', `${pick(3).id.slice(-4)} cs_test`],
     ['with a space inside one field', 'X OF MANY'],

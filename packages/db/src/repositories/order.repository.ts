@@ -193,15 +193,21 @@ export const SEARCH_SCAN_ROWS = 5_000;
 const RARE_RUN = 8;
 
 /**
- * The part of a search term the trigram indexes are asked for: the last `RARE_RUN` characters of
- * its longest alphanumeric run, if that run is long. Every Stripe id starts with `pi_`, `cs_`,
- * `cus_`, and random ids share each hex trigram with a few percent of orders, so asking for
- * every trigram of a full id reads long posting lists; a few trigrams of the random part find a
- * handful of candidates, which the exact test (`strpos`) then checks. `null`: the whole term.
+ * The part of a search term the trigram indexes are asked for, which the exact test (`strpos`)
+ * then checks. `null`: the whole term.
+ * - The last `RARE_RUN` characters of its longest alphanumeric run, if that run is long. Every
+ *   Stripe id starts with `pi_`, `cs_`, `cus_`, and random ids share each hex trigram with a few
+ *   percent of orders, so asking for every trigram of a full id reads long posting lists; a few
+ *   trigrams of the random part find a handful of candidates.
+ * - Else a number of three or more digits after a word (`user_4321`, `order-1234`): the word's
+ *   trigrams (`use`, `ser`) are in nearly every order, the number's in few.
  */
 export function searchCore(term: string): string | null {
-  const longest = (term.match(/[a-z0-9]+/g) ?? []).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return longest.length >= RARE_RUN ? longest.slice(-RARE_RUN) : null;
+  const runs = term.match(/[a-z0-9]+/g) ?? [];
+  const longest = runs.reduce((a, b) => (b.length > a.length ? b : a), '');
+  if (longest.length >= RARE_RUN) return longest.slice(-RARE_RUN);
+  const last = runs.at(-1) ?? '';
+  return runs.length > 1 && /^[0-9]{3,}$/.test(last) ? last : null;
 }
 
 export type AdminOrderFilter = {
