@@ -40,10 +40,14 @@ describe('searchCore', () => {
     expect(searchCore('cus_abcdefgh')).toBe('abcdefgh');
     expect(searchCore('buyer1234@example.com')).toBe('uyer1234');
     expect(searchCore('user_13')).toBeNull();
-    expect(searchCore('user_4321')).toBe('4321');
-    expect(searchCore('order-12345')).toBe('12345');
-    expect(searchCore('4321')).toBeNull();
-    expect(searchCore('user_43a')).toBeNull();
+    expect(searchCore('user_4321', 'text')).toBe('4321');
+    expect(searchCore('order-12345', 'text')).toBe('12345');
+    expect(searchCore('user_4321', 'ids')).toBeNull();
+    expect(searchCore('4321', 'text')).toBeNull();
+    expect(searchCore('user_43a', 'text')).toBeNull();
+    expect(searchCore('user_50', 'text')).toBe('_50');
+    expect(searchCore('user 5', 'text')).toBe(' 5');
+    expect(searchCore('user_50_', 'text')).toBeNull();
     expect(searchCore('example')).toBeNull();
     expect(searchCore('ünïcödé-wörd')).toBeNull();
   });

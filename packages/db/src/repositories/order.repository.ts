@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Database, Db, Trx } from '../database.js';
 import type { NewOrder, NewOrderTransition, OrderRow, OrderUpdate } from '../tables/order.table.js';
 
@@ -170,7 +170,7 @@ function likeContains(s: string): string {
 }
 
 /** The texts a search looks in, each trigram-indexed (migration `20261202030000_search_per_field`). */
-const SEARCH_FIELDS = {
+const SEARCH_FIELDS: Record<'user' | 'email' | 'ids', RawBuilder<string>> = {
   user: sql<string>`lower(user_id)`,
   email: sql<string>`lower(customer_email)`,
   ids: sql<string>`order_ids_text(id, checkout_session_id, payment_intent_id, stripe_customer_id)`,
@@ -193,21 +193,32 @@ export const SEARCH_SCAN_ROWS = 5_000;
 const RARE_RUN = 8;
 
 /**
- * The part of a search term the trigram indexes are asked for, which the exact test (`strpos`)
- * then checks. `null`: the whole term.
+ * The part of a search term a trigram index is asked for, which the exact test (`strpos`) then
+ * checks. `null`: the whole term.
  * - The last `RARE_RUN` characters of its longest alphanumeric run, if that run is long. Every
  *   Stripe id starts with `pi_`, `cs_`, `cus_`, and random ids share each hex trigram with a few
  *   percent of orders, so asking for every trigram of a full id reads long posting lists; a few
  *   trigrams of the random part find a handful of candidates.
- * - Else a number of three or more digits after a word (`user_4321`, `order-1234`): the word's
- *   trigrams (`use`, `ser`) are in nearly every order, the number's in few.
+ * - Else, for user ids and e-mails (`field: 'text'`), the number that ends a term after a word
+ *   (`user_4321`, `order-1234`): the word's trigrams (`use`, `ser`) are in nearly every user id,
+ *   the number's in few. A number of one or two digits has no trigram of its own: it is asked
+ *   for with the separator before it (`_50`, the trigrams of a word starting with 50). The ids
+ *   index is asked for the whole term: letters other than hex are rare in ids, while a number's
+ *   trigrams are in every few dozen.
  */
-export function searchCore(term: string): string | null {
+export function searchCore(term: string, field: 'ids' | 'text' = 'ids'): string | null {
   const runs = term.match(/[a-z0-9]+/g) ?? [];
   const longest = runs.reduce((a, b) => (b.length > a.length ? b : a), '');
   if (longest.length >= RARE_RUN) return longest.slice(-RARE_RUN);
   const last = runs.at(-1) ?? '';
-  return runs.length > 1 && /^[0-9]{3,}$/.test(last) ? last : null;
+  if (field !== 'text' || runs.length < 2 || !/^[0-9]+$/.test(last) || !term.endsWith(last)) return null;
+  return last.length >= 3 ? last : term.slice(term.length - last.length - 1);
+}
+
+/** Whether few orders are expected to hold the term (an id, a number of three or more digits): no walk first. */
+function expectedRare(term: string): boolean {
+  const core = searchCore(term, 'text');
+  return core !== null && /^[a-z0-9]{3,}$/.test(core);
 }
 
 export type AdminOrderFilter = {
@@ -255,7 +266,7 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<A
   if (f.stuckForMinutes !== undefined || f.incident || f.missingInvoiceAfterMinutes !== undefined) return listOrdersForAdminInOneQuery(db, f, s);
   // An id-like term is expected in few orders: a walk would read its whole cap for nothing.
   // A product's name may match most orders; the walk serves it quickly.
-  if (searchCore(s) === null || f.searchProductIds?.length) {
+  if (!expectedRare(s) || f.searchProductIds?.length) {
     const newest = await walkNewestForSearch(db, f, s);
     if (newest.length >= f.limit) return newest;
   }
@@ -264,15 +275,15 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<A
 
 /** `s` in one of the fields, or the order's product matched: exact, and shaped for the indexes. */
 function searchMatch(s: string, productIds: string[] | undefined) {
-  const core = searchCore(s);
   return (eb: ExpressionBuilder<Database, 'orders'>) =>
     eb.or([
-      ...searchFields(s).map((field) =>
-        core === null
+      ...searchFields(s).map((field) => {
+        const core = searchCore(s, field === SEARCH_FIELDS.ids ? 'ids' : 'text');
+        return core === null
           ? eb(field, 'like', likeContains(s))
           : // strpos, not LIKE: the planner would hand a LIKE to the index with all its trigrams.
-            eb.and([eb(field, 'like', likeContains(core)), eb(sql`strpos(${field}, ${s})`, '>', 0)]),
-      ),
+            eb.and([eb(field, 'like', likeContains(core)), eb(sql`strpos(${field}, ${s})`, '>', 0)]);
+      }),
       ...(productIds?.length ? [eb('product_id', 'in', productIds)] : []),
     ]);
 }
