@@ -18,6 +18,7 @@ const SETTLE_OUTCOME: Record<Journey, { product: string; target?: string; subscr
   subscription_upgrade: { product: 'hobby', target: 'price_pro_monthly', subscriptionStatus: 'active', plan: 'pro' },
   subscription_downgrade: { product: 'pro', target: 'price_hobby_monthly', subscriptionStatus: 'active', plan: 'hobby' },
   subscription_renewal_refund: { product: 'hobby', subscriptionStatus: 'active', plan: null },
+  subscription_renewal_refund_failed: { product: 'hobby', subscriptionStatus: 'active', plan: 'hobby' },
   subscription_renewal_dispute_lost: { product: 'hobby', subscriptionStatus: 'active', plan: null },
   subscription_free_first_invoice: { product: 'hobby', subscriptionStatus: 'active', plan: 'hobby' },
 };

@@ -21,6 +21,7 @@ export const SUBSCRIPTION_LIFECYCLE_JOURNEYS = [
   'subscription_upgrade',
   'subscription_downgrade',
   'subscription_renewal_refund',
+  'subscription_renewal_refund_failed',
   'subscription_renewal_dispute_lost',
   'subscription_free_first_invoice',
 ] as const;
@@ -68,6 +69,7 @@ export const STRIPE_SUBSCRIPTION_END: Record<SubscriptionJourney, StripeSubscrip
   subscription_upgrade: { status: 'active', invoices: 2, paidInvoices: 2, price: 'target' },
   subscription_downgrade: { status: 'active', invoices: 2, paidInvoices: 2, price: 'target' },
   subscription_renewal_refund: { status: 'active', invoices: 2, paidInvoices: 2, price: 'plan' },
+  subscription_renewal_refund_failed: { status: 'active', invoices: 2, paidInvoices: 2, price: 'plan' },
   subscription_renewal_dispute_lost: { status: 'active', invoices: 2, paidInvoices: 2, price: 'plan' },
   subscription_free_first_invoice: { status: 'active', invoices: 2, paidInvoices: 2, price: 'plan' },
 };
@@ -277,17 +279,29 @@ export function subscriptionJourneyEvents(journey: SubscriptionJourney, input: S
     case 'subscription_downgrade':
       // The item moves to the lower price without proration; the next period is billed at it.
       return [...start(), planChanged, ...renewed(target, target).events];
-    case 'subscription_renewal_refund': {
+    case 'subscription_renewal_refund':
+    case 'subscription_renewal_refund_failed': {
       const renewal = renewed();
       const charge = renewal.charge!;
       const at = t + SUBSCRIPTION_PERIOD_S + DAY;
       const refund = { id: o.newId('re'), object: 'refund', amount: charge.amount, charge: charge.id, created: at, currency: input.currency, metadata: {}, payment_intent: charge.pi, reason: 'requested_by_customer', status: 'succeeded' };
-      return [
+      const refunded = [
         ...start(),
         ...renewal.events,
         e('refund.created', at, refund),
         e('charge.refunded', at, charge.object({ amount_refunded: charge.amount, refunded: true }), { amount_refunded: 0, refunded: false }),
         e('refund.updated', at + 1, refund),
+      ];
+      if (journey === 'subscription_renewal_refund') return refunded;
+      // The customer's card was closed: days later the refund fails and the money stays with the merchant.
+      const failedAt = at + 3 * DAY;
+      const failed = { ...refund, status: 'failed', failure_reason: 'expired_or_canceled_card' };
+      return [
+        ...refunded,
+        e('refund.failed', failedAt, failed, { status: 'succeeded' }),
+        e('refund.updated', failedAt, failed, { status: 'succeeded' }),
+        e('charge.refund.updated', failedAt, failed, { status: 'succeeded' }),
+        e('charge.updated', failedAt, charge.object({ amount_refunded: 0, refunded: false }), { amount_refunded: charge.amount, refunded: true }),
       ];
     }
     case 'subscription_renewal_dispute_lost': {
