@@ -1,4 +1,4 @@
-import { STATUS_RANK, canTransition, isPaid, isUndoneRefundStatus, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from './order-state.js';
+import { STATUS_RANK, canTransition, chargeRefundedTotal, isPaid, isUndoneRefundStatus, liveRefundTotal, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from './order-state.js';
 import type { InvoiceFacts, PaymentCommand, RefundFacts } from './payment-command.js';
 import { validateConfirmation, type PaymentFacts, type Rejection } from './confirmation.js';
 import type { DecideContext, Decision, Effect, GrantSpec, Outcome } from './decision.js';
@@ -146,20 +146,11 @@ function isOtherPayment(order: OrderState, paymentIntentId: string): boolean {
   return order.paymentIntentId !== null && order.paymentIntentId !== paymentIntentId;
 }
 
-/**
- * A charge's refunded total at time `at`. Refunds undone (failed, canceled) at or after `at`
- * were still counted in it; Stripe's later totals leave them out.
- */
-function chargeRefundedTotal(order: OrderState, amountRefunded: number, at: number): number {
-  const undoneSince = order.refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= at).reduce((sum, r) => sum + r.amount, 0);
-  return Math.max(0, amountRefunded - undoneSince);
-}
-
 function chargeRefunded(order: OrderState, paymentIntentId: string, amountRefunded: number, ctx: DecideContext): Decision {
   if (isOtherPayment(order, paymentIntentId)) {
     return { outcome: 'recorded', next: order, effects: [{ type: 'record_duplicate_refund', paymentIntentId, amountRefunded }], rejection: null };
   }
-  return refund(order, order, chargeRefundedTotal(order, amountRefunded, ctx.at), ctx);
+  return refund(order, order, chargeRefundedTotal(order.refunds, amountRefunded, ctx.at), ctx);
 }
 
 function refund(order: OrderState, base: OrderState, amountRefunded: number, ctx: DecideContext): Decision {
@@ -215,8 +206,7 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
     effects: [...d.effects, recordEffect],
   });
   if (!undo) {
-    const live = base.refunds.filter((r) => !isUndoneRefundStatus(r.status)).reduce((sum, r) => sum + r.amount, 0);
-    return recorded(refund(order, base, live, ctx));
+    return recorded(refund(order, base, liveRefundTotal(base.refunds), ctx));
   }
   if (alreadyUndone) return recorded(result(order, base, [], 'noop'));
   const total = Math.max(0, order.amountRefunded - facts.amount);

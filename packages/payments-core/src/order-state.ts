@@ -111,6 +111,20 @@ export type RefundRecord = { refundId: string; amount: number; status: RefundSta
 /** A refund that did not move money: the merchant kept it. */
 export const isUndoneRefundStatus = (status: RefundStatus): boolean => status === 'failed' || status === 'canceled';
 
+/**
+ * A charge's refunded total as Stripe reported it at time `at`, less the refunds undone (failed,
+ * canceled) at or after `at`: they were still counted in it then; Stripe's later totals leave them out.
+ */
+export function chargeRefundedTotal(refunds: readonly RefundRecord[], amountRefunded: number, at: number): number {
+  const undoneSince = refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= at).reduce((sum, r) => sum + r.amount, 0);
+  return Math.max(0, amountRefunded - undoneSince);
+}
+
+/** The sum of the refunds that still move money. */
+export function liveRefundTotal(refunds: readonly RefundRecord[]): number {
+  return refunds.filter((r) => !isUndoneRefundStatus(r.status)).reduce((sum, r) => sum + r.amount, 0);
+}
+
 /** The order as the state machine sees it. Times are Stripe's, in epoch seconds. */
 export type OrderState = {
   id: string;

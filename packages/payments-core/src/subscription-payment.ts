@@ -1,4 +1,4 @@
-import { isUndoneRefundStatus, type DisputeStatus } from './order-state.js';
+import { chargeRefundedTotal, isUndoneRefundStatus, liveRefundTotal, type DisputeStatus, type RefundRecord } from './order-state.js';
 import type { InvoiceFacts, RefundStatus } from './payment-command.js';
 
 /**
@@ -37,7 +37,7 @@ export type SubscriptionPayment = {
   /** What went back to the customer: Stripe's refunded total, less refunds that failed or were canceled since. */
   amountRefunded: number;
   /** Each refund of this payment as last reported; `undoneAt` (Stripe time) once it failed or was canceled. */
-  refunds: readonly PaymentRefund[];
+  refunds: readonly RefundRecord[];
   disputeId: string | null;
   disputeStatus: DisputeStatus | null;
   attemptCount: number;
@@ -45,8 +45,6 @@ export type SubscriptionPayment = {
   createdAt: number;
   paidAt: number | null;
 };
-
-export type PaymentRefund = { refundId: string; amount: number; status: RefundStatus; undoneAt: number | null };
 
 /** One fact about a subscription payment. */
 export type SubscriptionPaymentChange =
@@ -124,11 +122,8 @@ export function mergeSubscriptionPayment(p: SubscriptionPayment, change: Subscri
     }
     case 'linked':
       return { ...p, paymentIntentId: first(p.paymentIntentId, change.paymentIntentId), chargeId: first(p.chargeId, change.chargeId) };
-    case 'refunded': {
-      // Refunds undone at or after `at` were still in the charge's total then; Stripe's later totals leave them out.
-      const undoneSince = p.refunds.filter((r) => r.undoneAt !== null && r.undoneAt >= change.at).reduce((sum, r) => sum + r.amount, 0);
-      return { ...p, amountRefunded: Math.max(p.amountRefunded, change.amountRefunded - undoneSince) };
-    }
+    case 'refunded':
+      return { ...p, amountRefunded: Math.max(p.amountRefunded, chargeRefundedTotal(p.refunds, change.amountRefunded, change.at)) };
     case 'refund':
       return mergeRefund(p, change);
     case 'dispute': {
@@ -153,10 +148,7 @@ function mergeRefund(p: SubscriptionPayment, change: Extract<SubscriptionPayment
   const undoneAt = prior?.undoneAt ?? (undo ? change.at : null);
   const amount = Math.max(prior?.amount ?? 0, change.amount);
   const refunds = [...p.refunds.filter((r) => r.refundId !== change.refundId), { refundId: change.refundId, amount, status, undoneAt }].sort((a, b) => a.refundId.localeCompare(b.refundId));
-  if (!undo) {
-    const live = refunds.filter((r) => r.undoneAt === null).reduce((sum, r) => sum + r.amount, 0);
-    return { ...p, refunds, amountRefunded: Math.max(p.amountRefunded, live) };
-  }
+  if (!undo) return { ...p, refunds, amountRefunded: Math.max(p.amountRefunded, liveRefundTotal(refunds)) };
   // Undone before (another failure report, e.g. `refund.failed` then `refund.updated`): the total already lost it.
   if (prior?.undoneAt != null) return { ...p, refunds };
   return { ...p, refunds, amountRefunded: Math.max(0, p.amountRefunded - amount) };

@@ -14,6 +14,7 @@ import {
   type Trx,
 } from '@settle/db';
 import { nextRetry, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { errorMessage, isTransient } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -93,27 +94,19 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   async function readFromStripe(payloads: ReadonlyMap<string, unknown>): Promise<StripeReads> {
     const reads = new Map<string, StripeRead>();
     await Promise.all(
-      [...payloads].map(async ([id, payload]) => {
-        await stripeSlot();
-        try {
-          reads.set(id, { ready: await resolveStoredEvent(deps.stripe ?? null, payload) });
-        } catch (err) {
-          reads.set(id, { failed: err });
-        } finally {
-          freeStripeSlot();
-        }
-      }),
+      [...payloads].map(([id, payload]) =>
+        stripeSlots(async () => {
+          try {
+            reads.set(id, { ready: await resolveStoredEvent(deps.stripe ?? null, payload) });
+          } catch (err) {
+            reads.set(id, { failed: err });
+          }
+        }),
+      ),
     );
     return reads;
   }
-  let stripeReadsInFlight = 0;
-  const waitingForStripe: (() => void)[] = [];
-  const stripeSlot = () => (stripeReadsInFlight < STRIPE_READS_AT_ONCE ? (stripeReadsInFlight++, Promise.resolve()) : new Promise<void>((r) => waitingForStripe.push(r)));
-  const freeStripeSlot = () => {
-    const next = waitingForStripe.shift();
-    if (next) next();
-    else stripeReadsInFlight--;
-  };
+  const stripeSlots = pLimit(STRIPE_READS_AT_ONCE);
 
   async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork, reads: StripeReads = NO_READS): Promise<Processed> {
     const ev = await io.load(trx, eventId);
@@ -260,26 +253,22 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
           load: async () => rows.get(id),
           settle: async (_trx, eventId, settlement) => void pending.push({ id: eventId, ...settlement }),
         };
-        const row = rows.get(id);
-        if (row && !reads.has(id) && needsStripeRead(row.payload) && (row.state === 'pending' || row.state === 'failed')) {
-          readFirst.set(id, row.payload);
-          continue;
-        }
         if (unit?.heldElsewhere(id)) {
           // Its order is another transaction's now: left for the next claim rather than waited for.
           deferred.push(id);
           results[i] = { status: 'busy' };
           continue;
         }
-        if (!savepoints) {
-          results[i] = await processLocked(trx, id, io, unit, reads);
-          settled.push(...pending);
-          continue;
-        }
         try {
-          results[i] = await inSavepoint(trx, () => processLocked(trx, id, io, undefined, reads));
+          // Without savepoints a failure aborts the batch, except `StripeReadFirst`: thrown before the event wrote anything.
+          results[i] = savepoints ? await inSavepoint(trx, () => processLocked(trx, id, io, undefined, reads)) : await processLocked(trx, id, io, unit, reads);
           settled.push(...pending);
         } catch (err) {
+          if (err instanceof StripeReadFirst) {
+            readFirst.set(id, err.payload);
+            continue;
+          }
+          if (!savepoints) throw err;
           if (isLockNotAvailable(err)) {
             deferred.push(id);
             results[i] = { status: 'busy' };
