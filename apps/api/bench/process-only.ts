@@ -1,6 +1,8 @@
 /**
  * Processing alone (needs DATABASE_URL): store a shuffled, duplicated workload in the inbox with
  * no processing, then drain it with the background worker and time the drain. Prints events/s,
+ * CPU per event of this process and of every PostgreSQL process during the drain, the event
+ * loop's delay (how long a webhook's reply would wait for processing),
  * database statements per event (BEGIN/COMMIT/SAVEPOINT counted apart), the statement shapes
  * that cost most, and checks every order against the journeys' oracle.
  *
@@ -10,9 +12,12 @@
  * lock timeout), BENCH_TABLES=1 (rows inserted and updated per table, HOT updates, event
  * outcomes), BENCH_DEBUG=1 (a failing order's events and audit), BENCH_ALTER (statements run on
  * the migrated schema before the events are stored, for trying a storage setting),
- * BENCH_THIN_MS=n (every event stored as the thin notification an event destination sends,
+ * BENCH_PROFILE=file (a CPU profile of the drain), BENCH_THIN_MS=n (every event stored as the thin notification an event destination sends,
  * resolved through a local Stripe fake over HTTP that answers `GET /v1/events/:id` after n ms).
  */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -27,6 +32,23 @@ import { createStripeClient } from '../src/lib/stripe-client.js';
 import { loadCatalogue } from '../src/payments/product-catalogue.js';
 import { createInboxProcessor } from '../src/workers/inbox-processor.js';
 import { startEventWorker } from '../src/workers/event-worker.js';
+
+/** CPU time so far of every process named `postgres` on this machine (server on the same host). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return total;
+}
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 3000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
@@ -106,6 +128,18 @@ try {
     logger,
     metrics: createMetrics(),
   });
+  // BENCH_PROFILE=file: a CPU profile of this process during the drain only (open in Chrome DevTools).
+  const profiler = process.env.BENCH_PROFILE ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  // How long processing keeps the event loop from other work (a webhook's reply waits that long).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const pgCpu0 = postgresCpuMs();
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const worker = startEventWorker({
     db: database.db,
@@ -120,6 +154,10 @@ try {
   });
   await waitForConvergence(database.db, 600_000);
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
+  loopDelay.disable();
+  const pgCpuMs = postgresCpuMs() - pgCpu0;
+  if (profiler) writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
   await worker.stop(5_000);
   (Client.prototype as { query: unknown }).query = query;
 
@@ -134,6 +172,10 @@ try {
     eventsPerSecond: Math.round((rows.length / ms) * 1000),
     statementsPerEvent: +(statements / rows.length).toFixed(2),
     controlPerEvent: +(control / rows.length).toFixed(2),
+    // CPU per event during the drain: this process (the processor) and every PostgreSQL process.
+    nodeCpuMsPerEvent: +((cpu.user + cpu.system) / 1000 / rows.length).toFixed(3),
+    postgresCpuMsPerEvent: +(pgCpuMs / rows.length).toFixed(3),
+    loopDelayMs: { p50: +(loopDelay.percentile(50) / 1e6).toFixed(1), p99: +(loopDelay.percentile(99) / 1e6).toFixed(1), max: +(loopDelay.max / 1e6).toFixed(1) },
     oracleOrders: kept.length,
     oracleProblems: oracleProblems.length,
     unsettled: unsettled.length,

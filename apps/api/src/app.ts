@@ -95,6 +95,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     stripe,
     retry: { baseDelayMs: env.RETRY_BASE_MS, maxDelayMs: env.RETRY_MAX_MS, maxAttempts: env.RETRY_MAX_ATTEMPTS ?? DEFAULT_RETRY_POLICY.maxAttempts },
     unmatchedMaxAttempts: env.UNMATCHED_MAX_ATTEMPTS,
+    stripeReadsAtOnce: env.STRIPE_READS_AT_ONCE,
     logger,
     metrics,
     reconcileOrder: (orderId) => void reconcileAfterGenerationFailure(orderId),

@@ -58,6 +58,12 @@ export const EnvSchema = z
     SETTLE_ROLE: z.enum(['api', 'worker']).default('api'),
     /** Webhook inserts in flight at once; each carries every event that arrived meanwhile (group commit). */
     WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * Stripe reads in flight at once per processing process (thin notifications, whose objects
+     * events without an order are about). At Stripe's usual 100–300 ms a read, 8 stays well under
+     * its live-mode limit of 100 reads a second; raise it with a higher limit.
+     */
+    STRIPE_READS_AT_ONCE: z.coerce.number().int().min(1).max(100).default(8),
     WORKER_POLL_MS: z.coerce.number().int().min(10).default(500),
     WORKER_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
     WORKER_LEASE_MS: z.coerce.number().int().min(100).default(30_000),

@@ -77,7 +77,8 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     simulator = await startStripeSimulator({ retryDelayMs: 20, prices: catalogueStripePrices(DEMO_PRODUCTS) });
     // Settle reaches the simulator through a proxy that can hold Stripe's answers.
     stripe = await startHoldingProxy(simulator.url);
-    api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: stripe.url, RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' });
+    // Two Stripe reads at a time, so a test can see the third wait its turn.
+    api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: stripe.url, STRIPE_READS_AT_ONCE: '2', RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' });
     simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
     operator = await adminClient(api, `ops-${kind}`, 'operator');
   });
@@ -95,6 +96,29 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     return { client, orderId, events: run.events };
   }
   const row = (id: string) => api.db.selectFrom('stripe_events').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  /**
+   * Whether one transaction can lock every one of these stored events at once within `ms` (a
+   * batch may hold them for a moment on its way to asking Stripe). On PGlite a transaction that
+   * keeps the one connection makes this wait, as it makes webhooks wait.
+   */
+  async function lockableWithin(ids: string[], ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    const attempt = async (): Promise<string> => {
+      try {
+        return await api.db.transaction().execute(async (trx) => {
+          for (const id of ids) await sql`select id from stripe_events where id = ${id} for update nowait`.execute(trx);
+          return 'lockable';
+        });
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+        return attempt();
+      }
+    };
+    const timeout = new Promise<string>((r) => setTimeout(() => r(`still locked after ${ms} ms`), ms));
+    return Promise.race([attempt(), timeout]);
+  }
 
   it('thin notifications are stored before 2xx, resolved through their snapshot events and processed like any event; the snapshots arriving too change nothing', async () => {
     const { client, orderId, events } = await lostPayment(`user_thin_${kind}`);
@@ -138,12 +162,7 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
       await vi.waitFor(() => expect(stripe.seen()).toBeGreaterThan(asked), { timeout: 10_000 });
       // Stripe has been asked and has not answered: anyone can lock every stored notification now
       // (on PGlite, the one connection is free: webhooks and the console are not kept waiting).
-      const lockable = api.db.transaction().execute(async (trx) => {
-        for (const n of notifications) await sql`select id from stripe_events where id = ${n.id} for update nowait`.execute(trx);
-        return 'lockable';
-      });
-      const timeout = new Promise((r) => setTimeout(() => r('still locked after 3 s'), 3_000));
-      expect(await Promise.race([lockable, timeout])).toBe('lockable');
+      expect(await lockableWithin(notifications.map((n) => n.id), 3_000)).toBe('lockable');
     } finally {
       stripe.release();
     }
@@ -283,6 +302,37 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect((await send(api, event)).status).toBe(200);
     await waitForInbox(api.db);
     expect(await row(event.id)).toMatchObject({ state: 'ignored', attempts: 1 });
+  });
+
+  it('refunds of payments Settle did not create, while Stripe is slow to say whose they are: their events hold no lock, the other events of their batches land meanwhile, and once Stripe answers they are ignored', async () => {
+    const { events } = await lostPayment(`user_foreign_slow_${kind}`);
+    const pi = structuredClone(simulator.state.paymentIntents.get((events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id)!);
+    const refundEvents = [1, 2, 3].map((n) => {
+      const foreignPi = { ...pi, id: `pi_foreign_slow_${n}_${kind}`, metadata: {} };
+      simulator.state.paymentIntents.set(foreignPi.id as string, foreignPi);
+      const refund = { id: `re_foreign_slow_${n}_${kind}`, object: 'refund', amount: 500, currency: 'usd', created: Math.floor(Date.now() / 1000), payment_intent: foreignPi.id, charge: `ch_x${n}`, status: 'succeeded', reason: null, metadata: {} };
+      return { id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', api_version: '2025-03-31.basil', created: refund.created, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'refund.updated', data: { object: refund } };
+    });
+    // A purchase of Settle's, delivered together with them.
+    const mine = await lostPayment(`user_beside_foreign_${kind}`);
+    const asked = stripe.seen();
+    // Which invoice a PaymentIntent paid, and whose it is: the questions a foreign refund raises.
+    stripe.hold(/^\/v1\/(invoice_payments|payment_intents\/pi_foreign_slow_)/);
+    try {
+      await Promise.all([...refundEvents, ...mine.events].map(async (e) => expect((await send(api, e)).status).toBe(200)));
+      await vi.waitFor(() => expect(stripe.seen()).toBeGreaterThanOrEqual(asked + 2), { timeout: 10_000 });
+      // Stripe has not answered: Settle's own purchase is processed all the same.
+      await expect.poll(async () => (await mine.client.orders.get.query({ orderId: mine.orderId })).status, { timeout: 10_000 }).toBe('succeeded');
+      // STRIPE_READS_AT_ONCE=2: the third refund's question waits for a free slot, not in a transaction.
+      expect(stripe.seen()).toBe(asked + 2);
+      expect(await lockableWithin(refundEvents.map((e) => e.id), 3_000)).toBe('lockable');
+      for (const e of refundEvents) expect((await row(e.id)).state).toBe('pending');
+    } finally {
+      stripe.release();
+    }
+    await waitForInbox(api.db);
+    for (const e of refundEvents) expect(await row(e.id)).toMatchObject({ state: 'ignored', attempts: 1 });
+    expect((await orderState(api.db, mine.orderId)).grants).toHaveLength(1);
   });
 
   it('a duplicate payment is refundable by its PaymentIntent; the order stays as it is', async () => {

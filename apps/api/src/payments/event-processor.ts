@@ -19,7 +19,7 @@ import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './
 import type { ProductCatalogue } from './product-catalogue.js';
 import type { OrderUnitOfWork } from './order-unit-of-work.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
-import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition, type ResolvedEvent } from './stripe-event-resolver.js';
+import { askStripeNow, orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition, type ResolvedEvent, type StripeAsk } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
 export type EventVerdict =
@@ -56,6 +56,12 @@ export async function processStripeEvent(
   unit?: OrderUnitOfWork,
   /** The payload as `resolveStoredEvent` made it ready, read before the transaction (the inbox does). */
   ready?: ResolvedEvent,
+  /**
+   * How the Stripe reads an event without an order needs are made (whose PaymentIntent or invoice
+   * it is, which invoice a PaymentIntent paid): the inbox answers them from reads made before
+   * its transaction; by default Stripe is asked right away.
+   */
+  ask: StripeAsk = askStripeNow,
 ): Promise<EventVerdict> {
   // Thin notifications and disputes or refunds naming only their charge need a Stripe read: the
   // inbox makes it before its transaction (`needsStripeRead`); asked here, it runs inside.
@@ -63,7 +69,7 @@ export async function processStripeEvent(
   if (resolved.kind === 'unsupported') return { kind: 'unsupported' };
   if (resolved.kind === 'reconcile') {
     await unit?.writePending(trx);
-    const orderId = await orderIdOfStripeObject((id) => findOrderIdByStripeObject(trx, id), deps.stripe ?? null, resolved.object);
+    const orderId = await orderIdOfStripeObject((id) => findOrderIdByStripeObject(trx, id), deps.stripe ?? null, resolved.object, ask);
     // An object of someone else's in the same Stripe account: nothing of Settle's to reconcile.
     return orderId && (await findOrder(trx, orderId)) ? { kind: 'reconcile', orderId } : { kind: 'ignored' };
   }
@@ -84,14 +90,14 @@ export async function processStripeEvent(
   let result = await apply(mapped.command);
   let paidInvoiceId: string | null = null;
   if (result.status === 'no_order' && isMoneyBackCommand(mapped.command)) {
-    const via = await viaInvoiceOfPayment(event, mapped.command, apply, deps);
+    const via = await viaInvoiceOfPayment(event, mapped.command, apply, deps.stripe ?? null, ask);
     paidInvoiceId = via.invoiceId;
     result = via.result ?? result;
   }
   if (result.status === 'no_order') {
     if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
     await unit?.writePending(trx);
-    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId);
+    const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId, ask);
     if (disposition === 'ignore') return { kind: 'ignored' };
     return { kind: 'no_order', error: unmatchedError(mapped.ref, subscriptionRefOf(mapped.command)) };
   }
@@ -136,10 +142,16 @@ async function viaInvoiceOfPayment(
   event: StripeEventLike,
   command: PaymentCommand & { paymentIntentId: string },
   apply: (command: PaymentCommand, ref?: OrderRef) => Promise<OrderCommandResult>,
-  deps: StripeEventDeps,
+  stripe: Stripe | null,
+  ask: StripeAsk,
 ): Promise<{ result: OrderCommandResult | null; invoiceId: string | null }> {
   const named = invoiceIdOfPayment(event.data.object);
-  const found = named ? { invoiceId: named, invoicePaymentId: null } : deps.stripe ? await findInvoiceOfPaymentIntent(deps.stripe, command.paymentIntentId) : null;
+  const { paymentIntentId } = command;
+  const found = named
+    ? { invoiceId: named, invoicePaymentId: null }
+    : stripe
+      ? await ask(`invoice paid by payment_intent ${paymentIntentId}`, () => findInvoiceOfPaymentIntent(stripe, paymentIntentId))
+      : null;
   if (!found) return { result: null, invoiceId: null };
   const linked = await apply({
     type: 'invoice_payment_linked',

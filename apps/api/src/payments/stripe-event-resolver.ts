@@ -131,6 +131,16 @@ export function needsStripeRead(payload: unknown): boolean {
 }
 
 /**
+ * A read of Stripe that processing needs, under a name that says what it asks (the same name is
+ * the same question). Processing inside a transaction gets an `ask` that answers only what was
+ * read before the transaction and otherwise stops the attempt, so the inbox can read with no row
+ * locked and run the event again (see `inbox-processor`); `askStripeNow` simply reads.
+ * `read` does the whole read, error translation included: its result or error is the answer.
+ */
+export type StripeAsk = <T>(question: string, read: () => Promise<T>) => Promise<T>;
+export const askStripeNow: StripeAsk = (_question, read) => read();
+
+/**
  * Whether Settle created a PaymentIntent (for refunds and disputes whose order was not found):
  * known to the database, or carrying Settle's `metadata.orderId` at Stripe. Without a Stripe API
  * nobody can tell.
@@ -139,16 +149,19 @@ export async function paymentIntentOwner(
   isKnown: (paymentIntentId: string) => Promise<boolean>,
   stripe: Stripe | null,
   paymentIntentId: string,
+  ask: StripeAsk = askStripeNow,
 ): Promise<PaymentIntentOwner> {
   if (await isKnown(paymentIntentId)) return 'settle';
   if (!stripe) return 'unknown';
-  try {
-    const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
-    return typeof intent.metadata?.orderId === 'string' ? 'settle' : 'foreign';
-  } catch (err) {
-    if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
-    throw new StripeLookupFailed(`could not fetch payment intent ${paymentIntentId}: Stripe ${stripeError(err)}`);
-  }
+  return ask(`owner of payment_intent ${paymentIntentId}`, async (): Promise<PaymentIntentOwner> => {
+    try {
+      const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
+      return typeof intent.metadata?.orderId === 'string' ? 'settle' : 'foreign';
+    } catch (err) {
+      if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
+      throw new StripeLookupFailed(`could not fetch payment intent ${paymentIntentId}: Stripe ${stripeError(err)}`);
+    }
+  });
 }
 
 /** A stored event made ready for the mapper. */
@@ -187,22 +200,25 @@ export async function unmatchedEventDisposition(
   ref: OrderRef,
   command: PaymentCommand,
   paidInvoiceId: string | null = null,
+  ask: StripeAsk = askStripeNow,
 ): Promise<'wait' | 'ignore'> {
-  if (!ref.orderId && command.type === 'invoice_payment_linked') return unmatchedDisposition(ref, command, await invoiceOwner(stripe, command.invoiceId));
-  if (!ref.orderId && paidInvoiceId && isChargeLevelCommand(command)) return unmatchedDisposition(ref, command, await invoiceOwner(stripe, paidInvoiceId));
-  const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId) : 'unknown';
+  if (!ref.orderId && command.type === 'invoice_payment_linked') return unmatchedDisposition(ref, command, await invoiceOwner(stripe, command.invoiceId, ask));
+  if (!ref.orderId && paidInvoiceId && isChargeLevelCommand(command)) return unmatchedDisposition(ref, command, await invoiceOwner(stripe, paidInvoiceId, ask));
+  const owner = !ref.orderId && isChargeLevelCommand(command) && ref.paymentIntentId ? await paymentIntentOwner(isKnown, stripe, ref.paymentIntentId, ask) : 'unknown';
   return unmatchedDisposition(ref, command, owner);
 }
 
 /** Who created an invoice: Settle's carry its order id (their own or their subscription's metadata). */
-async function invoiceOwner(stripe: Stripe | null, invoiceId: string): Promise<PaymentIntentOwner> {
+async function invoiceOwner(stripe: Stripe | null, invoiceId: string, ask: StripeAsk): Promise<PaymentIntentOwner> {
   if (!stripe) return 'unknown';
-  try {
-    return orderIdOfInvoice(await stripe.invoices.retrieve(invoiceId)) ? 'settle' : 'foreign';
-  } catch (err) {
-    if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
-    throw new StripeLookupFailed(`could not fetch invoice ${invoiceId}: Stripe ${stripeError(err)}`);
-  }
+  return ask(`owner of invoice ${invoiceId}`, async (): Promise<PaymentIntentOwner> => {
+    try {
+      return orderIdOfInvoice(await stripe.invoices.retrieve(invoiceId)) ? 'settle' : 'foreign';
+    } catch (err) {
+      if ((err as { statusCode?: unknown }).statusCode === 404) return 'unknown';
+      throw new StripeLookupFailed(`could not fetch invoice ${invoiceId}: Stripe ${stripeError(err)}`);
+    }
+  });
 }
 
 /**
@@ -216,35 +232,43 @@ export async function orderIdOfStripeObject(
   findLocal: (objectId: string) => Promise<string | null>,
   stripe: Stripe | null,
   object: StripeObjectRef,
+  ask: StripeAsk = askStripeNow,
 ): Promise<string | null> {
   const local = await findLocal(object.id);
   if (local || !stripe) return local;
   const metaOrderId = (o: { metadata?: Record<string, string> | null }) => o.metadata?.orderId ?? null;
-  const ofPaymentIntent = async (pi: unknown): Promise<string | null> => {
-    if (typeof pi !== 'string') return pi && typeof pi === 'object' ? metaOrderId(pi as { metadata?: Record<string, string> }) : null;
-    return (await findLocal(pi)) ?? metaOrderId(await stripe.paymentIntents.retrieve(pi));
+  // Stripe's word on one object (404: not an object Stripe knows, so not Settle's either).
+  const read = (ref: StripeObjectRef, fetch: () => Promise<string | null>) =>
+    ask(`${ref.type} ${ref.id}`, async () => {
+      try {
+        return await fetch();
+      } catch (err) {
+        if ((err as { statusCode?: unknown }).statusCode === 404) return null;
+        throw new StripeLookupFailed(`could not fetch ${ref.type} ${ref.id}: Stripe ${stripeError(err)}`);
+      }
+    });
+  const idOf = (pi: unknown) => (typeof pi === 'string' ? pi : pi && typeof pi === 'object' ? ((pi as { id?: unknown }).id as string) ?? null : null);
+  // A charge, refund or dispute: its PaymentIntent's order, Settle's record of it first.
+  const viaPaymentIntent = async (paymentIntentId: string | null): Promise<string | null> => {
+    if (!paymentIntentId) return null;
+    return (await findLocal(paymentIntentId)) ?? read({ type: 'payment_intent', id: paymentIntentId }, async () => metaOrderId(await stripe.paymentIntents.retrieve(paymentIntentId)));
   };
-  try {
-    switch (object.type) {
-      case 'payment_intent':
-        return metaOrderId(await stripe.paymentIntents.retrieve(object.id));
-      case 'checkout.session':
-        return metaOrderId(await stripe.checkout.sessions.retrieve(object.id));
-      case 'subscription':
-        return metaOrderId(await stripe.subscriptions.retrieve(object.id));
-      case 'invoice':
-        return orderIdOfInvoice(await stripe.invoices.retrieve(object.id));
-      case 'charge':
-        return ofPaymentIntent((await stripe.charges.retrieve(object.id)).payment_intent);
-      case 'refund':
-        return ofPaymentIntent((await stripe.refunds.retrieve(object.id)).payment_intent);
-      case 'dispute':
-        return ofPaymentIntent((await stripe.disputes.retrieve(object.id)).payment_intent);
-      default:
-        return null;
-    }
-  } catch (err) {
-    if ((err as { statusCode?: unknown }).statusCode === 404) return null;
-    throw new StripeLookupFailed(`could not fetch ${object.type} ${object.id}: Stripe ${stripeError(err)}`);
+  switch (object.type) {
+    case 'payment_intent':
+      return read(object, async () => metaOrderId(await stripe.paymentIntents.retrieve(object.id)));
+    case 'checkout.session':
+      return read(object, async () => metaOrderId(await stripe.checkout.sessions.retrieve(object.id)));
+    case 'subscription':
+      return read(object, async () => metaOrderId(await stripe.subscriptions.retrieve(object.id)));
+    case 'invoice':
+      return read(object, async () => orderIdOfInvoice(await stripe.invoices.retrieve(object.id)));
+    case 'charge':
+      return viaPaymentIntent(await read(object, async () => idOf((await stripe.charges.retrieve(object.id)).payment_intent)));
+    case 'refund':
+      return viaPaymentIntent(await read(object, async () => idOf((await stripe.refunds.retrieve(object.id)).payment_intent)));
+    case 'dispute':
+      return viaPaymentIntent(await read(object, async () => idOf((await stripe.disputes.retrieve(object.id)).payment_intent)));
+    default:
+      return null;
   }
 }

@@ -21,7 +21,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { processStripeEvent, type StripeEventDeps } from '../payments/event-processor.js';
 import { outcomeLabel, reportOrderChange, type OrderChange } from '../payments/order-command.js';
 import { openOrderUnitOfWork, type OrderUnitOfWork } from '../payments/order-unit-of-work.js';
-import { needsStripeRead, resolveStoredEvent, type ResolvedEvent } from '../payments/stripe-event-resolver.js';
+import { needsStripeRead, resolveStoredEvent, type ResolvedEvent, type StripeAsk } from '../payments/stripe-event-resolver.js';
 
 /** How processing reads its event and writes the outcome: directly, or through a batch. */
 type EventIo = {
@@ -38,22 +38,36 @@ export type ProcessResult =
   /** Already settled (processed, dead or unmatched). */
   | { status: 'settled' };
 type Processed = ProcessResult & { changed?: boolean };
+/** A batch's results, and the events it left unsettled until Stripe is read for them (`StripeReadFirst`). */
+type BatchRun = { results: ProcessResult[]; readFirst: Map<string, StripeReadFirst> };
 
-/** What Stripe answered for an event that needs a read (`needsStripeRead`), asked before any transaction. */
-type StripeRead = { ready: ResolvedEvent } | { failed: unknown };
-type StripeReads = ReadonlyMap<string, StripeRead>;
+/**
+ * What Stripe answered for one event, asked before any transaction: its stored payload made
+ * ready (`needsStripeRead`), and the questions an attempt stopped at (`StripeAsk`), by name.
+ */
+type Answer = { value: unknown } | { error: unknown };
+type EventReads = { resolved?: { ready: ResolvedEvent } | { failed: unknown }; answers: ReadonlyMap<string, Answer> };
+type StripeReads = ReadonlyMap<string, EventReads>;
 const NO_READS: StripeReads = new Map();
 
 /**
- * Stripe reads in flight at once, across all of a processor's batches: at Stripe's usual
- * 100–300 ms a read, well under its live-mode limit of 100 reads a second.
+ * Rounds of "stop, read Stripe, run again" one attempt at an event may take (a refund of a charge:
+ * the charge, then its PaymentIntent). An event still asking after them fails the attempt
+ * (retried on the inbox's schedule, then dead): Stripe is never read inside a transaction.
  */
-const STRIPE_READS_AT_ONCE = 8;
+const STRIPE_READ_ROUNDS = 4;
 
-/** Thrown inside a transaction for an event whose Stripe read was not made before it (rolled back, read, run again). */
+/**
+ * Thrown inside a transaction for an event whose Stripe read was not made before it (rolled
+ * back, read, run again): its stored payload (`question` null), or a question processing asked.
+ */
 class StripeReadFirst extends Error {
-  constructor(readonly eventId: string, readonly payload: unknown) {
-    super(`event ${eventId} needs a Stripe read before its transaction`);
+  constructor(
+    readonly eventId: string,
+    readonly payload: unknown,
+    readonly question: { name: string; read: () => Promise<unknown> } | null = null,
+  ) {
+    super(`event ${eventId} needs a Stripe read before its transaction${question ? ` (${question.name})` : ''}`);
   }
 }
 
@@ -62,6 +76,8 @@ export type InboxProcessorDeps = StripeEventDeps & {
   retry: RetryPolicy;
   /** How many times an event whose order does not exist yet is tried before it is parked as unmatched. */
   unmatchedMaxAttempts: number;
+  /** Stripe reads in flight at once, across all of this processor's batches (default 8: env `STRIPE_READS_AT_ONCE`). */
+  stripeReadsAtOnce?: number;
   metrics: Metrics;
   /** Ask Stripe for the truth about an order whose events Stripe failed to generate (after the commit). */
   reconcileOrder?: (orderId: string) => void;
@@ -91,32 +107,56 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * transaction: a slow or failing Stripe then holds no row lock and no pooled connection. A
    * failed read is kept and surfaces when the event is processed (retried, then dead).
    */
-  async function readFromStripe(payloads: ReadonlyMap<string, unknown>): Promise<StripeReads> {
-    const reads = new Map<string, StripeRead>();
+  async function readFromStripe(asked: ReadonlyMap<string, StripeReadFirst>, before: StripeReads): Promise<StripeReads> {
+    const reads = new Map(before);
     await Promise.all(
-      [...payloads].map(([id, payload]) =>
+      [...asked.values()].map(({ eventId, payload, question }) =>
         stripeSlots(async () => {
-          try {
-            reads.set(id, { ready: await resolveStoredEvent(deps.stripe ?? null, payload) });
-          } catch (err) {
-            reads.set(id, { failed: err });
+          const known = reads.get(eventId) ?? { answers: new Map<string, Answer>() };
+          if (!question) {
+            let resolved: EventReads['resolved'];
+            try {
+              resolved = { ready: await resolveStoredEvent(deps.stripe ?? null, payload) };
+            } catch (err) {
+              resolved = { failed: err };
+            }
+            reads.set(eventId, { ...known, resolved });
+            return;
           }
+          let answer: Answer;
+          try {
+            answer = { value: await question.read() };
+          } catch (err) {
+            answer = { error: err };
+          }
+          reads.set(eventId, { ...known, answers: new Map(known.answers).set(question.name, answer) });
         }),
       ),
     );
     return reads;
   }
-  const stripeSlots = pLimit(STRIPE_READS_AT_ONCE);
+
+  /** Answers `StripeAsk` questions from the reads made before this transaction; any other stops the attempt. */
+  function askFrom(eventId: string, payload: unknown, known: EventReads | undefined): StripeAsk {
+    return async <T>(name: string, read: () => Promise<T>): Promise<T> => {
+      const answer = known?.answers.get(name);
+      if (!answer) throw new StripeReadFirst(eventId, payload, { name, read });
+      if ('error' in answer) throw answer.error;
+      return answer.value as T;
+    };
+  }
+  const stripeSlots = pLimit(deps.stripeReadsAtOnce ?? 8);
 
   async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork, reads: StripeReads = NO_READS): Promise<Processed> {
     const ev = await io.load(trx, eventId);
     if (!ev) return { status: 'busy' };
     if (ev.state !== 'pending' && ev.state !== 'failed') return { status: 'settled' };
     const attempts = ev.attempts + 1;
-    const read = reads.get(eventId);
-    if (!read && needsStripeRead(ev.payload)) throw new StripeReadFirst(eventId, ev.payload);
-    if (read && 'failed' in read) throw read.failed;
-    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit, read?.ready);
+    const known = reads.get(eventId);
+    const resolved = known?.resolved;
+    if (!resolved && needsStripeRead(ev.payload)) throw new StripeReadFirst(eventId, ev.payload);
+    if (resolved && 'failed' in resolved) throw resolved.failed;
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit, resolved?.ready, askFrom(eventId, ev.payload, known));
     switch (verdict.kind) {
       case 'unsupported':
         await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
@@ -201,13 +241,13 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     }
   }
 
-  async function processOne(eventId: string, reads: StripeReads = NO_READS): Promise<ProcessResult> {
+  async function processOne(eventId: string, reads: StripeReads = NO_READS, round = 0): Promise<ProcessResult> {
     let result: Processed;
     try {
       result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId, DIRECT_IO, undefined, reads));
     } catch (err) {
-      // Rolled back before it wrote anything: ask Stripe with no transaction open, then run again.
-      if (err instanceof StripeReadFirst) return processOne(eventId, await readFromStripe(new Map([[err.eventId, err.payload]])));
+      // Rolled back: ask Stripe with no transaction open, then run again.
+      if (err instanceof StripeReadFirst && round < STRIPE_READ_ROUNDS) return processOne(eventId, await readFromStripe(new Map([[eventId, err]]), reads), round + 1);
       deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
       try {
         result = await deps.db.transaction().execute((trx) => deadLetter(trx, eventId, err));
@@ -228,9 +268,9 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * (past `lock_timeout`) is left for the next claim. An event that needs a Stripe read not made
    * yet is left unsettled (still leased to this worker) and named in `readFirst`.
    */
-  async function runBatch(eventIds: string[], savepoints: boolean, reads: StripeReads = NO_READS): Promise<{ results: Processed[]; readFirst: Map<string, unknown> }> {
+  async function runBatch(eventIds: string[], savepoints: boolean, reads: StripeReads): Promise<BatchRun> {
     const results: Processed[] = new Array<Processed>(eventIds.length);
-    const readFirst = new Map<string, unknown>();
+    const readFirst = new Map<string, StripeReadFirst>();
     await deps.db.transaction().execute(async (trx) => {
       await boundLockWaits(trx, 200);
       // One read locks the whole batch; outcomes are written together before the commit.
@@ -260,12 +300,14 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
           continue;
         }
         try {
-          // Without savepoints a failure aborts the batch, except `StripeReadFirst`: thrown before the event wrote anything.
+          // Without savepoints a failure aborts the batch, except a `StripeReadFirst` for the stored
+          // payload: thrown before the event did anything. A question asked on the way may follow
+          // work of the event's own, so it aborts the batch, and the savepoint pass asks it.
           results[i] = savepoints ? await inSavepoint(trx, () => processLocked(trx, id, io, undefined, reads)) : await processLocked(trx, id, io, unit, reads);
           settled.push(...pending);
         } catch (err) {
-          if (err instanceof StripeReadFirst) {
-            readFirst.set(id, err.payload);
+          if (err instanceof StripeReadFirst && (savepoints || err.question === null)) {
+            readFirst.set(id, err);
             continue;
           }
           if (!savepoints) throw err;
@@ -294,19 +336,29 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    */
   async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
     if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
-    const first = await runBatchOrEach(eventIds, NO_READS);
-    if (first.readFirst.size === 0) return first.results;
-    // Events that need Stripe: read now, with the first transaction committed, then one more batch.
-    const ids = [...first.readFirst.keys()];
-    const reads = await readFromStripe(first.readFirst);
-    const second = ids.length === 1 ? { results: [await processOne(ids[0]!, reads)] } : await runBatchOrEach(ids, reads);
-    const after = new Map(ids.map((id, i) => [id, second.results[i]!]));
-    return eventIds.map((id, i) => after.get(id) ?? first.results[i]!);
+    const results = new Map<string, ProcessResult>();
+    let ids = eventIds;
+    let reads = NO_READS;
+    for (let round = 0; ids.length > 0; round += 1) {
+      // Events that need Stripe: read now, with the last transaction committed, then one more batch.
+      const run = round > 0 && (ids.length === 1 || round >= STRIPE_READ_ROUNDS) ? await eachAlone(ids, reads, round) : await runBatchOrEach(ids, reads);
+      ids.forEach((id, i) => run.readFirst.has(id) || results.set(id, run.results[i]!));
+      if (run.readFirst.size === 0) break;
+      reads = await readFromStripe(run.readFirst, reads);
+      ids = [...run.readFirst.keys()];
+    }
+    return eventIds.map((id) => results.get(id)!);
   }
 
   /** `runBatch`, again with savepoints after a failure, else event by event; every settled event reported. */
-  async function runBatchOrEach(eventIds: string[], reads: StripeReads): Promise<{ results: ProcessResult[]; readFirst: Map<string, unknown> }> {
-    let run: { results: Processed[]; readFirst: Map<string, unknown> };
+  async function eachAlone(eventIds: string[], reads: StripeReads, round = 0): Promise<BatchRun> {
+    const results: ProcessResult[] = [];
+    for (const id of eventIds) results.push(await processOne(id, reads, round));
+    return { results, readFirst: new Map() };
+  }
+
+  async function runBatchOrEach(eventIds: string[], reads: StripeReads): Promise<BatchRun> {
+    let run: BatchRun;
     try {
       // Common case first: every event succeeds, so no savepoints (two round trips an event).
       run = await runBatch(eventIds, false, reads).catch((err: unknown) => {
@@ -317,9 +369,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       // The batch as a whole failed (its commit, the connection): fall back to one at a time,
       // each recording its own failure.
       deps.logger.warn({ events: eventIds.length, err: errorMessage(err) }, 'batch failed; processing its events one by one');
-      const one: ProcessResult[] = [];
-      for (const id of eventIds) one.push(await processOne(id, reads));
-      return { results: one, readFirst: new Map() };
+      return eachAlone(eventIds, reads);
     }
     eventIds.forEach((id, i) => run.readFirst.has(id) || report(id, run.results[i]!));
     return run;

@@ -20,3 +20,12 @@ describe('WORKER_PROCESSES', () => {
     expect(() => parseEnv({ SETTLE_ROLE: 'both' })).toThrow(/SETTLE_ROLE/);
   });
 });
+
+describe('STRIPE_READS_AT_ONCE', () => {
+  it('defaults to 8 reads in flight and refuses none or more than Stripe allows a second', () => {
+    expect(parseEnv({}).STRIPE_READS_AT_ONCE).toBe(8);
+    expect(parseEnv({ STRIPE_READS_AT_ONCE: '25' }).STRIPE_READS_AT_ONCE).toBe(25);
+    expect(() => parseEnv({ STRIPE_READS_AT_ONCE: '0' })).toThrow(/STRIPE_READS_AT_ONCE/);
+    expect(() => parseEnv({ STRIPE_READS_AT_ONCE: '101' })).toThrow(/STRIPE_READS_AT_ONCE/);
+  });
+});
