@@ -7,7 +7,8 @@
  * that cost most, and checks every order against the journeys' oracle.
  *
  * `tsx bench/process-only.ts` · env: BENCH_EVENTS (default 3000), BENCH_WORKERS (default 4),
- * BENCH_PER_TX (events per transaction, default 25), BENCH_SEED, BENCH_SHAPES=1 (the statement
+ * BENCH_PER_TX (events per transaction, default 25), BENCH_CLAIM (events claimed at once, the
+ * API's WORKER_BATCH; default workers × events per transaction), BENCH_SEED, BENCH_SHAPES=1 (the statement
  * shapes sent most), BENCH_LOG=debug (the processor's log, and each statement cut short by a
  * lock timeout), BENCH_TABLES=1 (rows inserted and updated per table, HOT updates, event
  * outcomes), BENCH_DEBUG=1 (a failing order's events and audit), BENCH_ALTER (statements run on
@@ -148,7 +149,7 @@ try {
     workerId: 'process-only',
     concurrency: WORKERS,
     pollMs: 20,
-    batch: WORKERS * PER_TX,
+    batch: Number(process.env.BENCH_CLAIM ?? WORKERS * PER_TX),
     leaseMs: 60_000,
     eventsPerTransaction: PER_TX,
   });

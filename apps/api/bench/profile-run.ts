@@ -6,6 +6,7 @@
  *   N, C     events (6000) and concurrency (8); RATE instead of C: open loop at that rate
  *   WORKERS  WORKER_CONCURRENCY of the API (0: ingest alone; else waits until every event is processed)
  *   PROF     a folder: run the API under `node --cpu-prof` and write the profile there
+ *   API_ENV  more settings for the API, `NAME=value` separated by spaces
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ const warmBodies = WARM ? deliveryOrder((await planJourneys(database.db, Math.ce
 const port = await freePort();
 const js = process.env.API_JS ?? new URL('../dist/main.js', import.meta.url).pathname;
 const proc = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF}`] : []), js], {
-  env: { PATH: process.env.PATH!, NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url!, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, USER_JWT_SECRET: 'test-user-jwt-secret-0123456789', LOG_LEVEL: 'warn', WORKER_POLL_MS: '100', RECONCILE_INTERVAL_MS: '0', WORKER_CONCURRENCY: process.env.WORKERS ?? '0' },
+  env: { PATH: process.env.PATH!, NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url!, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, USER_JWT_SECRET: 'test-user-jwt-secret-0123456789', LOG_LEVEL: 'warn', WORKER_POLL_MS: '100', RECONCILE_INTERVAL_MS: '0', WORKER_CONCURRENCY: process.env.WORKERS ?? '0', ...Object.fromEntries((process.env.API_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const url = `http://127.0.0.1:${port}`;

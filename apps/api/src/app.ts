@@ -192,6 +192,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     concurrency: offloaded ? 0 : env.WORKER_CONCURRENCY,
     pollMs: env.WORKER_POLL_MS,
     batch: env.WORKER_BATCH,
+    eventsPerTransaction: env.WORKER_EVENTS_PER_TRANSACTION,
     leaseMs: env.WORKER_LEASE_MS,
   });
   if (!processingOnly) {

@@ -66,6 +66,14 @@ export const EnvSchema = z
     STRIPE_READS_AT_ONCE: z.coerce.number().int().min(1).max(100).default(8),
     WORKER_POLL_MS: z.coerce.number().int().min(10).default(500),
     WORKER_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
+    /**
+     * Events processed in one transaction (one commit, one statement per kind of write) when a
+     * backlog builds. Larger batches cost less CPU per event (draining a stored backlog here: 25
+     * → 100 cut it by about a third, 1.3k → 2.1k events/s) but run longer on the event loop and
+     * in PostgreSQL, so during a burst the acknowledgement tail grows: raise it for catching up
+     * (after an outage, a recovery), not for serving.
+     */
+    WORKER_EVENTS_PER_TRANSACTION: z.coerce.number().int().min(1).max(1000).default(25),
     WORKER_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
     RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
     RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),

@@ -29,3 +29,11 @@ describe('STRIPE_READS_AT_ONCE', () => {
     expect(() => parseEnv({ STRIPE_READS_AT_ONCE: '101' })).toThrow(/STRIPE_READS_AT_ONCE/);
   });
 });
+
+describe('WORKER_EVENTS_PER_TRANSACTION', () => {
+  it('defaults to 25 events a transaction and refuses none', () => {
+    expect(parseEnv({}).WORKER_EVENTS_PER_TRANSACTION).toBe(25);
+    expect(parseEnv({ WORKER_EVENTS_PER_TRANSACTION: '100' }).WORKER_EVENTS_PER_TRANSACTION).toBe(100);
+    expect(() => parseEnv({ WORKER_EVENTS_PER_TRANSACTION: '0' })).toThrow(/WORKER_EVENTS_PER_TRANSACTION/);
+  });
+});
