@@ -133,21 +133,22 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
   });
 });
 
-describe.each(TEST_BACKENDS)('a plan with a trial on %s', (kind) => {
+describe.each(TEST_BACKENDS.flatMap((kind) => (['new', 'legacy'] as const).map((handler) => [kind, handler] as const)))('a plan with a trial on %s, %s handler', (kind, handler) => {
   let api: TestApi;
   let simulator: StripeSimulator;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    const file = join(tmpdir(), `settle-trial-catalogue-${process.pid}-${kind}.json`);
+    const file = join(tmpdir(), `settle-trial-catalogue-${process.pid}-${kind}-${handler}.json`);
     writeFileSync(file, JSON.stringify(DEMO_PRODUCTS.map((p) => (p.id === 'hobby' ? { ...p, trialDays: 7 } : p))));
-    ({ api, simulator, close } = await startApiWithSimulator(kind, { PRODUCTS_FILE: file }));
+    // The legacy handler is the rollback path: a trial must not end up waiting for review there either.
+    ({ api, simulator, close } = await startApiWithSimulator(kind, { PRODUCTS_FILE: file, HANDLER_MODE: handler }));
   });
   afterAll(async () => {
     await close?.();
   });
 
   it('asks Checkout for the trial; the $0 first invoice starts it as trialing, granted, without review', async () => {
-    const userId = `user_trial_${kind}`;
+    const userId = `user_trial_${kind}_${handler}`;
     const client = trpcClient(api.url, await userToken(userId));
     const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
     const startAt = Math.floor(Date.now() / 1000) - 86_400;
@@ -158,6 +159,6 @@ describe.each(TEST_BACKENDS)('a plan with a trial on %s', (kind) => {
     for (const e of run.events.filter((x) => x.created < startAt + 7 * 86_400)) expect((await send(api, e)).status).toBe(200);
     await waitForInbox(api.db);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'trialing' });
-    expect(await client.orders.get.query({ orderId })).toMatchObject({ status: 'succeeded', reviewReason: null, subscription: { status: 'trialing' } });
+    expect(await client.orders.get.query({ orderId })).toMatchObject({ status: 'succeeded', reviewReason: null, handler, subscription: { status: 'trialing' } });
   });
 });

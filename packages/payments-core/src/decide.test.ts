@@ -289,6 +289,19 @@ describe('legacy handler', () => {
     expect(d).toMatchObject({ outcome: 'parked', rejection: { code: 'AMOUNT_MISMATCH' } });
   });
 
+  it('a plan\'s checkout with nothing due (a trial) confirms with one grant, the amount check waived and said so; the currency check stands', () => {
+    const trial = { amount: 0, paymentIntentId: null, subscriptionId: 'sub_1' } as Partial<PaymentCommand>;
+    const d = decide(legacy('pending'), { ...completed('paid', trial), paymentStatus: 'no_payment_required' } as PaymentCommand, ctx());
+    expect(d.next).toMatchObject({ status: 'succeeded', paidAt: LATER });
+    expect(grants(d.effects)).toEqual([{ type: 'grant', grant: CREDITS }]);
+    expect(d.effects.find((e) => e.type === 'audit')).toMatchObject({ to: 'succeeded', reason: expect.stringContaining('nothing due') });
+    const otherCurrency = decide(legacy('pending'), { ...completed('paid', { ...trial, currency: 'eur' } as Partial<PaymentCommand>), paymentStatus: 'no_payment_required' } as PaymentCommand, ctx());
+    expect(otherCurrency).toMatchObject({ outcome: 'parked', rejection: { code: 'CURRENCY_MISMATCH' } });
+    // Nothing due is a plan's trial only: a one-time Checkout at zero, or a plan's unpaid one, is still checked.
+    expect(decide(legacy('pending'), { ...completed('paid', { amount: 0 } as Partial<PaymentCommand>), paymentStatus: 'no_payment_required' } as PaymentCommand, ctx())).toMatchObject({ outcome: 'parked', rejection: { code: 'AMOUNT_MISMATCH' } });
+    expect(decide(legacy('pending'), completed('unpaid', trial), ctx())).toMatchObject({ outcome: 'parked', rejection: { code: 'AMOUNT_MISMATCH' } });
+  });
+
   it('checkout completed on an already-paid order without session links the session only', () => {
     const d = decide(legacy('succeeded', { checkoutSessionId: null }), completed('paid'), ctx());
     expect(d.outcome).toBe('applied');
