@@ -82,6 +82,41 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(dead).toEqual([]);
   });
 
+  it('a plan with an add-on item listed before it (seats, support: prices not in the catalogue) gives the plan, follows its upgrade, and asks for no review', async () => {
+    const client = trpcClient(api.url, await userToken(`user_addon_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_upgrade', checkoutSessionId, { deliver: false, startAt, targetPriceId: 'price_pro_monthly' });
+    type Item = { id: string; amount?: number; period?: { end?: number }; price?: { id: string } | string; plan?: { id: string }; pricing?: { price_details?: { price: string } } };
+    const seats = (item: Item): Item => ({
+      ...structuredClone(item),
+      id: `${item.id}_seats`,
+      ...(item.price ? { price: { ...(typeof item.price === 'object' ? item.price : {}), id: 'price_seats' } } : {}),
+      ...(item.plan ? { plan: { ...item.plan, id: 'price_seats' } } : {}),
+      ...(item.pricing?.price_details ? { pricing: { ...item.pricing, price_details: { ...item.pricing.price_details, price: 'price_seats' } } } : {}),
+    });
+    let withAddOn = 0;
+    for (const e of run.events) {
+      const o = structuredClone(e.data.object) as { object?: string; items?: { data: Item[] }; lines?: { data: Item[] } };
+      if (o.object === 'subscription' && o.items?.data.length) o.items.data.unshift(seats(o.items.data[0]!));
+      if (o.object === 'invoice' && o.lines?.data.length) {
+        // Beside the line that bills the newest period.
+        const newest = o.lines.data.filter((l) => (l.amount ?? 0) >= 0).sort((a, b) => (b.period?.end ?? 0) - (a.period?.end ?? 0))[0];
+        if (newest) o.lines.data.unshift({ ...seats(newest), amount: 300 });
+      }
+      if (o.items?.data.length || o.lines?.data.length) withAddOn += 1;
+      expect((await send(api, { ...e, data: { ...e.data, object: o } })).status).toBe(200);
+    }
+    expect(withAddOn).toBeGreaterThan(3);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+    expect(await client.orders.get.query({ orderId })).toMatchObject({ status: 'succeeded', reviewReason: null });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+    const detail = await admin.admin.subscriptions.get.query({ subscriptionId });
+    expect(detail.history.filter((h) => h.kind === 'review')).toEqual([]);
+    expect(detail.history.filter((h) => h.kind === 'plan').map((h) => [h.fromPlan, h.toPlan])).toEqual([['hobby', 'pro']]);
+  });
+
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {
     const client = trpcClient(api.url, await userToken(`user_portal_${kind}`));
     await client.checkout.create.mutate({ productId: 'hobby' });

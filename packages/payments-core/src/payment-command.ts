@@ -24,6 +24,11 @@ export type InvoiceFacts = {
   periodEnd: number | null;
   /** The price of its newest subscription line. */
   priceId: string | null;
+  /**
+   * The prices of every newest line that charges, in the invoice's order, when it bills several
+   * items (a plan and add-ons): the plan is the first the catalogue knows.
+   */
+  priceIds?: readonly string[];
   /** Older API versions name the money on the invoice; current ones through `invoice_payment` objects. */
   paymentIntentId: string | null;
   chargeId: string | null;

@@ -227,6 +227,23 @@ describe('mapStripeEvent: subscriptions', () => {
     });
   });
 
+  it('a subscription or invoice with several items (a plan and add-ons) names every price, in Stripe\'s order', () => {
+    const item = (id: string, price: string) => ({ id, object: 'subscription_item', current_period_start: 1721948530, current_period_end: 1724540530, price: { id: price, object: 'price' } });
+    const twoItems = subscription({ items: { object: 'list', data: [item('si_seats', 'price_seats'), item('si_1', 'price_pro'), item('si_2', 'price_seats')] } });
+    expect(mapStripeEvent(event('customer.subscription.updated', twoItems))).toMatchObject({
+      command: { type: 'subscription_changed', subscription: { priceId: 'price_seats', priceIds: ['price_seats', 'price_pro'] } },
+    });
+    // Basil invoice lines: the price under `pricing`; a proration credit and an older period do not count.
+    const line = (id: string, price: string, amount: number, end: number) => ({
+      id, object: 'line_item', amount, period: { start: 1721948530, end }, parent: { type: 'subscription_item_details' },
+      pricing: { type: 'price_details', price_details: { price, product: 'prod_x' } },
+    });
+    const lines = [line('il_credit', 'price_hobby', -500, 1724540530), line('il_old', 'price_old', 100, 1721948530), line('il_seats', 'price_seats', 300, 1724540530), line('il_pro', 'price_pro', 2000, 1724540530)];
+    expect(mapStripeEvent(event('invoice.paid', subInvoice({ lines: { object: 'list', data: lines } })))).toMatchObject({
+      command: { invoice: { priceId: 'price_seats', priceIds: ['price_seats', 'price_pro'], periodEnd: 1724540530 } },
+    });
+  });
+
   it('a finalized subscription invoice is recorded against the order in its subscription metadata', () => {
     expect(mapStripeEvent(event('invoice.finalized', subInvoice({ status: 'open' })))).toMatchObject({
       supported: true, ref: subRef, command: { type: 'invoice_recorded' },

@@ -75,14 +75,17 @@ function subscriptionLines(inv: Obj): Obj[] {
 /** A line's price: `pricing.price_details.price` in current versions, `price`/`plan` in older ones. */
 const linePriceId = (l: Obj): string | null => idOf(asObj(asObj(l.pricing).price_details).price) ?? idOf(l.price) ?? idOf(l.plan);
 
-/** The line that says what the invoice bills going forward: the latest-ending one that charges (not a proration credit). */
-function billingLine(inv: Obj): Obj | null {
+/**
+ * The lines that say what the invoice bills going forward: the latest-ending ones that charge
+ * (not proration credits), in the invoice's order; several when it bills several items.
+ */
+function billingLines(inv: Obj): Obj[] {
   const lines = subscriptionLines(inv);
   const charging = lines.filter((l) => (int(l.amount) ?? 0) >= 0);
   const pool = charging.length > 0 ? charging : lines;
-  let best: Obj | null = null;
-  for (const l of pool) if (!best || (int(asObj(l.period).end) ?? 0) > (int(asObj(best.period).end) ?? 0)) best = l;
-  return best;
+  const end = (l: Obj) => int(asObj(l.period).end) ?? 0;
+  const latest = Math.max(...pool.map(end));
+  return pool.filter((l) => end(l) === latest);
 }
 
 /** The money behind an invoice in older versions (`payment_intent`, `charge`) or an expanded `payments` list. */
@@ -107,7 +110,8 @@ export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
   const parent = asObj(inv.parent);
   const subscriptionId =
     idOf(inv.subscription) ?? idOf(asObj(parent.subscription_details).subscription) ?? null;
-  const line = billingLine(inv);
+  const newest = billingLines(inv);
+  const line = newest[0];
   const period = asObj(line?.period);
   return {
     invoiceId,
@@ -123,6 +127,7 @@ export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
     periodStart: int(period.start) ?? (subscriptionId ? int(inv.period_start) : null),
     periodEnd: int(period.end) ?? (subscriptionId ? int(inv.period_end) : null),
     priceId: line ? linePriceId(line) : null,
+    ...several(pricesOf(newest.map(linePriceId))),
     ...invoiceMoney(inv),
     attemptCount: int(inv.attempt_count) ?? 0,
     createdAt,
@@ -154,13 +159,24 @@ export function orderIdOfInvoice(invoice: unknown): string | null {
   return invoiceRef(asObj(invoice)).orderId;
 }
 
+/** The distinct prices named, in order. */
+function pricesOf(ids: (string | null)[]): string[] {
+  return [...new Set(ids.filter((id): id is string => id !== null))];
+}
+
+/** `priceIds`, said only when there are several (one is `priceId`). */
+function several(priceIds: string[]): { priceIds?: string[] } {
+  return priceIds.length > 1 ? { priceIds } : {};
+}
+
 /** What a subscription object says, or null when it has no id or an unknown status. */
 export function subscriptionFactsOf(object: unknown, deleted = false): SubscriptionFacts | null {
   const sub = asObj(object);
   const subscriptionId = str(sub.id);
   const status = deleted && sub.status === undefined ? 'canceled' : sub.status;
   if (!subscriptionId || !isStripeSubscriptionStatus(status) || sub.object !== undefined && sub.object !== 'subscription') return null;
-  const firstItem = asObj(asArray(asObj(sub.items).data)[0]);
+  const items = asArray(asObj(sub.items).data).map(asObj);
+  const firstItem = asObj(items[0]);
   const meta = asObj(sub.metadata);
   return {
     subscriptionId,
@@ -170,6 +186,7 @@ export function subscriptionFactsOf(object: unknown, deleted = false): Subscript
     // Current API versions keep the period on the items; older ones on the subscription.
     currentPeriodEnd: int(firstItem.current_period_end) ?? int(sub.current_period_end),
     priceId: idOf(firstItem.price) ?? idOf(firstItem.plan),
+    ...several(pricesOf(items.map((i) => idOf(i.price) ?? idOf(i.plan)))),
     orderId: str(meta.orderId),
     userId: str(meta.userId),
     trialEnd: int(sub.trial_end),

@@ -185,6 +185,13 @@ describe('the plan follows the price', () => {
     expect(d).toMatchObject({ changed: true, stale: false, next: { plan: 'pro', statusAt: T0 + 300, unknownPriceId: 'price_x' } });
   });
 
+  it('with several items (a plan and add-ons) the plan follows the first price the catalogue knows; with none known, review', () => {
+    const d = decideSubscription(state('active', T0, { priceId: 'price_hobby', plan: 'hobby', planAt: T0 }), facts('active', { priceId: 'price_seats', priceIds: ['price_seats', 'price_pro'] }), T0 + 100, planOf, 'hobby');
+    expect(d.next).toMatchObject({ plan: 'pro', priceId: 'price_pro', unknownPriceId: null });
+    const none = decideSubscription(d.next, facts('active', { priceId: 'price_seats', priceIds: ['price_seats', 'price_support'] }), T0 + 200, planOf, 'hobby');
+    expect(none.next).toMatchObject({ plan: 'pro', unknownPriceId: 'price_seats' });
+  });
+
   it('a fact without a price keeps the plan the order bought', () => {
     expect(decideSubscription(null, facts('active', { priceId: null }), T0, planOf, 'hobby').next.plan).toBe('hobby');
   });

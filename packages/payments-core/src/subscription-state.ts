@@ -63,8 +63,13 @@ export type SubscriptionFacts = {
   cancelAtPeriodEnd: boolean;
   /** Epoch seconds; on the subscription's items in current API versions, top-level in older ones. */
   currentPeriodEnd: number | null;
-  /** The price of the subscription's (first) item: the plan follows it through the catalogue. */
+  /** The price of the subscription's first item. */
   priceId: string | null;
+  /**
+   * Every item's price, in Stripe's order, when it names several (a plan and add-ons): the plan
+   * follows the first one the catalogue knows; without one, `priceId`.
+   */
+  priceIds?: readonly string[];
   /** From the subscription's metadata (`subscription_data.metadata` at Checkout). */
   orderId: string | null;
   userId: string | null;
@@ -171,10 +176,15 @@ export function compareSubscriptionVersions(a: Versioned, b: Versioned): number 
  * The plan a fact says, when it says one: its price's plan in the catalogue. A fact with a
  * price the catalogue does not know, or without a price, says nothing about the plan.
  */
-function planFact(facts: SubscriptionFacts, at: number, planOfPrice: PlanOfPrice): { plan: string; planAt: number } | null {
-  if (!facts.priceId) return null;
-  const plan = planOfPrice(facts.priceId);
+function planFact(priceId: string | null, at: number, planOfPrice: PlanOfPrice): { plan: string; planAt: number } | null {
+  if (!priceId) return null;
+  const plan = planOfPrice(priceId);
   return plan === null ? null : { plan, planAt: at };
+}
+
+/** The price a fact's plan follows: the first of its items' prices the catalogue knows, else its first item's. */
+export function planPriceOf(facts: Pick<SubscriptionFacts, 'priceId' | 'priceIds'>, planOfPrice: PlanOfPrice): string | null {
+  return facts.priceIds?.find((p) => planOfPrice(p) !== null) ?? facts.priceId;
 }
 
 /**
@@ -193,8 +203,9 @@ export function decideSubscription(
   planOfPrice: PlanOfPrice,
   initialPlan: string | null,
 ): SubscriptionDecision {
-  const planned = planFact(facts, at, planOfPrice);
-  const unknownPriceId = facts.priceId && planOfPrice(facts.priceId) === null ? facts.priceId : null;
+  const priceId = planPriceOf(facts, planOfPrice);
+  const planned = planFact(priceId, at, planOfPrice);
+  const unknownPriceId = priceId && planOfPrice(priceId) === null ? priceId : null;
   const candidate: SubscriptionState = {
     id: facts.subscriptionId,
     stripeStatus: facts.stripeStatus,
@@ -202,7 +213,7 @@ export function decideSubscription(
     cancelAtPeriodEnd: facts.cancelAtPeriodEnd,
     currentPeriodEnd: facts.currentPeriodEnd,
     statusAt: at,
-    priceId: facts.priceId ?? current?.priceId ?? null,
+    priceId: priceId ?? current?.priceId ?? null,
     plan: current?.plan ?? initialPlan,
     planAt: current?.planAt ?? 0,
     unknownPriceId,

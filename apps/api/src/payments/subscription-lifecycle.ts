@@ -250,7 +250,7 @@ export async function applySubscriptionFacts(
     }
     if ((current?.plan ?? null) !== next.plan && current) {
       await writeHistory(trx, source, {
-        subscription_id: id, kind: 'plan', from_plan: current.plan, to_plan: next.plan, reason: `item moved to price ${facts.priceId ?? 'unknown'}`,
+        subscription_id: id, kind: 'plan', from_plan: current.plan, to_plan: next.plan, reason: `item moved to price ${next.priceId ?? 'unknown'}`,
       });
     }
     if (next.unknownPriceId && next.unknownPriceId !== current?.unknownPriceId) {
@@ -329,6 +329,7 @@ function firstInvoiceFacts(order: OrderRow, subscriptionId: string, invoice: Inv
     cancelAtPeriodEnd: false,
     currentPeriodEnd: invoice.periodEnd,
     priceId: invoice.priceId,
+    ...(invoice.priceIds ? { priceIds: invoice.priceIds } : {}),
     orderId: order.id,
     userId: order.user_id,
     trialEnd: nothingDue ? invoice.periodEnd : null,
