@@ -19,7 +19,7 @@ import { applyOrderCommand, type OrderChange, type OrderCommandResult } from './
 import type { ProductCatalogue } from './product-catalogue.js';
 import type { OrderUnitOfWork } from './order-unit-of-work.js';
 import { findInvoiceOfPaymentIntent } from './invoice-payment-lookup.js';
-import { askStripeNow, orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition, type ResolvedEvent, type StripeAsk } from './stripe-event-resolver.js';
+import { orderIdOfStripeObject, resolveStoredEvent, unmatchedEventDisposition, type ResolvedEvent, type StripeAsk } from './stripe-event-resolver.js';
 
 /** What a Stripe event came to, for the inbox to settle it. */
 export type EventVerdict =
@@ -53,15 +53,15 @@ export async function processStripeEvent(
   eventId: string,
   payload: unknown,
   deps: StripeEventDeps,
-  unit?: OrderUnitOfWork,
+  unit: OrderUnitOfWork | undefined,
   /** The payload as `resolveStoredEvent` made it ready, read before the transaction (the inbox does). */
-  ready?: ResolvedEvent,
+  ready: ResolvedEvent | undefined,
   /**
    * How the Stripe reads an event without an order needs are made (whose PaymentIntent or invoice
    * it is, which invoice a PaymentIntent paid): the inbox answers them from reads made before
-   * its transaction; by default Stripe is asked right away.
+   * its transaction.
    */
-  ask: StripeAsk = askStripeNow,
+  ask: StripeAsk,
 ): Promise<EventVerdict> {
   // Thin notifications and disputes or refunds naming only their charge need a Stripe read: the
   // inbox makes it before its transaction (`needsStripeRead`); asked here, it runs inside.

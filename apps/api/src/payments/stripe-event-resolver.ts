@@ -1,4 +1,4 @@
-import { isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import { idOf, isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -134,11 +134,10 @@ export function needsStripeRead(payload: unknown): boolean {
  * A read of Stripe that processing needs, under a name that says what it asks (the same name is
  * the same question). Processing inside a transaction gets an `ask` that answers only what was
  * read before the transaction and otherwise stops the attempt, so the inbox can read with no row
- * locked and run the event again (see `inbox-processor`); `askStripeNow` simply reads.
- * `read` does the whole read, error translation included: its result or error is the answer.
+ * locked and run the event again (see `inbox-processor`). `read` does the whole read, error
+ * translation included: its result or error is the answer.
  */
 export type StripeAsk = <T>(question: string, read: () => Promise<T>) => Promise<T>;
-export const askStripeNow: StripeAsk = (_question, read) => read();
 
 /**
  * Whether Settle created a PaymentIntent (for refunds and disputes whose order was not found):
@@ -149,7 +148,7 @@ export async function paymentIntentOwner(
   isKnown: (paymentIntentId: string) => Promise<boolean>,
   stripe: Stripe | null,
   paymentIntentId: string,
-  ask: StripeAsk = askStripeNow,
+  ask: StripeAsk,
 ): Promise<PaymentIntentOwner> {
   if (await isKnown(paymentIntentId)) return 'settle';
   if (!stripe) return 'unknown';
@@ -199,8 +198,8 @@ export async function unmatchedEventDisposition(
   stripe: Stripe | null,
   ref: OrderRef,
   command: PaymentCommand,
-  paidInvoiceId: string | null = null,
-  ask: StripeAsk = askStripeNow,
+  paidInvoiceId: string | null,
+  ask: StripeAsk,
 ): Promise<'wait' | 'ignore'> {
   if (!ref.orderId && command.type === 'invoice_payment_linked') return unmatchedDisposition(ref, command, await invoiceOwner(stripe, command.invoiceId, ask));
   if (!ref.orderId && paidInvoiceId && isChargeLevelCommand(command)) return unmatchedDisposition(ref, command, await invoiceOwner(stripe, paidInvoiceId, ask));
@@ -232,7 +231,7 @@ export async function orderIdOfStripeObject(
   findLocal: (objectId: string) => Promise<string | null>,
   stripe: Stripe | null,
   object: StripeObjectRef,
-  ask: StripeAsk = askStripeNow,
+  ask: StripeAsk,
 ): Promise<string | null> {
   const local = await findLocal(object.id);
   if (local || !stripe) return local;
@@ -247,7 +246,6 @@ export async function orderIdOfStripeObject(
         throw new StripeLookupFailed(`could not fetch ${ref.type} ${ref.id}: Stripe ${stripeError(err)}`);
       }
     });
-  const idOf = (pi: unknown) => (typeof pi === 'string' ? pi : pi && typeof pi === 'object' ? ((pi as { id?: unknown }).id as string) ?? null : null);
   // A charge, refund or dispute: its PaymentIntent's order, Settle's record of it first.
   const viaPaymentIntent = async (paymentIntentId: string | null): Promise<string | null> => {
     if (!paymentIntentId) return null;
