@@ -2,7 +2,7 @@
  * One load run against one API bundle, for profiles and A/B comparisons (what "where the time goes"
  * in docs/PERFORMANCE.md quotes). Prints the load result plus the API process's CPU per event read
  * from /proc. Needs DATABASE_URL and a built bundle (`node build.mjs`).
- *   API_JS   bundle to run (default dist/main.js; copy a build aside to compare two)
+ *   API_JS   bundle to run (default dist/main.js; to compare two builds, copy one aside inside dist/)
  *   N, C     events (6000) and concurrency (8); RATE instead of C: open loop at that rate
  *   WORKERS  WORKER_CONCURRENCY of the API (0: ingest alone; else waits until every event is processed)
  *   PROF     a folder: run the API under `node --cpu-prof` and write the profile there
@@ -29,7 +29,14 @@ const proc = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', `--c
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const url = `http://127.0.0.1:${port}`;
-for (;;) { try { if ((await fetch(`${url}/readyz`)).ok) break; } catch {} await new Promise((r) => setTimeout(r, 100)); }
+let exited: number | null = null;
+proc.once('exit', (code) => (exited = code ?? -1));
+for (;;) {
+  // A bundle that cannot start (e.g. copied outside dist/, where its packages do not resolve) must not hang the run.
+  if (exited !== null) throw new Error(`the API (${js}) exited with ${exited} before it was ready`);
+  try { if ((await fetch(`${url}/readyz`)).ok) break; } catch {}
+  await new Promise((r) => setTimeout(r, 100));
+}
 const cpu = () => { const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 if (WARM) { const rate = Number(process.env.RATE ?? 0); rate ? await runLoadAtRate(`${url}/webhooks/stripe`, warmBodies, WEBHOOK_SECRET, rate) : await runLoad(`${url}/webhooks/stripe`, warmBodies, WEBHOOK_SECRET, Number(process.env.C ?? 8)); }
 const c0 = cpu();
