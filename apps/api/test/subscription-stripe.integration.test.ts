@@ -117,6 +117,21 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(detail.history.filter((h) => h.kind === 'plan').map((h) => [h.fromPlan, h.toPlan])).toEqual([['hobby', 'pro']]);
   });
 
+  it('an add-on the customer adds later (the simulator\'s --add-on) is billed with each renewal: the plan stays, the renewal records plan + add-on, no review', async () => {
+    const client = trpcClient(api.url, await userToken(`user_seats_${kind}`));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_renew', checkoutSessionId, { duplicates: 0.3, shuffle: true, seed: 7, startAt, addOnPriceId: 'price_seats' });
+    expect(run.deliveries.every((d) => d.ok)).toBe(true);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: new Date((startAt + 2 * SUBSCRIPTION_PERIOD_S) * 1000).toISOString() });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+    const detail = await admin.admin.subscriptions.get.query({ subscriptionId });
+    expect(detail.invoices.map((i) => [i.billingReason, i.status, i.amountPaid])).toEqual([['subscription_create', 'paid', 999], ['subscription_cycle', 'paid', 1299]]);
+    expect(detail.history.filter((h) => h.kind === 'review' || h.kind === 'plan')).toEqual([]);
+    expect(detail.subscription.plan).toBe('hobby');
+  });
+
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {
     const client = trpcClient(api.url, await userToken(`user_portal_${kind}`));
     await client.checkout.create.mutate({ productId: 'hobby' });

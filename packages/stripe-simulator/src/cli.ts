@@ -46,11 +46,13 @@ export type CliIo = {
 
 const USAGE = `usage:
   settle-simulate <journey> [--session cs_...] [--duplicates] [--shuffle] [--seed N] [--delay-ms N]
-                  [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--to-price ID] [--api URL]
+                  [--drop TYPE]... [--fail TYPE]... [--format snapshot|thin|both] [--to-price ID] [--add-on ID] [--api URL]
       --drop TYPE   record the journey's TYPE events (GET /v1/events lists them) but never deliver them
       --fail TYPE   deliver them, marked so that processing fails until \`settle-simulate fix\` (pnpm dev wires this into Settle)
       --format      deliver snapshot events (default), thin notifications (v2.core.event), or both
       --to-price ID subscription_upgrade/downgrade: the price the item moves to (default: the nearest known one)
+      --add-on ID   subscription journeys: the customer adds this price (seats, support) as a second item, listed
+                    before the plan from the first renewal on, billed on each renewal (3.00 unless the price is known)
   settle-simulate fix [evt_...] [--api URL]      clear the failure mark of one event (default: all)
   settle-simulate failing [--api URL]            list the events marked to fail processing
   settle-simulate fail-refund re_... [--api URL] make a refund fail after the fact (the money returns to the charge)
@@ -104,6 +106,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         fail: { type: 'string', multiple: true },
         format: { type: 'string' },
         'to-price': { type: 'string' },
+        'add-on': { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -225,6 +228,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     ...(values.fail ? { fail: values.fail } : {}),
     ...(values.format ? { format: values.format } : {}),
     ...(values['to-price'] ? { targetPriceId: values['to-price'] } : {}),
+    ...(values['add-on'] !== undefined ? { addOnPriceId: values['add-on'] } : {}),
   });
   if (!r) return 1;
   if (r.status !== 200) {

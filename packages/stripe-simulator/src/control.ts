@@ -38,7 +38,7 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
     if (!isJourney(journey)) {
       return send(400, { error: { message: `Unknown journey '${journey}'`, valid_journeys: ALL_JOURNEYS } });
     }
-    const body = jsonBody(raw, '{"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?, "drop"?, "fail"?, "format"?, "targetPriceId"?}');
+    const body = jsonBody(raw, '{"sessionId"?, "duplicates"?, "shuffle"?, "seed"?, "delayMs"?, "drop"?, "fail"?, "format"?, "targetPriceId"?, "addOnPriceId"?}');
     const typeList = (name: 'drop' | 'fail'): string[] | undefined => {
       const v = body[name];
       if (v === undefined) return undefined;
@@ -65,6 +65,7 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
       ...(fail ? { fail } : {}),
       ...(body.format !== undefined ? { format: body.format as EventFormat } : {}),
       ...(typeof body.targetPriceId === 'string' && body.targetPriceId ? { targetPriceId: body.targetPriceId } : {}),
+      ...(body.addOnPriceId !== undefined ? { addOnPriceId: String(body.addOnPriceId) } : {}),
     });
     const session = sessionId ? sim.state.checkoutSessions.get(sessionId) : undefined;
     return send(200, {

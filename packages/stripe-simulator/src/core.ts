@@ -59,6 +59,8 @@ export type JourneyRunOptions = {
   format?: EventFormat;
   /** Upgrade/downgrade journeys: the price the subscription item moves to (any id; default: the nearest known price). */
   targetPriceId?: string;
+  /** Subscription journeys: a price added as an add-on item from the first renewal on (a known price keeps its amount; else 3.00). */
+  addOnPriceId?: string;
 };
 
 export type EventDelivery = {

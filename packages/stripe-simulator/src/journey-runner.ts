@@ -11,7 +11,7 @@ import { isRecord } from './stripe-api.js';
 import type { StripeEvent } from './stripe-events.js';
 import { clone, invoiceNumber, nowSeconds, type SimulatorState, type StripeObject } from './state.js';
 
-type ApplyOptions = Pick<JourneyRunOptions, 'startAt' | 'drop' | 'fail' | 'targetPriceId'>;
+type ApplyOptions = Pick<JourneyRunOptions, 'startAt' | 'drop' | 'fail' | 'targetPriceId' | 'addOnPriceId'>;
 
 export async function runJourney(sim: SimulatorCore, journey: Journey, sessionId: string | null, opts: JourneyRunOptions = {}): Promise<JourneyRun> {
   const events = applyJourney(sim, journey, sessionId, opts);
@@ -40,6 +40,7 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
   if (session.mode !== wanted) throw new SimulatorError(409, `${journey} simulates ${wanted}-mode Checkout; ${sessionId} is in ${String(session.mode)} mode.`);
   if (session.status !== 'open') throw new SimulatorError(409, `Checkout Session ${sessionId} is ${String(session.status)}; a journey needs an open session.`);
   const subscription = isSubscriptionJourney(journey);
+  if (opts.addOnPriceId !== undefined && !subscription) throw new SimulatorError(400, `An add-on is for subscription journeys; ${journey} is not one.`);
   const metadata = session.metadata as Record<string, string>;
   const customerId = (session.customer as string | null) ?? null;
   const input = {
@@ -55,6 +56,7 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
   if (subscription) {
     const price = (extras.lineItems[0]?.price ?? {}) as Record<string, unknown>;
     const targetPrice = targetPriceFor(sim.state, journey, opts.targetPriceId, input.amount, input.currency);
+    const addOn = opts.addOnPriceId !== undefined ? addOnPrice(sim.state, opts.addOnPriceId, String(price.id ?? '')) : undefined;
     raw = subscriptionJourneyEvents(journey, {
       ...input,
       subscriptionMetadata: extras.subscriptionMetadata,
@@ -63,6 +65,7 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
       productName: String(extras.lineItems[0]?.description ?? price.product ?? 'plan'),
       trialDays: extras.trialPeriodDays,
       ...(targetPrice ? { targetPrice } : {}),
+      ...(addOn ? { addOn } : {}),
     });
   } else if ((INCIDENT_JOURNEYS as readonly string[]).includes(journey)) {
     raw = incidentJourneyEvents(journey as IncidentJourney, input);
@@ -214,4 +217,12 @@ function targetPriceFor(s: SimulatorState, journey: Journey, id: string | undefi
     .sort((a, b) => (a[1].unit_amount - b[1].unit_amount) * direction);
   const nearest = candidates[0];
   return nearest ? asPlan(nearest[0], nearest[1]) : undefined;
+}
+
+/** An add-on item's price: a known price keeps its amount and product; any other id is a made-up $3.00 one. */
+function addOnPrice(s: SimulatorState, id: string, planPriceId: string): PlanPrice {
+  if (!/^[A-Za-z0-9_]+$/.test(id)) throw new SimulatorError(400, `An add-on price id is letters, digits and underscores; got '${id}'.`);
+  if (id === planPriceId) throw new SimulatorError(400, `The add-on ${id} is the plan's own price; name another one (e.g. price_seats).`);
+  const known = s.prices.get(id);
+  return { id, product: known?.product ?? `prod_${id}`, amount: known?.unit_amount ?? 300, name: known?.name ?? id };
 }

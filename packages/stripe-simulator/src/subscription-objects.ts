@@ -23,6 +23,12 @@ export type SubscriptionJourneyInput = JourneyInput & {
   trialDays?: number | null;
   /** Where an upgrade or downgrade moves the item (default: a made-up price at twice or half the amount). */
   targetPrice?: PlanPrice;
+  /**
+   * An add-on (seats, support) the customer adds in the portal during the first period: from the
+   * first renewal on it is the subscription's first item, before the plan, and each renewal
+   * invoice bills it on its own line, first. Checkout's first invoice never has it.
+   */
+  addOn?: PlanPrice;
 };
 
 type Obj = Record<string, unknown>;
@@ -47,12 +53,15 @@ export function subscriptionObjects(input: SubscriptionJourneyInput) {
     type: 'recurring', unit_amount: p.amount, unit_amount_decimal: String(p.amount),
   });
 
+  const addOn = input.addOn;
+  const addOnItem = `${item}_addon`;
+  const itemOf = (p: PlanPrice) => (addOn && p.id === addOn.id ? addOnItem : item);
   const items = (p: PlanPrice, periodStart: number, periodEnd = periodStart + SUBSCRIPTION_PERIOD_S) => ({
     object: 'list',
-    data: [{
-      id: item, object: 'subscription_item', created: t, current_period_start: periodStart, current_period_end: periodEnd,
-      metadata: {}, price: price(p), quantity: 1, subscription: sub,
-    }],
+    data: [...(addOn && periodStart > t ? [addOn] : []), p].map((q) => ({
+      id: itemOf(q), object: 'subscription_item', created: t, current_period_start: periodStart, current_period_end: periodEnd,
+      metadata: {}, price: price(q), quantity: 1, subscription: sub,
+    })),
     has_more: false,
     url: `/v1/subscription_items?subscription=${sub}`,
   });
@@ -76,14 +85,15 @@ export function subscriptionObjects(input: SubscriptionJourneyInput) {
     period: { start: l.start, end: l.end }, quantity: 1,
     parent: {
       type: 'subscription_item_details', invoice_item_details: null,
-      subscription_item_details: { invoice_item: null, proration: l.proration ?? false, proration_details: { credited_items: null }, subscription: sub, subscription_item: item },
+      subscription_item_details: { invoice_item: null, proration: l.proration ?? false, proration_details: { credited_items: null }, subscription: sub, subscription_item: itemOf(l.price) },
     },
     pricing: { type: 'price_details', price_details: { price: l.price.id, product: l.price.product }, unit_amount_decimal: String(l.price.amount) },
   });
 
   /**
-   * An invoice of the subscription. `lines` default to one period of `price`; `discount` takes
-   * that much off (a coupon); the amount due is never below zero.
+   * An invoice of the subscription. `lines` default to one period of `price`; a renewal
+   * (`subscription_cycle`) also bills the add-on, if any, on a first line for its newest period;
+   * `discount` takes that much off (a coupon); the amount due is never below zero.
    */
   const invoice = (o: {
     id: string;
@@ -98,7 +108,11 @@ export function subscriptionObjects(input: SubscriptionJourneyInput) {
     nextAttempt?: number | null;
   }) => {
     const p = o.price ?? plan;
-    const lines = o.lines ?? [{ amount: p.amount, price: p, start: o.periodStart, end: o.periodStart + SUBSCRIPTION_PERIOD_S }];
+    const planLines = o.lines ?? [{ amount: p.amount, price: p, start: o.periodStart, end: o.periodStart + SUBSCRIPTION_PERIOD_S }];
+    const billed = planLines.filter((l) => l.amount >= 0).sort((a, b) => b.end - a.end)[0];
+    const lines = addOn && billed && o.reason === 'subscription_cycle'
+      ? [{ amount: addOn.amount, price: addOn, start: billed.start, end: billed.end, description: `1 × ${addOn.name} (add-on, at ${(addOn.amount / 100).toFixed(2)} / month)` }, ...planLines]
+      : planLines;
     const subtotal = lines.reduce((sum, l) => sum + l.amount, 0);
     const discount = Math.min(o.discount ?? 0, Math.max(subtotal, 0));
     const total = subtotal - discount;
