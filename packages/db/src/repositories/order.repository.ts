@@ -182,6 +182,22 @@ function searchFields(s: string) {
 }
 
 /**
+ * The same test as `strpos(<field>, s) > 0` over `searchFields(s)`, cheaper per row for the walk,
+ * which tests thousands of rows: the ids one by one instead of through their joined text. Their
+ * text joins them with spaces and such a term has none, so it is in the text exactly when it is
+ * in one of them. Ids are ASCII (a uuid, Stripe's ids), so they are lowered in the C collation
+ * (the same result, about twice as fast as the database's); user ids and e-mails may be
+ * anything, so they keep the database's `lower`.
+ */
+function walkMatches(eb: ExpressionBuilder<Database, 'orders'>, s: string) {
+  const has = (text: RawBuilder<string>) => eb(sql`strpos(${text}, ${s})`, '>', 0);
+  const text = [has(SEARCH_FIELDS.user), has(SEARCH_FIELDS.email)];
+  if (s.includes(' ')) return text;
+  const asciiLower = (column: 'checkout_session_id' | 'payment_intent_id' | 'stripe_customer_id') => sql<string>`lower(${sql.ref(column)} collate "C")`;
+  return [...text, has(sql<string>`id::text`), has(asciiLower('checkout_session_id')), has(asciiLower('payment_intent_id')), has(asciiLower('stripe_customer_id'))];
+}
+
+/**
  * Rows a search walks newest first before it gives up and asks the trigram indexes. A fragment
  * in at least `limit / SEARCH_SCAN_ROWS` of the orders (about 1% for a page of 50) is answered
  * by the walk, which stops at the page's last match; a rarer one by the indexes, whose cost
@@ -301,7 +317,7 @@ async function walkNewestForSearch(db: Db, f: AdminOrderFilter, s: string): Prom
     .select(incidentStates().as('incident_states'))
     .where((eb) =>
       eb.or([
-        ...searchFields(s).map((field) => eb(sql`strpos(${field}, ${s})`, '>', 0)),
+        ...walkMatches(eb, s),
         ...(f.searchProductIds?.length ? [eb('product_id', 'in', f.searchProductIds)] : []),
       ]),
     )
