@@ -14,14 +14,14 @@ import {
   type Trx,
 } from '@settle/db';
 import { nextRetry, type RetryPolicy, type StripeEventLike } from '@settle/payments-core';
-import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { errorMessage, isTransient } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { processStripeEvent, type StripeEventDeps } from '../payments/event-processor.js';
 import { outcomeLabel, reportOrderChange, type OrderChange } from '../payments/order-command.js';
 import { openOrderUnitOfWork, type OrderUnitOfWork } from '../payments/order-unit-of-work.js';
-import { needsStripeRead, resolveStoredEvent, type ResolvedEvent, type StripeAsk } from '../payments/stripe-event-resolver.js';
+import { needsStripeRead } from '../payments/stripe-event-resolver.js';
+import { askFrom, createStripeReader, NO_READS, STRIPE_READ_ROUNDS, StripeReadFirst, type StripeReads } from './stripe-reads.js';
 
 /** How processing reads its event and writes the outcome: directly, or through a batch. */
 type EventIo = {
@@ -40,36 +40,6 @@ export type ProcessResult =
 type Processed = ProcessResult & { changed?: boolean };
 /** A batch's results, and the events it left unsettled until Stripe is read for them (`StripeReadFirst`). */
 type BatchRun = { results: ProcessResult[]; readFirst: Map<string, StripeReadFirst> };
-
-/**
- * What Stripe answered for one event, asked before any transaction: its stored payload made
- * ready (`needsStripeRead`), and the questions an attempt stopped at (`StripeAsk`), by name.
- */
-type Answer = { value: unknown } | { error: unknown };
-type EventReads = { resolved?: { ready: ResolvedEvent } | { failed: unknown }; answers: ReadonlyMap<string, Answer> };
-type StripeReads = ReadonlyMap<string, EventReads>;
-const NO_READS: StripeReads = new Map();
-
-/**
- * Rounds of "stop, read Stripe, run again" one attempt at an event may take (a refund of a charge:
- * the charge, then its PaymentIntent). An event still asking after them fails the attempt
- * (retried on the inbox's schedule, then dead): Stripe is never read inside a transaction.
- */
-const STRIPE_READ_ROUNDS = 4;
-
-/**
- * Thrown inside a transaction for an event whose Stripe read was not made before it (rolled
- * back, read, run again): its stored payload (`question` null), or a question processing asked.
- */
-class StripeReadFirst extends Error {
-  constructor(
-    readonly eventId: string,
-    readonly payload: unknown,
-    readonly question: { name: string; read: () => Promise<unknown> } | null = null,
-  ) {
-    super(`event ${eventId} needs a Stripe read before its transaction${question ? ` (${question.name})` : ''}`);
-  }
-}
 
 export type InboxProcessorDeps = StripeEventDeps & {
   db: Db;
@@ -102,50 +72,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   const random = deps.random ?? Math.random;
   const listeners: ((orderId: string) => void)[] = [];
 
-  /**
-   * Ask Stripe what the events need (`needsStripeRead`), several at once and outside any
-   * transaction: a slow or failing Stripe then holds no row lock and no pooled connection. A
-   * failed read is kept and surfaces when the event is processed (retried, then dead).
-   */
-  async function readFromStripe(asked: ReadonlyMap<string, StripeReadFirst>, before: StripeReads): Promise<StripeReads> {
-    const reads = new Map(before);
-    await Promise.all(
-      [...asked.values()].map(({ eventId, payload, question }) =>
-        stripeSlots(async () => {
-          const known = reads.get(eventId) ?? { answers: new Map<string, Answer>() };
-          if (!question) {
-            let resolved: EventReads['resolved'];
-            try {
-              resolved = { ready: await resolveStoredEvent(deps.stripe ?? null, payload) };
-            } catch (err) {
-              resolved = { failed: err };
-            }
-            reads.set(eventId, { ...known, resolved });
-            return;
-          }
-          let answer: Answer;
-          try {
-            answer = { value: await question.read() };
-          } catch (err) {
-            answer = { error: err };
-          }
-          reads.set(eventId, { ...known, answers: new Map(known.answers).set(question.name, answer) });
-        }),
-      ),
-    );
-    return reads;
-  }
-
-  /** Answers `StripeAsk` questions from the reads made before this transaction; any other stops the attempt. */
-  function askFrom(eventId: string, payload: unknown, known: EventReads | undefined): StripeAsk {
-    return async <T>(name: string, read: () => Promise<T>): Promise<T> => {
-      const answer = known?.answers.get(name);
-      if (!answer) throw new StripeReadFirst(eventId, payload, { name, read });
-      if ('error' in answer) throw answer.error;
-      return answer.value as T;
-    };
-  }
-  const stripeSlots = pLimit(deps.stripeReadsAtOnce ?? 8);
+  const readFromStripe = createStripeReader(deps.stripe ?? null, deps.stripeReadsAtOnce ?? 8);
 
   async function processLocked(trx: Trx, eventId: string, io: EventIo = DIRECT_IO, unit?: OrderUnitOfWork, reads: StripeReads = NO_READS): Promise<Processed> {
     const ev = await io.load(trx, eventId);
