@@ -11,7 +11,6 @@ import {
   setPlanEntitlement,
   updateOrder,
   type NewSubscriptionHistory,
-  type NewSubscriptionPayment,
   type OrderRow,
   type SubscriptionPaymentRow,
   type SubscriptionRow,
@@ -20,28 +19,24 @@ import {
 import {
   decideSubscription,
   describePaymentChange,
-  isInvoiceStatus,
   isMoneyBackCommand,
   isMoneyTakenBack,
   isOrderStatus,
   isPaid,
-  isStripeSubscriptionStatus,
-  isSubscriptionStatus,
   mergeSubscriptionPayment,
   paymentChanged,
   paymentFromInvoice,
   planEntitlementOf,
-  REFUND_STATUSES,
   type InvoiceFacts,
   type OrderStatus,
   type PaymentCommand,
-  type RefundStatus,
   type SubscriptionFacts,
   type SubscriptionPayment,
   type SubscriptionPaymentChange,
   type SubscriptionState,
 } from '@settle/payments-core';
 import type { Product, ProductCatalogue } from './product-catalogue.js';
+import { fromSeconds, toSubscriptionPayment, toSubscriptionPaymentRow, toSubscriptionState } from './subscription.mapper.js';
 
 /**
  * What happens to a subscription and its payments. The order that started a subscription is
@@ -49,9 +44,6 @@ import type { Product, ProductCatalogue } from './product-catalogue.js';
  * lock (lock order: order, subscription, payment, entitlement), so one subscription's facts are
  * applied one at a time whichever instance and door (webhook, reconciler) they come through.
  */
-
-const toSeconds = (d: Date | string | null): number | null => (d ? Math.floor(new Date(d).getTime() / 1000) : null);
-const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
 
 export type SubscriptionDeps = { catalogue: ProductCatalogue };
 
@@ -65,86 +57,6 @@ export type SubscriptionChangeSource = {
 };
 
 export type SubscriptionOutcome = { changed: boolean; stale: boolean; subscriptionId: string };
-
-export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
-  if (!isStripeSubscriptionStatus(row.stripe_status) || !isSubscriptionStatus(row.status)) {
-    throw new Error(`subscription ${row.id} has unknown status ${row.stripe_status}/${row.status}`);
-  }
-  return {
-    id: row.id,
-    stripeStatus: row.stripe_status,
-    status: row.status,
-    cancelAtPeriodEnd: row.cancel_at_period_end,
-    currentPeriodEnd: toSeconds(row.current_period_end),
-    statusAt: toSeconds(row.status_stripe_at) ?? 0,
-    priceId: row.stripe_price_id,
-    plan: row.plan,
-    planAt: toSeconds(row.plan_stripe_at) ?? 0,
-    unknownPriceId: row.unknown_price_id,
-  };
-}
-
-const isRefundStatus = (v: string): v is RefundStatus => (REFUND_STATUSES as readonly string[]).includes(v);
-
-export function toSubscriptionPayment(row: SubscriptionPaymentRow): SubscriptionPayment {
-  if (!isInvoiceStatus(row.status)) throw new Error(`subscription payment ${row.invoice_id} has unknown status ${row.status}`);
-  return {
-    invoiceId: row.invoice_id,
-    subscriptionId: row.subscription_id,
-    billingReason: row.billing_reason,
-    status: row.status,
-    number: row.number,
-    hostedInvoiceUrl: row.hosted_invoice_url,
-    invoicePdf: row.invoice_pdf,
-    amountDue: Number(row.amount_due),
-    amountPaid: Number(row.amount_paid),
-    currency: row.currency,
-    periodStart: toSeconds(row.period_start),
-    periodEnd: toSeconds(row.period_end),
-    priceId: row.price_id,
-    paymentIntentId: row.payment_intent_id,
-    chargeId: row.charge_id,
-    amountRefunded: Number(row.amount_refunded),
-    refunds: (row.refunds ?? []).map((r) => ({
-      refundId: r.refund_id,
-      amount: Number(r.amount),
-      status: isRefundStatus(r.status) ? r.status : 'pending',
-      undoneAt: r.undone_at === null ? null : Number(r.undone_at),
-    })),
-    disputeId: row.dispute_id,
-    disputeStatus: row.dispute_status,
-    attemptCount: row.attempt_count,
-    createdAt: toSeconds(row.stripe_created) ?? 0,
-    paidAt: toSeconds(row.paid_at),
-  };
-}
-
-function paymentRow(p: SubscriptionPayment): NewSubscriptionPayment {
-  return {
-    invoice_id: p.invoiceId,
-    subscription_id: p.subscriptionId,
-    billing_reason: p.billingReason,
-    status: p.status,
-    number: p.number,
-    hosted_invoice_url: p.hostedInvoiceUrl,
-    invoice_pdf: p.invoicePdf,
-    amount_due: p.amountDue,
-    amount_paid: p.amountPaid,
-    currency: p.currency,
-    period_start: fromSeconds(p.periodStart),
-    period_end: fromSeconds(p.periodEnd),
-    price_id: p.priceId,
-    payment_intent_id: p.paymentIntentId,
-    charge_id: p.chargeId,
-    amount_refunded: p.amountRefunded,
-    refunds: JSON.stringify(p.refunds.map((r) => ({ refund_id: r.refundId, amount: r.amount, status: r.status, undone_at: r.undoneAt }))),
-    dispute_id: p.disputeId,
-    dispute_status: p.disputeStatus,
-    attempt_count: p.attemptCount,
-    stripe_created: new Date(p.createdAt * 1000),
-    paid_at: fromSeconds(p.paidAt),
-  };
-}
 
 export const planOf = (product: Product): string | null => ('plan' in product.grant ? product.grant.plan : null);
 
@@ -295,7 +207,7 @@ export async function recordSubscriptionPayment(
   else if (change.kind === 'invoice') after = paymentFromInvoice(change.invoice, subscriptionId);
   else return { found: false, changed: false, payment: null };
   if (!paymentChanged(before, after)) return { found: true, changed: false, payment: after };
-  await saveSubscriptionPayment(trx, paymentRow(after));
+  await saveSubscriptionPayment(trx, toSubscriptionPaymentRow(after));
   const notes = describePaymentChange(before, after);
   if (notes.length > 0) {
     await writeHistory(trx, source, { subscription_id: after.subscriptionId, kind: 'payment', invoice_id: after.invoiceId, reason: notes.join('; ') });

@@ -1,9 +1,103 @@
-import type { SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow } from '@settle/db';
-import { isMoneyTakenBack, type SubscriptionStatus } from '@settle/payments-core';
-import { toSubscriptionPayment, toSubscriptionState } from './subscription-lifecycle.js';
+import type { NewSubscriptionPayment, SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow } from '@settle/db';
+import {
+  isInvoiceStatus,
+  isMoneyTakenBack,
+  isStripeSubscriptionStatus,
+  isSubscriptionStatus,
+  REFUND_STATUSES,
+  type RefundStatus,
+  type SubscriptionPayment,
+  type SubscriptionState,
+  type SubscriptionStatus,
+} from '@settle/payments-core';
 import type { ProductCatalogue } from './product-catalogue.js';
 
+const toSeconds = (d: Date | string | null): number | null => (d ? Math.floor(new Date(d).getTime() / 1000) : null);
+export const fromSeconds = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+/** A stored subscription as payments-core decides on it (times in epoch seconds, as Stripe gives them). */
+export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
+  if (!isStripeSubscriptionStatus(row.stripe_status) || !isSubscriptionStatus(row.status)) {
+    throw new Error(`subscription ${row.id} has unknown status ${row.stripe_status}/${row.status}`);
+  }
+  return {
+    id: row.id,
+    stripeStatus: row.stripe_status,
+    status: row.status,
+    cancelAtPeriodEnd: row.cancel_at_period_end,
+    currentPeriodEnd: toSeconds(row.current_period_end),
+    statusAt: toSeconds(row.status_stripe_at) ?? 0,
+    priceId: row.stripe_price_id,
+    plan: row.plan,
+    planAt: toSeconds(row.plan_stripe_at) ?? 0,
+    unknownPriceId: row.unknown_price_id,
+  };
+}
+
+const isRefundStatus = (v: string): v is RefundStatus => (REFUND_STATUSES as readonly string[]).includes(v);
+
+/** A stored invoice of a subscription, with its refunds, as payments-core merges changes into it. */
+export function toSubscriptionPayment(row: SubscriptionPaymentRow): SubscriptionPayment {
+  if (!isInvoiceStatus(row.status)) throw new Error(`subscription payment ${row.invoice_id} has unknown status ${row.status}`);
+  return {
+    invoiceId: row.invoice_id,
+    subscriptionId: row.subscription_id,
+    billingReason: row.billing_reason,
+    status: row.status,
+    number: row.number,
+    hostedInvoiceUrl: row.hosted_invoice_url,
+    invoicePdf: row.invoice_pdf,
+    amountDue: Number(row.amount_due),
+    amountPaid: Number(row.amount_paid),
+    currency: row.currency,
+    periodStart: toSeconds(row.period_start),
+    periodEnd: toSeconds(row.period_end),
+    priceId: row.price_id,
+    paymentIntentId: row.payment_intent_id,
+    chargeId: row.charge_id,
+    amountRefunded: Number(row.amount_refunded),
+    refunds: (row.refunds ?? []).map((r) => ({
+      refundId: r.refund_id,
+      amount: Number(r.amount),
+      status: isRefundStatus(r.status) ? r.status : 'pending',
+      undoneAt: r.undone_at === null ? null : Number(r.undone_at),
+    })),
+    disputeId: row.dispute_id,
+    disputeStatus: row.dispute_status,
+    attemptCount: row.attempt_count,
+    createdAt: toSeconds(row.stripe_created) ?? 0,
+    paidAt: toSeconds(row.paid_at),
+  };
+}
+
+/** The row `saveSubscriptionPayment` writes for a payment. */
+export function toSubscriptionPaymentRow(p: SubscriptionPayment): NewSubscriptionPayment {
+  return {
+    invoice_id: p.invoiceId,
+    subscription_id: p.subscriptionId,
+    billing_reason: p.billingReason,
+    status: p.status,
+    number: p.number,
+    hosted_invoice_url: p.hostedInvoiceUrl,
+    invoice_pdf: p.invoicePdf,
+    amount_due: p.amountDue,
+    amount_paid: p.amountPaid,
+    currency: p.currency,
+    period_start: fromSeconds(p.periodStart),
+    period_end: fromSeconds(p.periodEnd),
+    price_id: p.priceId,
+    payment_intent_id: p.paymentIntentId,
+    charge_id: p.chargeId,
+    amount_refunded: p.amountRefunded,
+    refunds: JSON.stringify(p.refunds.map((r) => ({ refund_id: r.refundId, amount: r.amount, status: r.status, undone_at: r.undoneAt }))),
+    dispute_id: p.disputeId,
+    dispute_status: p.disputeStatus,
+    attempt_count: p.attemptCount,
+    stripe_created: new Date(p.createdAt * 1000),
+    paid_at: fromSeconds(p.paidAt),
+  };
+}
 
 /** One invoice of a subscription, as the console and `admin.subscriptions.get` show it. */
 export type SubscriptionPaymentDto = {
