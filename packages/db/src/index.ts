@@ -7,6 +7,7 @@ export * from './tables/grant.table.js';
 export * from './tables/invoice.table.js';
 export * from './tables/admin.table.js';
 export * from './repositories/order.repository.js';
+export * from './repositories/order-search.repository.js';
 export * from './repositories/stripe-event.repository.js';
 export * from './repositories/grant.repository.js';
 export * from './repositories/invoice.repository.js';

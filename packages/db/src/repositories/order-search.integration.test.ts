@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
-import { insertOrder, listOrdersForAdmin, searchCore, type AdminOrderFilter, type OrderCursor } from './order.repository.js';
+import { listOrdersForAdmin, searchCore, type AdminOrderFilter } from './order-search.repository.js';
+import { insertOrder, type OrderCursor } from './order.repository.js';
 
 type Seeded = {
   id: string;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
-import { insertOrder, listOrdersForAdmin, listOrdersForUser, type OrderCursor } from './order.repository.js';
+import { listOrdersForAdmin } from './order-search.repository.js';
+import { insertOrder, listOrdersForUser, type OrderCursor } from './order.repository.js';
 
 describe.each(TEST_BACKENDS)('order keyset pagination on %s', (kind) => {
   let t: TestDatabase;
