@@ -1,6 +1,8 @@
 export * from './order-state.js';
 export * from './payment-command.js';
 export * from './stripe-event.mapper.js';
+export { invoiceFactsOf, invoiceIdOfPayment, orderIdOfInvoice, subscriptionFactsOf } from './stripe-billing.mapper.js';
+export { idOf } from './stripe-fields.js';
 export * from './confirmation.js';
 export * from './decision.js';
 export { confirmPayment, creditsToRevoke, ordering, parkForReview } from './decide-common.js';

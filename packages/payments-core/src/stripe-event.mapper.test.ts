@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkoutEmailOf, idOf, isForeignPaymentIntent, mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+import { checkoutEmailOf, isForeignPaymentIntent, mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+import { idOf } from './stripe-fields.js';
 
 // Objects trimmed from Stripe's fixtures (/work/shared/stripe-fixtures), values set for the scenario.
 const CS = 'cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY';

@@ -1,5 +1,5 @@
 import type { PaymentCommand } from './payment-command.js';
-import { invoiceFactsOf, subscriptionFactsOf } from './stripe-event.mapper.js';
+import { invoiceFactsOf, subscriptionFactsOf } from './stripe-billing.mapper.js';
 import type { TimedCommand } from './stripe-state.mapper.js';
 
 /**
