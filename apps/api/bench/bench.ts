@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createAdminToken, sql, type Db } from '@settle/db';
+import { createAdminToken, createDatabase, migrateToLatest, sql, type Db } from '@settle/db';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
 import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
@@ -198,50 +198,77 @@ async function ingestRound(concurrency: number): Promise<Row> {
   return { concurrency, settle, settleProcesses, thin, sync, peer };
 }
 
+/**
+ * `BENCH_SCALE_DB`: a database of its own for the console at scale, kept after the run. It is
+ * seeded once (it must be empty then) and reused while it holds the seeded counts, so
+ * `pnpm bench --scale-only` costs the queries, not the ~4.5 minutes of seeding. Without it, a
+ * fresh database is seeded and dropped each run.
+ */
+async function scaleDatabase(): Promise<{ db: Db; url: string; seeded: boolean; dispose: () => Promise<void> }> {
+  const url = process.env.BENCH_SCALE_DB;
+  if (!url) {
+    const database = await createTestDatabase('postgres', { poolMax: 4 });
+    return { db: database.db, url: database.url!, seeded: false, dispose: () => database.dispose() };
+  }
+  const handle = await createDatabase({ databaseUrl: url, poolMax: 4, queryTimeoutMs: 0 });
+  await migrateToLatest(handle.db);
+  const count = async (table: 'orders' | 'stripe_events') => (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(handle.db)).rows[0]!.n;
+  const [orders, events] = [await count('orders'), await count('stripe_events')];
+  const seeded = orders === SCALE_ORDERS && events === SCALE_EVENTS;
+  if (!seeded && orders + events > 0) {
+    await handle.db.destroy();
+    throw new Error(`BENCH_SCALE_DB holds ${orders} orders and ${events} events, not the ${SCALE_ORDERS} and ${SCALE_EVENTS} this run seeds: give an empty database or the one seeded with these counts`);
+  }
+  if (seeded) console.log(`  reusing BENCH_SCALE_DB, seeded with ${orders.toLocaleString()} orders and ${events.toLocaleString()} events`);
+  return { db: handle.db, url, seeded, dispose: () => handle.db.destroy() };
+}
+
 async function consoleAtScale() {
-  const database = await createTestDatabase('postgres', { poolMax: 4 });
+  const database = await scaleDatabase();
   try {
     const db = database.db;
     const t0 = performance.now();
     // generate_series, in chunks so progress shows and no statement runs into the pool's 30 s
     // statement timeout on a busy machine (250,000 rows a statement did; 50,000 did with three
     // trigram indexes to fill).
-    const chunk = 20_000;
-    for (let from = 1; from <= SCALE_ORDERS; from += chunk) {
-      const to = Math.min(SCALE_ORDERS, from + chunk - 1);
-      await sql`
-        insert into orders (id, user_id, product_id, quantity, amount, currency, status, handler, checkout_session_id,
-                            payment_intent_id, stripe_customer_id, customer_email, status_stripe_at, paid_at, created_at, updated_at)
-        select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
-               (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
-               case when g % 10 = 0 then 'legacy' else 'new' end,
-               'cs_' || md5('cs' || g), 'pi_' || substr(md5('pi' || g), 1, 24), 'cus_' || substr(md5('cus' || (g % 50000)), 1, 14),
-               'buyer' || (g % 50000) || '@example.com',
-               now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
-               now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
-        from generate_series(${from}::int, ${to}::int) g`.execute(db);
-      process.stdout.write(`\r  orders: ${to.toLocaleString()}   `);
+    if (!database.seeded) {
+      const chunk = 20_000;
+      for (let from = 1; from <= SCALE_ORDERS; from += chunk) {
+        const to = Math.min(SCALE_ORDERS, from + chunk - 1);
+        await sql`
+          insert into orders (id, user_id, product_id, quantity, amount, currency, status, handler, checkout_session_id,
+                              payment_intent_id, stripe_customer_id, customer_email, status_stripe_at, paid_at, created_at, updated_at)
+          select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
+                 (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
+                 case when g % 10 = 0 then 'legacy' else 'new' end,
+                 'cs_' || md5('cs' || g), 'pi_' || substr(md5('pi' || g), 1, 24), 'cus_' || substr(md5('cus' || (g % 50000)), 1, 14),
+                 'buyer' || (g % 50000) || '@example.com',
+                 now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+                 now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
+          from generate_series(${from}::int, ${to}::int) g`.execute(db);
+        process.stdout.write(`\r  orders: ${to.toLocaleString()}   `);
+      }
+      const perOrder = Math.max(1, Math.round(SCALE_EVENTS / SCALE_ORDERS));
+      for (let from = 1; from <= SCALE_EVENTS; from += chunk * 2) {
+        const to = Math.min(SCALE_EVENTS, from + chunk * 2 - 1);
+        await sql`
+          insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
+          select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
+                 'pi_' || substr(md5('pi' || (1 + g / ${perOrder})), 1, 24), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
+                 now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
+                 case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
+          from generate_series(${from}::int, ${to}::int) g`.execute(db);
+        process.stdout.write(`\r  events: ${to.toLocaleString()}   `);
+      }
+      await sql`analyze`.execute(db);
     }
-    const perOrder = Math.max(1, Math.round(SCALE_EVENTS / SCALE_ORDERS));
-    for (let from = 1; from <= SCALE_EVENTS; from += chunk * 2) {
-      const to = Math.min(SCALE_EVENTS, from + chunk * 2 - 1);
-      await sql`
-        insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
-        select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
-               'pi_' || substr(md5('pi' || (1 + g / ${perOrder})), 1, 24), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
-               now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
-               case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
-        from generate_series(${from}::int, ${to}::int) g`.execute(db);
-      process.stdout.write(`\r  events: ${to.toLocaleString()}   `);
-    }
-    await sql`analyze`.execute(db);
-    const seedSeconds = Math.round((performance.now() - t0) / 1000);
-    console.log(`\n  seeded ${SCALE_ORDERS.toLocaleString()} orders and ${SCALE_EVENTS.toLocaleString()} events in ${seedSeconds} s`);
+    const seedSeconds = database.seeded ? null : Math.round((performance.now() - t0) / 1000);
+    if (!database.seeded) console.log(`\n  seeded ${SCALE_ORDERS.toLocaleString()} orders and ${SCALE_EVENTS.toLocaleString()} events in ${seedSeconds} s`);
 
     // One address sends every timed call: the per-address limit would answer 429 mid-measurement.
-    const api = await spawnApi(database.url!, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0', WORKER_CONCURRENCY: '0', RATE_LIMIT_IP_PER_MIN: '1000000' });
+    const api = await spawnApi(database.url, { LOG_LEVEL: 'warn', RECONCILE_INTERVAL_MS: '0', WORKER_CONCURRENCY: '0', RATE_LIMIT_IP_PER_MIN: '1000000' });
     try {
-      const { token } = await createAdminToken(db, { name: 'bench', role: 'viewer', createdBy: 'bench' });
+      const { token } = await createAdminToken(db, { name: `bench-${Date.now()}`, role: 'viewer', createdBy: 'bench' });
       const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${api.url}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
       const time = async (name: string, fn: (i: number) => Promise<unknown>, n = 60) => {
         for (let i = 0; i < 5; i++) await fn(i);
@@ -535,7 +562,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     lines.push(
       `## Console queries at ${r.scale.orders.toLocaleString('en')} orders and ${r.scale.events.toLocaleString('en')} events`,
       '',
-      `Seeded with \`generate_series\` in ${r.scale.seedSeconds} s; timed over HTTP through tRPC with an admin token (60 calls after 5 warm-up calls).`,
+      `${r.scale.seedSeconds === null ? 'Seeded with \`generate_series\` by an earlier run (`BENCH_SCALE_DB`)' : `Seeded with \`generate_series\` in ${r.scale.seedSeconds} s`}; timed over HTTP through tRPC with an admin token (60 calls after 5 warm-up calls).`,
       '',
       '| query | p50 ms | p95 ms |',
       '| --- | ---: | ---: |',
