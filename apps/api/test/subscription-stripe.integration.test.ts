@@ -127,7 +127,11 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: new Date((startAt + 2 * SUBSCRIPTION_PERIOD_S) * 1000).toISOString() });
     const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
     const detail = await admin.admin.subscriptions.get.query({ subscriptionId });
-    expect(detail.invoices.map((i) => [i.billingReason, i.status, i.amountPaid])).toEqual([['subscription_create', 'paid', 999], ['subscription_cycle', 'paid', 1299]]);
+    // The renewal lists the seats first; its payment shows the plan's price.
+    expect(detail.invoices.map((i) => [i.billingReason, i.status, i.amountPaid, i.priceId])).toEqual([
+      ['subscription_create', 'paid', 999, 'price_hobby_monthly'],
+      ['subscription_cycle', 'paid', 1299, 'price_hobby_monthly'],
+    ]);
     expect(detail.history.filter((h) => h.kind === 'review' || h.kind === 'plan')).toEqual([]);
     expect(detail.subscription.plan).toBe('hobby');
   });

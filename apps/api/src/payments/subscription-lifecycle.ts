@@ -26,6 +26,7 @@ import {
   mergeSubscriptionPayment,
   paymentChanged,
   paymentFromInvoice,
+  planPriceOf,
   planEntitlementOf,
   type InvoiceFacts,
   type OrderStatus,
@@ -59,6 +60,10 @@ export type SubscriptionChangeSource = {
 export type SubscriptionOutcome = { changed: boolean; stale: boolean; subscriptionId: string };
 
 export const planOf = (product: Product): string | null => ('plan' in product.grant ? product.grant.plan : null);
+const planOfKnownPrice = (catalogue: ProductCatalogue, priceId: string): string | null => {
+  const product = catalogue.byStripePrice(priceId);
+  return product ? planOf(product) : null;
+};
 
 /** Paid orders whose money went back: their plan was revoked with the refund or chargeback. */
 const TAKEN_BACK: readonly OrderStatus[] = ['refunded', 'charged_back'];
@@ -194,9 +199,14 @@ export async function recordSubscriptionPayment(
   deps: SubscriptionDeps,
   subscriptionId: string,
   target: PaymentTarget,
-  change: SubscriptionPaymentChange,
+  fact: SubscriptionPaymentChange,
   source: SubscriptionChangeSource,
 ): Promise<{ found: boolean; changed: boolean; payment: SubscriptionPayment | null }> {
+  // An invoice of a plan with add-ons bills several prices; its payment shows the one the plan
+  // follows (`planPriceOf`), not whichever line Stripe listed first.
+  const change: SubscriptionPaymentChange = fact.kind === 'invoice' && fact.invoice.priceIds
+    ? { ...fact, invoice: { ...fact.invoice, priceId: planPriceOf(fact.invoice, (priceId) => planOfKnownPrice(deps.catalogue, priceId)) } }
+    : fact;
   const invoiceId = 'invoiceId' in target
     ? target.invoiceId
     : (await findSubscriptionPaymentByMoney(trx, { paymentIntentId: target.paymentIntentId }))?.invoice_id;
