@@ -134,6 +134,8 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     ]);
     expect(detail.history.filter((h) => h.kind === 'review' || h.kind === 'plan')).toEqual([]);
     expect(detail.subscription.plan).toBe('hobby');
+    // The next bill is about what the last renewal was (plan + seats), not the bare plan.
+    expect(detail.subscription.nextInvoice).toMatchObject({ amount: 1299, currency: 'usd' });
   });
 
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {

@@ -141,7 +141,11 @@ export type SubscriptionDto = {
   stripePriceId: string | null;
   /** Set while the item's price is not in the catalogue (the last known plan is kept). */
   reviewReason: string | null;
-  /** When Stripe will bill next, and what, while the subscription renews. */
+  /**
+   * When Stripe will bill next, and about what, while the subscription renews: the last renewal
+   * at the current price (it includes add-ons and lasting discounts Settle keeps no record of),
+   * else the plan's catalogue price.
+   */
   nextInvoice: { at: string | null; amount: number | null; currency: string | null } | null;
   /** The open invoice Stripe is retrying, while in dunning. */
   dunning: { invoiceId: string; attempts: number; amountDue: number; currency: string } | null;
@@ -184,6 +188,7 @@ export function toSubscriptionDto(row: SubscriptionRow, payments: readonly Subsc
   const mine = payments.filter((p) => p.subscription_id === row.id).map(toSubscriptionPaymentDto);
   const product = (row.stripe_price_id ? catalogue.byStripePrice(row.stripe_price_id) : undefined) ?? catalogue.get(row.product_id);
   const retried = mine.filter((p) => p.status === 'open' && p.attemptCount > 0).at(-1);
+  const lastRenewal = mine.filter((p) => p.billingReason === 'subscription_cycle' && p.priceId === row.stripe_price_id).at(-1);
   return {
     subscriptionId: row.id,
     userId: row.user_id,
@@ -198,7 +203,9 @@ export function toSubscriptionDto(row: SubscriptionRow, payments: readonly Subsc
     stripePriceId: row.stripe_price_id,
     reviewReason: row.unknown_price_id ? `price ${row.unknown_price_id} is not in the catalogue; plan ${row.plan ?? 'none'} kept` : null,
     nextInvoice: RENEWING.includes(row.status) && !row.cancel_at_period_end
-      ? { at: iso(row.current_period_end), amount: product?.amount ?? null, currency: product?.currency ?? null }
+      ? lastRenewal
+        ? { at: iso(row.current_period_end), amount: lastRenewal.amountDue, currency: lastRenewal.currency }
+        : { at: iso(row.current_period_end), amount: product?.amount ?? null, currency: product?.currency ?? null }
       : null,
     dunning: retried && ['past_due', 'unpaid'].includes(row.status)
       ? { invoiceId: retried.invoiceId, attempts: retried.attemptCount, amountDue: retried.amountDue, currency: retried.currency }
