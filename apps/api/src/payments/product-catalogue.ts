@@ -48,6 +48,8 @@ export type ProductCatalogue = {
    * price: any price not in the catalogue is then read as the product's own plan.
    */
   planOfPriceFor(product: Product): PlanOfPrice;
+  /** The plan of a catalogue price, or null for any price the catalogue does not list. */
+  planOfPrice: PlanOfPrice;
 };
 
 export function createCatalogue(products: Product[]): ProductCatalogue {
@@ -59,6 +61,7 @@ export function createCatalogue(products: Product[]): ProductCatalogue {
     get: (id) => byId.get(id),
     byStripePrice: (priceId) => byPrice.get(priceId),
     planOfPriceFor: (product) => (priceId) => planOf(byPrice.get(priceId)) ?? (product.stripePriceId ? null : planOf(product)),
+    planOfPrice: (priceId) => planOf(byPrice.get(priceId)),
     grantFor: (product, quantity) =>
       'credits' in product.grant
         ? { kind: 'credits', credits: product.grant.credits * quantity, partialRefund: product.partialRefund }

@@ -60,10 +60,6 @@ export type SubscriptionChangeSource = {
 export type SubscriptionOutcome = { changed: boolean; stale: boolean; subscriptionId: string };
 
 export const planOf = (product: Product): string | null => ('plan' in product.grant ? product.grant.plan : null);
-const planOfKnownPrice = (catalogue: ProductCatalogue, priceId: string): string | null => {
-  const product = catalogue.byStripePrice(priceId);
-  return product ? planOf(product) : null;
-};
 
 /** Paid orders whose money went back: their plan was revoked with the refund or chargeback. */
 const TAKEN_BACK: readonly OrderStatus[] = ['refunded', 'charged_back'];
@@ -205,7 +201,7 @@ export async function recordSubscriptionPayment(
   // An invoice of a plan with add-ons bills several prices; its payment shows the one the plan
   // follows (`planPriceOf`), not whichever line Stripe listed first.
   const change: SubscriptionPaymentChange = fact.kind === 'invoice' && fact.invoice.priceIds
-    ? { ...fact, invoice: { ...fact.invoice, priceId: planPriceOf(fact.invoice, (priceId) => planOfKnownPrice(deps.catalogue, priceId)) } }
+    ? { ...fact, invoice: { ...fact.invoice, priceId: planPriceOf(fact.invoice, deps.catalogue.planOfPrice) } }
     : fact;
   const invoiceId = 'invoiceId' in target
     ? target.invoiceId
