@@ -223,45 +223,49 @@ async function scaleDatabase(): Promise<{ db: Db; url: string; seeded: boolean; 
   return { db: handle.db, url, seeded, dispose: () => handle.db.destroy() };
 }
 
+/**
+ * The console's scale: orders and events by `generate_series`, in chunks so progress shows and no
+ * statement runs into the pool's 30 s statement timeout on a busy machine (250,000 rows a statement
+ * did; 50,000 did with three trigram indexes to fill).
+ */
+async function seedAtScale(db: Db): Promise<void> {
+  const chunk = 20_000;
+  for (let from = 1; from <= SCALE_ORDERS; from += chunk) {
+    const to = Math.min(SCALE_ORDERS, from + chunk - 1);
+    await sql`
+      insert into orders (id, user_id, product_id, quantity, amount, currency, status, handler, checkout_session_id,
+                          payment_intent_id, stripe_customer_id, customer_email, status_stripe_at, paid_at, created_at, updated_at)
+      select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
+             (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
+             case when g % 10 = 0 then 'legacy' else 'new' end,
+             'cs_' || md5('cs' || g), 'pi_' || substr(md5('pi' || g), 1, 24), 'cus_' || substr(md5('cus' || (g % 50000)), 1, 14),
+             'buyer' || (g % 50000) || '@example.com',
+             now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+             now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
+      from generate_series(${from}::int, ${to}::int) g`.execute(db);
+    process.stdout.write(`\r  orders: ${to.toLocaleString()}   `);
+  }
+  const perOrder = Math.max(1, Math.round(SCALE_EVENTS / SCALE_ORDERS));
+  for (let from = 1; from <= SCALE_EVENTS; from += chunk * 2) {
+    const to = Math.min(SCALE_EVENTS, from + chunk * 2 - 1);
+    await sql`
+      insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
+      select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
+             'pi_' || substr(md5('pi' || (1 + g / ${perOrder})), 1, 24), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
+             now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
+             case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
+      from generate_series(${from}::int, ${to}::int) g`.execute(db);
+    process.stdout.write(`\r  events: ${to.toLocaleString()}   `);
+  }
+  await sql`analyze`.execute(db);
+}
+
 async function consoleAtScale() {
   const database = await scaleDatabase();
   try {
     const db = database.db;
     const t0 = performance.now();
-    // generate_series, in chunks so progress shows and no statement runs into the pool's 30 s
-    // statement timeout on a busy machine (250,000 rows a statement did; 50,000 did with three
-    // trigram indexes to fill).
-    if (!database.seeded) {
-      const chunk = 20_000;
-      for (let from = 1; from <= SCALE_ORDERS; from += chunk) {
-        const to = Math.min(SCALE_ORDERS, from + chunk - 1);
-        await sql`
-          insert into orders (id, user_id, product_id, quantity, amount, currency, status, handler, checkout_session_id,
-                              payment_intent_id, stripe_customer_id, customer_email, status_stripe_at, paid_at, created_at, updated_at)
-          select md5('o' || g)::uuid, 'user_' || (g % 50000), 'credits10', 1, 995, 'usd',
-                 (array['succeeded','succeeded','succeeded','succeeded','succeeded','succeeded','pending','processing','failed','canceled','refunded','needs_review'])[1 + g % 12],
-                 case when g % 10 = 0 then 'legacy' else 'new' end,
-                 'cs_' || md5('cs' || g), 'pi_' || substr(md5('pi' || g), 1, 24), 'cus_' || substr(md5('cus' || (g % 50000)), 1, 14),
-                 'buyer' || (g % 50000) || '@example.com',
-                 now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
-                 now() - (g || ' seconds')::interval, now() - ((g / 2) || ' seconds')::interval
-          from generate_series(${from}::int, ${to}::int) g`.execute(db);
-        process.stdout.write(`\r  orders: ${to.toLocaleString()}   `);
-      }
-      const perOrder = Math.max(1, Math.round(SCALE_EVENTS / SCALE_ORDERS));
-      for (let from = 1; from <= SCALE_EVENTS; from += chunk * 2) {
-        const to = Math.min(SCALE_EVENTS, from + chunk * 2 - 1);
-        await sql`
-          insert into stripe_events (id, type, object_id, order_id, stripe_created, api_version, payload, received_at, state, outcome, attempts, processed_at)
-          select 'evt_bench_' || g, (array['payment_intent.created','charge.succeeded','payment_intent.succeeded','checkout.session.completed','invoice.paid'])[1 + g % 5],
-                 'pi_' || substr(md5('pi' || (1 + g / ${perOrder})), 1, 24), md5('o' || (1 + (g - 1) / ${perOrder}))::uuid,
-                 now() - (g || ' seconds')::interval, '2026-10-28', '{}'::jsonb, now() - (g || ' seconds')::interval,
-                 case when g % 1000 = 0 then 'dead' else 'processed' end, 'applied', 1, now() - (g || ' seconds')::interval
-          from generate_series(${from}::int, ${to}::int) g`.execute(db);
-        process.stdout.write(`\r  events: ${to.toLocaleString()}   `);
-      }
-      await sql`analyze`.execute(db);
-    }
+    if (!database.seeded) await seedAtScale(db);
     const seedSeconds = database.seeded ? null : Math.round((performance.now() - t0) / 1000);
     if (!database.seeded) console.log(`\n  seeded ${SCALE_ORDERS.toLocaleString()} orders and ${SCALE_EVENTS.toLocaleString()} events in ${seedSeconds} s`);
 
@@ -284,7 +288,7 @@ async function consoleAtScale() {
         return r;
       };
       const id = (g: number) => (sql`select md5(${`o${g}`})::uuid as id`.execute(db) as Promise<{ rows: { id: string }[] }>).then((r) => r.rows[0]!.id);
-      const ids = await Promise.all(Array.from({ length: 65 }, (_, i) => id(1 + i * 15_013)));
+      const ids = await Promise.all(Array.from({ length: 65 }, (_, i) => id(1 + ((i * 15_013) % SCALE_ORDERS))));
       const page2 = await client.admin.orders.list.query({ limit: 50 });
       return {
         orders: SCALE_ORDERS,
