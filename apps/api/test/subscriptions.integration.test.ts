@@ -57,6 +57,10 @@ describe.each(TEST_BACKENDS)('subscriptions (open-saas plans) through the Stripe
       cancelAtPeriodEnd: journey === 'subscription_cancel',
     });
 
+    // The host app's copy of the order (its newest order.updated) names the same subscription.
+    const hostCopy = await api.db.selectFrom('host_deliveries').select('payload').where('coalesce_key', '=', `order:${orderId}`).orderBy('sequence', 'desc').executeTakeFirstOrThrow();
+    expect((hostCopy.payload.data.subscription as { id: string } | null)?.id).toBe(subscriptionId);
+
     const ent = await client.entitlements.get.query();
     expect(ent).toMatchObject(
       expected.entitled

@@ -3,7 +3,7 @@ import {
   applyCreditDeltas,
   entitlementsUpdatedDraft,
   findInvoicesForOrders,
-  findSubscriptionForOrder,
+  findSubscriptionsForOrders,
   insertGrantOnce,
   insertGrantsOnce,
   insertTransitions,
@@ -356,11 +356,9 @@ export async function openOrderUnitOfWork(trx: Trx, events: { id: string; payloa
       emails.clear();
       // Each changed order as the API shows it, its invoice read for all of them at once.
       const invoices = await findInvoicesForOrders(trx, [...updatedOrders.keys()]);
+      const subscriptions = await findSubscriptionsForOrders(trx, [...updatedOrders.values()].filter((row) => row.mode === 'subscription').map((row) => row.id));
       const views = new Map<string, Record<string, unknown>>();
-      for (const row of updatedOrders.values()) {
-        const subscription = row.mode === 'subscription' ? await findSubscriptionForOrder(trx, row.id) : undefined;
-        views.set(row.id, toOrderDto(row, invoices.get(row.id), subscription));
-      }
+      for (const row of updatedOrders.values()) views.set(row.id, toOrderDto(row, invoices.get(row.id), subscriptions.get(row.id)));
       const drafts = hostMessages.splice(0).map((m) => (m.type === 'order.updated' ? { ...m, data: views.get(m.coalesceKey.slice('order:'.length)) ?? null } : m));
       updatedOrders.clear();
       await writeHostMessages(trx, drafts, entitlements);

@@ -6,6 +6,7 @@ import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, lockEntitlements,
 import { upsertInvoice, upsertInvoices } from './invoice.repository.js';
 import { findOrder, insertOrder, lockOrdersByRefs, recordCustomerEmails, updateOrderRows } from './order.repository.js';
 import { listRefundsForOrders, upsertRefund } from './refund.repository.js';
+import { findSubscriptionForOrder, findSubscriptionsForOrders } from './subscription.repository.js';
 import type { NewInvoice } from '../tables/invoice.table.js';
 
 describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kind) => {
@@ -242,5 +243,21 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     expect((await deliveriesOf('u_lock_once_b')).map((d) => d.payload.data)).toEqual([expect.objectContaining({ credits: 0 })]);
     expect((await deliveriesOf('u_lock_once_c')).map((d) => Number(d.sequence))).toEqual([1]);
     expect(await t.db.transaction().execute((trx) => lockEntitlements(trx, []))).toEqual(new Map());
+  });
+  it('reads the newest subscription of many orders in one read, as the one-order read does', async () => {
+    const [a, b, none] = [await order('u_subs', null), await order('u_subs', null), await order('u_subs', null)];
+    const subscription = (id: string, orderId: string, createdAt: string) =>
+      t.db
+        .insertInto('subscriptions')
+        .values({ id, user_id: 'u_subs', order_id: orderId, product_id: 'pro', stripe_status: 'active', status: 'active', status_stripe_at: new Date(createdAt), created_at: new Date(createdAt) })
+        .execute();
+    // Order a was subscribed twice (a canceled plan, then a new Checkout on the same order): the newer one counts.
+    await subscription('sub_a_old', a.id, '2026-01-01T00:00:00Z');
+    await subscription('sub_a_new', a.id, '2026-02-01T00:00:00Z');
+    await subscription('sub_b', b.id, '2026-01-15T00:00:00Z');
+    const found = await findSubscriptionsForOrders(t.db, [a.id, b.id, none.id]);
+    expect([...found].map(([orderId, s]) => [orderId, s.id]).sort()).toEqual([[a.id, 'sub_a_new'], [b.id, 'sub_b']].sort());
+    for (const o of [a, b, none]) expect((await findSubscriptionForOrder(t.db, o.id))?.id).toBe(found.get(o.id)?.id);
+    expect(await findSubscriptionsForOrders(t.db, [])).toEqual(new Map());
   });
 });

@@ -89,7 +89,22 @@ export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Pr
 }
 
 export async function findSubscriptionForOrder(db: Db | Trx, orderId: string): Promise<SubscriptionRow | undefined> {
-  return db.selectFrom('subscriptions').selectAll().where('order_id', '=', orderId).orderBy('created_at', 'desc').executeTakeFirst();
+  return (await findSubscriptionsForOrders(db, [orderId])).get(orderId);
+}
+
+/** `findSubscriptionForOrder` for several orders in one query: each order's newest subscription (orders without one are absent). */
+export async function findSubscriptionsForOrders(db: Db | Trx, orderIds: string[]): Promise<Map<string, SubscriptionRow>> {
+  if (orderIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('subscriptions')
+    .selectAll()
+    .distinctOn('order_id')
+    .where('order_id', 'in', orderIds)
+    .orderBy('order_id')
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+  return new Map(rows.map((r) => [r.order_id!, r]));
 }
 
 export async function listInvoicesForSubscription(db: Db | Trx, subscriptionId: string): Promise<InvoiceRow[]> {
