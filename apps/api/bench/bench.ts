@@ -529,7 +529,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     '- **Processing inside the webhook insert\'s transaction** (the group commit applies the events it has just stored',
     '  before its commit, so a grant commits with its acknowledgement): closed loop at concurrency 8, end-to-end fell from',
     '  512–613 to 200–231 events/s and the API\'s CPU per event rose from 1.1–1.3 to 2.2–2.3 ms. Each acknowledgement',
-    '  now waits for a whole processing transaction (a dozen round trips for the two or three events a batch holds at',
+    '  now waits for a whole processing transaction (about a dozen round trips for the few events a batch holds at',
     '  that concurrency), and a closed loop\'s rate is its concurrency over that wait; the worker\'s batches of 25 share',
     '  their round trips far better.',
     '- **The webhook answered by a plain `node:http` handler in front of Fastify** (no request or reply objects, routing',
