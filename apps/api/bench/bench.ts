@@ -515,7 +515,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     lines.push(
       '### CPU per event',
       '',
-      'What each design spends per event on this machine, in CPU milliseconds: its server process(es) plus PostgreSQL (every `postgres` process, from `/proc`, over the run; the load generator\'s own CPU is left out). For Settle the run is end to end (ingest, then processing until every event is settled); for the baselines it is their ingest, which is all they do. Where the cores are the limit, as on this machine under load, the ratio of two designs\' CPU per event is the ceiling on the ratio of their throughputs: the last column is that ceiling for end-to-end ÷ sync.',
+      'What each design spends per event on this machine, in CPU milliseconds: its server process(es) plus PostgreSQL (every `postgres` process, from `/proc`, over the run; the load generator\'s own CPU is left out). For Settle the run is end to end (ingest, then processing until every event is settled); for the baselines it is their ingest, which is all they do. A design\'s rate is the cores it keeps busy divided by its CPU per event, so with the same cores busy the ratio of two designs\' rates is the inverse ratio of their CPU per event: the last column is that ratio for end-to-end ÷ sync.',
       '',
       '| concurrency | Settle (API + PostgreSQL) | Settle, `WORKER_PROCESSES=1` | thin | sync | stripe-sync-engine | sync ÷ Settle |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -529,6 +529,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
   const c8 = r.rows.find((x) => x.concurrency === 8);
   const c32 = r.rows.find((x) => x.concurrency === 32);
   const cpuTotal = (c: CpuPerEvent) => Math.round((c.server + c.postgres) * 100) / 100;
+  const cores = Number.parseInt(r.machine, 10) || 1;
   const cpuBound =
     c8?.settle.cpuMsPerEvent && c8.sync.cpuMsPerEvent
       ? {
@@ -536,6 +537,11 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
           sync: cpuTotal(c8.sync.cpuMsPerEvent),
           ceiling: ratio(cpuTotal(c8.sync.cpuMsPerEvent), cpuTotal(c8.settle.cpuMsPerEvent)),
           measured: ratio(c8.settle.endToEndThroughput, c8.sync.throughput),
+          // Cores kept busy by server + PostgreSQL = CPU ms per event × events per second / 1000.
+          settleBusy: Math.round((cpuTotal(c8.settle.cpuMsPerEvent) * c8.settle.endToEndThroughput) / 10) / 100,
+          syncBusy: Math.round((cpuTotal(c8.sync.cpuMsPerEvent) * c8.sync.throughput) / 10) / 100,
+          // Every core of the machine given to Settle's server and PostgreSQL, none to the load generator.
+          allCores: ratio(Math.round((cores * 1000) / cpuTotal(c8.settle.cpuMsPerEvent)), c8.sync.throughput),
         }
       : null;
   const p95 = r.scale ? Math.max(...r.scale.queries.map((q) => q.p95)) : null;
@@ -632,7 +638,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     'and keep no order state, audit, grants, outbox or retries; Settle stores the event (as thin does) and then processes',
     'it (the state machine, audit, grants, ledger, invoices, outbox), and every event costs it CPU accordingly.' +
       (cpuBound
-        ? ` In this run at concurrency 8 Settle spent ${cpuBound.settle} ms of CPU per event end to end (API + PostgreSQL) and sync ${cpuBound.sync} ms (table "CPU per event"): where the cores are the limit, end-to-end ÷ sync cannot pass ${cpuBound.ceiling}×, and the run measured ${cpuBound.measured}×. Reaching 1.0× on these cores would need Settle\'s whole processing to cost no more CPU than one upsert.`
+        ? ` In this run at concurrency 8 Settle spent ${cpuBound.settle} ms of CPU per event end to end (API + PostgreSQL) and sync ${cpuBound.sync} ms (table "CPU per event"). With the same cores busy, end-to-end ÷ sync would be ${cpuBound.ceiling}×; the run measured ${cpuBound.measured}× because Settle kept more of them busy (${cpuBound.settleBusy} cores of server + PostgreSQL against sync\'s ${cpuBound.syncBusy}). With all ${cores} cores given to Settle and none to the load generator, it would process ${Math.round((cores * 1000) / cpuBound.settle)} events/s, ${cpuBound.allCores}× sync\'s measured rate: that is the bound on this machine. Reaching 1.0× would need Settle\'s whole processing to cost no more CPU than about one upsert per event.`
         : ' On two shared cores its end-to-end is bounded well below sync\'s.'),
     'The same split in separate processes (`WORKER_PROCESSES=1`) costs more CPU per event, not less (IPC, a second pool).',
     'Acknowledgement p99: the measured stream runs after a warm-up',
