@@ -3,7 +3,7 @@
  * run a journey on a session over HTTP (what `settle-simulate <journey>` calls).
  */
 import { EVENT_FORMATS, SimulatorError, type EventFormat, type SimulatorCore } from './core.js';
-import { runJourney } from './journey-runner.js';
+import { checkAddOn, runJourney } from './journey-runner.js';
 import { failRefund } from './refunds.js';
 import { ALL_JOURNEYS, isJourney, journeyMode, JOURNEYS_BY_SESSION_MODE } from './journeys.js';
 import { isRecord } from './stripe-api.js';
@@ -52,6 +52,8 @@ export async function control(sim: SimulatorCore, method: string, path: string, 
     if (body.format !== undefined && !(EVENT_FORMATS as readonly unknown[]).includes(body.format)) {
       throw new SimulatorError(400, `"format" must be one of ${EVENT_FORMATS.join(', ')}`);
     }
+    // Refused before the session lookup: the option is wrong whatever sessions are open.
+    checkAddOn(journey, body.addOnPriceId === undefined ? undefined : String(body.addOnPriceId));
     const mode = journeyMode(journey);
     const sessionId = mode === null ? null : typeof body.sessionId === 'string' && body.sessionId ? body.sessionId : newestOpenSession(sim, mode)?.id;
     if (mode !== null && !sessionId) return send(404, { error: { message: `No open ${mode}-mode Checkout Session; create one first (POST /v1/checkout/sessions, e.g. by starting a checkout in Settle).` } });

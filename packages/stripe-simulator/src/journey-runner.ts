@@ -19,6 +19,11 @@ export async function runJourney(sim: SimulatorCore, journey: Journey, sessionId
   return { events: clone(events), deliveries };
 }
 
+/** An add-on item belongs to a plan: refused on any other journey, before anything else is looked at. */
+export function checkAddOn(journey: Journey, addOnPriceId: string | undefined): void {
+  if (addOnPriceId !== undefined && !isSubscriptionJourney(journey)) throw new SimulatorError(400, `An add-on is for subscription journeys; ${journey} is not one.`);
+}
+
 /**
  * Move the session through the journey: state now matches what its events say. Events of a
  * `fail` type are marked to fail processing. A `drop` or `fail` type the journey does not emit
@@ -27,6 +32,7 @@ export async function runJourney(sim: SimulatorCore, journey: Journey, sessionId
 export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: string | null, opts: ApplyOptions = {}): StripeEvent[] {
   const startAt = opts.startAt ?? nowSeconds();
   if (!isJourney(journey)) throw new SimulatorError(400, `Unknown journey '${String(journey)}'; valid journeys: ${ALL_JOURNEYS.join(', ')}`);
+  checkAddOn(journey, opts.addOnPriceId);
   const wanted = journeyMode(journey);
   if (wanted === null) {
     const raw = foreignJourneyEvents(journey as ForeignJourney, { amount: 2500, currency: 'usd', customerId: null, startAt, idSuffix: sim.idSuffix });
@@ -40,7 +46,6 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
   if (session.mode !== wanted) throw new SimulatorError(409, `${journey} simulates ${wanted}-mode Checkout; ${sessionId} is in ${String(session.mode)} mode.`);
   if (session.status !== 'open') throw new SimulatorError(409, `Checkout Session ${sessionId} is ${String(session.status)}; a journey needs an open session.`);
   const subscription = isSubscriptionJourney(journey);
-  if (opts.addOnPriceId !== undefined && !subscription) throw new SimulatorError(400, `An add-on is for subscription journeys; ${journey} is not one.`);
   const metadata = session.metadata as Record<string, string>;
   const customerId = (session.customer as string | null) ?? null;
   const input = {

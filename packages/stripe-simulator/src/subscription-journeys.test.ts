@@ -96,5 +96,12 @@ describe('an add-on item (--add-on)', () => {
     const refused = await cli(['card_success', '--session', pay.id, '--add-on', 'price_support']);
     expect(refused.code).toBe(1);
     expect(refused.err.join('\n')).toContain('An add-on is for subscription journeys');
+    // With no session named and no open one of its mode, the add-on is still what is wrong.
+    expect(await cli(['card_success', '--session', pay.id])).toMatchObject({ code: 0, err: [] });
+    for (const args of [['card_success'], ['card_success', '--session', 'cs_test_missing']]) {
+      const plain = await cli([...args, '--add-on', 'price_support']);
+      expect(plain.code).toBe(1);
+      expect(plain.err.join('\n')).toContain('An add-on is for subscription journeys');
+    }
   });
 });
