@@ -56,8 +56,12 @@ export const EnvSchema = z
     WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Set by an API for the processing processes it forks; not a setting. */
     SETTLE_ROLE: z.enum(['api', 'worker']).default('api'),
-    /** Webhook inserts in flight at once; each carries every event that arrived meanwhile (group commit). */
-    WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * Webhook inserts in flight at once; each carries every event that arrived meanwhile (group
+     * commit). One by default: on two cores with processing running it acknowledged more per
+     * second at less CPU per event and a shorter tail than 2 or 4 (docs/PERFORMANCE.md).
+     */
+    WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
     /**
      * Stripe reads in flight at once per processing process (thin notifications, whose objects
      * events without an order are about). At Stripe's usual 100–300 ms a read, 8 stays well under

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
 import { createInboxWriter, InboxBusyError, UnstorableEventError } from './inbox-writer.js';
@@ -46,6 +47,18 @@ describe.each(TEST_BACKENDS)('inbox writer on %s', (kind) => {
     expect(await getEvent(t.db, 'evt_poison_deep')).toBeUndefined();
     // A redelivery is a duplicate as before.
     expect(await writer.write(event('evt_group_a0'))).toBe(false);
+  });
+
+  it('writes concurrent events together: the first alone, every one that arrived meanwhile in the next insert and commit', async () => {
+    const writer = createInboxWriter(t.db, { pool: t.pool });
+    const ids = Array.from({ length: 20 }, (_, i) => `evt_together_${i}`);
+    expect(await Promise.all(ids.map((id) => writer.write(event(id))))).toEqual(ids.map(() => true));
+    // Rows written by one transaction share its id (xmin): two commits for twenty events.
+    const rows = await sql<{ id: string; tx: string }>`select id, xmin::text as tx from stripe_events where id like 'evt_together_%'`.execute(t.db);
+    const byTx = new Map<string, string[]>();
+    for (const r of rows.rows) byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r.id]);
+    expect([...byTx.values()].map((g) => g.length).sort((a, b) => a - b)).toEqual([1, 19]);
+    expect(byTx.size).toBe(2);
   });
 
   it('refuses at once when the queue is full', async () => {

@@ -30,6 +30,10 @@ export class UnstorableEventError extends Error {
 
 export type InboxWriterOptions = {
   maxBatch?: number;
+  /**
+   * Inserts in flight at once (default 1). One is the cheapest: every write that arrives while it
+   * runs goes in the next insert, so a burst costs a few large inserts and commits, not one each.
+   */
   maxConcurrentBatches?: number;
   /** On PostgreSQL: a prepared statement through the pool. */
   pool?: pg.Pool | null;
@@ -55,7 +59,7 @@ type Pending = { event: NewStripeEvent; settled: boolean; timer: NodeJS.Timeout 
  */
 export function createInboxWriter(db: Db, opts: InboxWriterOptions = {}): InboxWriter {
   const maxBatch = opts.maxBatch ?? 256;
-  const maxConcurrent = opts.maxConcurrentBatches ?? 2;
+  const maxConcurrent = opts.maxConcurrentBatches ?? 1;
   const maxQueued = opts.maxQueued ?? 5_000;
   const deadlineMs = opts.deadlineMs ?? 5_000;
   let queue: Pending[] = [];
