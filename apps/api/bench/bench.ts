@@ -652,10 +652,12 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
         ? ` In this run at concurrency 8 Settle spent ${cpuBound.settle} ms of CPU per event end to end (API + PostgreSQL) and sync ${cpuBound.sync} ms (table "CPU per event"). With the same cores busy, end-to-end ÷ sync would be ${cpuBound.ceiling}×; the run measured ${cpuBound.measured}× because Settle kept more of them busy (${cpuBound.settleBusy} cores of server + PostgreSQL against sync\'s ${cpuBound.syncBusy}). With all ${cores} cores given to Settle and none to the load generator, it would process ${Math.round((cores * 1000) / cpuBound.settle)} events/s, ${cpuBound.allCores}× sync\'s measured rate: that is the bound on this machine. Reaching 1.0× would need Settle\'s whole processing to cost no more CPU than about one upsert per event.`
         : ' On two shared cores its end-to-end is bounded well below sync\'s.'),
     'The same split in separate processes (`WORKER_PROCESSES=1`) costs more CPU per event, not less (IPC, a second pool).',
-    'Acknowledgement p99: the measured stream runs after a warm-up',
-    'at the same rate (the first seconds of a fresh process, JIT and pools, cost a 190–240 ms tail even for the thin',
-    'server), and the thin baseline is measured the same way as the floor: on this VM even thin\'s p99 is above 10 ms at',
-    'these rates, and Settle\'s is what processing\'s share of the two cores adds to it.',
+    'Acknowledgement p99: the measured stream runs after a warm-up at the same rate (the first seconds of a fresh',
+    'process, JIT and pools, have a long tail of their own, even for the thin server: the cold-start figures above), and the thin',
+    'baseline is measured the same way as the floor.' +
+      (r.halfPeakThin && cpuBound
+        ? ` In this run thin\'s p99 was ${r.halfPeakThin.latencyMs.p99} ms at ${r.halfPeak.rate}/s and Settle\'s ${r.halfPeak.latencyMs.p99} ms. Thin only stores; Settle also processes every event at that rate, which at ${cpuBound.settle} ms of CPU per event (concurrency 8, above) keeps about ${Math.round((cpuBound.settle * r.halfPeak.rate) / 10) / 100} of the ${cores} cores busy before the load generator takes its share: the acknowledgements queue for the cores behind processing\'s work, which is the tail.`
+        : ' Settle\'s tail is what processing\'s share of the cores adds to the floor.'),
     '',
     'Console search (`listOrdersForAdmin`): ids are seeded as Stripe makes them (random suffixes), so a full id or an',
     '8-character prefix matches one order; each customer and e-mail has 20. A term is found anywhere in one field (order id,',
