@@ -61,6 +61,21 @@ describe.each(TEST_BACKENDS)('inbox writer on %s', (kind) => {
     expect(byTx.size).toBe(2);
   });
 
+  it.runIf(kind === 'postgres')('two instances storing the same events in opposite orders at once never deadlock', async () => {
+    // Each writer is an API instance with its own pool; Stripe redelivers to either.
+    const [a, b] = [createInboxWriter(t.db, { pool: t.pool }), createInboxWriter(t.db, { pool: t.pool })];
+    for (let round = 0; round < 10; round += 1) {
+      const ids = Array.from({ length: 60 }, (_, i) => `evt_cross_${round}_${String(i).padStart(2, '0')}`);
+      // One write each first, so the rest of each side queues into one multi-row insert.
+      const results = await Promise.allSettled([...ids.map((id) => a.write(event(id))), ...[...ids].reverse().map((id) => b.write(event(id)))]);
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+      expect(refused).toEqual([]);
+      // Each event stored once: one writer says stored, the other says duplicate.
+      const stored = results.map((r) => (r as PromiseFulfilledResult<boolean>).value);
+      for (let i = 0; i < ids.length; i += 1) expect([stored[i], stored[2 * ids.length - 1 - i]].sort()).toEqual([false, true]);
+    }
+  });
+
   it('refuses at once when the queue is full', async () => {
     const writer = createInboxWriter(t.db, { maxConcurrentBatches: 1, maxQueued: 2 });
     const writes = Array.from({ length: 5 }, (_, i) => writer.write(event(`evt_full_${i}`)));

@@ -226,7 +226,8 @@ export function storableForm(payload: string): string | null {
 
 /**
  * The same insert as one named, prepared statement whatever the batch size (columns as arrays
- * through `unnest`): PostgreSQL parses and plans it once per connection.
+ * through `unnest`): PostgreSQL parses and plans it once per connection. `unnest` yields the rows
+ * in array order, so the sorted arrays are inserted in that order.
  */
 const PREPARED_INSERT = {
   name: 'settle_inbox_insert',
@@ -236,7 +237,11 @@ const PREPARED_INSERT = {
          returning id`,
 };
 
-async function insertPrepared(pool: pg.Pool, events: NewStripeEvent[]): Promise<Set<string>> {
+async function insertPrepared(pool: pg.Pool, unordered: NewStripeEvent[]): Promise<Set<string>> {
+  // In id order: two instances inserting overlapping batches (a redelivery reaching both) take the
+  // rows' locks in the same order, so neither waits for the other in a circle (a deadlock would
+  // fail both batches' requests after a second). PostgreSQL only: PGlite has one connection.
+  const events = unordered.length > 1 ? [...unordered].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)) : unordered;
   const col = <T>(pick: (e: NewStripeEvent) => T) => events.map(pick);
   const result = await queryOnce<{ id: string }>(pool, {
     ...PREPARED_INSERT,
