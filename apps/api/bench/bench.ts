@@ -535,7 +535,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
       ? {
           settle: cpuTotal(c8.settle.cpuMsPerEvent),
           sync: cpuTotal(c8.sync.cpuMsPerEvent),
-          ceiling: ratio(cpuTotal(c8.sync.cpuMsPerEvent), cpuTotal(c8.settle.cpuMsPerEvent)),
+          sameCores: ratio(cpuTotal(c8.sync.cpuMsPerEvent), cpuTotal(c8.settle.cpuMsPerEvent)),
           measured: ratio(c8.settle.endToEndThroughput, c8.sync.throughput),
           // Cores kept busy by server + PostgreSQL = CPU ms per event × events per second / 1000.
           settleBusy: Math.round((cpuTotal(c8.settle.cpuMsPerEvent) * c8.settle.endToEndThroughput) / 10) / 100,
@@ -649,7 +649,7 @@ function report(r: { at: string; machine: string; postgres: string; events: numb
     'and keep no order state, audit, grants, outbox or retries; Settle stores the event (as thin does) and then processes',
     'it (the state machine, audit, grants, ledger, invoices, outbox), and every event costs it CPU accordingly.' +
       (cpuBound
-        ? ` In this run at concurrency 8 Settle spent ${cpuBound.settle} ms of CPU per event end to end (API + PostgreSQL) and sync ${cpuBound.sync} ms (table "CPU per event"). With the same cores busy, end-to-end ÷ sync would be ${cpuBound.ceiling}×; the run measured ${cpuBound.measured}× because Settle kept more of them busy (${cpuBound.settleBusy} cores of server + PostgreSQL against sync\'s ${cpuBound.syncBusy}). With all ${cores} cores given to Settle and none to the load generator, it would process ${Math.round((cores * 1000) / cpuBound.settle)} events/s, ${cpuBound.allCores}× sync\'s measured rate: that is the bound on this machine. Reaching 1.0× would need Settle\'s whole processing to cost no more CPU than about one upsert per event.`
+        ? ` In this run at concurrency 8 Settle spent ${cpuBound.settle} ms of CPU per event end to end (API + PostgreSQL) and sync ${cpuBound.sync} ms (table "CPU per event"). With the same cores busy, end-to-end ÷ sync would be ${cpuBound.sameCores}×; the run measured ${cpuBound.measured}× because Settle kept more of them busy (${cpuBound.settleBusy} cores of server + PostgreSQL against sync\'s ${cpuBound.syncBusy}). With all ${cores} cores given to Settle and none to the load generator, it would process ${Math.round((cores * 1000) / cpuBound.settle)} events/s, ${cpuBound.allCores}× sync\'s measured rate: that is the bound on this machine. Reaching 1.0× would need Settle\'s whole processing to cost no more CPU than about one upsert per event.`
         : ' On two shared cores its end-to-end is bounded well below sync\'s.'),
     'The same split in separate processes (`WORKER_PROCESSES=1`) costs more CPU per event, not less (IPC, a second pool).',
     'Acknowledgement p99: the measured stream runs after a warm-up at the same rate (the first seconds of a fresh',

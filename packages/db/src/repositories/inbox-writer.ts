@@ -241,7 +241,8 @@ async function insertPrepared(pool: pg.Pool, unordered: NewStripeEvent[]): Promi
   // In id order: two instances inserting overlapping batches (a redelivery reaching both) take the
   // rows' locks in the same order, so neither waits for the other in a circle (a deadlock would
   // fail both batches' requests after a second). PostgreSQL only: PGlite has one connection.
-  const events = unordered.length > 1 ? [...unordered].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)) : unordered;
+  // (`flush` has already kept one row per id.)
+  const events = [...unordered].sort((x, y) => (x.id < y.id ? -1 : 1));
   const col = <T>(pick: (e: NewStripeEvent) => T) => events.map(pick);
   const result = await queryOnce<{ id: string }>(pool, {
     ...PREPARED_INSERT,
