@@ -19,18 +19,20 @@ export async function spendCredits(
   trx: Trx,
   s: { userId: string; credits: number; idempotencyKey: string; note: string | null },
 ): Promise<CreditSpendResult> {
-  // One round trip while the lock is taken: the balance, and the key's earlier spend if any.
-  const current = await sql<{ credits: number; earlier_delta: number | null; earlier_balance: number | null }>`
-    select e.credits, l.delta as earlier_delta, l.balance_after as earlier_balance
-    from entitlements e
-    left join credit_ledger l on l.user_id = e.user_id and l.idempotency_key = ${s.idempotencyKey}
-    where e.user_id = ${s.userId}
-    for update of e`.execute(trx);
-  const row = current.rows[0];
-  if (row && row.earlier_delta !== null) {
-    const consumed = -Number(row.earlier_delta);
+  // The lock first, then the key's earlier spend in a statement of its own: a statement that
+  // waited for the lock still reads with the snapshot it started with, so a spend of the same key
+  // that committed meanwhile (the host's retry reaching another instance) would be invisible to
+  // it, and the retry would answer "not enough credits" or run into the unique index.
+  const locked = await sql<{ credits: number }>`select credits from entitlements where user_id = ${s.userId} for update`.execute(trx);
+  const row = locked.rows[0];
+  const earlier = row
+    ? (await sql<{ delta: number; balance_after: number }>`
+        select delta, balance_after from credit_ledger where user_id = ${s.userId} and idempotency_key = ${s.idempotencyKey}`.execute(trx)).rows[0]
+    : undefined;
+  if (earlier) {
+    const consumed = -Number(earlier.delta);
     if (consumed !== s.credits) return { ok: false, code: 'KEY_REUSED', consumed };
-    return { ok: true, credits: Number(row.earlier_balance), consumed, repeated: true };
+    return { ok: true, credits: Number(earlier.balance_after), consumed, repeated: true };
   }
   const balance = Number(row?.credits ?? 0);
   if (!row || balance < s.credits) return { ok: false, code: 'INSUFFICIENT_CREDITS', credits: balance };
