@@ -206,6 +206,12 @@ describe.each(TEST_BACKENDS)('admin authentication and roles on %s', (kind) => {
     const cookie = await login(api, email, 'leaver-password-1');
     expect((await call(api, 'auth.me', 'query', undefined, { cookie })).code).toBeUndefined();
     expect((await call(api, 'admin.users.disable', 'mutation', { email: OWNER.email, reason: 'oops' }, { cookie: cookies.owner })).code).toBe('BAD_REQUEST');
+    // Nor through the owner's own API token (a script's): the only owner would be locked out for good.
+    const minted = await call(api, 'admin.tokens.create', 'mutation', { name: 'owner-script', role: 'owner', reason: 'automation' }, { cookie: cookies.owner });
+    const ownToken = (minted.data as { token: string }).token;
+    expect((await call(api, 'admin.users.disable', 'mutation', { email: OWNER.email, reason: 'cleanup script' }, { bearer: ownToken, origin: null })).code).toBe('BAD_REQUEST');
+    expect((await call(api, 'auth.me', 'query', undefined, { cookie: cookies.owner })).code).toBeUndefined();
+    expect((await call(api, 'admin.tokens.revoke', 'mutation', { name: 'owner-script', reason: 'test done' }, { cookie: cookies.owner })).code).toBeUndefined();
     const r = await call(api, 'admin.users.disable', 'mutation', { email, reason: 'contract ended' }, { cookie: cookies.owner });
     expect(r.code, r.message).toBeUndefined();
     expect((await call(api, 'auth.me', 'query', undefined, { cookie })).code).toBe('UNAUTHORIZED');

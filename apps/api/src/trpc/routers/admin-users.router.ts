@@ -46,9 +46,13 @@ export const adminUsersRouter = router({
     .input(z.object({ email: z.string().trim().min(3).max(320), reason: Reason }))
     .mutation(async ({ ctx, input }) => {
       const email = normalizeEmail(input.email);
-      if (ctx.admin.email === email) throw domainError('INVALID', 'you cannot disable your own account');
+      const ownAccount = () => domainError('INVALID', 'you cannot disable your own account');
+      if (ctx.admin.email === email) throw ownAccount();
       const disabled = await ctx.deps.database.db.transaction().execute(async (trx) => {
         const account = await disableAdminUser(trx, email);
+        // Through an API token the principal carries its account's id, not its e-mail: an owner's
+        // own token must not lock its account (perhaps the last owner) out. Rolled back.
+        if (account && account.id === ctx.admin.adminId) throw ownAccount();
         if (account) await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.disable', target: `admin:${email}`, reason: input.reason, details: { role: account.role } });
         return account;
       });
