@@ -262,12 +262,15 @@ describe('subscription journeys', () => {
 });
 
 describe('planEntitlementOf', () => {
-  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false) =>
-    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, confirmed, moneyTakenBack });
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt) =>
+    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack });
 
   it.each([
     ['no subscriptions', [], null],
-    ['unconfirmed only', [sub('pro', 'active', T0, false)], null],
+    ['unconfirmed only: no plan, its status', [sub('pro', 'active', T0, false)], { plan: null, subscriptionStatus: 'active', planPeriodEnd: null }],
+    ['a first payment that failed: incomplete', [sub('pro', 'incomplete', T0, false)], { plan: null, subscriptionStatus: 'incomplete', planPeriodEnd: null }],
+    ['an incomplete new one is newer than an old canceled one', [sub('hobby', 'canceled', T0), sub('pro', 'incomplete', T0 + 5, false)], { plan: null, subscriptionStatus: 'incomplete', planPeriodEnd: null }],
+    ['canceled while its order is parked for review: the plan ends', [sub('pro', 'canceled', T0, false)], { plan: null, subscriptionStatus: 'canceled', planPeriodEnd: null }],
     ['active', [sub('pro', 'active', T0)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     ['past due keeps the plan', [sub('pro', 'past_due', T0)], { plan: 'pro', subscriptionStatus: 'past_due', planPeriodEnd: T0 + MONTH }],
     ['cancel at period end keeps the plan', [sub('pro', 'cancel_at_period_end', T0)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + MONTH }],
@@ -277,7 +280,9 @@ describe('planEntitlementOf', () => {
     ['paused takes it', [sub('pro', 'paused', T0)], { plan: null, subscriptionStatus: 'paused', planPeriodEnd: null }],
     ['money taken back takes it', [sub('pro', 'active', T0, true, true)], { plan: null, subscriptionStatus: 'active', planPeriodEnd: null }],
     ['a live one beats a newer canceled one', [sub('hobby', 'active', T0), sub('pro', 'canceled', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
-    ['the newest live one wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
+    ['the one bought last wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
+    ['a renewal of the plan bought first does not take over', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
+    ['the plan bought first once the one bought last stops entitling', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'unpaid', T0 + MONTH + 5, true, false, T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + 2 * MONTH }],
   ] as const)('%s', (_, subs, expected) => {
     expect(planEntitlementOf(subs)).toEqual(expected);
   });

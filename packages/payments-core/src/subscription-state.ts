@@ -235,6 +235,8 @@ export type PlanSubscription = {
   status: SubscriptionStatus;
   currentPeriodEnd: number | null;
   statusAt: number;
+  /** When the purchase that started it was made (its order's creation; any clock, compared only with each other's). */
+  startedAt: number;
   /** Whether the order that started it is confirmed (paid, not refunded or charged back). */
   confirmed: boolean;
   /** Whether a payment of this subscription was charged back or refunded in full (see `isMoneyTakenBack`). */
@@ -245,15 +247,23 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
 
 /**
  * What a user's subscriptions entitle them to. Only subscriptions whose order is confirmed
- * count: Stripe calling a subscription active is not Settle's confirmation of its payment.
- * The plan is that of the most recently changed entitling subscription (trialing, active,
- * cancel at period end, past due) none of whose payments went back (charged back or refunded in
- * full), with its status and period end; with none, no plan and the status of the most recent one. Null when no subscription counts (the entitlement is left alone).
+ * entitle: Stripe calling a subscription active is not Settle's confirmation of its payment.
+ *
+ * The plan is that of an entitling subscription (confirmed; trialing, active, cancel at period
+ * end or past due; none of its payments charged back or refunded in full), with its status and
+ * period end. A user paying for two plans at once gets the one bought last, whichever renews or
+ * changes: the choice must not follow the last change, or the plan would swap with each renewal.
+ *
+ * With none entitling: no plan, and the status of the subscription changed most recently, confirmed
+ * or not (an `incomplete` first payment is reported as such; a subscription whose order an admin
+ * parked ends with Stripe's cancellation like any other). Null only without subscriptions: the
+ * entitlement is then left to what one-time grants gave.
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
-  const newestFirst = subscriptions.filter((s) => s.confirmed).sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status]);
-  const entitling = newestFirst.find((s) => isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack);
+  const entitling = subscriptions
+    .filter((s) => s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack)
+    .sort((a, b) => b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];
   if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
-  const newest = newestFirst[0];
+  const newest = [...subscriptions].sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status])[0];
   return newest ? { plan: null, subscriptionStatus: newest.status, planPeriodEnd: null } : null;
 }

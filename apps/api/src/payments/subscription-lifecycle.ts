@@ -83,6 +83,8 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
       status: state.status,
       currentPeriodEnd: state.currentPeriodEnd,
       statusAt: state.statusAt,
+      // The purchase's time (its order's), not the row's: rows are made in whatever order Stripe's events arrive.
+      startedAt: (s.order_created_at ?? s.created_at).getTime(),
       confirmed: orderStatus !== null && isPaid(orderStatus),
       moneyTakenBack: takenBack.has(s.id) || (orderStatus !== null && TAKEN_BACK.includes(orderStatus)),
     };

@@ -77,12 +77,12 @@ export async function lockOrderOfSubscriptionRef(
 }
 
 /** A user's subscriptions, each with the status of the order that started it. */
-export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<(SubscriptionRow & { order_status: string | null })[]> {
+export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<(SubscriptionRow & { order_status: string | null; order_created_at: Date | null })[]> {
   return db
     .selectFrom('subscriptions')
     .leftJoin('orders', 'orders.id', 'subscriptions.order_id')
     .selectAll('subscriptions')
-    .select('orders.status as order_status')
+    .select(['orders.status as order_status', 'orders.created_at as order_created_at'])
     .where('subscriptions.user_id', '=', userId)
     .orderBy('subscriptions.created_at')
     .execute();
