@@ -284,6 +284,15 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect(dead.last_error).toMatch(/evt_gone_for_good.*Stripe 404.*No such event/s);
   });
 
+  it('a thin notification of a v1 type Settle does not act on is settled as unsupported with no Stripe read, though its object is gone', async () => {
+    const asked = stripe.seen();
+    const n = thin('v1.customer.deleted', { id: 'cus_deleted_long_ago', type: 'customer', url: '/v1/customers/cus_deleted_long_ago' });
+    expect((await send(api, n)).status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await row(n.id)).toMatchObject({ state: 'processed', outcome: 'unsupported', attempts: 1, last_error: null });
+    expect(stripe.seen()).toBe(asked);
+  });
+
   it('a thin notification with a bad signature is refused with 400 and not stored', async () => {
     const n = thin('v1.payment_intent.succeeded', null, 'evt_x');
     const r = await send(api, n, { secret: 'whsec_someone_else' });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkoutEmailOf, isForeignPaymentIntent, mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
+import { checkoutEmailOf, HANDLED_EVENT_TYPES, isForeignPaymentIntent, mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 import { idOf } from './stripe-fields.js';
 
 // Objects trimmed from Stripe's fixtures (/work/shared/stripe-fixtures), values set for the scenario.
@@ -123,6 +123,15 @@ describe('mapStripeEvent: supported events', () => {
 });
 
 describe('mapStripeEvent: unsupported', () => {
+  it('reads exactly the types HANDLED_EVENT_TYPES names (a case missing from the list is never reached)', () => {
+    const notSupported = (type: string) => {
+      const m = mapStripeEvent(event(type, {}));
+      return !m.supported && m.reason === `event type ${type} is not supported`;
+    };
+    expect([...HANDLED_EVENT_TYPES].filter(notSupported)).toEqual([]);
+    expect(['customer.deleted', 'product.deleted', 'charge.succeeded', 'invoice.created'].filter((t) => !notSupported(t))).toEqual([]);
+  });
+
   it.each(['plan.created', 'charge.succeeded', 'charge.updated', 'customer.created', 'payment_intent.amount_capturable_updated', ''])(
     'unknown type %j → unsupported',
     (type) => {

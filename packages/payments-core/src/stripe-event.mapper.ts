@@ -84,10 +84,49 @@ function refundFacts(r: Obj): RefundFacts | null {
 }
 
 /**
+ * Every Stripe event type `mapStripeEvent` reads; any other is "not supported" whatever its object
+ * holds. Known before anything is fetched: a thin notification of another type needs no Stripe read.
+ */
+export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+  'payment_intent.created',
+  'payment_intent.processing',
+  'payment_intent.requires_action',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+  'charge.refund.updated',
+  'charge.refunded',
+  'charge.dispute.created',
+  'charge.dispute.closed',
+  'invoice.finalized',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+  'invoice_payment.paid',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+  'customer.subscription.pending_update_applied',
+  'customer.subscription.pending_update_expired',
+  'customer.subscription.trial_will_end',
+]);
+
+/**
  * Maps a Stripe event to a domain command and the references that find its order.
  * Anything Settle does not act on maps to "not supported": recorded, never an error.
  */
 export function mapStripeEvent(event: StripeEventLike): MappedEvent {
+  if (!HANDLED_EVENT_TYPES.has(event.type)) return unsupported(`event type ${event.type} is not supported`);
   const o = asObj(event.data.object);
   switch (event.type) {
     case 'checkout.session.completed': {

@@ -1,4 +1,4 @@
-import { idOf, isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import { HANDLED_EVENT_TYPES, idOf, isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
 import type Stripe from 'stripe';
 
 /**
@@ -51,8 +51,18 @@ function stripeError(err: unknown): string {
   return `${head ? `${head}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`;
 }
 
+/**
+ * Whether a thin notification is one Settle reads through the Stripe API: an event generation
+ * failure resolved, or a v1 event of a type Settle acts on. Any other (`v1.customer.deleted`, a v2
+ * event about something else) is settled as unsupported with no read: its object may be gone at
+ * Stripe (a deleted customer answers 404), and a read would only end in the dead letters.
+ */
+function isThinTypeRead(type: string): boolean {
+  return type === EVENT_GENERATION_RESOLVED || (type.startsWith('v1.') && HANDLED_EVENT_TYPES.has(type.slice(3)));
+}
+
 export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotification): Promise<ThinResolution> {
-  if (n.type !== EVENT_GENERATION_RESOLVED && !n.type.startsWith('v1.')) return { kind: 'unsupported', reason: `thin event type ${n.type} is not supported` };
+  if (!isThinTypeRead(n.type)) return { kind: 'unsupported', reason: `thin event type ${n.type} is not one Settle acts on` };
   if (!stripe) throw new StripeLookupFailed(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);
   if (n.type === EVENT_GENERATION_RESOLVED) {
     let event: { data?: { impact?: { related_object?: { id?: unknown; type?: unknown } | null } } };
@@ -125,7 +135,7 @@ function chargeToComplete(event: StripeEventLike): string | null {
  * opens a transaction, so no row stays locked while Stripe answers.
  */
 export function needsStripeRead(payload: unknown): boolean {
-  if (isThinNotification(payload)) return payload.type === EVENT_GENERATION_RESOLVED || payload.type.startsWith('v1.');
+  if (isThinNotification(payload)) return isThinTypeRead(payload.type);
   if (typeof payload !== 'object' || payload === null || typeof (payload as { type?: unknown }).type !== 'string') return false;
   return chargeToComplete(payload as StripeEventLike) !== null;
 }
