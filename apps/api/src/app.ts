@@ -98,7 +98,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     stripeReadsAtOnce: env.STRIPE_READS_AT_ONCE,
     logger,
     metrics,
-    reconcileOrder: (orderId) => void reconcileAfterGenerationFailure(orderId),
+    reconcileOrder: (orderId) => reconcileAfterGenerationFailure(orderId),
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
   /** Stripe generated no events for an object of this order for a while: ask it for the order's truth. */
@@ -110,7 +110,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
       const subscription = await findSubscriptionForOrder(database.db, orderId);
       if (subscription) await reconciler.reconcileSubscription(subscription.id, actor);
     } catch (err) {
-      logger.warn({ orderId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; the reconciler will look again');
+      // The event's attempt fails with it: retried on the inbox's schedule, then dead with this error.
+      logger.warn({ orderId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; its event will be tried again');
+      throw err;
     }
   }
   const orderChanges = createOrderChangeBus(database, logger);

@@ -31,11 +31,13 @@ function thinFor(event: StripeEvent, withSnapshot = true) {
 /**
  * Stripe between the simulator and Settle, answering only when a test lets it: while `hold` is
  * set, every request to a path it matches waits for `release`; the others pass straight through.
+ * `failNext` answers the next n requests to a path it matches with Stripe's 500.
  */
 async function startHoldingProxy(target: string) {
   const held: (() => void)[] = [];
   let hold: RegExp | null = null;
   let seen = 0;
+  let failing: { paths: RegExp; left: number } | null = null;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,6 +48,11 @@ async function startHoldingProxy(target: string) {
         const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
         res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
       };
+      if (failing && failing.left > 0 && failing.paths.test(req.url ?? '')) {
+        failing.left -= 1;
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: 'Stripe is having a bad minute' } }));
+        return;
+      }
       if (hold?.test(req.url ?? '')) {
         seen += 1;
         held.push(() => void forward());
@@ -56,6 +63,10 @@ async function startHoldingProxy(target: string) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen: () => seen,
+    failNext(paths: RegExp, n: number) {
+      failing = { paths, left: n };
+    },
+    failuresLeft: () => failing?.left ?? 0,
     hold(paths: RegExp) {
       hold = paths;
     },
@@ -253,6 +264,33 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
         if ((await client.entitlements.get.query()).subscriptionStatus === 'canceled') break;
       }
       expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
+    });
+
+    it('naming a paid order whose refund Stripe made no events for, while Stripe fails the reconciliation: the event is retried until the refund reaches the order', async () => {
+      const { client, orderId, checkoutSessionId } = await (async () => {
+        const c = trpcClient(api.url, await userToken(`user_genfail_refund_${kind}`));
+        return { client: c, ...(await c.checkout.create.mutate({ productId: 'credits10' })) };
+      })();
+      const run = await simulator.runJourney('full_refund', checkoutSessionId, { deliver: false });
+      for (const e of run.events.filter((e) => !/refund/.test(e.type))) expect((await send(api, e)).status).toBe(200);
+      await waitForInbox(api.db);
+      expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
+      const pi = (run.events.find((e) => e.type === 'payment_intent.succeeded')!.data.object as { id: string }).id;
+      // Stripe fails the reconciliation's read of the order (Settle knows the PaymentIntent: no other
+      // read of these comes first) until an attempt has failed for it.
+      stripe.failNext(/^\/v1\/(checkout\/sessions|payment_intents)\//, Infinity);
+      const notification = simulator.eventGenerationFailureResolved({ id: pi, type: 'payment_intent' }, 'charge.refunded');
+      expect((await send(api, notification)).status).toBe(200);
+      await expect.poll(async () => (await row(notification.id)).errors.length, { timeout: 15_000, interval: 25 }).toBeGreaterThan(0);
+      stripe.failNext(/./, 0);
+      await waitForInbox(api.db);
+      // Not settled when the reconciliation failed: retried, and settled once the refund reached the order.
+      const settled = await row(notification.id);
+      expect(settled).toMatchObject({ state: 'processed', outcome: 'reconcile', order_id: orderId, last_error: null });
+      expect(settled.attempts).toBeGreaterThanOrEqual(2);
+      expect(settled.errors[0]).toMatchObject({ attempt: 1, error: expect.stringMatching(/bad minute/) });
+      expect((await client.orders.get.query({ orderId })).status).toBe('refunded');
+      expect((await client.entitlements.get.query()).credits).toBe(0);
     });
 
     it('naming an object Settle did not create is ignored at once; one Stripe does not know is ignored too', async () => {

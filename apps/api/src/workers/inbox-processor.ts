@@ -49,8 +49,12 @@ export type InboxProcessorDeps = StripeEventDeps & {
   /** Stripe reads in flight at once, across all of this processor's batches (default 8: env `STRIPE_READS_AT_ONCE`). */
   stripeReadsAtOnce?: number;
   metrics: Metrics;
-  /** Ask Stripe for the truth about an order whose events Stripe failed to generate (after the commit). */
-  reconcileOrder?: (orderId: string) => void;
+  /**
+   * Ask Stripe for the truth about an order whose events Stripe failed to generate and apply it.
+   * Run like a Stripe read (no transaction open, before the event settles): when it fails, the
+   * event's attempt fails, and it is retried, then dead-lettered; never settled without it.
+   */
+  reconcileOrder?: (orderId: string) => Promise<void>;
   random?: () => number;
 };
 
@@ -83,7 +87,8 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     const resolved = known?.resolved;
     if (!resolved && needsStripeRead(ev.payload)) throw new StripeReadFirst(eventId, ev.payload);
     if (resolved && 'failed' in resolved) throw resolved.failed;
-    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit, resolved?.ready, askFrom(eventId, ev.payload, known));
+    const ask = askFrom(eventId, ev.payload, known);
+    const verdict = await processStripeEvent(trx, eventId, ev.payload, deps, unit, resolved?.ready, ask);
     switch (verdict.kind) {
       case 'unsupported':
         await io.settle(trx, eventId, { state: 'processed', outcome: verdict.kind, attempts, lastError: null });
@@ -93,8 +98,12 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
         return { status: 'processed', outcome: 'not_settle', orderId: null };
       case 'reconcile': {
         const { orderId } = verdict;
+        const reconcile = deps.reconcileOrder;
+        // Settled only once the order is reconciled: after the commit, a failed or interrupted
+        // reconciliation would be lost for good (the reconciler's rounds skip paid orders).
+        if (reconcile) await ask(`reconcile order ${orderId}`, () => reconcile(orderId));
         await io.settle(trx, eventId, { state: 'processed', outcome: 'reconcile', orderId, attempts, lastError: null });
-        return { status: 'processed', outcome: 'reconcile', orderId, afterCommit: () => deps.reconcileOrder?.(orderId) };
+        return { status: 'processed', outcome: 'reconcile', orderId };
       }
       case 'no_order':
         return parkUnmatched(trx, io, eventId, attempts, verdict.error);
