@@ -1,6 +1,11 @@
-import { TEST_BACKENDS } from '@settle/db/testing';
-import type { StripeSimulator } from '@settle/stripe-simulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertEvents } from '@settle/db';
+import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
+import { startStripeSimulator, type StripeEvent, type StripeSimulator } from '@settle/stripe-simulator';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEventRecovery, type EventRecovery } from '../src/payments/event-recovery.service.js';
+import { createLogger } from '../src/lib/logger.js';
+import { createMetrics } from '../src/lib/metrics.js';
+import { createStripeClient } from '../src/lib/stripe-client.js';
 import { adminClient, checkoutAs, orderState, startApiWithSimulator, type TestApi, trpcClient, waitForInbox } from './harness.js';
 
 /**
@@ -68,5 +73,73 @@ describe.each(TEST_BACKENDS)('recovering missed events from Stripe on %s', (kind
     const viewer = await adminClient(api, `viewer-${kind}`, 'viewer');
     await expect(viewer.admin.events.recover.mutate({ reason: 'not allowed' })).rejects.toMatchObject({ data: { code: 'FORBIDDEN' } });
     await expect(operator.admin.events.recover.mutate({ reason: '' })).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
+  });
+});
+
+/**
+ * Which events a run scans, seen from the service itself: a fresh database and simulator per test,
+ * whose event list is set up directly (`created` times in the past, delivered or not), so the
+ * inbox's newest event and the gap behind it are exactly what each test says.
+ */
+describe.each(TEST_BACKENDS)('which events a recovery run scans on %s', (kind) => {
+  const now = Math.floor(Date.now() / 1000);
+  let database: TestDatabase;
+  let simulator: StripeSimulator;
+  let recovery: EventRecovery;
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    simulator = await startStripeSimulator();
+    const stripe = createStripeClient('sk_test_settle', simulator.url);
+    recovery = createEventRecovery({ db: database.db, stripe, logger: createLogger('silent'), metrics: createMetrics(), processNow: () => {} });
+  });
+  afterEach(async () => {
+    await recovery.stop();
+    await simulator.close();
+    await database.dispose();
+  });
+
+  /** An event in Stripe's list, created `created` (epoch seconds), whose delivery succeeded or not. */
+  const atStripe = (id: string, created: number, delivered: boolean): StripeEvent => {
+    const event: StripeEvent = {
+      id, object: 'event', type: 'customer.created', created, api_version: '2025-03-31.basil', livemode: false, pending_webhooks: 0,
+      request: { id: null, idempotency_key: null }, data: { object: { id: `cus_${id}`, object: 'customer' } },
+    };
+    simulator.state.events.set(id, event);
+    if (delivered) simulator.state.deliveries.set(id, 'delivered');
+    return event;
+  };
+  /** The event as Settle's inbox holds it once received. */
+  const inInbox = (e: StripeEvent) =>
+    insertEvents(database.db, [{ id: e.id, type: e.type, object_id: null, stripe_created: new Date(e.created * 1000), api_version: null, livemode: false, payload: JSON.stringify(e) }]);
+  const storedIds = async () => (await database.db.selectFrom('stripe_events').select('id').orderBy('id').execute()).map((r) => r.id);
+
+  it('an admin call made while a scheduled run is in progress scans the window it asked for, with its own counts and audit entry', async () => {
+    await inInbox(atStripe('evt_newest', now - 60, true));
+    atStripe('evt_three_days_ago', now - 3 * 86_400, true);
+
+    const scheduled = recovery.recover({ trigger: 'schedule' });
+    // The run starts at once and is now waiting on Stripe's first page: the calls below arrive during it.
+    expect(recovery.progress()).toMatchObject({ running: true, phase: 'undelivered' });
+    expect(recovery.recover({ trigger: 'schedule' })).toBe(scheduled);
+    const since = new Date((now - 4 * 86_400) * 1000);
+    const admin = recovery.recover({ trigger: 'admin', since, actor: 'admin:ops', reason: 'outage since Monday' });
+
+    // The scheduled run's window starts shortly before evt_newest; only the admin's reaches back four days.
+    expect(await scheduled).toEqual({ listed: 1, stored: 0, alreadyKnown: 1 });
+    expect(await admin).toEqual({ listed: 2, stored: 1, alreadyKnown: 1 });
+    expect(await storedIds()).toEqual(['evt_newest', 'evt_three_days_ago']);
+    const audit = await database.db.selectFrom('admin_audit').selectAll().where('action', '=', 'events.recover').execute();
+    expect(audit).toMatchObject([{ actor: 'admin:ops', reason: 'outage since Monday', details: { stored: 1, since: since.toISOString() } }]);
+  });
+
+  it('the default window starts before the newest event Settle had when the run began, not one the run itself just stored', async () => {
+    // Settle last heard from Stripe two days ago (e.g. the inbox was restored from a backup); Stripe
+    // delivered an event a day ago elsewhere, and one from a minute ago is still undelivered.
+    await inInbox(atStripe('evt_last_heard', now - 2 * 86_400, true));
+    atStripe('evt_during_gap', now - 86_400, true);
+    atStripe('evt_just_now_pending', now - 60, false);
+
+    expect(await recovery.recover({ trigger: 'schedule' })).toEqual({ listed: 3, stored: 2, alreadyKnown: 1 });
+    expect(await storedIds()).toEqual(['evt_during_gap', 'evt_just_now_pending', 'evt_last_heard']);
   });
 });

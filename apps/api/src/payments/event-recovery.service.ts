@@ -14,6 +14,7 @@ export type RecoveryResult = { listed: number; stored: number; alreadyKnown: num
 export type RecoveryPhase = 'undelivered' | 'window' | 'done';
 export type RecoveryProgress = RecoveryResult & { phase: RecoveryPhase; running: boolean; startedAt: string; finishedAt: string | null; error: string | null };
 export type RecoveryTrigger = 'admin' | 'start' | 'schedule';
+export type RecoveryRequest = { trigger: RecoveryTrigger; since?: Date; actor?: string; reason?: string };
 
 export type EventRecoveryDeps = {
   db: Db;
@@ -29,10 +30,11 @@ export type EventRecovery = {
   /**
    * Store every event Stripe's Events API has that the inbox does not: first those whose delivery
    * failed (`delivery_success=false`, the last 30 days), then every event created in a window from
-   * `since` (default: shortly before the newest stored event). One run at a time per instance: a
-   * second call joins the run in progress.
+   * `since` (default: shortly before the newest stored event). One run at a time per instance: an
+   * unattended call joins an unattended run already under way or waiting; any other call waits for
+   * the runs before it and then makes its own.
    */
-  recover(opts: { trigger: RecoveryTrigger; since?: Date; actor?: string; reason?: string }): Promise<RecoveryResult>;
+  recover(opts: RecoveryRequest): Promise<RecoveryResult>;
   /** The run in progress or the last one (for the console's progress bar); null before the first. */
   progress(): RecoveryProgress | null;
   start(intervalMs: number): void;
@@ -57,7 +59,8 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
   const now = deps.now ?? Date.now;
   // The same inbox writer as the webhook route: the same insert, `ON CONFLICT DO NOTHING`.
   const inbox: InboxWriter = createInboxWriter(deps.db);
-  let current: Promise<RecoveryResult> | null = null;
+  /** The last run asked for (under way, or waiting for those before it); null once every run has settled. */
+  let latest: { opts: RecoveryRequest; result: Promise<RecoveryResult> } | null = null;
   let progress: RecoveryProgress | null = null;
   let timer: NodeJS.Timeout | null = null;
 
@@ -98,17 +101,19 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     }
   }
 
-  async function run(opts: { trigger: RecoveryTrigger; since?: Date; actor?: string; reason?: string }): Promise<RecoveryResult> {
+  async function run(opts: RecoveryRequest): Promise<RecoveryResult> {
     const stripe = deps.stripe;
     const p: RecoveryProgress = { listed: 0, stored: 0, alreadyKnown: 0, phase: 'undelivered', running: true, startedAt: new Date(now()).toISOString(), finishedAt: null, error: null };
     progress = p;
     try {
       if (!stripe) throw new Error('Stripe is not configured on this server');
       const floor = Math.floor(now() / 1000) - RETENTION_S;
+      // Read before the first phase stores anything: an undelivered event it stores may be minutes
+      // old, and a window starting there would skip the gap before it.
+      const newest = opts.since ? null : await newestStoredEventTime(deps.db);
       const seen = new Set<string>();
       await page(stripe, { delivery_success: false, created: { gte: floor } }, seen, p);
       p.phase = 'window';
-      const newest = opts.since ? null : await newestStoredEventTime(deps.db);
       const from = opts.since ? Math.floor(opts.since.getTime() / 1000) : newest ? Math.floor(newest.getTime() / 1000) - WINDOW_LEAD_S : null;
       // An empty inbox has no window to fill: only undelivered events are recovered.
       if (from !== null) await page(stripe, { created: { gte: Math.max(floor, from) } }, seen, p);
@@ -135,11 +140,22 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     }
   }
 
+  /**
+   * Whether a call may take another's run as its own: only when both are unattended and ask for the
+   * same window. An admin's call always gets its own run, so its counts describe the window it asked
+   * for and its audit entry is written.
+   */
+  const sameRun = (a: RecoveryRequest, b: RecoveryRequest) => !a.actor && !b.actor && a.since?.getTime() === b.since?.getTime();
+
   const recover: EventRecovery['recover'] = (opts) => {
-    current ??= run(opts).finally(() => {
-      current = null;
+    if (latest && sameRun(latest.opts, opts)) return latest.result;
+    // Runs never overlap: this one starts once the last one asked for has settled, whatever its outcome.
+    const before = latest?.result.catch(() => undefined);
+    const result: Promise<RecoveryResult> = (before ? before.then(() => run(opts)) : run(opts)).finally(() => {
+      if (latest?.result === result) latest = null;
     });
-    return current;
+    latest = { opts, result };
+    return result;
   };
 
   const scheduled = (trigger: RecoveryTrigger) =>
@@ -157,7 +173,7 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      await current?.catch(() => undefined);
+      await latest?.result.catch(() => undefined);
     },
   };
 }
