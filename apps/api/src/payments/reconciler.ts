@@ -4,7 +4,9 @@ import {
   findOrder,
   findSubscription,
   finishReconciliationRun,
-  listRecentUnmatchedEvents,
+  findUnmatchedEvents,
+  knownOrderRefs,
+  listRecentUnmatchedEventIds,
   markOrderReconciled,
   reconciliationDrift,
   requeueEvents,
@@ -20,7 +22,9 @@ import {
   idOf,
   mapStripeEvent,
   subscriptionRefOf,
+  type OrderRef,
   type StripeEventLike,
+  type SubscriptionRef,
   type TimedCommand,
 } from '@settle/payments-core';
 import type { Logger } from 'pino';
@@ -31,6 +35,15 @@ import { applyOrderCommand, lockTarget, reportOrderChange, type OrderChange } fr
 import { unmatchedTarget } from './event-processor.js';
 import type { ProductCatalogue } from './product-catalogue.js';
 import { isThinNotification } from './stripe-event-resolver.js';
+
+/** Unmatched events read per page by the requeue: bounds the payloads held and each statement's size. */
+const REQUEUE_PAGE = 500;
+
+/** Every id an unmatched event's order may be found by (see `knownOrderRefs`). */
+function namedIds({ ref, subscription }: { ref: OrderRef; subscription: SubscriptionRef }): string[] {
+  return [ref.orderId, ref.checkoutSessionId, ref.paymentIntentId, subscription.subscriptionId, subscription.invoiceId, subscription.paymentIntentId]
+    .filter((v): v is string => v !== null);
+}
 
 export type ReconcileResult = { order: OrderRow; changed: boolean; commands: string[] };
 
@@ -133,19 +146,34 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return result;
   }
 
-  /** Unmatched events whose order exists by now go back to the queue. */
+  /**
+   * Unmatched events whose order exists by now go back to the queue. Every unmatched event of the
+   * window is looked at, a page at a time: events naming orders that never come (another
+   * deployment's, on the same Stripe account) must not hide newer ones. One statement per page
+   * tells which of the ids they name Settle knows; only events naming one are looked up the
+   * usual way (`lockTarget` decides), so an orphan costs no transaction of its own.
+   */
   async function requeueMatchableEvents(): Promise<number> {
-    const rows = await listRecentUnmatchedEvents(deps.db, 200);
-    const matchable: string[] = [];
-    for (const r of rows) {
-      // A thin notification names no order: the references its snapshot had are in its recorded error.
-      const mapped = isThinNotification(r.payload) ? null : mapStripeEvent(r.payload as StripeEventLike);
-      const target = mapped?.supported ? { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) } : unmatchedTarget(r.last_error);
-      if (!target) continue;
-      const found = await deps.db.transaction().execute((trx) => lockTarget(trx, target));
-      if (found) matchable.push(r.id);
+    const ids = await listRecentUnmatchedEventIds(deps.db);
+    let requeued = 0;
+    for (let start = 0; start < ids.length; start += REQUEUE_PAGE) {
+      const rows = await findUnmatchedEvents(deps.db, ids.slice(start, start + REQUEUE_PAGE));
+      const targets = rows.flatMap((r) => {
+        // A thin notification names no order: the references its snapshot had are in its recorded error.
+        const mapped = isThinNotification(r.payload) ? null : mapStripeEvent(r.payload as StripeEventLike);
+        const target = mapped?.supported ? { ref: mapped.ref, subscription: subscriptionRefOf(mapped.command) } : unmatchedTarget(r.last_error);
+        return target ? [{ id: r.id, target, named: namedIds(target) }] : [];
+      });
+      const known = await knownOrderRefs(deps.db, targets.flatMap((t) => t.named));
+      const matchable: string[] = [];
+      for (const { id, target, named } of targets) {
+        if (!named.some((v) => known.has(v))) continue;
+        const found = await deps.db.transaction().execute((trx) => lockTarget(trx, target));
+        if (found) matchable.push(id);
+      }
+      requeued += await requeueEvents(deps.db, matchable);
     }
-    return requeueEvents(deps.db, matchable);
+    return requeued;
   }
 
   async function runOnce(trigger: string) {

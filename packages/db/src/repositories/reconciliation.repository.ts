@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../database.js';
+import { isOrderId } from './order.repository.js';
 
 export type ReconciliationCounts = { checked: number; disagreements: number; errors: number; requeuedEvents: number };
 
@@ -30,14 +31,56 @@ export async function markOrderReconciled(trx: Trx, orderId: string): Promise<vo
   await trx.updateTable('orders').set({ last_reconciled_at: sql`now()` }).where('id', '=', orderId).execute();
 }
 
-/** Unmatched events of the last week, oldest first: candidates for a requeue once their order exists. */
-export async function listRecentUnmatchedEvents(db: Db, limit: number): Promise<{ id: string; payload: unknown; last_error: string | null }[]> {
-  return db
+/**
+ * Ids of the unmatched events of the last week, oldest first: candidates for a requeue once their
+ * order exists. All of them, not the oldest few: events whose order never comes (another
+ * deployment's, on the same Stripe account) must not hide newer ones. Only ids, read once (index
+ * only): the caller reads the events a page at a time by primary key (`findUnmatchedEvents`), so a
+ * page costs the same however many events come before it, whatever the planner's statistics.
+ */
+export async function listRecentUnmatchedEventIds(db: Db): Promise<string[]> {
+  const rows = await db
     .selectFrom('stripe_events')
-    .select(['id', 'payload', 'last_error'])
+    .select('id')
     .where('state', '=', 'unmatched')
     .where('received_at', '>', sql<Date>`now() - interval '7 days'`)
     .orderBy('received_at')
-    .limit(limit)
+    .orderBy('id')
     .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * These events, those still unmatched (one may have been replayed or processed since its id was
+ * read). The state is checked here, not in SQL: `state = 'unmatched'` beside the ids lets the
+ * planner walk the (state, received_at, id) index over every unmatched event for each page.
+ */
+export async function findUnmatchedEvents(db: Db, ids: string[]): Promise<{ id: string; payload: unknown; last_error: string | null }[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('stripe_events').select(['id', 'payload', 'last_error', 'state']).where('id', 'in', ids).execute();
+  return rows.filter((r) => r.state === 'unmatched').map((r) => ({ id: r.id, payload: r.payload, last_error: r.last_error }));
+}
+
+/**
+ * Which of these ids Settle knows, in one statement: as an order's id, Checkout Session or
+ * PaymentIntent, a subscription, a subscription payment's invoice or PaymentIntent, or a
+ * duplicate payment. Invariant: these are every place the order lookup of an unmatched event
+ * (`lockTarget` in the API) looks, so an event naming none of the known ids cannot match and
+ * needs no lookup of its own.
+ */
+export async function knownOrderRefs(db: Db, ids: string[]): Promise<Set<string>> {
+  const refs = [...new Set(ids)];
+  if (refs.length === 0) return new Set();
+  const { rows } = await sql<{ ref: string }>`
+    select v.ref from unnest(${refs.filter(isOrderId)}::text[]) as v(ref)
+    where exists (select 1 from orders o where o.id = v.ref::uuid)
+    union all
+    select v.ref from unnest(${refs}::text[]) as v(ref)
+    where exists (select 1 from orders o where o.checkout_session_id = v.ref)
+       or exists (select 1 from orders o where o.payment_intent_id = v.ref)
+       or exists (select 1 from subscriptions s where s.id = v.ref)
+       or exists (select 1 from subscription_payments p where p.invoice_id = v.ref)
+       or exists (select 1 from subscription_payments p where p.payment_intent_id = v.ref)
+       or exists (select 1 from duplicate_payments d where d.payment_intent_id = v.ref)`.execute(db);
+  return new Set(rows.map((r) => r.ref));
 }
