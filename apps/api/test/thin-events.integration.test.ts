@@ -415,5 +415,32 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'orders.refund').where('target', '=', `order:${orderId}`).orderBy('id').execute();
     expect(audit.map((a) => (a.details as { status?: string }).status)).toEqual(['refused', 'refused', expect.not.stringMatching(/^refused$/)]);
   });
+
+  it('a dispute of a duplicate payment, lost, leaves the order paid by its own payment and its credits', async () => {
+    const client = trpcClient(api.url, await userToken(`user_dup_dispute_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('card_success', checkoutSessionId);
+    await waitForInbox(api.db);
+    const succeeded = run.events.find((e) => e.type === 'payment_intent.succeeded')!;
+    const pi = structuredClone(simulator.state.paymentIntents.get((succeeded.data.object as { id: string }).id)!);
+    const dupPi: StripeObject = { ...pi, id: `pi_dup_dispute_${kind}`, latest_charge: `ch_dup_dispute_${kind}` };
+    await send(api, { ...succeeded, id: `evt_${randomUUID().replaceAll('-', '')}`, created: succeeded.created + 5, data: { object: dupPi } });
+    await waitForInbox(api.db);
+    expect((await operator.admin.orders.get.query({ orderId })).duplicatePayments).toHaveLength(1);
+    const before = await orderState(api.db, orderId);
+    // The customer's bank takes the second charge back.
+    const dispute = (status: string, at: number) => ({
+      id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', type: status === 'needs_response' ? 'charge.dispute.created' : 'charge.dispute.closed', created: at,
+      api_version: succeeded.api_version, livemode: false,
+      data: { object: { id: `dp_dup_${kind}`, object: 'dispute', amount: dupPi.amount, currency: dupPi.currency, created: succeeded.created + 10, charge: dupPi.latest_charge, payment_intent: dupPi.id, status } },
+    });
+    for (const e of [dispute('needs_response', succeeded.created + 10), dispute('lost', succeeded.created + 20)]) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    const after = await orderState(api.db, orderId);
+    expect(after.order).toEqual(before.order);
+    expect(after.order.status).toBe('succeeded');
+    expect(after.grants).toEqual(before.grants);
+    expect((await client.entitlements.get.query()).credits).toBe(10);
+  });
 });
 

@@ -141,7 +141,7 @@ export function creditsToRevoke(grant: GrantSpec, order: OrderState, amountRefun
   return Math.floor((grant.credits * amountRefunded) / order.amount);
 }
 
-/** Another payment than the order's own (a duplicate): its refunds never move the order. */
+/** Another payment than the order's own (a duplicate): its refunds and disputes never move the order. */
 function isOtherPayment(order: OrderState, paymentIntentId: string): boolean {
   return order.paymentIntentId !== null && order.paymentIntentId !== paymentIntentId;
 }
@@ -330,9 +330,11 @@ export function decideCommon(order: OrderState, command: PaymentCommand, ctx: De
     case 'refund_changed':
       return refundChanged(order, command.refund, ctx);
     case 'dispute_opened':
-      return disputeOpened(order, command.disputeId, ctx);
     case 'dispute_closed':
-      return disputeClosed(order, command.disputeId, command.won, ctx);
+      // A dispute of a duplicate payment takes that payment's money back, not the order's: the
+      // order stays paid by its own payment (its refunds are handled the same way).
+      if (isOtherPayment(order, command.paymentIntentId)) return unchanged(order, 'not_applicable');
+      return command.type === 'dispute_opened' ? disputeOpened(order, command.disputeId, ctx) : disputeClosed(order, command.disputeId, command.won, ctx);
     case 'invoice_recorded':
       return recordInvoice(order, command.invoice);
     case 'subscription_invoice_failed': {

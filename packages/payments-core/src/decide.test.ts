@@ -227,6 +227,16 @@ describe('new handler', () => {
     expect(d.next).toBe(before);
   });
 
+  it.each(['new', 'legacy'] as const)('%s: a dispute of a duplicate payment, lost, leaves the order paid and its grant', (handler) => {
+    const { final, decisions } = fold(order('succeeded', { handler }), [
+      [{ type: 'dispute_opened', paymentIntentId: 'pi_2', disputeId: 'dp_dup', amount: 2000 }, 10],
+      [{ type: 'dispute_closed', paymentIntentId: 'pi_2', disputeId: 'dp_dup', won: false }, 20],
+    ]);
+    expect(final).toMatchObject({ status: 'succeeded', disputeId: null });
+    expect(decisions.map((d) => d.outcome)).toEqual(['not_applicable', 'not_applicable']);
+    expect(decisions.flatMap((d) => d.effects)).toEqual([]);
+  });
+
   it('failed then a later payment_succeeded still confirms', () => {
     const { final, decisions } = fold(order('pending'), [
       [COMMANDS.payment_failed, 10],
