@@ -13,7 +13,7 @@ const order = (status: OrderState['status'], paidAt: number | null = null): Orde
 describe('decideOverride', () => {
   it('confirms a stuck processing order with its grant and the admin time as paidAt', () => {
     const r = decideOverride(order('processing'), 'succeeded', 'SEPA settled, webhook lost', { at: 500, grant });
-    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit', 'grant']);
+    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'restore']);
     expect(r.ok && r.decision.next).toMatchObject({ status: 'succeeded', paidAt: 500 });
   });
 
@@ -28,7 +28,23 @@ describe('decideOverride', () => {
   it('releases an order from review and clears the review reason', () => {
     const r = decideOverride(order('needs_review'), 'canceled', 'customer paid wrong amount; refunded', { at: 500, grant });
     expect(r.ok && r.decision.next).toMatchObject({ status: 'canceled', reviewReason: null });
-    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit']);
+    // Whatever the parked order holds is taken back (nothing, when it was parked unpaid).
+    expect(r.ok && r.decision.effects.map((e) => e.type)).toEqual(['audit', 'revoke']);
+  });
+
+  it.each([
+    // A parked (never granted) order the admin refunded: nothing granted; a granted one parked by an admin, then refunded: taken back.
+    ['needs_review', 'refunded', [{ type: 'revoke', grant, creditsRevoked: 10, reason: 'refund' }]],
+    ['needs_review', 'charged_back', [{ type: 'revoke', grant, creditsRevoked: 10, reason: 'chargeback' }]],
+    // The refund bounced, the chargeback was reversed: the grant is given back whole.
+    ['refunded', 'succeeded', [{ type: 'grant', grant }, { type: 'restore', grant, creditsRevoked: 0, reason: 'override' }]],
+    ['charged_back', 'succeeded', [{ type: 'grant', grant }, { type: 'restore', grant, creditsRevoked: 0, reason: 'override' }]],
+    ['processing', 'disputed', [{ type: 'grant', grant }]],
+    ['succeeded', 'needs_review', []],
+    ['succeeded', 'partially_refunded', []],
+  ] as const)('%s → %s: grants follow where the order goes', (from, to, expected) => {
+    const r = decideOverride(order(from, from === 'processing' || from === 'needs_review' ? null : 100), to, 'admin knows', { at: 500, grant });
+    expect(r.ok && r.decision.effects.slice(1)).toEqual(expected);
   });
 
   it('refuses a blank reason and a move to the same status', () => {

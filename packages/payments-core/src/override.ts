@@ -7,8 +7,18 @@ const TAKES_BACK: readonly OrderStatus[] = ['refunded', 'charged_back', 'cancele
 
 /**
  * An admin moves an order to a chosen status. It goes through the same effects as an automatic
- * change: an audit row, a grant when the order becomes paid, a full revocation when a paid order
- * is moved to a status that takes the money back. `at` is the admin's clock (epoch seconds).
+ * change (an audit row, grants given, taken or given back), decided by where the order goes, not by
+ * where it comes from: an order parked for review may or may not hold its grant (parked unpaid, or
+ * parked by an admin after it was granted), and the effects are idempotent (a grant is given once,
+ * a revocation or restoration brings the grant to a total), so each is safe whatever was done before.
+ * - `succeeded`: paid in full and kept: the grant is given, or given back whole if a refund or a
+ *   chargeback took it.
+ * - a status that takes the money back (refunded, charged back, canceled, failed): nothing is
+ *   granted, and whatever was granted is taken back.
+ * - a paid status in between (partially refunded, disputed) reached from an unpaid one: the grant
+ *   is given, as when the payment confirmed.
+ * - anything else (pending, processing, requires action, needs review): grants stay as they are.
+ * `at` is the admin's clock (epoch seconds).
  */
 export function decideOverride(
   order: OrderState,
@@ -20,14 +30,17 @@ export function decideOverride(
   if (!canOverride(order.status, to)) return { ok: false, code: 'SAME_STATUS', message: `order is already ${to}` };
   const effects: Effect[] = [{ type: 'audit', from: order.status, to, reason }];
   const becomesPaid = !isPaid(order.status) && isPaid(to);
-  if (becomesPaid) effects.push({ type: 'grant', grant: ctx.grant });
-  if (isPaid(order.status) && TAKES_BACK.includes(to)) {
+  if (to === 'succeeded') {
+    effects.push({ type: 'grant', grant: ctx.grant }, { type: 'restore', grant: ctx.grant, creditsRevoked: 0, reason: 'override' });
+  } else if (TAKES_BACK.includes(to)) {
     effects.push({
       type: 'revoke',
       grant: ctx.grant,
       creditsRevoked: ctx.grant.kind === 'credits' ? ctx.grant.credits : 0,
       reason: to === 'charged_back' ? 'chargeback' : 'refund',
     });
+  } else if (becomesPaid) {
+    effects.push({ type: 'grant', grant: ctx.grant });
   }
   const next: OrderState = {
     ...order,
