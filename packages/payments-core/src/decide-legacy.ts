@@ -1,4 +1,4 @@
-import type { OrderState } from './order-state.js';
+import { isPaid, type OrderState } from './order-state.js';
 import type { PaymentCommand } from './payment-command.js';
 import type { DecideContext, Decision } from './decision.js';
 import { confirmPayment, decideCommon, link, recordInvoice, result } from './decide-common.js';
@@ -33,6 +33,11 @@ export function decideLegacy(order: OrderState, command: PaymentCommand, ctx: De
         : d;
     }
     case 'payment_succeeded':
+      // Another payment for an order already paid is the customer charged twice, whichever handler
+      // confirmed it: recorded beside the order for an admin to refund (the confirmation checks say so).
+      if (isPaid(order.status) && order.paymentIntentId !== null && order.paymentIntentId !== command.paymentIntentId) {
+        return confirmPayment(order, { ...command, reason: 'payment_intent.succeeded' }, ctx);
+      }
       return result(order, link(order, command), []);
     case 'subscription_invoice_paid':
       return recordInvoice(order, command.invoice);

@@ -216,8 +216,8 @@ describe('new handler', () => {
     expect(grants(d.effects)).toHaveLength(0);
   });
 
-  it('a second, different payment for a paid order is recorded as a duplicate; the order stays, nothing granted', () => {
-    const before = order('succeeded');
+  it.each(['new', 'legacy'] as const)('%s: a second, different payment for a paid order is recorded as a duplicate; the order stays, nothing granted', (handler) => {
+    const before = order('succeeded', { handler });
     const d = decide(before, succeeded({ paymentIntentId: 'pi_2' }), ctx());
     expect(d).toMatchObject({
       outcome: 'recorded',
