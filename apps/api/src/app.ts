@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, findSubscriptionForOrder, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -105,10 +105,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   async function reconcileAfterGenerationFailure(orderId: string) {
     const actor = 'stripe:event_generation_failure';
     try {
+      // The order's payment, disputes and, for a plan, its subscription.
       await reconciler.reconcileOrder(orderId, actor);
-      // A plan's life after its first payment (renewals, dunning, cancelation) is its subscription's.
-      const subscription = await findSubscriptionForOrder(database.db, orderId);
-      if (subscription) await reconciler.reconcileSubscription(subscription.id, actor);
     } catch (err) {
       // The event's attempt fails with it: retried on the inbox's schedule, then dead with this error.
       logger.warn({ orderId, err: errorMessage(err) }, 'reconciling after an event generation failure failed; its event will be tried again');

@@ -2,7 +2,7 @@ import { createAdminToken } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderState, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { orderState, send, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
 /**
  * A webhook, the reconciler and an admin override are three doors to one use case
@@ -94,5 +94,41 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
     const { causes: _r, ...r } = await outcome(viaReconciler.orderId);
     expect(w.status).toBe('refunded');
     expect(r).toEqual(w);
+  });
+
+  it('a lost chargeback Settle heard nothing of is found by reconciliation, as its events would have', async () => {
+    const client = trpcClient(api.url, await userToken(`user_dispute_${kind}`));
+    const viaWebhook = await client.checkout.create.mutate({ productId: 'credits10' });
+    await simulator.runJourney('dispute_lost', viaWebhook.checkoutSessionId);
+    await waitForInbox(api.db);
+    const viaReconciler = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('dispute_lost', viaReconciler.checkoutSessionId, { deliver: false });
+    for (const e of run.events.filter((e) => !e.type.startsWith('charge.dispute.'))) await send(api, e);
+    await waitForInbox(api.db);
+    expect((await outcome(viaReconciler.orderId)).status).toBe('succeeded');
+    // What the console's "Reconcile now" does: it must not say Stripe agrees.
+    const reconciled = await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId, reason: 'ticket: chargeback notice from the bank' });
+    expect(reconciled.changed).toBe(true);
+    const { causes: _w, audit: auditW, ...w } = await outcome(viaWebhook.orderId);
+    const { causes: _r, audit: auditR, ...r } = await outcome(viaReconciler.orderId);
+    expect(w.status).toBe('charged_back');
+    expect(r).toEqual(w);
+    expect(auditR).toEqual(auditW);
+    expect((await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId, reason: 'again' })).changed).toBe(false);
+  });
+
+  it('a plan order is reconciled with its subscription: a cancelation Settle never heard of ends the plan', async () => {
+    const userId = `user_plan_reconcile_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const run = await simulator.runJourney('subscription_cancel', checkoutSessionId, { deliver: false });
+    const started = run.events.findIndex((e) => e.type === 'checkout.session.completed') + 1;
+    for (const e of run.events.slice(0, started)) await send(api, e);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    // Stripe canceled the subscription; Settle missed every event since.
+    const reconciled = await admin.admin.orders.reconcile.mutate({ orderId, reason: 'ticket: customer says they canceled' });
+    expect(reconciled.changed).toBe(true);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
   });
 });

@@ -23,6 +23,26 @@ describe('commandsFromStripeSnapshot', () => {
     expect(refund.map((c) => c.command.type)).toEqual(['payment_succeeded', 'charge_refunded']);
   });
 
+  it('reads the payment\'s disputes, oldest first: opened at their time, closed once decided', () => {
+    const cmds = commandsFromStripeSnapshot({
+      checkoutSession: null,
+      paymentIntent: { id: 'pi_6', status: 'succeeded', amount_received: 995, currency: 'usd', latest_charge: { id: 'ch_6', created: 20, amount_refunded: 0, currency: 'usd' } },
+      charge: null,
+      disputes: [
+        { id: 'dp_new', payment_intent: 'pi_6', amount: 995, created: 40, status: 'needs_response' },
+        { id: 'dp_old', payment_intent: 'pi_6', amount: 995, created: 30, status: 'lost' },
+        { id: 'dp_inquiry', payment_intent: 'pi_6', amount: 995, created: 35, status: 'warning_closed' },
+      ],
+    }, 99);
+    expect(cmds.slice(1)).toEqual([
+      { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_old', amount: 995 }, at: 30 },
+      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_old', won: false }, at: 99 },
+      { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_inquiry', amount: 995 }, at: 35 },
+      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_inquiry', won: true }, at: 99 },
+      { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_new', amount: 995 }, at: 40 },
+    ]);
+  });
+
   it('reads nothing from an open session with a fresh intent', () => {
     expect(commandsFromStripeSnapshot({ checkoutSession: { id: 'cs_5', status: 'open', payment_status: 'unpaid' }, paymentIntent: { id: 'pi_5', status: 'requires_payment_method' }, charge: null }, 1)).toEqual([]);
   });

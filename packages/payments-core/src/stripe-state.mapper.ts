@@ -11,6 +11,8 @@ export type StripeSnapshot = {
   paymentIntent: unknown | null;
   /** The intent's latest charge, for refunds and disputes. */
   charge: unknown | null;
+  /** The payment's disputes (`GET /v1/disputes?payment_intent=`), oldest or newest first. */
+  disputes?: readonly unknown[];
 };
 
 export type TimedCommand = { command: PaymentCommand; at: number };
@@ -91,6 +93,21 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
     const currency = str(charge.currency);
     if (refunded && refunded > 0 && currency) {
       out.push({ command: { type: 'charge_refunded', paymentIntentId: piId, amountRefunded: refunded, currency }, at: now });
+    }
+  }
+
+  // Disputes, oldest first, as their events would have said: opened, then closed once decided
+  // (`won` and `warning_closed` leave the money with the merchant; `lost` does not).
+  const disputes = (snapshot.disputes ?? []).map(asObj).filter((d): d is Obj => d !== null && str(d.id) !== null);
+  for (const d of [...disputes].sort((a, b) => (int(a.created) ?? 0) - (int(b.created) ?? 0))) {
+    const disputeId = str(d.id)!;
+    const disputePi = str(d.payment_intent) ?? piId;
+    if (!disputePi) continue;
+    const created = int(d.created) ?? now;
+    out.push({ command: { type: 'dispute_opened', paymentIntentId: disputePi, disputeId, amount: int(d.amount) ?? 0 }, at: created });
+    const status = str(d.status);
+    if (status === 'won' || status === 'lost' || status === 'warning_closed') {
+      out.push({ command: { type: 'dispute_closed', paymentIntentId: disputePi, disputeId, won: status !== 'lost' }, at: Math.max(created, now) });
     }
   }
   return out;

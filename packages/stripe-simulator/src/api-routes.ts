@@ -1,6 +1,6 @@
 /** The Stripe REST endpoints the simulator answers, and the small ones that need no file of their own. */
 import { randomBytes } from 'node:crypto';
-import { createPortalSession, listInvoicePayments, listInvoices } from './billing-routes.js';
+import { createPortalSession, listDisputes, listInvoicePayments, listInvoices } from './billing-routes.js';
 import { createSession, expireSession, sessionLineItems } from './checkout-sessions.js';
 import type { SimulatorCore } from './core.js';
 import { listEvents, retrieveThinEvent } from './events-routes.js';
@@ -44,6 +44,7 @@ export function apiRoutes(sim: SimulatorCore): Route[] {
     get(/^\/v1\/refunds\/([^/]+)$/, 'refund', () => s.refunds),
     get(/^\/v1\/invoices\/([^/]+)$/, 'invoice', () => s.invoices),
     get(/^\/v1\/disputes\/([^/]+)$/, 'dispute', () => s.disputes),
+    { method: 'GET', pattern: /^\/v1\/disputes$/, handler: (ctx) => listDisputes(sim, ctx) },
     get(/^\/v1\/subscriptions\/([^/]+)$/, 'subscription', () => s.subscriptions),
     get(/^\/v1\/events\/([^/]+)$/, 'event', () => s.events as unknown as Map<string, StripeObject>),
     { method: 'GET', pattern: /^\/v1\/events$/, handler: (ctx) => listEvents(sim, ctx) },

@@ -29,6 +29,18 @@ export function listInvoices(sim: SimulatorCore, ctx: RequestContext): Reply {
   return { status: 200, body: expand(sim, listPage(all, p, '/v1/invoices', 'invoice'), p) };
 }
 
+/** `GET /v1/disputes` with `payment_intent` and `charge` filters (how a reconciler finds a payment's disputes). */
+export function listDisputes(sim: SimulatorCore, ctx: RequestContext): Reply {
+  const p = ctx.params;
+  allowOnly(p, [...PAGE_PARAMS, 'charge', 'created', 'payment_intent']);
+  const paymentIntent = optString(p.payment_intent, 'payment_intent');
+  const charge = optString(p.charge, 'charge');
+  const all = newestFirst(sim.state.disputes.values()).filter(
+    (d) => (!paymentIntent || d.payment_intent === paymentIntent) && (!charge || d.charge === charge),
+  );
+  return { status: 200, body: expand(sim, listPage(all, p, '/v1/disputes', 'dispute'), p) };
+}
+
 /** `GET /v1/invoice_payments`: by `invoice`, by `payment[type]=payment_intent&payment[payment_intent]=pi_…`, by `status`. */
 export function listInvoicePayments(sim: SimulatorCore, ctx: RequestContext): Reply {
   const p = ctx.params;

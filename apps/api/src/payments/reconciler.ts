@@ -3,6 +3,7 @@ import {
   claimStaleSubscriptions,
   findOrder,
   findSubscription,
+  findSubscriptionForOrder,
   finishReconciliationRun,
   findUnmatchedEvents,
   knownOrderRefs,
@@ -93,14 +94,25 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const session = order.checkout_session_id ? await stripe.checkout.sessions.retrieve(order.checkout_session_id) : null;
     const piId = order.payment_intent_id ?? idOf(session?.payment_intent);
     const paymentIntent = piId ? await stripe.paymentIntents.retrieve(piId, { expand: ['latest_charge'] }) : null;
-    return { checkoutSession: session, paymentIntent, charge: null };
+    // A chargeback is a fact of its own at Stripe: the PaymentIntent and its charge still say succeeded.
+    const disputes = paymentIntent && paymentIntent.status === 'succeeded' ? (await stripe.disputes.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
+    return { checkoutSession: session, paymentIntent, charge: null, disputes };
   }
 
+  /**
+   * The order as Stripe has it: its Checkout Session, PaymentIntent, charge and disputes; for a
+   * plan, its subscription and latest invoice too (a plan's life after its first payment is its
+   * subscription's). What an admin's "reconcile" and the generation-failure path ask for.
+   */
   async function reconcileOrder(orderId: string, actor: string): Promise<ReconcileResult | null> {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const current = await findOrder(deps.db, orderId);
     if (!current) return null;
-    return applyStripeReading(current, commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000)), actor);
+    const payment = await applyStripeReading(current, commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000)), actor);
+    const subscription = current.mode === 'subscription' ? await findSubscriptionForOrder(deps.db, orderId) : undefined;
+    const plan = subscription ? await reconcileSubscription(subscription.id, actor) : null;
+    if (!plan) return payment;
+    return { order: plan.order, changed: payment.changed || plan.changed, commands: [...payment.commands, ...plan.commands] };
   }
 
   /**
