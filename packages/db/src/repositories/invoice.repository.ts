@@ -41,11 +41,17 @@ export async function upsertInvoices(trx: Trx, invoices: readonly NewInvoice[]):
   }
 }
 
+/**
+ * The order's own invoice: the first one Stripe made for it (a one-time purchase has one; a plan's
+ * order, the invoice its first payment paid). A plan's renewal invoices name the order too, but they
+ * are the subscription's, listed with it: the newest would show a renewal, open or unpaid, beside
+ * the order's payment.
+ */
 export async function findInvoiceForOrder(db: Db | Trx, orderId: string): Promise<InvoiceRow | undefined> {
-  return db.selectFrom('invoices').selectAll().where('order_id', '=', orderId).orderBy('stripe_created', 'desc').executeTakeFirst();
+  return (await findInvoicesForOrders(db, [orderId])).get(orderId);
 }
 
-/** `findInvoiceForOrder` for many orders in one statement: each order's newest invoice. */
+/** `findInvoiceForOrder` for many orders in one statement. */
 export async function findInvoicesForOrders(db: Db | Trx, orderIds: string[]): Promise<Map<string, InvoiceRow>> {
   if (orderIds.length === 0) return new Map();
   const rows = await db
@@ -54,7 +60,8 @@ export async function findInvoicesForOrders(db: Db | Trx, orderIds: string[]): P
     .distinctOn('order_id')
     .where('order_id', 'in', orderIds)
     .orderBy('order_id')
-    .orderBy('stripe_created', 'desc')
+    .orderBy('stripe_created', 'asc')
+    .orderBy('id', 'asc')
     .execute();
   return new Map(rows.map((r) => [r.order_id!, r]));
 }

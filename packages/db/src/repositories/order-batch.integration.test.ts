@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../testing.js';
 import { applyCreditDelta, applyCreditDeltas, insertGrantsOnce, lockGrantsOfOrders, updateGrantRevocations } from './grant.repository.js';
 import { enqueueEntitlementsUpdated, entitlementsUpdatedDraft, lockEntitlements, writeHostMessages, type HostMessageDraft } from './host-outbox.repository.js';
-import { upsertInvoice, upsertInvoices } from './invoice.repository.js';
+import { findInvoiceForOrder, findInvoicesForOrders, upsertInvoice, upsertInvoices } from './invoice.repository.js';
 import { findOrder, insertOrder, lockOrdersByRefs, recordCustomerEmails, updateOrderRows } from './order.repository.js';
 import { listRefundsForOrders, upsertRefund } from './refund.repository.js';
 import { findSubscriptionForOrder, findSubscriptionsForOrders } from './subscription.repository.js';
@@ -259,5 +259,23 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
     expect([...found].map(([orderId, s]) => [orderId, s.id]).sort()).toEqual([[a.id, 'sub_a_new'], [b.id, 'sub_b']].sort());
     for (const o of [a, b, none]) expect((await findSubscriptionForOrder(t.db, o.id))?.id).toBe(found.get(o.id)?.id);
     expect(await findSubscriptionsForOrders(t.db, [])).toEqual(new Map());
+  });
+
+  it("an order's invoice is its first one, not a plan's later renewal", async () => {
+    const plan = await order('u_invoices', null);
+    const once = await order('u_invoices', null);
+    const invoice = (id: string, orderId: string, created: string, status: string): NewInvoice => ({
+      id, order_id: orderId, number: id.toUpperCase(), status, hosted_invoice_url: null, invoice_pdf: null, amount_due: 999,
+      amount_paid: status === 'paid' ? 999 : 0, currency: 'usd', subscription_id: orderId === plan.id ? 'sub_invoices' : null,
+      stripe_created: new Date(created), finalized_at: null, paid_at: null,
+    });
+    await upsertInvoices(t.db, [
+      invoice('in_renewal_open', plan.id, '2026-02-01T00:00:00Z', 'open'),
+      invoice('in_first_paid', plan.id, '2026-01-01T00:00:00Z', 'paid'),
+      invoice('in_once', once.id, '2026-01-05T00:00:00Z', 'paid'),
+    ]);
+    const found = await findInvoicesForOrders(t.db, [plan.id, once.id]);
+    expect([found.get(plan.id)?.id, found.get(once.id)?.id]).toEqual(['in_first_paid', 'in_once']);
+    expect((await findInvoiceForOrder(t.db, plan.id))?.id).toBe('in_first_paid');
   });
 });
