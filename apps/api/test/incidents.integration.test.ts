@@ -82,6 +82,25 @@ describe.each(TEST_BACKENDS)('incidents and the operator views on %s', (kind) =>
     await api.db.deleteFrom('stripe_events').where('id', 'in', [id, unrelated]).execute();
   });
 
+  it("links a plan's dead renewal events (invoice, subscription) to the order that started it", async () => {
+    const order = await seedOrder(api.db, { userId: `user_dead_renewal_${kind}`, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const t0 = now() - 40 * 86_400;
+    const b = buildLifecycle('renewals', { orderId: order.id, userId: order.user_id, suffix: `dead_${kind}`, t0, checkoutSessionId: order.checkout_session_id!, renewals: 1 });
+    const renewal = b.events.filter((e) => e.created > t0 + 86_400);
+    for (const e of b.events.filter((e) => e.created <= t0 + 86_400)) await send(api, e);
+    await waitForInbox(api.db);
+    const failing = renewal.filter((e) => e.type === 'invoice.paid' || e.type === 'customer.subscription.updated');
+    expect(failing.map((e) => e.type).sort()).toEqual(['customer.subscription.updated', 'invoice.paid']);
+    for (const e of failing) faulty.add(e.id);
+    for (const e of renewal) await send(api, e);
+    await waitForInbox(api.db);
+    const dead = (await admin.admin.events.list.query({ state: 'dead' })).items.filter((e) => failing.some((f) => f.id === e.eventId));
+    expect(dead.map((e) => e.orderId)).toEqual([order.id, order.id]);
+    const detail = await admin.admin.orders.get.query({ orderId: order.id });
+    expect(detail.events.filter((e) => e.state === 'dead').map((e) => e.eventId).sort()).toEqual(failing.map((e) => e.id).sort());
+    for (const e of failing) faulty.delete(e.id);
+  });
+
   it('finds orders by any part of an e-mail or id, and by product name; refuses an overlong search', async () => {
     const order = await seedOrder(api.db, { userId: `user_alice_${kind}` });
     await api.db.updateTable('orders').set({ customer_email: `Alice.Smith.${kind}@example.com`, payment_intent_id: `pi_3QsearchX${kind}` }).where('id', '=', order.id).execute();

@@ -15,6 +15,7 @@ import * as hostConnections from './20261201075600_host_connections.js';
 import * as refundsDuplicatesIgnored from './20261201080800_refunds_duplicates_ignored.js';
 import * as searchPerField from './20261202030000_search_per_field.js';
 import * as subscriptionPaymentRefunds from './20261202080000_subscription_payment_refunds.js';
+import * as incidentOrderOfPlanEvents from './20261203100000_incident_order_of_plan_events.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '20261201080800_refunds_duplicates_ignored': refundsDuplicatesIgnored,
   '20261202030000_search_per_field': searchPerField,
   '20261202080000_subscription_payment_refunds': subscriptionPaymentRefunds,
+  '20261203100000_incident_order_of_plan_events': incidentOrderOfPlanEvents,
 };
