@@ -269,11 +269,11 @@ describe.each(TEST_BACKENDS)('a batch\'s set-based reads and writes on %s', (kin
       amount_paid: status === 'paid' ? 999 : 0, currency: 'usd', subscription_id: orderId === plan.id ? 'sub_invoices' : null,
       stripe_created: new Date(created), finalized_at: null, paid_at: null,
     });
-    await upsertInvoices(t.db, [
+    await t.db.transaction().execute((trx) => upsertInvoices(trx, [
       invoice('in_renewal_open', plan.id, '2026-02-01T00:00:00Z', 'open'),
       invoice('in_first_paid', plan.id, '2026-01-01T00:00:00Z', 'paid'),
       invoice('in_once', once.id, '2026-01-05T00:00:00Z', 'paid'),
-    ]);
+    ]));
     const found = await findInvoicesForOrders(t.db, [plan.id, once.id]);
     expect([found.get(plan.id)?.id, found.get(once.id)?.id]).toEqual(['in_first_paid', 'in_once']);
     expect((await findInvoiceForOrder(t.db, plan.id))?.id).toBe('in_first_paid');
