@@ -187,6 +187,10 @@ describe.each(TEST_BACKENDS)('admin authentication and roles on %s', (kind) => {
     expect(creates.items.map((i) => i.target)).toEqual(expect.arrayContaining(['admin:viewer@settle.test', 'admin:operator@settle.test']));
     expect(creates.items.every((i) => i.reason && i.at)).toBe(true);
     expect((await list({ action: 'auth.' })).items.some((i) => i.action === 'auth.login' && i.actor === 'admin:viewer@settle.test')).toBe(true);
+    // A value pasted without its kind (an e-mail, an order id copied from its page) finds the same rows.
+    expect((await list({ action: 'users.create', actor: OWNER.email })).items.map((i) => i.id)).toEqual(creates.items.map((i) => i.id));
+    expect((await list({ target: 'viewer@settle.test', action: 'users.create' })).items.map((i) => i.target)).toEqual(['admin:viewer@settle.test']);
+    expect((await list({ target: 'settle.test' })).items).toEqual([]);
 
     const all: number[] = [];
     let cursor: string | null = null;

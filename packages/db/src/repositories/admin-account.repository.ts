@@ -120,9 +120,11 @@ export async function deleteExpiredAdminSessions(db: Db): Promise<number> {
 }
 
 export type AdminAuditFilter = {
+  /** `kind:value` as stored (`admin:ops@example.com`, `token:ci`), or the value alone (any kind). */
   actor?: string | undefined;
   /** Exact action, or a prefix ending in `.` (e.g. `orders.`). */
   action?: string | undefined;
+  /** `kind:value` as stored (`order:<id>`), or the value alone: an order id pasted from the console. */
   target?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
@@ -137,9 +139,13 @@ export type AdminAuditFilter = {
  */
 export async function listAdminAudit(db: Db, f: AdminAuditFilter): Promise<AdminAuditRow[]> {
   let q = db.selectFrom('admin_audit').selectAll();
-  if (f.actor) q = q.where('actor', '=', f.actor);
-  if (f.action) q = f.action.endsWith('.') ? q.where('action', 'like', `${f.action.replace(/[%_\\]/g, '\\$&')}%`) : q.where('action', '=', f.action);
-  if (f.target) q = q.where('target', '=', f.target);
+  const escapeLike = (v: string) => v.replace(/[%_\\]/g, '\\$&');
+  // Actors and targets are stored as `kind:value`; a bare value matches it under any kind.
+  const kindOrValue = (column: 'actor' | 'target', v: string) =>
+    v.includes(':') ? q.where(column, '=', v) : q.where((eb) => eb.or([eb(column, '=', v), eb(column, 'like', `%:${escapeLike(v)}`)]));
+  if (f.actor) q = kindOrValue('actor', f.actor);
+  if (f.action) q = f.action.endsWith('.') ? q.where('action', 'like', `${escapeLike(f.action)}%`) : q.where('action', '=', f.action);
+  if (f.target) q = kindOrValue('target', f.target);
   if (f.from) q = q.where('created_at', '>=', f.from);
   if (f.to) q = q.where('created_at', '<', f.to);
   if (f.afterId !== undefined) q = q.where('id', '<', f.afterId);
