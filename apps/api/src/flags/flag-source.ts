@@ -66,9 +66,13 @@ function signature(c: FlagSourceConfig): string {
   return JSON.stringify([c.kind, c.url, c.token, c.refreshMs, c.environment, c.backupDir]);
 }
 
-/** A repository (fetch) failure, as opposed to a failure to send usage metrics. */
-function isFetchFailure(message: string): boolean {
-  return message.startsWith('Unleash Repository error') || / responded \d{3}/.test(message) || message.startsWith('Socket keep alive error');
+/**
+ * A repository (fetch) failure, as opposed to a failure to send usage metrics (the SDK words
+ * those "… returning 500"). Its fetcher says "… responded 500. Backing off", and for 404 and 429
+ * "… responded FILE_NOT_FOUND (404)" / "TOO_MANY_CONNECTIONS (429)" (unleash-client 6).
+ */
+export function isFetchFailure(message: string): boolean {
+  return message.startsWith('Unleash Repository error') || / responded (\d{3}|[A-Z_]+ \(\d{3}\))/.test(message) || message.startsWith('Socket keep alive error');
 }
 
 function createShared(config: FlagSourceConfig): Shared {

@@ -72,9 +72,20 @@ export function createUnleashAdmin(config: UnleashAdminConfig) {
       const strategies = (await expect('GET', strategiesPath, undefined, (s) => s === 200)) as StrategyRow[];
       const body = rolloutStrategy(flag, setting);
       const existing = strategies.find((s) => s.name === 'flexibleRollout');
-      if (existing) await expect('PUT', `${strategiesPath}/${encodeURIComponent(existing.id)}`, body, (s) => s < 300);
-      else await expect('POST', strategiesPath, body, (s) => s < 300);
-      await expect('POST', `${features}/${name}/environments/${env}/${setting.mode === 'legacy' ? 'off' : 'on'}`, undefined, (s) => s < 300);
+      const writeStrategy = () =>
+        existing ? expect('PUT', `${strategiesPath}/${encodeURIComponent(existing.id)}`, body, (s) => s < 300) : expect('POST', strategiesPath, body, (s) => s < 300);
+      const toggle = (state: 'on' | 'off') => expect('POST', `${features}/${name}/environments/${env}/${state}`, undefined, (s) => s < 300);
+      // Every state Unleash serves on the way must be safe for the orders of that moment. The kill
+      // switch turns the flag off first: writing the strategy first (its variant is `new` for any
+      // mode but shadow) would serve "on, new, 100%" from shadow until the flag is off, and for
+      // good when turning it off fails. Other modes write the strategy, then turn it on.
+      if (setting.mode === 'legacy') {
+        await toggle('off');
+        await writeStrategy();
+      } else {
+        await writeStrategy();
+        await toggle('on');
+      }
     },
   };
 }
