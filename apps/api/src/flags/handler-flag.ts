@@ -12,7 +12,8 @@ import { createUnleashAdmin, type UnleashAdmin } from './unleash-admin.js';
 export const NEW_HANDLER_FLAG = 'settle.new-payment-handler';
 
 /** The handler a new order is created under, and whether the new handler shadows it. */
-export type HandlerChoice = { handler: Handler; shadow: boolean };
+/** `basis`: the flag decided, or HANDLER_MODE did (no flag known). Counted once the order exists (`settle_handler_choices_total`). */
+export type HandlerChoice = { handler: Handler; shadow: boolean; basis: 'flag' | 'default' };
 
 export type FlagView = FlagSetting & {
   flag: string;
@@ -136,20 +137,11 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
     choose(userId) {
       const s = source;
       const definition = s?.status().ready ? s.unleash.getFeatureToggleDefinition(NEW_HANDLER_FLAG) : undefined;
-      let choice: HandlerChoice;
-      let basis: 'flag' | 'default';
-      if (!s || !definition) {
-        choice = { handler: env.HANDLER_MODE, shadow: false };
-        basis = 'default';
-      } else {
-        const variant = s.unleash.getVariant(NEW_HANDLER_FLAG, { userId });
-        basis = 'flag';
-        if (!variant.feature_enabled) choice = { handler: 'legacy', shadow: false };
-        else if (variant.name === ROLLOUT_VARIANT.shadow) choice = { handler: 'legacy', shadow: true };
-        else choice = { handler: 'new', shadow: false };
-      }
-      metrics.handlerChoices.inc({ handler: choice.handler, shadow: String(choice.shadow), basis });
-      return choice;
+      if (!s || !definition) return { handler: env.HANDLER_MODE, shadow: false, basis: 'default' };
+      const variant = s.unleash.getVariant(NEW_HANDLER_FLAG, { userId });
+      if (!variant.feature_enabled) return { handler: 'legacy', shadow: false, basis: 'flag' };
+      if (variant.name === ROLLOUT_VARIANT.shadow) return { handler: 'legacy', shadow: true, basis: 'flag' };
+      return { handler: 'new', shadow: false, basis: 'flag' };
     },
     view,
     async set(db, change) {

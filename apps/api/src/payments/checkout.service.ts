@@ -62,7 +62,7 @@ export async function openOrder(
   },
 ): Promise<{ orderId: string; handler: Handler; shadow: boolean }> {
   const orderId = o.orderId ?? randomUUID();
-  const { handler, shadow } = await deps.chooseHandler(o.userId);
+  const { handler, shadow, basis } = await deps.chooseHandler(o.userId);
   await deps.database.db.transaction().execute(async (trx) => {
     await o.guard?.(trx);
     const row = await insertOrder(trx, {
@@ -85,6 +85,8 @@ export async function openOrder(
     // The host hears of an order from its first status on, as of every later one.
     await enqueueOrderUpdated(trx, await readOrderDto(trx, row));
   });
+  // Counted once the order exists: a checkout its guard refused chose nothing.
+  deps.metrics.handlerChoices.inc({ handler, shadow: String(shadow), basis });
   return { orderId, handler, shadow };
 }
 

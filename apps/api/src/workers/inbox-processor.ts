@@ -122,7 +122,9 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     // Counted once the transaction commits: a rolled-back batch is processed again.
     const afterCommit = () => {
       reportOrderChange(deps.metrics, deps.logger, change, { cause: 'stripe_event', actor: 'stripe', eventId: ev.id, stripeAt: event.created });
-      deps.metrics.eventLatency.observe(
+      // One observation per event, from its first processing: a replay is not processed again from
+      // its receipt, and its wait for an operator is not processing latency (as in the console's summary).
+      if (ev.replayed_at === null) deps.metrics.eventLatency.observe(
         { type: event.type, handler: change.handler, outcome: change.outcome },
         Math.max(0, (processedAt - new Date(ev.received_at).getTime()) / 1000),
       );
