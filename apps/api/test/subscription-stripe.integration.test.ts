@@ -138,6 +138,19 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(detail.subscription.nextInvoice).toMatchObject({ amount: 1299, currency: 'usd' });
   });
 
+  it('a plan\'s own invoice payments (PaymentIntents naming no order) are not reported as another app\'s', async () => {
+    const client = trpcClient(api.url, await userToken(`user_own_pi_${kind}`));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 2 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_renew', checkoutSessionId, { startAt });
+    await waitForInbox(api.db);
+    const ids = run.events.filter((e) => e.type.startsWith('payment_intent.')).map((e) => e.id);
+    expect(ids.length).toBeGreaterThan(0);
+    const rows = await api.db.selectFrom('stripe_events').select(['type', 'state', 'outcome']).where('id', 'in', ids).execute();
+    // Processed (not acted on, or a no-op once the invoice linked the payment to its order), never ignored as not Settle's.
+    expect(rows.filter((r) => r.state !== 'processed' || r.outcome === 'not_settle')).toEqual([]);
+  });
+
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {
     const client = trpcClient(api.url, await userToken(`user_portal_${kind}`));
     await client.checkout.create.mutate({ productId: 'hobby' });

@@ -1,6 +1,7 @@
-import { findOrder, findOrderIdByStripeObject, isKnownPaymentIntent, type Trx } from '@settle/db';
+import { findOrder, findOrderIdByStripeObject, isKnownPaymentIntent, isSettleCustomer, type Trx } from '@settle/db';
 import {
   checkoutEmailOf,
+  idOf,
   invoiceIdOfPayment,
   isForeignPaymentIntent,
   isForeignSubscriptionEvent,
@@ -95,7 +96,14 @@ export async function processStripeEvent(
     result = via.result ?? result;
   }
   if (result.status === 'no_order') {
-    if (isForeignPaymentIntent(event) || isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
+    if (isForeignPaymentIntent(event)) {
+      // A PaymentIntent of Settle's own customer naming no order is a plan's invoice payment (since
+      // basil a PaymentIntent names no invoice; the invoice confirms it): not an event Settle acts
+      // on, and not another app's either.
+      const customer = idOf((event.data.object as { customer?: unknown }).customer);
+      return customer && (await isSettleCustomer(trx, customer)) ? { kind: 'unsupported' } : { kind: 'ignored' };
+    }
+    if (isForeignSubscriptionEvent(event)) return { kind: 'ignored' };
     await unit?.writePending(trx);
     const disposition = await unmatchedEventDisposition((pi) => isKnownPaymentIntent(trx, pi), deps.stripe ?? null, mapped.ref, mapped.command, paidInvoiceId, ask);
     if (disposition === 'ignore') return { kind: 'ignored' };
