@@ -8,7 +8,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { incidentJourneyEvents, journeyEvents } from '@settle/stripe-simulator';
+import { event as stripeEvent, incidentJourneyEvents, journeyEvents } from '@settle/stripe-simulator';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLifecycle, seedOrder, send, startApi, waitForInbox, type TestApi } from '../../api/test/harness.js';
@@ -348,5 +348,132 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
     await duplicateRow.getByRole('link', { name: `Order ${paid.id}` }).click();
     await heading(`Order ${paid.id.slice(0, 8)}…`).waitFor();
     expect(pageErrors).toEqual([]);
+  });
+
+  describe('an order page that matches what the API does, and Needs attention that tells incidents apart', () => {
+    const t0 = Math.floor(Date.now() / 1000) - 30 * 86_400;
+    type Seeded = Awaited<ReturnType<typeof seedOrder>>;
+    let chargedBack: Seeded, disputed: Seeded, parkedByCheck: Seeded, toPark: Seeded, twice: Seeded;
+    let dead: { orderId: string; eventId: string };
+    const parkReason = 'Customer says the credits never arrived; checking with support (T-77)';
+    const refundCard = () => page.getByRole('region', { name: 'Refund', exact: true });
+    const openOrder = async (id: string) => {
+      await page.goto(`${api.url}/admin/orders/${id}`);
+      await heading(`Order ${id.slice(0, 8)}…`).waitFor();
+    };
+    const reviewOverride = async (to: string, reason: string) => {
+      await page.getByLabel('New status').selectOption({ label: to });
+      await page.getByLabel('Reason (required)').first().fill(reason);
+      await page.getByRole('button', { name: 'Review override…' }).click();
+      const dialog = page.getByRole('dialog', { name: `Override to ${to}?` });
+      await dialog.waitFor();
+      return dialog;
+    };
+    const attentionRow = async (has: string) => {
+      await page.goto(`${api.url}/admin/attention`);
+      await heading('Needs attention').waitFor();
+      const row = page.getByRole('region', { name: /Needs an operator/ }).getByRole('row').filter({ hasText: has });
+      await row.waitFor();
+      return row;
+    };
+
+    beforeAll(async () => {
+      const paidWith = async (journey: Parameters<typeof journeyEvents>[0], o: { amount?: number; drop?: string } = {}) => {
+        const order = await seedOrder(api.db);
+        const events = journeyEvents(journey, { orderId: order.id, checkoutSessionId: order.checkout_session_id!, amount: o.amount ?? 995, currency: 'usd', startAt: t0 });
+        for (const e of events.filter((x) => x.type !== o.drop)) expect((await send(api, e)).status).toBe(200);
+        return order;
+      };
+      chargedBack = await paidWith('dispute_lost');
+      disputed = await paidWith('dispute_lost', { drop: 'charge.dispute.closed' });
+      parkedByCheck = await paidWith('card_success', { amount: 500 });
+      toPark = await paidWith('card_success');
+      twice = await seedOrder(api.db);
+      const charged = incidentJourneyEvents('duplicate_payment', { orderId: twice.id, checkoutSessionId: twice.checkout_session_id!, amount: 995, currency: 'usd', startAt: t0, idSuffix: 'settled' });
+      for (const e of charged.filter((x) => !x.type.startsWith('invoice.'))) expect((await send(api, e)).status).toBe(200);
+      await waitForInbox(api.db);
+      const second = (await api.db.selectFrom('duplicate_payments').select('payment_intent_id').where('order_id', '=', twice.id).executeTakeFirstOrThrow()).payment_intent_id;
+      const dupCharge = charged.find((e) => e.type === 'charge.succeeded' && (e.data.object as { payment_intent: string }).payment_intent === second)!.data.object as Record<string, unknown>;
+      expect((await send(api, stripeEvent('charge.refunded', t0 + 600, { ...dupCharge, amount_refunded: 995, refunded: true }, 'settled_dup', { amount_refunded: 0, refunded: false }))).status).toBe(200);
+      dead = await deadEvent();
+      await waitForInbox(api.db);
+      const statusOf = async (id: string) => (await api.db.selectFrom('orders').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+      expect([await statusOf(chargedBack.id), await statusOf(disputed.id), await statusOf(parkedByCheck.id)]).toEqual(['charged_back', 'disputed', 'needs_review']);
+
+      await page.goto(`${api.url}/admin/`);
+      // Signed in by an earlier test, or not (run alone).
+      await page.getByRole('button', { name: 'Sign in' }).or(heading('Overview')).first().waitFor();
+      if (await page.getByRole('button', { name: 'Sign in' }).isVisible()) {
+        await page.getByLabel('Email').fill(OWNER.email);
+        await page.getByLabel('Password').fill(OWNER.password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      }
+      await heading('Overview').waitFor();
+    });
+
+    it('A: the override dialog says what moves: Succeeded gives back what the chargeback took; a take-back status takes what is still held', async () => {
+      await openOrder(chargedBack.id);
+      const restore = await reviewOverride('Succeeded', 'Dispute reversed by the bank (INC-51)');
+      await restore.getByText('The 10 credits taken by the chargeback are given back').waitFor({ timeout: 5_000 });
+      expect(await restore.textContent()).not.toContain('granted what the product gives');
+      await screenshot('override-chargeback-to-succeeded', { fullPage: false });
+      await restore.getByRole('button', { name: 'Cancel' }).click();
+      const again = await reviewOverride('Refunded', 'Checking what a refund override does');
+      await again.getByText('The 10 credits of this order were taken back already by the chargeback: nothing more moves.').waitFor({ timeout: 5_000 });
+      await again.getByRole('button', { name: 'Cancel' }).click();
+      await openOrder(disputed.id);
+      const takes = await reviewOverride('Charged back', 'Dispute lost, webhook missing (INC-52)');
+      await takes.getByText('The 10 credits still held from this order are taken back; nothing is given.').waitFor({ timeout: 5_000 });
+      await takes.getByRole('button', { name: 'Cancel' }).click();
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('B: a disputed order is not offered a refund, and says why', async () => {
+      await openOrder(disputed.id);
+      await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+      expect(await refundCard().getByRole('button', { name: 'Review refund…' }).count()).toBe(0);
+      await refundCard().getByText('cannot be refunded while the dispute is open').waitFor({ timeout: 5_000 });
+      await screenshot('disputed-order');
+    });
+
+    it('C: a charged-back order says its money went back through the dispute', async () => {
+      await openOrder(chargedBack.id);
+      await refundCard().getByText('already went back to the customer through the dispute').waitFor({ timeout: 5_000 });
+      expect(await refundCard().textContent()).not.toContain('Only a paid order');
+    });
+
+    it('D: a duplicate payment refunded in full no longer asks for a refund', async () => {
+      await openOrder(twice.id);
+      const incidents = page.getByRole('region', { name: 'Refunds and duplicate payments' });
+      await incidents.getByText('$9.95 refunded').waitFor();
+      expect(await incidents.textContent()).not.toContain('paid this order 2 times');
+      expect(await incidents.getByRole('button', { name: 'Refund this payment…' }).count()).toBe(0);
+      await screenshot('duplicate-refunded');
+    });
+
+    it('E: a dead letter whose order is known shows the order’s amount in Needs attention', async () => {
+      const row = await attentionRow(dead.eventId);
+      expect(await row.locator('td.num').textContent()).toBe('$9.95');
+    });
+
+    it('F: an order an admin parked reads as parked by that admin, with their reason; a failed check still reads as one', async () => {
+      await openOrder(toPark.id);
+      const park = await reviewOverride('Needs review', parkReason);
+      await park.getByRole('button', { name: 'Override to Needs review' }).click();
+      await page.getByRole('status').filter({ hasText: 'Order moved to Needs review' }).waitFor();
+      const hint = page.locator('.status-hint');
+      await hint.getByText(`Parked for review by an admin (admin:${OWNER.email}), by hand: “${parkReason}”`).waitFor({ timeout: 5_000 });
+      expect(await hint.textContent()).not.toContain('business check failed');
+      await screenshot('parked-by-admin', { fullPage: false });
+      await openOrder(parkedByCheck.id);
+      await page.locator('.status-hint').getByText(/A business check failed \(the amount paid is not the order’s\): paid 500/).waitFor({ timeout: 5_000 });
+      const parkedRow = await attentionRow(parkReason);
+      await parkedRow.getByText('An admin parked it by hand').waitFor({ timeout: 5_000 });
+      expect(await parkedRow.textContent()).not.toContain('A business check failed');
+      const checkRow = page.getByRole('region', { name: /Needs an operator/ }).getByRole('row').filter({ has: page.getByRole('link', { name: `Order ${parkedByCheck.id}` }) });
+      expect(await checkRow.textContent()).toContain('A business check failed');
+      await screenshot('needs-attention-dead-and-parked');
+      expect(pageErrors).toEqual([]);
+    });
   });
 });

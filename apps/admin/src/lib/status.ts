@@ -16,22 +16,96 @@ export const ORDER_STATUS_META: Record<OrderStatus, { label: string; tone: Tone;
   refunded: { label: 'Refunded', tone: 'neutral', paid: true, hint: 'Fully refunded; grant revoked' },
   disputed: { label: 'Disputed', tone: 'bad', paid: true, hint: 'The customer opened a dispute' },
   charged_back: { label: 'Charged back', tone: 'bad', paid: true, hint: 'Dispute lost; grant revoked' },
-  needs_review: { label: 'Needs review', tone: 'bad', paid: false, hint: 'A business check failed; an admin decides' },
+  needs_review: { label: 'Needs review', tone: 'bad', paid: false, hint: 'Parked for an admin: a business check failed, or an admin parked it; only an admin moves it on' },
 };
 
 export const ORDER_STATUSES = Object.keys(ORDER_STATUS_META) as OrderStatus[];
 
-/** Statuses that take the money back: moving a paid order there revokes its grant. */
-const TAKES_BACK: OrderStatus[] = ['refunded', 'charged_back', 'canceled', 'failed'];
+/** Statuses that take the money back: an override there takes back whatever was granted (payments-core's decideOverride). */
+const TAKES_BACK: readonly OrderStatus[] = ['refunded', 'charged_back', 'canceled', 'failed'];
 
-/** What an override from one status to another will do, in an operator's words (mirrors payments-core's decideOverride). */
-export function overrideConsequences(from: OrderStatus, to: OrderStatus): string[] {
-  const out = [`The order's status changes from “${ORDER_STATUS_META[from].label}” to “${ORDER_STATUS_META[to].label}”.`];
-  if (!ORDER_STATUS_META[from].paid && ORDER_STATUS_META[to].paid) out.push('The customer is granted what the product gives (credits or plan), once.');
-  if (ORDER_STATUS_META[from].paid && TAKES_BACK.includes(to)) out.push("The customer's grant is revoked (credits taken back, plan ended).");
-  out.push('Nothing is sent to Stripe: no charge, capture or refund happens.');
-  out.push('Your name, the reason and the time are written to the order timeline and the audit log.');
-  return out;
+/** What an order gives (the catalogue's grant for its product and quantity). */
+export type GrantSpec = { kind: 'credits'; credits: number } | { kind: 'plan'; plan: string };
+
+/** What an order's grant is and holds now: what the override dialog needs to say what moves. */
+export type GrantHolding = {
+  /** What the product gives for this order; null while unknown. */
+  spec: GrantSpec | null;
+  /** The grant given for this order, if any, with how much of it was taken back. */
+  granted: { kind: 'credits'; credits: number; creditsRevoked: number } | { kind: 'plan'; plan: string; revoked: boolean } | null;
+  /** What took (part of) the grant back, in words (“the chargeback”), when known. */
+  takenBy: string | null;
+};
+
+const creditsWord = (n: number) => `${n} credit${n === 1 ? '' : 's'}`;
+const what = (spec: GrantSpec | null) =>
+  spec === null ? 'what the product gives (credits or plan)' : spec.kind === 'credits' ? creditsWord(spec.credits) : `the ${spec.plan} plan`;
+
+/** The grant line of an override: `to` decides, as in payments-core's decideOverride, and what is held now says how much moves. */
+function grantConsequence(from: OrderStatus, to: OrderStatus, h: GrantHolding): string {
+  const g = h.granted;
+  const by = h.takenBy ? ` by ${h.takenBy}` : '';
+  if (to === 'succeeded') {
+    if (g === null) return `The customer is granted ${what(h.spec)}, once.`;
+    if (g.kind === 'credits') {
+      return g.creditsRevoked > 0
+        ? `The ${creditsWord(g.creditsRevoked)} taken${by} are given back: the customer holds all ${g.credits} of this order again.`
+        : `The customer already holds the ${creditsWord(g.credits)} of this order: nothing more is given.`;
+    }
+    return g.revoked ? `The ${g.plan} plan taken${by} is given back.` : `The customer already has the ${g.plan} plan from this order: nothing more is given.`;
+  }
+  if (TAKES_BACK.includes(to)) {
+    if (g === null) return 'Nothing was granted for this order, so nothing is taken back, and nothing is given.';
+    if (g.kind === 'credits') {
+      const held = Math.max(0, g.credits - g.creditsRevoked);
+      return held > 0
+        ? `The ${creditsWord(held)} still held from this order are taken back${held < g.credits ? ` (${g.creditsRevoked} were taken${by} already)` : ''}; nothing is given.`
+        : `The ${creditsWord(g.credits)} of this order were taken back already${by}: nothing more moves.`;
+    }
+    return g.revoked ? `The ${g.plan} plan was taken back already${by}: nothing more moves.` : `The ${g.plan} plan is taken back (it ends now); nothing is given.`;
+  }
+  if (!ORDER_STATUS_META[from].paid && ORDER_STATUS_META[to].paid) {
+    if (g === null) return `The customer is granted ${what(h.spec)}, once, as when a payment confirms.`;
+    return "The customer's credits and plan stay as they are: this order's grant was given already, and what was taken of it stays taken.";
+  }
+  return "The customer's credits and plan stay as they are: nothing is given or taken back.";
+}
+
+/**
+ * What an override from one status to another will do, in an operator's words: the grant moves by
+ * where the order goes, not where it comes from (mirrors payments-core's decideOverride).
+ */
+export function overrideConsequences(from: OrderStatus, to: OrderStatus, holding: GrantHolding): string[] {
+  return [
+    `The order's status changes from “${ORDER_STATUS_META[from].label}” to “${ORDER_STATUS_META[to].label}”.`,
+    grantConsequence(from, to, holding),
+    'Nothing is sent to Stripe: no charge, capture or refund happens.',
+    'Your name, the reason and the time are written to the order timeline and the audit log.',
+  ];
+}
+
+/**
+ * The codes payments-core puts before an automatic park's reason (`RejectionCode`, “AMOUNT_MISMATCH: …”),
+ * in an operator's words. An order parked by an admin's override has the admin's reason instead.
+ */
+const REVIEW_CHECKS: Record<string, string> = {
+  ORDER_NOT_FOUND: 'no order for this payment',
+  ALREADY_CONFIRMED: 'already confirmed',
+  DUPLICATE_PAYMENT: 'duplicate payment',
+  CURRENCY_MISMATCH: 'the currency paid is not the order’s',
+  AMOUNT_MISMATCH: 'the amount paid is not the order’s',
+  PAYMENT_INTENT_MISMATCH: 'paid through another PaymentIntent',
+  PAID_AFTER_CANCELLATION: 'paid after the order was canceled',
+  REFUND_EXCEEDS_PAYMENT: 'Stripe refunded more than the order’s price',
+};
+
+/** Why an order is in review: a business check that failed (its code and message), or an admin who parked it (their reason). */
+export type ReviewOrigin = { by: 'check'; check: string; message: string } | { by: 'admin'; reason: string };
+
+export function reviewOrigin(reviewReason: string): ReviewOrigin {
+  const m = /^([A-Z_]+): (.*)$/s.exec(reviewReason);
+  const check = m ? REVIEW_CHECKS[m[1]!] : undefined;
+  return m && check ? { by: 'check', check, message: m[2]! } : { by: 'admin', reason: reviewReason };
 }
 
 /** Owned by payments-core (`InboxState`); reached here through the API's types. */

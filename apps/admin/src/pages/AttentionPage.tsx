@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Badge, Empty, PageHeader, QueryView } from '../components/ui.js';
 import { dateTime, money, plural, waited } from '../lib/format.js';
 import { Link } from '../router.js';
+import { reviewOrigin } from '../lib/status.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
 
 type Attention = RouterOutputs['admin']['orders']['attention'];
@@ -23,6 +24,14 @@ const KIND_META: Record<Kind, { label: string; action: string }> = {
   abandoned_checkout: { label: 'Abandoned checkout', action: 'Nothing to do: Stripe expires the session after 24 h and the order is canceled.' },
   customer_failure: { label: 'Customer-side failure', action: 'Nothing to do: the payment failed at the customer (declined, SEPA returned); they may pay again.' },
 };
+
+/** A needs_review order an admin parked by hand is not a failed check: say so, with their reason. */
+function rowText(i: Item): { detail: string | null; action: string } {
+  if (i.kind === 'needs_review' && i.detail && reviewOrigin(i.detail).by === 'admin') {
+    return { detail: `Parked by an admin: “${i.detail}”`, action: 'An admin parked it by hand: read their reason, then override or refund with a reason.' };
+  }
+  return { detail: i.detail, action: KIND_META[i.kind].action };
+}
 
 const SECTIONS: { needs: Item['needs']; title: string; intro: string; empty: string }[] = [
   { needs: 'operator', title: 'Needs an operator', intro: 'These wait for a person: nothing at Settle or Stripe will move them on.', empty: 'Nothing waits for an operator.' },
@@ -94,42 +103,45 @@ function AttentionTable({ id, title, intro, items, counts, total, empty }: { id:
               </tr>
             </thead>
             <tbody>
-              {items.map((i) => (
-                <tr key={`${i.kind}-${i.orderId ?? ''}-${i.eventId ?? ''}-${i.subscriptionId ?? ''}-${i.since}`}>
-                  <td>{KIND_META[i.kind].label}</td>
-                  <td>
-                    {i.subscriptionId ? (
-                      <div>
-                        <Link to={`/subscriptions/${encodeURIComponent(i.subscriptionId)}`} className="mono wrap" aria-label={`Subscription ${i.subscriptionId}`}>
-                          {i.subscriptionId}
+              {items.map((i) => {
+                const text = rowText(i);
+                return (
+                  <tr key={`${i.kind}-${i.orderId ?? ''}-${i.eventId ?? ''}-${i.subscriptionId ?? ''}-${i.since}`}>
+                    <td>{KIND_META[i.kind].label}</td>
+                    <td>
+                      {i.subscriptionId ? (
+                        <div>
+                          <Link to={`/subscriptions/${encodeURIComponent(i.subscriptionId)}`} className="mono wrap" aria-label={`Subscription ${i.subscriptionId}`}>
+                            {i.subscriptionId}
+                          </Link>
+                        </div>
+                      ) : null}
+                      {i.orderId ? (
+                        <Link to={`/orders/${i.orderId}`} className="mono" aria-label={`Order ${i.orderId}`}>
+                          {i.orderId.slice(0, 8)}…
                         </Link>
-                      </div>
-                    ) : null}
-                    {i.orderId ? (
-                      <Link to={`/orders/${i.orderId}`} className="mono" aria-label={`Order ${i.orderId}`}>
-                        {i.orderId.slice(0, 8)}…
-                      </Link>
-                    ) : null}
-                    {i.eventId && (
-                      <div>
-                        <Link to={`/events?state=${i.kind === 'dead_letter' ? 'dead' : 'unmatched'}&event=${encodeURIComponent(i.eventId)}`} className="mono wrap">
-                          {i.eventId}
-                        </Link>{' '}
-                        <code>{i.status}</code>
-                      </div>
-                    )}
-                  </td>
-                  <td className="num">{i.amount !== null && i.currency ? money(i.amount, i.currency) : <span className="muted">—</span>}</td>
-                  <td>
-                    <strong>{waited(i.stuckForSeconds)}</strong>
-                  </td>
-                  <td>{dateTime(i.since)}</td>
-                  <td className="wrap">
-                    {i.detail && <div className="error-text">{i.detail}</div>}
-                    <small className="muted">{KIND_META[i.kind].action}</small>
-                  </td>
-                </tr>
-              ))}
+                      ) : null}
+                      {i.eventId && (
+                        <div>
+                          <Link to={`/events?state=${i.kind === 'dead_letter' ? 'dead' : 'unmatched'}&event=${encodeURIComponent(i.eventId)}`} className="mono wrap">
+                            {i.eventId}
+                          </Link>{' '}
+                          <code>{i.status}</code>
+                        </div>
+                      )}
+                    </td>
+                    <td className="num">{i.amount !== null && i.currency ? money(i.amount, i.currency) : <span className="muted">—</span>}</td>
+                    <td>
+                      <strong>{waited(i.stuckForSeconds)}</strong>
+                    </td>
+                    <td>{dateTime(i.since)}</td>
+                    <td className="wrap">
+                      {text.detail && <div className="error-text">{text.detail}</div>}
+                      <small className="muted">{text.action}</small>
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

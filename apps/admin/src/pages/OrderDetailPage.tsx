@@ -5,7 +5,8 @@ import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
 import { Badge, Copyable, Fact, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
-import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, type InboxState, type OrderStatus } from '../lib/status.js';
+import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, reviewOrigin, type GrantHolding, type InboxState, type OrderStatus } from '../lib/status.js';
+import { refundability } from '../lib/refundability.js';
 import { Link } from '../router.js';
 import { ReplayDialog, type ReplayTarget } from '../components/ReplayDialog.js';
 import { SubscriptionFacts } from './SubscriptionDetailPage.js';
@@ -46,13 +47,15 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   // A plan order's own status is about its first payment; what the customer has now is the subscription's.
   const hint = subscription && meta.paid
     ? `First invoice paid. The plan follows the subscription: ${subscriptionStatusMeta(subscription.status).label.toLowerCase()} — ${subscriptionAccessHint(subscription)}`
-    : meta.hint;
+    : order.status === 'needs_review' && order.reviewReason
+      ? reviewHint(data, order.reviewReason)
+      : meta.hint;
   return (
     <>
       <PageHeader title={`Order ${order.orderId.slice(0, 8)}…`}>
         <OrderStatusBadge status={order.status} />
       </PageHeader>
-      <p className="muted status-hint wrap">{hint}{order.reviewReason ? ` — review: ${order.reviewReason}` : ''}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
+      <p className="muted status-hint wrap">{hint}{order.failureReason ? ` — last failure: ${order.failureReason}` : ''}</p>
       <Incidents data={data} onReplay={onReplay} />
       <div className="detail-grid">
         <div className="detail-main">
@@ -114,6 +117,37 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
   );
 }
 
+/** Why a `needs_review` order is parked: a business check that failed, or an admin who parked it (override), with their reason. */
+function reviewHint(data: Detail, reviewReason: string): string {
+  const origin = reviewOrigin(reviewReason);
+  if (origin.by === 'check') return `A business check failed (${origin.check}): ${origin.message}. Only an admin moves it on.`;
+  const parked = data.transitions.filter((t) => t.to === 'needs_review').at(-1);
+  const who = parked && parked.cause === 'admin' && parked.actor ? ` (${parked.actor})` : '';
+  return `Parked for review by an admin${who}, by hand: “${origin.reason}”. Only an admin moves it on.`;
+}
+
+/** The order's grant as it stands, and what took it back: what an override will move (`spec` comes from the server's catalogue). */
+function grantHolding(data: Detail, spec: GrantHolding['spec']): GrantHolding {
+  const g = data.grants.find((x) => (spec ? x.kind === spec.kind : true));
+  const granted: GrantHolding['granted'] = !g
+    ? null
+    : g.kind === 'credits'
+      ? { kind: 'credits', credits: Number(g.credits ?? 0), creditsRevoked: Number(g.creditsRevoked ?? 0) }
+      : { kind: 'plan', plan: g.plan ?? '', revoked: g.revokedAt !== null };
+  // The newest move that takes money back is what took the grant (a partial refund takes part of the credits).
+  const taker = [...data.transitions].reverse().find((t) => ['refunded', 'partially_refunded', 'charged_back', 'canceled', 'failed'].includes(t.to));
+  const label = taker ? ORDER_STATUS_META[taker.to as OrderStatus]?.label ?? taker.to : '';
+  const takenBy = !taker
+    ? null
+    : taker.cause === 'admin'
+      ? `the override to “${label}”`
+      : taker.to === 'charged_back'
+        ? 'the chargeback'
+        : taker.to === 'refunded' || taker.to === 'partially_refunded'
+          ? 'the refund'
+          : `the move to “${label}”`;
+  return { spec: spec ?? (granted ? (granted.kind === 'credits' ? { kind: 'credits', credits: granted.credits } : { kind: 'plan', plan: granted.plan }) : null), granted, takenBy };
+}
 
 type Entry = { key: string; at: string; kind: 'event' | 'transition' | 'grant' | 'created'; title: ReactNode; body?: ReactNode };
 
@@ -272,6 +306,12 @@ function OverrideForm({ data }: { data: Detail }) {
   const [confirming, setConfirming] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const refresh = useRefreshOrder(order.orderId);
+  // What the product gives for this order, from the server's catalogue (only needed before anything was granted).
+  const grantSpec = useQuery({
+    ...trpc.admin.orders.refundPreview.queryOptions({ orderId: order.orderId, amount: 1 }),
+    enabled: confirming && data.grants.length === 0,
+    select: (p): GrantHolding['spec'] => (p.grant.kind === 'credits' ? { kind: 'credits', credits: p.grant.credits } : { kind: 'plan', plan: p.grant.plan }),
+  });
   const override = useMutation(
     trpc.admin.orders.override.mutationOptions({
       onSuccess: (o) => {
@@ -345,7 +385,7 @@ function OverrideForm({ data }: { data: Detail }) {
             Order <code>{order.orderId}</code> ({money(order.amount, order.currency)}):
           </p>
           <ul className="consequences">
-            {overrideConsequences(order.status, to).map((line) => (
+            {overrideConsequences(order.status, to, grantHolding(data, grantSpec.data ?? null)).map((line) => (
               <li key={line}>{line}</li>
             ))}
           </ul>
@@ -382,9 +422,9 @@ function ReconcileAction({ orderId }: { orderId: string }) {
 function RefundForm({ data }: { data: Detail }) {
   const { order } = data;
   const refundable = order.amount - order.amountRefunded;
-  // A needs_review order may have been partly paid (amount mismatch): what Stripe collected can be returned.
-  const inReview = order.status === 'needs_review' && order.paymentIntentId !== null;
-  const canRefund = (ORDER_STATUS_META[order.status].paid && refundable > 0 && order.status !== 'charged_back') || inReview;
+  // Offered only where the API accepts it; a needs_review order may have been partly paid (amount mismatch).
+  const rule = refundability(order);
+  const inReview = rule.ok && rule.inReview;
   const [amount, setAmount] = useState('');
   const [reason, setReason] = useState('');
   const [touched, setTouched] = useState(false);
@@ -409,11 +449,11 @@ function RefundForm({ data }: { data: Detail }) {
   const amountError = !Number.isFinite(minor) || minor <= 0 ? 'Enter a positive amount.' : minor > refundable ? `At most ${money(refundable, order.currency)} can be refunded.` : null;
   const reasonError = reason.trim().length < 3 ? 'A reason of at least 3 characters is required.' : null;
 
-  if (!canRefund) {
+  if (!rule.ok) {
     return (
       <section className="card" aria-labelledby="refund-h">
         <h2 id="refund-h">Refund</h2>
-        <p className="muted">{refundable <= 0 ? 'Nothing left to refund.' : 'Only a paid order (or one in review with a payment) can be refunded.'}</p>
+        <p className="muted wrap">{rule.why}</p>
       </section>
     );
   }
@@ -485,17 +525,20 @@ function PaymentIncidents({ data, operator }: { data: Detail; operator: boolean 
   const { order, refunds, duplicatePayments } = data;
   const [refunding, setRefunding] = useState<Detail['duplicatePayments'][number] | null>(null);
   if (refunds.length === 0 && duplicatePayments.length === 0) return null;
+  // Only a second payment not refunded in full still needs an operator.
+  const open = duplicatePayments.filter((d) => d.amountRefunded < d.amount);
+  const settled = duplicatePayments.filter((d) => d.amountRefunded >= d.amount);
   return (
     <section className="card" aria-labelledby="incidents-h">
       <h2 id="incidents-h">Refunds and duplicate payments</h2>
-      {duplicatePayments.length > 0 && (
+      {open.length > 0 && (
         <div className="callout callout-warn" role="status">
           <p>
             <strong>The customer paid this order {duplicatePayments.length + 1} times.</strong> The order and its grant rest on{' '}
-            <code>{order.paymentIntentId}</code>; refund the extra payment{duplicatePayments.length > 1 ? 's' : ''} below.
+            <code>{order.paymentIntentId}</code>; refund the extra payment{open.length > 1 ? 's' : ''} below.
           </p>
           <ul>
-            {duplicatePayments.map((d) => (
+            {open.map((d) => (
               <li key={d.paymentIntentId}>
                 <code>{d.paymentIntentId}</code>: {money(d.amount, d.currency)} on {dateTime(d.at)}
                 {d.amountRefunded > 0 && <span> — {money(d.amountRefunded, d.currency)} refunded</span>}{' '}
@@ -504,6 +547,18 @@ function PaymentIncidents({ data, operator }: { data: Detail; operator: boolean 
                     Refund this payment…
                   </button>
                 )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {settled.length > 0 && (
+        <div>
+          <p>Extra payment{settled.length > 1 ? 's' : ''} of this order, refunded in full:</p>
+          <ul>
+            {settled.map((d) => (
+              <li key={d.paymentIntentId}>
+                <code>{d.paymentIntentId}</code>: {money(d.amount, d.currency)} paid on {dateTime(d.at)}, {money(d.amountRefunded, d.currency)} refunded
               </li>
             ))}
           </ul>

@@ -149,8 +149,11 @@ export async function listAttention(db: Db, t: AttentionThresholds, limit: numbe
   ];
   const eventLists = eventKinds.map(async ([kind, state]) => {
     const [rows, n] = await Promise.all([
-      sql<{ id: string; type: string; order_id: string | null; received_at: Date; last_error: string | null }>`
-        select id, type, order_id, received_at, last_error from stripe_events where state = ${state} order by received_at limit ${limit}`.execute(db),
+      // The order's amount when the event names an order: an operator weighs a dead letter by what it is about.
+      sql<{ id: string; type: string; order_id: string | null; received_at: Date; last_error: string | null; amount: number | null; currency: string | null }>`
+        select e.id, e.type, e.order_id, e.received_at, e.last_error, o.amount, o.currency
+        from stripe_events e left join orders o on o.id = e.order_id
+        where e.state = ${state} order by e.received_at limit ${limit}`.execute(db),
       sql<{ n: number }>`select count(*)::int as n from stripe_events where state = ${state}`.execute(db),
     ]);
     const items = rows.rows.map(
@@ -160,8 +163,8 @@ export async function listAttention(db: Db, t: AttentionThresholds, limit: numbe
         eventId: r.id,
         subscriptionId: null,
         status: r.type,
-        amount: null,
-        currency: null,
+        amount: r.amount === null ? null : Number(r.amount),
+        currency: r.currency,
         since: new Date(r.received_at),
         detail: r.last_error,
       }),
