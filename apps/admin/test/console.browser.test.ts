@@ -113,7 +113,8 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
     await page.getByText('Orders by status').waitFor();
     await screenshot('overview');
 
-    // Find the stuck processing order with the filters.
+    // Find the stuck processing order with the filters (its buyer's e-mail, as Checkout collected it, shows on it).
+    await api.db.updateTable('orders').set({ customer_email: 'buyer.stuck@example.com' }).where('id', '=', stuck.id).execute();
     await nav('Orders');
     await heading('Orders').waitFor();
     await page.getByLabel('Status').selectOption('processing');
@@ -129,6 +130,7 @@ describe.skipIf(NO_BROWSER)('admin console in Chromium', () => {
     await heading(`Order ${stuck.id.slice(0, 8)}…`).waitFor();
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
     await page.getByText('checkout.session.completed').first().waitFor();
+    await page.getByText('buyer.stuck@example.com').waitFor({ timeout: 5_000 });
     await screenshot('order-detail-stuck');
     await page.getByRole('button', { name: 'Review override…' }).click();
     await page.getByText('Choose the status to move to.').waitFor(); // nothing chosen yet: refused in place

@@ -69,6 +69,7 @@ function OrderDetail({ data, me }: { data: Detail; me: Me }) {
               </Fact>
               <Fact label="Product">{order.productId} × {order.quantity}</Fact>
               <Fact label="User"><Copyable value={order.userId} label="user id" /> <Link to={`/customers/${encodeURIComponent(order.userId)}`}>credits and ledger</Link></Fact>
+              <Fact label="Buyer e-mail">{data.customerEmail ? <Copyable value={data.customerEmail} label="e-mail" /> : <span className="muted">not collected yet</span>}</Fact>
               <Fact label="Checkout session"><Copyable value={order.checkoutSessionId} label="checkout session id" /></Fact>
               <Fact label="Payment intent"><Copyable value={order.paymentIntentId} label="payment intent id" /></Fact>
               <Fact label="Handler">{order.handler}</Fact>

@@ -92,6 +92,8 @@ export const adminOrdersRouter = router({
       const [replays, ledger] = await Promise.all([listEventReplays(db, events.map((e) => e.id)), listCreditLedgerForOrder(db, row.id)]);
       return {
         order: toOrderDto(row, invoice, subscription),
+        /** The buyer's e-mail as Checkout collected it (search finds orders by it; the console shows it). */
+        customerEmail: row.customer_email,
         /** A plan order's subscription: what the plan is doing now, whatever the order's own status. */
         subscription: subscription ? toSubscriptionDto(subscription, payments, ctx.deps.catalogue) : null,
         events: events.map((e) => ({
