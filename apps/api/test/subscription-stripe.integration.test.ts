@@ -151,6 +151,23 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     expect(rows.filter((r) => r.state !== 'processed' || r.outcome === 'not_settle')).toEqual([]);
   });
 
+  it('the console finds a plan order by its subscription, a renewal invoice or the PaymentIntent that paid it', async () => {
+    const client = trpcClient(api.url, await userToken(`user_find_plan_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 2 * SUBSCRIPTION_PERIOD_S;
+    const run = await simulator.runJourney('subscription_renew', checkoutSessionId, { startAt });
+    await waitForInbox(api.db);
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+    const renewal = [...run.events].reverse().find((e) => e.type === 'invoice.paid')!.data.object as { id: string; billing_reason: string };
+    expect(renewal.billing_reason).toBe('subscription_cycle');
+    const renewalPi = (await api.db.selectFrom('subscription_payments').select('payment_intent_id').where('invoice_id', '=', renewal.id).executeTakeFirstOrThrow()).payment_intent_id!;
+    for (const term of [subscriptionId, renewal.id, renewalPi]) {
+      const found = await admin.admin.orders.list.query({ search: term });
+      expect(found.items.map((o) => o.orderId), term).toEqual([orderId]);
+    }
+    expect((await admin.admin.orders.list.query({ search: 'sub_nobody_has_this' })).items).toEqual([]);
+  });
+
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {
     const client = trpcClient(api.url, await userToken(`user_portal_${kind}`));
     await client.checkout.create.mutate({ productId: 'hobby' });

@@ -105,6 +105,8 @@ export type AdminOrderFilter = {
   search?: string | undefined;
   /** Products whose name matched the search (the catalogue lives outside the database). */
   searchProductIds?: string[] | undefined;
+  /** Orders the search names through another object (found by `listOrdersForAdmin` itself). */
+  searchOrderIds?: string[] | undefined;
   /**
    * `true`: only orders with Stripe events in an incident state (failed, dead, unmatched);
    * `duplicate_payment`: only orders with a duplicate payment recorded beside them.
@@ -135,6 +137,9 @@ type AdminOrderRow = OrderRow & { cursor_at: string; incident_states: string[] }
 export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<AdminOrderRow[]> {
   const s = f.search?.trim().toLowerCase();
   if (!s) return listOrdersForAdminInOneQuery(db, f, undefined);
+  // A plan's renewal, invoice or subscription, or a duplicate payment, names its order elsewhere.
+  const named = await ordersOfStripeObject(db, f.search!.trim());
+  if (named.length > 0) f = { ...f, searchOrderIds: [...new Set([...(f.searchOrderIds ?? []), ...named])] };
   // These filters cannot be walked cheaply; with them the planner chooses, as it always has.
   if (f.stuckForMinutes !== undefined || f.incident || f.missingInvoiceAfterMinutes !== undefined) return listOrdersForAdminInOneQuery(db, f, s);
   // An id-like term is expected in few orders: a walk would read its whole cap for nothing.
@@ -146,10 +151,30 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<A
   return listOrdersForAdminByIndex(db, f, s);
 }
 
-/** `s` in one of the fields, or the order's product matched: exact, and shaped for the indexes. */
-function searchMatch(s: string, productIds: string[] | undefined) {
+/** A full Stripe id the orders do not hold: a subscription, an invoice, or a PaymentIntent that paid one (or paid twice). */
+const STRIPE_OBJECT_ID = /^(sub|in|pi)_[A-Za-z0-9]+$/;
+
+/**
+ * The orders behind a subscription, an invoice, a plan's invoice payment or a duplicate payment,
+ * named by its full id (case as Stripe writes it; every lookup is by a key or an index). Answered
+ * apart, as a list of ids: joined into the search, it would keep the planner off the indexes.
+ */
+async function ordersOfStripeObject(db: Db, term: string): Promise<string[]> {
+  if (!STRIPE_OBJECT_ID.test(term)) return [];
+  const { rows } = await sql<{ order_id: string | null }>`
+    select order_id from subscriptions where id = ${term}
+    union all select s.order_id from subscription_payments p join subscriptions s on s.id = p.subscription_id where p.invoice_id = ${term}
+    union all select s.order_id from subscription_payments p join subscriptions s on s.id = p.subscription_id where p.payment_intent_id = ${term}
+    union all select order_id from invoices where id = ${term}
+    union all select order_id from duplicate_payments where payment_intent_id = ${term}`.execute(db);
+  return rows.flatMap((r) => (r.order_id ? [r.order_id] : []));
+}
+
+/** `s` in one of the fields, or the order's product matched, or one of `orderIds`: exact, and shaped for the indexes. */
+function searchMatch(s: string, productIds: string[] | undefined, orderIds?: string[]) {
   return (eb: ExpressionBuilder<Database, 'orders'>) =>
     eb.or([
+      ...(orderIds?.length ? [eb('id', 'in', orderIds)] : []),
       ...searchFields(s).map((field) => {
         const core = searchCore(s, field === SEARCH_FIELDS.ids ? 'ids' : 'text');
         return core === null
@@ -176,6 +201,7 @@ async function walkNewestForSearch(db: Db, f: AdminOrderFilter, s: string): Prom
       eb.or([
         ...walkMatches(eb, s),
         ...(f.searchProductIds?.length ? [eb('product_id', 'in', f.searchProductIds)] : []),
+        ...(f.searchOrderIds?.length ? [eb('id', 'in', f.searchOrderIds)] : []),
       ]),
     )
     .orderBy('created_at', 'desc')
@@ -191,7 +217,7 @@ async function walkNewestForSearch(db: Db, f: AdminOrderFilter, s: string): Prom
  * already answered the terms that are that common.
  */
 async function listOrdersForAdminByIndex(db: Db, f: AdminOrderFilter, s: string): Promise<AdminOrderRow[]> {
-  const matches = adminFilters(db.selectFrom('orders').selectAll(), f).where(searchMatch(s, f.searchProductIds));
+  const matches = adminFilters(db.selectFrom('orders').selectAll(), f).where(searchMatch(s, f.searchProductIds, f.searchOrderIds));
   return db
     .with((cte) => cte('matches').materialized(), () => matches)
     .selectFrom('matches as orders')
@@ -207,7 +233,7 @@ async function listOrdersForAdminByIndex(db: Db, f: AdminOrderFilter, s: string)
 /** The list in one query: without a search, or with filters a walk cannot serve. */
 async function listOrdersForAdminInOneQuery(db: Db, f: AdminOrderFilter, s: string | undefined): Promise<AdminOrderRow[]> {
   let q = adminFilters(db.selectFrom('orders').selectAll().select(cursorTime('created_at').as('cursor_at')).select(incidentStates().as('incident_states')), f);
-  if (s) q = q.where(searchMatch(s, f.searchProductIds));
+  if (s) q = q.where(searchMatch(s, f.searchProductIds, f.searchOrderIds));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 

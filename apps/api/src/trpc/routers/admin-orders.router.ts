@@ -58,7 +58,8 @@ export const adminOrdersRouter = router({
       const rows = await listOrdersForAdmin(ctx.deps.database.db, {
         status: input.status,
         stuckForMinutes: input.stuckForMinutes,
-        search: search || undefined,
+        // As typed: the search ignores case, but a Stripe id it looks up elsewhere is matched exactly.
+        search: input.search?.trim() || undefined,
         searchProductIds: search ? ctx.deps.catalogue.list().filter((p) => p.name.toLowerCase().includes(search) || p.id.toLowerCase().includes(search)).map((p) => p.id) : undefined,
         incident: input.incident,
         missingInvoiceAfterMinutes: input.missingInvoice ? ctx.deps.env.INVOICE_MISSING_AFTER_MIN : undefined,
