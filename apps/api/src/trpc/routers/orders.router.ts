@@ -1,4 +1,4 @@
-import { findInvoiceForOrder, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
+import { findInvoiceForOrder, findInvoicesForOrders, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
@@ -24,8 +24,10 @@ export const ordersRouter = router({
       const rows = await listOrdersForUser(ctx.deps.database.db, ctx.user.id, { limit: input.limit + 1, cursor });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
+      // The same Order as `orders.get`: with its invoice (one query for the page).
+      const invoices = await findInvoicesForOrders(ctx.deps.database.db, page.map((r) => r.id));
       return {
-        items: page.map((r) => toOrderDto(r)),
+        items: page.map((r) => toOrderDto(r, invoices.get(r.id))),
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
@@ -63,6 +65,9 @@ export const ordersRouter = router({
             }
           }
         }
+        // A change announced while this read or the last yield was under way set `dirty` with no
+        // one waiting to be woken: read again at once (and an abort meanwhile ends the stream).
+        if (dirty || signal?.aborted) continue;
         // A missed notification (a dropped LISTEN connection) is caught by a slow re-read.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
