@@ -98,7 +98,14 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
   if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
   const subscription = product.mode === 'subscription';
   if (subscription && quantity !== 1) return { ok: false, code: 'INVALID', message: `a plan (${product.id}) is bought one at a time` };
-  const customerId = await stripeCustomerFor(deps, userId);
+  let customerId: string;
+  try {
+    customerId = await stripeCustomerFor(deps, userId);
+  } catch (err) {
+    // A first checkout makes the user's Stripe customer first; Stripe down is "try again", and no order exists yet.
+    deps.logger.error({ userId, err: errorMessage(err) }, 'Stripe customer creation failed');
+    return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+  }
   let orderId: string;
   try {
     ({ orderId } = await openOrder(deps, {
