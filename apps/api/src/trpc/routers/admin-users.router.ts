@@ -46,13 +46,11 @@ export const adminUsersRouter = router({
     .input(z.object({ email: z.string().trim().min(3).max(320), reason: Reason }))
     .mutation(async ({ ctx, input }) => {
       const email = normalizeEmail(input.email);
-      const ownAccount = () => domainError('INVALID', 'you cannot disable your own account');
-      if (ctx.admin.email === email) throw ownAccount();
       const disabled = await ctx.deps.database.db.transaction().execute(async (trx) => {
         const account = await disableAdminUser(trx, email);
-        // Through an API token the principal carries its account's id, not its e-mail: an owner's
-        // own token must not lock its account (perhaps the last owner) out. Rolled back.
-        if (account && account.id === ctx.admin.adminId) throw ownAccount();
+        // One rule for sessions and API tokens (a token's principal has its account's id, not its
+        // e-mail): nobody locks their own account (perhaps the last owner) out. Rolled back.
+        if (account && account.id === ctx.admin.adminId) throw domainError('INVALID', 'you cannot disable your own account');
         if (account) await recordAdminAction(trx, { actor: ctx.admin.actor, action: 'users.disable', target: `admin:${email}`, reason: input.reason, details: { role: account.role } });
         return account;
       });
