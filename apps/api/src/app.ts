@@ -99,6 +99,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     logger,
     metrics,
     reconcileOrder: (orderId) => reconcileAfterGenerationFailure(orderId),
+    // Readiness watches each processing transaction: one that never ends means the database is wedged.
+    track: progress.track,
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
   /** Stripe generated no events for an object of this order for a while: ask it for the order's truth. */
@@ -184,8 +186,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const worker: EventWorker = startEventWorker({
     webhooksInFlight: () => webhooksInFlight,
     db: database.db,
-    // Readiness watches each batch: one that never ends means processing is wedged.
-    processor: { ...processor, processBatch: (ids) => progress.track('worker batch', processor.processBatch(ids)) },
+    processor,
     logger,
     workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     // Handed to processing processes: this process only acknowledges (and claims nothing).

@@ -121,7 +121,7 @@ export const EnvSchema = z
     WEBHOOK_STORE_DEADLINE_MS: z.coerce.number().int().min(100).default(5_000),
     /** Webhook events waiting for an insert, at most; past it 503 at once. */
     WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).default(5_000),
-    /** /readyz fails when an inbox insert or a worker batch has run this long, or claiming due events has failed for this long. */
+    /** /readyz fails when an inbox insert or a processing transaction has run this long (Stripe reads between transactions are not counted), or claiming due events has failed for this long. */
     READINESS_STALL_MS: z.coerce.number().int().min(100).default(15_000),
     /** Fastify's trustProxy: unset/false (the socket address is the client), true, a hop count, or addresses/CIDRs (comma separated). */
     TRUST_PROXY: z.string().optional(),

@@ -89,7 +89,8 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     // Settle reaches the simulator through a proxy that can hold Stripe's answers.
     stripe = await startHoldingProxy(simulator.url);
     // Two Stripe reads at a time, so a test can see the third wait its turn.
-    api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: stripe.url, STRIPE_READS_AT_ONCE: '2', RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' });
+    // Readiness gives up on a unit of work after 1 s here, so a test can wait past it.
+    api = await startApi(kind, { STRIPE_SECRET_KEY: 'sk_test_settle', STRIPE_API_BASE: stripe.url, STRIPE_READS_AT_ONCE: '2', READINESS_STALL_MS: '1000', RETRY_MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', UNMATCHED_MAX_ATTEMPTS: '1' });
     simulator.configureWebhook({ url: `${api.url}/webhooks/stripe`, secret: WEBHOOK_SECRET });
     operator = await adminClient(api, `ops-${kind}`, 'operator');
   });
@@ -163,7 +164,7 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
   });
 
-  it('while Stripe is slow to answer for thin notifications, none of their stored events is locked (Stripe is asked outside transactions); once it answers they are processed', async () => {
+  it('while Stripe is slow to answer for thin notifications, none of their stored events is locked (Stripe is asked outside transactions) and readiness holds; once it answers they are processed', async () => {
     const { client, orderId, events } = await lostPayment(`user_slow_stripe_${kind}`);
     const notifications = events.map((e) => thinFor(e));
     const asked = stripe.seen();
@@ -174,6 +175,11 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
       // Stripe has been asked and has not answered: anyone can lock every stored notification now
       // (on PGlite, the one connection is free: webhooks and the console are not kept waiting).
       expect(await lockableWithin(notifications.map((n) => n.id), 3_000)).toBe('lockable');
+      // Past READINESS_STALL_MS with Stripe still silent: waiting for Stripe is not a wedged
+      // database, and a 503 here would take every instance (and its webhooks) out of service.
+      await new Promise((r) => setTimeout(r, 1_200));
+      const ready = await fetch(`${api.url}/readyz`);
+      expect({ status: ready.status, body: await ready.json() }).toMatchObject({ status: 200 });
     } finally {
       stripe.release();
     }

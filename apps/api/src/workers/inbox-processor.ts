@@ -56,6 +56,13 @@ export type InboxProcessorDeps = StripeEventDeps & {
    */
   reconcileOrder?: (orderId: string) => Promise<void>;
   random?: () => number;
+  /**
+   * Watches each processing transaction while it runs (readiness: one that never ends means the
+   * database stopped answering). Stripe reads happen between transactions and are not watched: a
+   * slow Stripe is every instance's, and failing readiness for it would take them all out of the
+   * load balancer, webhooks included.
+   */
+  track?: <T>(name: string, work: Promise<T>) => Promise<T>;
 };
 
 export type InboxProcessor = {
@@ -74,6 +81,9 @@ export type InboxProcessor = {
  */
 export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   const random = deps.random ?? Math.random;
+  const track = deps.track ?? (<T>(_name: string, work: Promise<T>) => work);
+  /** One processing transaction, watched while it runs. */
+  const transaction = <T>(work: (trx: Trx) => Promise<T>): Promise<T> => track('processing transaction', deps.db.transaction().execute(work));
   const listeners: ((orderId: string) => void)[] = [];
 
   const readFromStripe = createStripeReader(deps.stripe ?? null, deps.stripeReadsAtOnce ?? 8);
@@ -182,13 +192,13 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   async function processOne(eventId: string, reads: StripeReads = NO_READS, round = 0): Promise<ProcessResult> {
     let result: Processed;
     try {
-      result = await deps.db.transaction().execute((trx) => processLocked(trx, eventId, DIRECT_IO, undefined, reads));
+      result = await transaction((trx) => processLocked(trx, eventId, DIRECT_IO, undefined, reads));
     } catch (err) {
       // Rolled back: ask Stripe with no transaction open, then run again.
       if (err instanceof StripeReadFirst && round < STRIPE_READ_ROUNDS) return processOne(eventId, await readFromStripe(new Map([[eventId, err]]), reads), round + 1);
       deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
       try {
-        result = await deps.db.transaction().execute((trx) => deadLetter(trx, eventId, err));
+        result = await transaction((trx) => deadLetter(trx, eventId, err));
       } catch (recordErr) {
         // The database is unreachable: the event stays due (or leased) and is retried later.
         deps.logger.error({ eventId, err: errorMessage(recordErr) }, 'could not record processing failure');
@@ -209,7 +219,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   async function runBatch(eventIds: string[], savepoints: boolean, reads: StripeReads): Promise<BatchRun> {
     const results: Processed[] = new Array<Processed>(eventIds.length);
     const readFirst = new Map<string, StripeReadFirst>();
-    await deps.db.transaction().execute(async (trx) => {
+    await transaction(async (trx) => {
       await boundLockWaits(trx, 200);
       // One read locks the whole batch; outcomes are written together before the commit.
       const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
