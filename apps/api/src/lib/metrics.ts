@@ -14,26 +14,73 @@ export type MetricsSources = {
   hostOutboxHealth?: () => Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }>;
 };
 
-export function createMetrics(sources: MetricsSources = {}) {
-  let health: Promise<{ due: number; oldestDueAgeSeconds: number } | null> | null = null;
-  // One database read per scrape serves both gauges.
-  const readHealth = () => {
-    health ??= (sources.inboxHealth?.() ?? Promise.resolve(null)).catch(() => null).finally(() => {
-      setTimeout(() => (health = null), 0);
-    });
-    return health;
-  };
-  let outbox: Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number } | null> | null = null;
-  const readOutbox = () => {
-    outbox ??= (sources.hostOutboxHealth?.() ?? Promise.resolve(null)).catch(() => null).finally(() => {
-      setTimeout(() => (outbox = null), 0);
-    });
-    return outbox;
-  };
+/** How long a scrape waits for one database-backed gauge (a scrape must answer while the database does not). */
+export const SCRAPE_SOURCE_DEADLINE_MS = 2_000;
+
+export function createMetrics(sources: MetricsSources = {}, opts: { sourceDeadlineMs?: number } = {}) {
+  const deadlineMs = opts.sourceDeadlineMs ?? SCRAPE_SOURCE_DEADLINE_MS;
   const registry = new Registry();
+  /** This scrape's source reads, each bounded by the deadline: the failure count waits for them. */
+  const inFlight = new Set<Promise<unknown>>();
+  const sourceFailures = new Counter({
+    name: 'settle_metrics_source_failures_total',
+    help: 'Scrape-time database reads for gauges that failed or missed their deadline (those gauges keep their last value)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    async collect() {
+      // Every metric is collected at once: let the gauges start their reads, then count this scrape's failures too.
+      await new Promise((r) => setImmediate(r));
+      await Promise.allSettled([...inFlight]);
+    },
+  });
+  /**
+   * A scrape-time read: shared by the scrapes that overlap it (a read still running after its
+   * deadline serves the next scrape rather than piling up behind a silent database), and answered
+   * with null past the deadline or on failure, counted as a failure.
+   */
+  const sourceRead = <T>(source: string, read: (() => Promise<T>) | undefined) => {
+    /** The read under way (a scrape that finds one running waits for it instead of starting another). */
+    let running: Promise<T | null> | null = null;
+    /** This scrape's wait for it, bounded by the deadline (the gauges sharing a read share it too). */
+    let waiting: Promise<T | null> | null = null;
+    return (): Promise<T | null> => {
+      if (!read) return Promise.resolve(null);
+      if (waiting) return waiting;
+      running ??= read()
+        .catch(() => {
+          sourceFailures.inc({ source });
+          return null;
+        })
+        .finally(() => {
+          setTimeout(() => (running = null), 0);
+        });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+      const bounded = Promise.race([running, late]).then((result) => {
+        clearTimeout(timer);
+        if (result !== 'late') return result;
+        sourceFailures.inc({ source });
+        return null;
+      });
+      waiting = bounded;
+      inFlight.add(bounded);
+      void bounded.finally(() => {
+        inFlight.delete(bounded);
+        setTimeout(() => (waiting = null), 0);
+      });
+      return bounded;
+    };
+  };
+  // One database read per scrape serves both inbox gauges, and one the three outbox gauges.
+  const readHealth = sourceRead('inbox_health', sources.inboxHealth);
+  const readOutbox = sourceRead('host_outbox_health', sources.hostOutboxHealth);
+  const readOrdersMissingInvoice = sourceRead('orders_missing_invoice', sources.ordersMissingInvoice);
+  const readOtherApiVersions = sourceRead('events_other_api_version', sources.eventsInOtherApiVersions);
+  const readSubscriptionsNeedingReview = sourceRead('subscriptions_needing_review', sources.subscriptionsNeedingReview);
   collectDefaultMetrics({ register: registry });
   return {
     registry,
+    metricsSourceFailures: sourceFailures,
     webhookRequests: new Counter({
       name: 'settle_webhook_requests_total',
       help: 'Stripe webhook requests by outcome',
@@ -104,7 +151,7 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'Paid one-time orders whose invoice has not arrived after INVOICE_MISSING_AFTER_MIN',
       registers: [registry],
       async collect() {
-        const n = await sources.ordersMissingInvoice?.().catch(() => null);
+        const n = await readOrdersMissingInvoice();
         if (typeof n === 'number') this.set(n);
       },
     }),
@@ -125,7 +172,7 @@ export function createMetrics(sources: MetricsSources = {}) {
       labelNames: ['api_version'] as const,
       registers: [registry],
       async collect() {
-        const rows = await sources.eventsInOtherApiVersions?.().catch(() => null);
+        const rows = await readOtherApiVersions();
         if (!rows) return;
         this.reset();
         for (const r of rows) this.set({ api_version: r.apiVersion }, r.count);
@@ -136,7 +183,7 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'Subscriptions whose item moved to a price not in the catalogue (last known plan kept until reviewed)',
       registers: [registry],
       async collect() {
-        const n = await sources.subscriptionsNeedingReview?.().catch(() => null);
+        const n = await readSubscriptionsNeedingReview();
         if (typeof n === 'number') this.set(n);
       },
     }),

@@ -72,6 +72,14 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     expect(slowest503).toBeLessThan(DEADLINE_MS + 1_000);
     expect(readyFailedAt).not.toBeNull();
     expect(readyOkAfterFail).toBe(0);
+    // Prometheus still gets an answer, within the gauges' deadline: the database-backed gauges keep
+    // their last values and the failed reads are counted, so an alert can tell stale numbers.
+    const scrapeAt = Date.now();
+    const scrape = await fetch(`${api.url}/metrics`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({ status: r.status, text: await r.text() }), () => ({ status: 0, text: '' }));
+    const scrapeMs = Date.now() - scrapeAt;
+    expect(scrape.status).toBe(200);
+    expect(scrapeMs).toBeLessThan(2_000 + 1_500);
+    expect(scrape.text).toMatch(/^settle_metrics_source_failures_total\{source="inbox_health"\} [1-9]/m);
 
     // Heal: the connections caught in the blackhole stay dead; fresh ones work. No restart.
     proxy.set('forward');
@@ -115,7 +123,7 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     const problems = await checkOracle(cluster.database.db, orders, new Set(events.map((e) => e.id)));
     console.log(
       `blackhole: ${during.length} deliveries during 7 s of silence: ${refused.length} × 503, slowest 503 after ${slowest503} ms ` +
-        `(deadline ${DEADLINE_MS} ms); /readyz failed ${readyFailedAt! - holeAt} ms after the blackhole began; ` +
+        `(deadline ${DEADLINE_MS} ms); /metrics answered in ${scrapeMs} ms; /readyz failed ${readyFailedAt! - holeAt} ms after the blackhole began; ` +
         `recovered (200 + ready) ${recoveredAt! - healAt} ms after healing, without a restart; ` +
         `after a reset too: converged in ${convergedInMs} ms; acknowledged events lost: ${lost.length}`,
     );
