@@ -12,13 +12,14 @@ import { bootstrapFirstAdmin } from './lib/admin-session.js';
 import { createLogger } from './lib/logger.js';
 import { errorMessage } from './lib/errors.js';
 import { createProgressWatch, type ProgressWatch } from './lib/progress.js';
+import { settledWithin } from './lib/within.js';
 import { createMetrics } from './lib/metrics.js';
 import { createStripeClient, pinnedApiVersion } from './lib/stripe-client.js';
 import { createReconciler } from './payments/reconciler.js';
 import { createEventRecovery } from './payments/event-recovery.service.js';
 import { createOrderChangeBus } from './lib/order-change-bus.js';
 import { loadCatalogue } from './payments/product-catalogue.js';
-import { buildServer } from './server.js';
+import { buildServer, closeServer } from './server.js';
 import { startEventWorker, type EventWorker } from './workers/event-worker.js';
 import { startHostWebhookSender } from './host-webhooks/host-webhook-sender.js';
 import { startOutboxRetention } from './host-webhooks/outbox-retention.js';
@@ -224,17 +225,21 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     },
     close() {
       closed ??= (async () => {
+        // One deadline for the whole shutdown (SHUTDOWN_TIMEOUT_MS): each stage gets what is left.
+        const deadline = Date.now() + env.SHUTDOWN_TIMEOUT_MS;
+        const left = () => Math.max(0, deadline - Date.now());
         accepting = false;
         flags.close();
-        await app.close();
-        await worker.stop(env.SHUTDOWN_TIMEOUT_MS);
-        await offloaded?.stop(env.SHUTDOWN_TIMEOUT_MS);
-        await reconciler.stop();
-        await recovery.stop();
-        await hostWebhooks?.stop(env.SHUTDOWN_TIMEOUT_MS);
-        await outboxRetention.stop();
+        // Schedules stop first, so nothing new starts while requests drain.
+        const runs = Promise.all([reconciler.stop(left()), recovery.stop(left()), outboxRetention.stop()]);
+        await closeServer(app, left());
+        const stopped = Promise.all([worker.stop(left()), offloaded?.stop(left()), hostWebhooks?.stop(left()), runs]);
+        // A loop stuck on a database that does not answer is not waited for past the deadline either.
+        if (!(await settledWithin(stopped, left() + 500))) logger.warn('background work still running at the shutdown deadline');
         await orderChanges.stop();
-        await database.close();
+        // A unit of work abandoned at the deadline may still hold a connection: closing the pool
+        // waits for it only so long (the process exits and PostgreSQL ends its session).
+        if (!(await settledWithin(database.close(), Math.max(left(), 1_000)))) logger.warn('database connections still busy at the shutdown deadline');
         logger.info('stopped');
       })();
       return closed;

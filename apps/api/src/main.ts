@@ -52,6 +52,11 @@ function stopOnSignals(close: () => Promise<void>) {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      // Every stage of close() keeps to SHUTDOWN_TIMEOUT_MS; should one still hang, the process goes anyway.
+      setTimeout(() => {
+        logger.error({ shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, env.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
       close().then(
         () => process.exit(0),
         (err) => {

@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import { createInboxWriter, migrationsApplied, pingDatabase } from '@settle/db';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AggregatorRegistry } from 'prom-client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -14,6 +15,7 @@ import { verifyUserToken } from './lib/user-auth.js';
 import { toPublicError } from './trpc/error-boundary.js';
 import { httpExchange } from './trpc/http-exchange.js';
 import type { ProgressWatch } from './lib/progress.js';
+import { settledWithin } from './lib/within.js';
 import { appRouter, type AppRouter } from './trpc/root.js';
 import type { Context } from './trpc/trpc.js';
 import { stripeWebhookRoute } from './webhook/stripe-webhook.route.js';
@@ -42,6 +44,26 @@ export function trustProxy(value: string | undefined): boolean | string[] | ((ad
   return v.split(',').map((x) => x.trim()).filter(Boolean);
 }
 
+const liveStreams = new WeakMap<FastifyInstance, Set<Socket>>();
+
+/**
+ * Stop serving: new requests are refused (503, readiness already fails), live streams are closed
+ * at once (an EventSource reconnects, through the load balancer, to another instance), and the
+ * requests in flight (a webhook being stored, a refund being made) are let finish within
+ * `deadlineMs`; connections still busy then are closed.
+ */
+export async function closeServer(app: FastifyInstance, deadlineMs: number): Promise<void> {
+  for (const socket of liveStreams.get(app) ?? []) socket.destroy();
+  const closed = app.close();
+  // A keep-alive connection whose request finishes is idle from then on: closed as soon as it is.
+  const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+  const inTime = await settledWithin(closed, deadlineMs).finally(() => clearInterval(idle));
+  if (inTime) return closed;
+  app.log.warn({ deadlineMs }, 'requests still in flight at the shutdown deadline: their connections are closed');
+  app.server.closeAllConnections();
+  return closed;
+}
+
 /** The HTTP surface of the contract: webhook, tRPC, health, readiness and metrics. */
 export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -50,7 +72,10 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 5000 },
     bodyLimit: 1024 * 1024,
-    forceCloseConnections: true,
+    // On close, idle keep-alive connections are closed and requests in flight finish (an
+    // acknowledgement cut off after its commit would make Stripe deliver it again); `closeServer`
+    // ends live streams at once and cuts what is left at the shutdown deadline.
+    forceCloseConnections: 'idle',
     // Which proxy headers name the client (rate limits, sign-in throttling, audit): see TRUST_PROXY.
     trustProxy: trustProxy(deps.env.TRUST_PROXY),
   });
@@ -80,6 +105,15 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   // Cookies (the console's session) belong to tRPC alone: registered at the root, their onSend
   // hook would run on every webhook acknowledgement too.
   await app.register(async (scope) => {
+    // Live streams (SSE subscriptions) never finish on their own: shutdown ends them first.
+    const streams = new Set<Socket>();
+    liveStreams.set(app, streams);
+    scope.addHook('onRequest', async (req, reply) => {
+      if (!req.headers.accept?.includes('text/event-stream')) return;
+      const socket = req.raw.socket;
+      streams.add(socket);
+      reply.raw.once('close', () => streams.delete(socket));
+    });
     await scope.register(fastifyCookie);
     await scope.register(fastifyTRPCPlugin, {
       prefix: '/trpc',

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
+import { settledWithin } from '../lib/within.js';
 
 /** Stripe keeps events for 30 days; a little less, so a page never asks for what just expired. */
 const RETENTION_S = 30 * 86_400 - 300;
@@ -38,7 +39,12 @@ export type EventRecovery = {
   /** The run in progress or the last one (for the console's progress bar); null before the first. */
   progress(): RecoveryProgress | null;
   start(intervalMs: number): void;
-  stop(): Promise<void>;
+  /**
+   * No new run; the run under way stops at its next page or event (a Stripe call already made is
+   * not waited for past `deadlineMs`; an event it stored is processed, the rest comes with the
+   * next run). False when a run was still going at the deadline.
+   */
+  stop(deadlineMs?: number): Promise<boolean>;
 };
 
 /** The inbox row of an event listed by Stripe: the same columns the webhook route stores. */
@@ -63,6 +69,8 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
   let latest: { opts: RecoveryRequest; result: Promise<RecoveryResult> } | null = null;
   let progress: RecoveryProgress | null = null;
   let timer: NodeJS.Timeout | null = null;
+  /** Shutdown began: a run stops at its next page or event. */
+  let stopping = false;
 
   async function storeMissing(events: Stripe.Event[], seen: Set<string>, p: RecoveryProgress): Promise<void> {
     const fresh = events.filter((e) => !seen.has(e.id));
@@ -71,6 +79,7 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     const known = await knownEventIds(deps.db, fresh.map((e) => e.id));
     // Oldest first, so processing sees them roughly in Stripe's order (it does not depend on it).
     for (const e of fresh.filter((x) => !known.has(x.id)).reverse()) {
+      if (stopping) throw new Error('shutting down');
       let stored: boolean;
       try {
         stored = await inbox.write(inboxRow(e));
@@ -93,6 +102,7 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
   async function page(stripe: Stripe, params: Stripe.EventListParams, seen: Set<string>, p: RecoveryProgress): Promise<void> {
     let startingAfter: string | undefined;
     for (;;) {
+      if (stopping) throw new Error('shutting down');
       const list = await stripe.events.list({ ...params, limit: PAGE_SIZE, ...(startingAfter ? { starting_after: startingAfter } : {}) });
       await storeMissing(list.data, seen, p);
       const last = list.data.at(-1);
@@ -170,10 +180,15 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
       timer = setInterval(() => scheduled('schedule'), intervalMs);
       timer.unref();
     },
-    async stop() {
+    async stop(deadlineMs = Number.POSITIVE_INFINITY) {
+      stopping = true;
       if (timer) clearInterval(timer);
       timer = null;
-      await latest?.result.catch(() => undefined);
+      const run = latest?.result;
+      if (!run) return true;
+      const finished = Number.isFinite(deadlineMs) ? await settledWithin(run, deadlineMs) : (await run.catch(() => undefined), true);
+      if (!finished) deps.logger.warn({ deadlineMs }, 'event recovery still waiting on Stripe at shutdown; left to end on its own, the next run covers its window');
+      return finished;
     },
   };
 }

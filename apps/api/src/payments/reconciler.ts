@@ -32,6 +32,7 @@ import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage, PermanentError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
+import { settledWithin } from '../lib/within.js';
 import { applyOrderCommand, lockTarget, reportOrderChange, type OrderChange } from './order-command.js';
 import { unmatchedTarget } from './event-processor.js';
 import type { ProductCatalogue } from './product-catalogue.js';
@@ -64,7 +65,12 @@ export type Reconciler = {
   runOnce(trigger: string): Promise<{ checked: number; disagreements: number; errors: number; requeuedEvents: number }>;
   drift(): Promise<DriftStats>;
   start(intervalMs: number): void;
-  stop(): Promise<void>;
+  /**
+   * No new run; the run under way stops before its next order or subscription (one already asked
+   * of Stripe is not waited for past `deadlineMs`: each order's change is its own transaction, and
+   * what is left is claimed again by the next run). False when the run was still going at the deadline.
+   */
+  stop(deadlineMs?: number): Promise<boolean>;
 };
 
 export type ReconcilerDeps = {
@@ -88,6 +94,8 @@ export type ReconcilerDeps = {
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
+  /** Shutdown began: a run stops before its next unit of work. */
+  let stopping = false;
 
   async function snapshot(order: OrderRow) {
     const stripe = deps.stripe!;
@@ -168,7 +176,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   async function requeueMatchableEvents(): Promise<number> {
     const ids = await listRecentUnmatchedEventIds(deps.db);
     let requeued = 0;
-    for (let start = 0; start < ids.length; start += REQUEUE_PAGE) {
+    for (let start = 0; start < ids.length && !stopping; start += REQUEUE_PAGE) {
       const rows = await findUnmatchedEvents(deps.db, ids.slice(start, start + REQUEUE_PAGE));
       const targets = rows.flatMap((r) => {
         // A thin notification names no order: the references its snapshot had are in its recorded error.
@@ -200,6 +208,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // Each stuck order, then each stale subscription: one failure is counted and logged, the rest go on.
         const check = async (ids: string[], what: 'order' | 'subscription', reconcile: (id: string, actor: string) => Promise<ReconcileResult | null>) => {
           for (const id of ids) {
+            if (stopping) return;
             try {
               const r = await reconcile(id, 'reconciler');
               checked += 1;
@@ -211,6 +220,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           }
         };
         await check(await claimOrdersToReconcile(deps.db, deps.ages, deps.batch), 'order', reconcileOrder);
+        if (stopping) return { checked, disagreements, errors, requeuedEvents };
         const stale = await claimStaleSubscriptions(deps.db, {
           statuses: ENTITLING_SUBSCRIPTION_STATUSES,
           graceMinutes: deps.subscriptionStaleAfterMinutes,
@@ -252,10 +262,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       };
       timer = setTimeout(tick, intervalMs);
     },
-    async stop() {
+    async stop(deadlineMs = Number.POSITIVE_INFINITY) {
+      stopping = true;
       if (timer) clearTimeout(timer);
       timer = null;
-      await running;
+      if (!running) return true;
+      const finished = Number.isFinite(deadlineMs) ? await settledWithin(running, deadlineMs) : (await running, true);
+      if (!finished) deps.logger.warn({ deadlineMs }, 'reconciliation run still waiting (on Stripe or the database) at shutdown; left to end on its own, its orders are checked again by the next run');
+      return finished;
     },
   };
 }
