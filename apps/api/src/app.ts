@@ -90,6 +90,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   const stripe =
     options.stripe !== undefined ? options.stripe : env.STRIPE_SECRET_KEY ? createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE, env.STRIPE_API_VERSION) : null;
   const progress = createProgressWatch();
+  // The event worker's name on its leases (claims, and events waiting for a Stripe read).
+  const workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const processor = createInboxProcessor({
     db: database.db,
     catalogue,
@@ -102,6 +104,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     reconcileOrder: (orderId) => reconcileAfterGenerationFailure(orderId),
     // Readiness watches each processing transaction: one that never ends means the database is wedged.
     track: progress.track,
+    lease: { workerId, ms: env.WORKER_LEASE_MS },
     ...(options.beforeApply ? { beforeApply: options.beforeApply } : {}),
   });
   /** Stripe generated no events for an object of this order for a while: ask it for the order's truth. */
@@ -189,7 +192,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     db: database.db,
     processor,
     logger,
-    workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    workerId,
     // Handed to processing processes: this process only acknowledges (and claims nothing).
     concurrency: offloaded ? 0 : env.WORKER_CONCURRENCY,
     pollMs: env.WORKER_POLL_MS,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sql } from '@settle/db';
+import { claimDueEvents, releaseLeases, sql } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import type { StripeEvent, StripeObject, StripeSimulator } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -37,11 +37,13 @@ async function startHoldingProxy(target: string) {
   const held: (() => void)[] = [];
   let hold: RegExp | null = null;
   let seen = 0;
+  const paths: string[] = [];
   let failing: { paths: RegExp; left: number } | null = null;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      paths.push(req.url ?? '');
       const forward = async () => {
         const body = Buffer.concat(chunks);
         const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
@@ -63,6 +65,8 @@ async function startHoldingProxy(target: string) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen: () => seen,
+    /** Every request's path, in arrival order. */
+    paths: () => [...paths],
     failNext(paths: RegExp, n: number) {
       failing = { paths, left: n };
     },
@@ -168,6 +172,7 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     const { client, orderId, events } = await lostPayment(`user_slow_stripe_${kind}`);
     const notifications = events.map((e) => thinFor(e));
     const asked = stripe.seen();
+    const pathsBefore = stripe.paths().length;
     stripe.hold(/^\/v1\/events\//);
     try {
       await Promise.all(notifications.map(async (n) => expect((await send(api, n)).status).toBe(200)));
@@ -175,6 +180,19 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
       // Stripe has been asked and has not answered: anyone can lock every stored notification now
       // (on PGlite, the one connection is free: webhooks and the console are not kept waiting).
       expect(await lockableWithin(notifications.map((n) => n.id), 3_000)).toBe('lockable');
+      // Yet they are this worker's meanwhile: another instance's claim passes them by instead of
+      // asking a slow Stripe the same again.
+      // (Each is leased once its batch reaches it: a batch at a time while Stripe holds the first.)
+      await vi.waitFor(async () => {
+        const waiting = await api.db.selectFrom('stripe_events').select(['id', 'locked_by', sql<boolean>`locked_until > now()`.as('leased')]).where('id', 'in', notifications.map((n) => n.id)).where('state', 'in', ['pending', 'failed']).execute();
+        expect(waiting.length).toBeGreaterThan(0);
+        for (const w of waiting) expect(w).toMatchObject({ leased: true, locked_by: expect.any(String) });
+      }, { timeout: 5_000 });
+      const claimed = await claimDueEvents(api.db, { limit: 1000, leaseMs: 60_000, workerId: 'another-instance' });
+      await releaseLeases(api.db, 'another-instance');
+      expect(claimed.filter((id) => notifications.some((n) => n.id === id))).toEqual([]);
+      // Held a while longer: this instance's own claims pass them by too (no second read queued).
+      await new Promise((r) => setTimeout(r, 500));
       // Past READINESS_STALL_MS with Stripe still silent: waiting for Stripe is not a wedged
       // database, and a 503 here would take every instance (and its webhooks) out of service.
       await new Promise((r) => setTimeout(r, 1_200));
@@ -186,6 +204,10 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     await waitForInbox(api.db);
     expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
     expect((await orderState(api.db, orderId)).grants).toHaveLength(1);
+    // Stripe was asked once per snapshot event, however long it took to answer.
+    const reads = stripe.paths().slice(pathsBefore).filter((p) => p.startsWith('/v1/events/'));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBe(new Set(reads).size);
   });
 
   it('a thin notification parked as unmatched (its PaymentIntent not linked to the order yet) is requeued by the reconciler once the order is found, and lands', async () => {

@@ -2,6 +2,7 @@ import {
   boundLockWaits,
   inSavepoint,
   isLockNotAvailable,
+  leaseEvents,
   lockEvent,
   lockEventForProcessing,
   lockEventsForProcessing,
@@ -63,7 +64,15 @@ export type InboxProcessorDeps = StripeEventDeps & {
    * load balancer, webhooks included.
    */
   track?: <T>(name: string, work: Promise<T>) => Promise<T>;
+  /**
+   * The event worker's lease: an event waiting for its Stripe read is leased to it meanwhile
+   * (at least `STRIPE_READ_LEASE_MS`), so other instances' claims do not read Stripe for it too.
+   */
+  lease?: { workerId: string; ms: number };
 };
+
+/** The least an event is leased for while its Stripe read is made (Stripe's timeout and retries: up to ~46 s). */
+export const STRIPE_READ_LEASE_MS = 60_000;
 
 export type InboxProcessor = {
   process(eventId: string): Promise<ProcessResult>;
@@ -85,6 +94,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   /** One processing transaction, watched while it runs. */
   const transaction = <T>(work: (trx: Trx) => Promise<T>): Promise<T> => track('processing transaction', deps.db.transaction().execute(work));
   const listeners: ((orderId: string) => void)[] = [];
+  const readLease = deps.lease ? { workerId: deps.lease.workerId, ms: Math.max(deps.lease.ms, STRIPE_READ_LEASE_MS) } : null;
 
   const readFromStripe = createStripeReader(deps.stripe ?? null, deps.stripeReadsAtOnce ?? 8);
 
@@ -195,7 +205,10 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       result = await transaction((trx) => processLocked(trx, eventId, DIRECT_IO, undefined, reads));
     } catch (err) {
       // Rolled back: ask Stripe with no transaction open, then run again.
-      if (err instanceof StripeReadFirst && round < STRIPE_READ_ROUNDS) return processOne(eventId, await readFromStripe(new Map([[eventId, err]]), reads), round + 1);
+      if (err instanceof StripeReadFirst && round < STRIPE_READ_ROUNDS) {
+        if (readLease) await leaseEvents(deps.db, [eventId], readLease).catch((e: unknown) => deps.logger.warn({ eventId, err: errorMessage(e) }, 'could not lease an event for its Stripe read'));
+        return processOne(eventId, await readFromStripe(new Map([[eventId, err]]), reads), round + 1);
+      }
       deps.logger.warn({ eventId, err: errorMessage(err) }, 'event processing failed');
       try {
         result = await transaction((trx) => deadLetter(trx, eventId, err));
@@ -270,6 +283,8 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       }
       await unit?.flush(trx);
       await settleEvents(trx, settled);
+      // Left unsettled for their Stripe reads: this worker's until it has read and run them again.
+      if (readLease) await leaseEvents(trx, [...readFirst.keys()], readLease);
       // Deferred events go back to the queue at once, for a claim after the lock is gone.
       await returnEventsToQueue(trx, deferred);
     });

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Trx } from '../database.js';
+import type { Db, Trx } from '../database.js';
 
 /** SQLSTATE of a lock wait that hit `lock_timeout`. */
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -34,4 +34,19 @@ export async function inSavepoint<T>(trx: Trx, work: () => Promise<T>): Promise<
 export async function returnEventsToQueue(trx: Trx, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await trx.updateTable('stripe_events').set({ locked_until: null, locked_by: null }).where('id', 'in', ids).execute();
+}
+
+/**
+ * Lease unsettled events to this worker for `leaseMs` (taken over only once it expires): while it
+ * reads Stripe for them outside any transaction, another worker's claim passes them by instead
+ * of asking Stripe the same again.
+ */
+export async function leaseEvents(db: Db | Trx, ids: string[], lease: { workerId: string; ms: number }): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('stripe_events')
+    .set({ locked_until: sql<Date>`now() + ${`${Math.max(0, Math.round(lease.ms))} milliseconds`}::interval`, locked_by: lease.workerId })
+    .where('id', 'in', ids)
+    .where('state', 'in', ['pending', 'failed'])
+    .execute();
 }
