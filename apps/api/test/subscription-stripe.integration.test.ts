@@ -161,11 +161,26 @@ describe.each(TEST_BACKENDS)('subscriptions and the Stripe API on %s', (kind) =>
     const renewal = [...run.events].reverse().find((e) => e.type === 'invoice.paid')!.data.object as { id: string; billing_reason: string };
     expect(renewal.billing_reason).toBe('subscription_cycle');
     const renewalPi = (await api.db.selectFrom('subscription_payments').select('payment_intent_id').where('invoice_id', '=', renewal.id).executeTakeFirstOrThrow()).payment_intent_id!;
-    for (const term of [subscriptionId, renewal.id, renewalPi]) {
+    // And by an invoice's number, as the customer reads it off the PDF (in any case).
+    const renewalNumber = (await api.db.selectFrom('subscription_payments').select('number').where('invoice_id', '=', renewal.id).executeTakeFirstOrThrow()).number!;
+    expect(renewalNumber).toMatch(/^[A-Z0-9]+-\d{4,}$/);
+    for (const term of [subscriptionId, renewal.id, renewalPi, renewalNumber, renewalNumber.toLowerCase()]) {
       const found = await admin.admin.orders.list.query({ search: term });
       expect(found.items.map((o) => o.orderId), term).toEqual([orderId]);
     }
     expect((await admin.admin.orders.list.query({ search: 'sub_nobody_has_this' })).items).toEqual([]);
+    expect((await admin.admin.orders.list.query({ search: 'NOBODY00-9999' })).items).toEqual([]);
+  });
+
+  it('the console finds a one-time order by its invoice number', async () => {
+    const client = trpcClient(api.url, await userToken(`user_find_invoice_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    await simulator.runJourney('card_success', checkoutSessionId);
+    await waitForInbox(api.db);
+    const invoice = await api.db.selectFrom('invoices').select(['id', 'number']).where('order_id', '=', orderId).executeTakeFirstOrThrow();
+    expect(invoice.number).toMatch(/^[A-Z0-9]+-\d{4,}$/);
+    const found = await admin.admin.orders.list.query({ search: ` ${invoice.number!} ` });
+    expect(found.items.map((o) => o.orderId)).toEqual([orderId]);
   });
 
   it('billing.portal opens a Stripe customer portal session for the caller', async () => {

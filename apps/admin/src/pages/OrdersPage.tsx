@@ -71,11 +71,11 @@ export function OrdersPage({ params }: { params: URLSearchParams }) {
             value={draft.q}
             onChange={(e) => setDraft({ ...draft, q: e.target.value })}
             maxLength={SEARCH_MAX_LENGTH}
-            placeholder="e-mail, name, order id, pi_…, cs_…, cus_…, user id"
+            placeholder="e-mail, name, order id, pi_…, cs_…, sub_…, invoice number"
             aria-describedby="f-q-hint"
           />
           <small id="f-q-hint" className="muted">
-            Any part of the buyer's e-mail, an order, payment, session, customer or user id, or a product name (up to {SEARCH_MAX_LENGTH} characters).
+            Any part of the buyer's e-mail, an order, payment, session, customer or user id, or a product name; a whole subscription (sub_…) or invoice id (in_…), or an invoice number from the customer's PDF (up to {SEARCH_MAX_LENGTH} characters).
           </small>
         </div>
         <div className="field">

@@ -153,13 +153,23 @@ export async function listOrdersForAdmin(db: Db, f: AdminOrderFilter): Promise<A
 
 /** A full Stripe id the orders do not hold: a subscription, an invoice, or a PaymentIntent that paid one (or paid twice). */
 const STRIPE_OBJECT_ID = /^(sub|in|pi)_[A-Za-z0-9]+$/;
+/** An invoice number as Stripe writes it: the account's prefix (3–12 letters or digits), a dash, a sequence number. */
+const INVOICE_NUMBER = /^[A-Za-z0-9]{3,12}-\d{4,}$/;
 
 /**
- * The orders behind a subscription, an invoice, a plan's invoice payment or a duplicate payment,
- * named by its full id (case as Stripe writes it; every lookup is by a key or an index). Answered
+ * The orders behind a subscription, an invoice (by its id or its number), a plan's invoice payment
+ * or a duplicate payment, named by its full id or number (case as Stripe writes it; every lookup is by a key or an index). Answered
  * apart, as a list of ids: joined into the search, it would keep the planner off the indexes.
  */
 async function ordersOfStripeObject(db: Db, term: string): Promise<string[]> {
+  if (INVOICE_NUMBER.test(term)) {
+    // Stripe's prefixes are upper case; a number read out over the phone may not be.
+    const number = term.toUpperCase();
+    const { rows } = await sql<{ order_id: string | null }>`
+      select order_id from invoices where number = ${number}
+      union all select s.order_id from subscription_payments p join subscriptions s on s.id = p.subscription_id where p.number = ${number}`.execute(db);
+    return rows.flatMap((r) => (r.order_id ? [r.order_id] : []));
+  }
   if (!STRIPE_OBJECT_ID.test(term)) return [];
   const { rows } = await sql<{ order_id: string | null }>`
     select order_id from subscriptions where id = ${term}
