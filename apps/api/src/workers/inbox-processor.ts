@@ -1,6 +1,7 @@
 import {
   boundLockWaits,
   inSavepoint,
+  dropLeases,
   isLockNotAvailable,
   leaseEvents,
   lockEvent,
@@ -29,7 +30,6 @@ type EventIo = {
   load(trx: Trx, eventId: string): Promise<StripeEventRow | undefined>;
   settle(trx: Trx, eventId: string, settlement: EventSettlement): Promise<void>;
 };
-const DIRECT_IO: EventIo = { load: lockEventForProcessing, settle: settleEvent };
 
 export type ProcessResult =
   | { status: 'processed'; outcome: string; orderId: string | null; type?: string; handler?: string; afterCommit?: () => void }
@@ -95,6 +95,17 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   const transaction = <T>(work: (trx: Trx) => Promise<T>): Promise<T> => track('processing transaction', deps.db.transaction().execute(work));
   const listeners: ((orderId: string) => void)[] = [];
   const readLease = deps.lease ? { workerId: deps.lease.workerId, ms: Math.max(deps.lease.ms, STRIPE_READ_LEASE_MS) } : null;
+  const workerId = deps.lease?.workerId;
+  /** Reads and settles one event at a time; another worker's lease keeps it out (`lockEventForProcessing`). */
+  const DIRECT_IO: EventIo = { load: (trx, id) => lockEventForProcessing(trx, id, workerId), settle: settleEvent };
+  /**
+   * Events this processor is working on (in a transaction, or between them waiting for Stripe),
+   * each with the call that owns it. An event reaches it twice when this instance claims one it
+   * stored a moment ago: the second call leaves it to the first instead of asking Stripe again.
+   */
+  const working = new Map<string, symbol>();
+  /** Events a call left to their owner (a claim may have leased them): made claimable again once the owner is done. */
+  const askedAgain = new Map<string, symbol>();
 
   const readFromStripe = createStripeReader(deps.stripe ?? null, deps.stripeReadsAtOnce ?? 8);
 
@@ -235,7 +246,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     await transaction(async (trx) => {
       await boundLockWaits(trx, 200);
       // One read locks the whole batch; outcomes are written together before the commit.
-      const rows = new Map((await lockEventsForProcessing(trx, eventIds)).map((r) => [r.id, r]));
+      const rows = new Map((await lockEventsForProcessing(trx, eventIds, workerId)).map((r) => [r.id, r]));
       const settled: (EventSettlement & { id: string })[] = [];
       const deferred: string[] = [];
       // The common case reads and locks every order of the batch at once and pools its writes
@@ -298,6 +309,47 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * instead of waiting, so batches never deadlock with each other.
    */
   async function processBatch(eventIds: string[]): Promise<ProcessResult[]> {
+    return exclusively(eventIds, (ids, done) => processBatchOf(ids, done));
+  }
+
+  /**
+   * `work` for the events not already being worked on here; the others are `busy` for this call.
+   * An event is released as soon as its outcome is committed (`done`), so a retry that falls due
+   * meanwhile is not turned away; one turned away while its owner worked may carry this worker's
+   * lease from the claim that brought it, so its lease is dropped once the owner is done with it.
+   */
+  async function exclusively(eventIds: string[], work: (ids: string[], done: (id: string) => void) => Promise<ProcessResult[]>): Promise<ProcessResult[]> {
+    const call = Symbol('processing call');
+    const mine: string[] = [];
+    for (const id of new Set(eventIds)) {
+      const owner = working.get(id);
+      if (owner) askedAgain.set(id, owner);
+      else {
+        working.set(id, call);
+        mine.push(id);
+      }
+    }
+    const reclaim: string[] = [];
+    const done = (id: string) => {
+      if (working.get(id) !== call) return;
+      working.delete(id);
+      if (askedAgain.get(id) !== call) return;
+      askedAgain.delete(id);
+      reclaim.push(id);
+    };
+    try {
+      const results = mine.length > 0 ? await work(mine, done) : [];
+      const byId = new Map(mine.map((id, i) => [id, results[i]!]));
+      return eventIds.map((id) => byId.get(id) ?? { status: 'busy' });
+    } finally {
+      for (const id of mine) done(id);
+      if (reclaim.length > 0 && workerId) {
+        await dropLeases(deps.db, reclaim, workerId).catch((err: unknown) => deps.logger.warn({ events: reclaim.length, err: errorMessage(err) }, 'could not drop leases; they expire on their own'));
+      }
+    }
+  }
+
+  async function processBatchOf(eventIds: string[], done: (id: string) => void): Promise<ProcessResult[]> {
     if (eventIds.length === 1) return [await processOne(eventIds[0]!)];
     const results = new Map<string, ProcessResult>();
     let ids = eventIds;
@@ -305,7 +357,11 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     for (let round = 0; ids.length > 0; round += 1) {
       // Events that need Stripe: read now, with the last transaction committed, then one more batch.
       const run = round > 0 && (ids.length === 1 || round >= STRIPE_READ_ROUNDS) ? await eachAlone(ids, reads, round) : await runBatchOrEach(ids, reads);
-      ids.forEach((id, i) => run.readFirst.has(id) || results.set(id, run.results[i]!));
+      for (const [i, id] of ids.entries()) {
+        if (run.readFirst.has(id)) continue;
+        results.set(id, run.results[i]!);
+        done(id);
+      }
       if (run.readFirst.size === 0) break;
       reads = await readFromStripe(run.readFirst, reads);
       ids = [...run.readFirst.keys()];
@@ -342,7 +398,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     onOrderChanged(listener) {
       listeners.push(listener);
     },
-    process: processOne,
+    process: async (eventId) => (await exclusively([eventId], async ([id]) => [await processOne(id!)]))[0]!,
     processBatch,
   };
 }

@@ -50,3 +50,15 @@ export async function leaseEvents(db: Db | Trx, ids: string[], lease: { workerId
     .where('state', 'in', ['pending', 'failed'])
     .execute();
 }
+
+/** Drop this worker's leases on unsettled events, so the next claim (any worker's) takes them at once. */
+export async function dropLeases(db: Db | Trx, ids: string[], workerId: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('stripe_events')
+    .set({ locked_until: null, locked_by: null })
+    .where('id', 'in', ids)
+    .where('locked_by', '=', workerId)
+    .where('state', 'in', ['pending', 'failed'])
+    .execute();
+}

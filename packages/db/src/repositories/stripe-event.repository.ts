@@ -36,9 +36,13 @@ export async function getEvent(db: Db | Trx, id: string): Promise<StripeEventRow
   return db.selectFrom('stripe_events').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Lock one inbox row for processing; skips it (undefined) when another worker holds it. */
-export async function lockEventForProcessing(trx: Trx, id: string): Promise<StripeEventRow | undefined> {
-  return trx.selectFrom('stripe_events').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst();
+/**
+ * Lock one inbox row for processing; skips it (undefined) when another transaction holds it or,
+ * given `workerId`, while another worker's lease on it runs (it claimed the event, or is reading
+ * Stripe for it).
+ */
+export async function lockEventForProcessing(trx: Trx, id: string, workerId?: string): Promise<StripeEventRow | undefined> {
+  return (await lockEventsForProcessing(trx, [id], workerId))[0];
 }
 
 /**
@@ -184,10 +188,14 @@ export async function countEventsByStateSince(db: Db, since: Date): Promise<Reco
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-/** Lock several inbox rows at once for a batch; rows another worker holds are left out. */
-export async function lockEventsForProcessing(trx: Trx, ids: string[]): Promise<StripeEventRow[]> {
+/** Lock several inbox rows at once for a batch; rows another transaction holds, or another worker's lease covers (`workerId`), are left out. */
+export async function lockEventsForProcessing(trx: Trx, ids: string[], workerId?: string): Promise<StripeEventRow[]> {
   if (ids.length === 0) return [];
-  return trx.selectFrom('stripe_events').selectAll().where('id', 'in', ids).forUpdate().skipLocked().execute();
+  let q = trx.selectFrom('stripe_events').selectAll().where('id', 'in', ids);
+  if (workerId !== undefined) {
+    q = q.where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', sql<Date>`now()`), eb('locked_by', '=', workerId)]));
+  }
+  return q.forUpdate().skipLocked().execute();
 }
 
 /** `settleEvent` for many events in one statement (a batch's outcomes, written before its commit). */
