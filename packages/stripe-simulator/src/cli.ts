@@ -23,7 +23,8 @@
  *       secret of STRIPE_WEBHOOK_SECRET; the port can also come from STRIPE_SIMULATOR_PORT, the
  *       state folder from STRIPE_SIMULATOR_STATE_DIR (default: memory only).
  *
- * The running simulator is found at --api, else SIMULATOR_URL, else http://127.0.0.1:12111.
+ * The running simulator is found at --api, else SIMULATOR_URL, else on STRIPE_SIMULATOR_PORT (the
+ * port `pnpm dev` started it on) at 127.0.0.1, else http://127.0.0.1:12111.
  * Point Settle at it with STRIPE_SECRET_KEY=sk_test_... STRIPE_API_BASE=http://127.0.0.1:12111.
  */
 import { realpathSync } from 'node:fs';
@@ -61,7 +62,7 @@ const USAGE = `usage:
 journeys (on a payment-mode session): ${JOURNEYS_BY_SESSION_MODE.payment.join(', ')}
 subscription journeys (on a subscription-mode session): ${JOURNEYS_BY_SESSION_MODE.subscription.join(', ')}
 journeys on no session (objects Settle never created): ${JOURNEYS_BY_SESSION_MODE.none.join(', ')}
-the simulator is found at --api, SIMULATOR_URL or ${DEFAULT_SIMULATOR_URL}`;
+the simulator is found at --api, SIMULATOR_URL, http://127.0.0.1:$STRIPE_SIMULATOR_PORT or ${DEFAULT_SIMULATOR_URL}`;
 
 type JourneyResponse = {
   journey: string;
@@ -125,7 +126,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err(USAGE);
     return 1;
   }
-  const base = (values.api ?? io.env.SIMULATOR_URL ?? DEFAULT_SIMULATOR_URL).replace(/\/+$/, '');
+  // A second checkout's `pnpm dev` runs its simulator on STRIPE_SIMULATOR_PORT: the same variable finds it.
+  const onPort = io.env.STRIPE_SIMULATOR_PORT ? `http://127.0.0.1:${io.env.STRIPE_SIMULATOR_PORT}` : undefined;
+  const base = (values.api ?? io.env.SIMULATOR_URL ?? onPort ?? DEFAULT_SIMULATOR_URL).replace(/\/+$/, '');
   const doFetch = io.fetch ?? fetch;
 
   if (command === 'serve') return serve(values, io);

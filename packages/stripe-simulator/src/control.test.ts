@@ -58,5 +58,9 @@ describe('control API, hosted page and CLI', () => {
     const down = io();
     expect(await main(['card_success'], { ...down.io, env: { SIMULATOR_URL: 'http://127.0.0.1:1' } })).toBe(1);
     expect(down.err[0]).toContain('cannot reach the Stripe simulator at http://127.0.0.1:1');
+    // The port `pnpm dev` was given for its simulator (a second checkout) is where it is looked for.
+    const elsewhere = io();
+    expect(await main(['card_success'], { ...elsewhere.io, env: { STRIPE_SIMULATOR_PORT: '9' } })).toBe(1);
+    expect(elsewhere.err[0]).toContain('cannot reach the Stripe simulator at http://127.0.0.1:9');
   });
 });
