@@ -289,6 +289,24 @@ function Timeline({ data, onReplay }: { data: Detail; onReplay: ((e: ReplayTarge
   );
 }
 
+/**
+ * A refund Stripe accepted reaches the order through Stripe's webhooks a moment later: until its row
+ * is on the order (or for 30 s at most), the order is read every second instead of every ten.
+ */
+function useRefundArrival(orderId: string) {
+  const [awaiting, setAwaiting] = useState<{ refundId: string; since: number } | null>(null);
+  useQuery({
+    ...trpc.admin.orders.get.queryOptions({ orderId }),
+    enabled: awaiting !== null,
+    refetchInterval: (q) => {
+      if (!awaiting || q.state.status === 'error') return false;
+      const arrived = q.state.data?.refunds.some((r) => r.refundId === awaiting.refundId);
+      return arrived || Date.now() - awaiting.since > 30_000 ? false : 1_000;
+    },
+  });
+  return (refundId: string) => setAwaiting({ refundId, since: Date.now() });
+}
+
 function useRefreshOrder(orderId: string) {
   const queryClient = useQueryClient();
   return () => {
@@ -431,9 +449,11 @@ function RefundForm({ data }: { data: Detail }) {
   const [touched, setTouched] = useState(false);
   const [requestId, setRequestId] = useState<string | null>(null);
   const refresh = useRefreshOrder(order.orderId);
+  const awaitRefund = useRefundArrival(order.orderId);
   const refund = useMutation(
     trpc.admin.orders.refund.mutationOptions({
-      onSuccess: () => {
+      onSuccess: (result) => {
+        awaitRefund(result.refundId);
         setRequestId(null);
         setAmount('');
         setReason('');
@@ -525,6 +545,7 @@ const REFUND_STATUS_TONE = { pending: 'info', requires_action: 'warn', succeeded
 function PaymentIncidents({ data, operator }: { data: Detail; operator: boolean }) {
   const { order, refunds, duplicatePayments } = data;
   const [refunding, setRefunding] = useState<Detail['duplicatePayments'][number] | null>(null);
+  const awaitRefund = useRefundArrival(order.orderId);
   if (refunds.length === 0 && duplicatePayments.length === 0) return null;
   // Only a second payment not refunded in full still needs an operator.
   const open = duplicatePayments.filter((d) => d.amountRefunded < d.amount);
@@ -595,17 +616,24 @@ function PaymentIncidents({ data, operator }: { data: Detail; operator: boolean 
           </table>
         </div>
       )}
-      {refunding && <RefundDuplicate orderId={order.orderId} payment={refunding} onClose={() => setRefunding(null)} />}
+      {refunding && <RefundDuplicate orderId={order.orderId} payment={refunding} onClose={() => setRefunding(null)} onRefunded={awaitRefund} />}
     </section>
   );
 }
 
-function RefundDuplicate({ orderId, payment, onClose }: { orderId: string; payment: Detail['duplicatePayments'][number]; onClose: () => void }) {
+function RefundDuplicate({ orderId, payment, onClose, onRefunded }: { orderId: string; payment: Detail['duplicatePayments'][number]; onClose: () => void; onRefunded: (refundId: string) => void }) {
   const [reason, setReason] = useState('Customer paid twice');
   const [requestId] = useState(() => crypto.randomUUID());
   const refresh = useRefreshOrder(orderId);
   const remaining = payment.amount - payment.amountRefunded;
-  const refund = useMutation(trpc.admin.orders.refund.mutationOptions({ onSuccess: () => refresh() }));
+  const refund = useMutation(
+    trpc.admin.orders.refund.mutationOptions({
+      onSuccess: (result) => {
+        onRefunded(result.refundId);
+        refresh();
+      },
+    }),
+  );
   return (
     <ConfirmDialog
       open
