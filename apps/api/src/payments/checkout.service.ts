@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
+  findOrderByCheckoutKey,
   findStripeCustomer,
+  isCheckoutKeyTaken,
+  releaseCheckoutKey,
   findSubscriptionCheckoutBlock,
   enqueueOrderUpdated,
   insertOrder,
@@ -9,6 +12,7 @@ import {
   lockOrder,
   saveStripeCustomer,
   updateOrder,
+  type OrderRow,
   type Trx,
 } from '@settle/db';
 import type Stripe from 'stripe';
@@ -57,6 +61,8 @@ export async function openOrder(
     quantity: number;
     stripeCustomerId: string | null;
     orderId?: string;
+    /** The caller's idempotency key (`checkout.create {idempotencyKey}`), unique per user. */
+    checkoutKey?: string;
     /** Runs first in the inserting transaction; a throw leaves no order behind. */
     guard?: (trx: Trx) => Promise<void>;
   },
@@ -76,6 +82,7 @@ export async function openOrder(
       status: 'pending',
       handler,
       stripe_customer_id: o.stripeCustomerId,
+      ...(o.checkoutKey ? { checkout_key: o.checkoutKey } : {}),
     });
     if (shadow) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(initialShadowState(toOrderState(row))) });
     await insertTransition(trx, {
@@ -90,14 +97,26 @@ export async function openOrder(
   return { orderId, handler, shadow };
 }
 
+/** How long a checkout's first call may still be making its session: a repeat meanwhile is told to wait. */
+const SESSION_IN_FLIGHT_MS = 60_000;
+
 /**
  * Create an order and its Stripe Checkout Session. The order exists (pending, with its handler)
  * before Stripe hears of it, so an early webhook always finds it or is retried until it does.
+ *
+ * With the caller's `idempotencyKey`, a repeat (a retry after a lost answer, a double click)
+ * answers with the first call's order and session instead of opening another: the same key for
+ * another product or quantity is a CONFLICT, and a key whose first call Stripe refused is free to
+ * try again.
  */
-export async function createCheckout(deps: AppDeps, userId: string, product: Product, quantity: number): Promise<CheckoutResult> {
+export async function createCheckout(deps: AppDeps, userId: string, product: Product, quantity: number, idempotencyKey?: string): Promise<CheckoutResult> {
   if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
   const subscription = product.mode === 'subscription';
   if (subscription && quantity !== 1) return { ok: false, code: 'INVALID', message: `a plan (${product.id}) is bought one at a time` };
+  if (idempotencyKey) {
+    const repeat = await repeatedCheckout(deps, userId, idempotencyKey, product, quantity);
+    if (repeat) return repeat;
+  }
   let customerId: string;
   try {
     customerId = await stripeCustomerFor(deps, userId);
@@ -113,13 +132,69 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
       product,
       quantity,
       stripeCustomerId: customerId,
+      ...(idempotencyKey ? { checkoutKey: idempotencyKey } : {}),
       ...(subscription ? { guard: (trx: Trx) => refuseSecondSubscription(deps, trx, userId, product) } : {}),
     }));
   } catch (err) {
     if (err instanceof CheckoutRefused) return { ok: false, code: 'CONFLICT', message: err.message };
+    // Two calls with one key at once: the other opened the order.
+    if (idempotencyKey && isCheckoutKeyTaken(err)) {
+      const repeat = await repeatedCheckout(deps, userId, idempotencyKey, product, quantity);
+      if (repeat) return repeat;
+    }
     throw err;
   }
+  const opened = await openSession(deps, { orderId, userId, product, quantity, customerId });
+  if (!opened.ok) await cancelUnopenedCheckout(deps, orderId, opened.error);
+  return opened.ok ? opened.result : { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+}
 
+/**
+ * The answer to a repeated `checkout.create` with this key, or null when the key opened nothing
+ * yet (or its first call's checkout could never be opened: the key is freed for this one).
+ */
+async function repeatedCheckout(deps: AppDeps, userId: string, key: string, product: Product, quantity: number): Promise<CheckoutResult | null> {
+  const db = deps.database.db;
+  const first = await findOrderByCheckoutKey(db, userId, key);
+  if (!first) return null;
+  if (first.product_id !== product.id || Number(first.quantity) !== quantity) {
+    return { ok: false, code: 'CONFLICT', message: `idempotencyKey ${key} was used for another checkout (${first.product_id} × ${first.quantity}); use a new key for a new checkout` };
+  }
+  if (first.checkout_session_id) return answerFromSession(deps, first, first.checkout_session_id);
+  if (first.status !== 'pending') {
+    // Stripe refused its session: that call answered an error, and a retry is a new attempt.
+    await releaseCheckoutKey(db, first.id);
+    return null;
+  }
+  if (Date.now() - new Date(first.created_at).getTime() < SESSION_IN_FLIGHT_MS) {
+    return { ok: false, code: 'CONFLICT', message: 'this checkout is still being opened; try again in a moment' };
+  }
+  // Its first call died before linking a session: open it now (Stripe's idempotency key is the
+  // order's, so a session Stripe made for that call is the one returned).
+  const opened = await openSession(deps, { orderId: first.id, userId, product, quantity, customerId: first.stripe_customer_id! });
+  return opened.ok ? opened.result : { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+}
+
+/** The first call's answer: its session's URL as recorded, else as Stripe has it (closed sessions have none). */
+async function answerFromSession(deps: AppDeps, order: OrderRow, sessionId: string): Promise<CheckoutResult> {
+  if (order.checkout_url) return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url: order.checkout_url };
+  let url: string | null;
+  try {
+    url = (await deps.stripe!.checkout.sessions.retrieve(sessionId)).url;
+  } catch (err) {
+    deps.logger.warn({ orderId: order.id, err: errorMessage(err) }, 'Checkout Session lookup failed');
+    return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+  }
+  if (!url) return { ok: false, code: 'CONFLICT', message: `the checkout of this idempotencyKey is closed (order ${order.id} is ${order.status}); use a new key for a new checkout` };
+  return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url };
+}
+
+/** Ask Stripe for the order's Checkout Session (idempotent per order) and link it to the order with its URL. */
+async function openSession(
+  deps: AppDeps,
+  o: { orderId: string; userId: string; product: Product; quantity: number; customerId: string },
+): Promise<{ ok: true; result: CheckoutResult } | { ok: false; error: unknown }> {
+  const { orderId, userId, product, quantity, customerId } = o;
   const base = deps.env.PUBLIC_URL.replace(/\/$/, '');
   const common = {
     customer: customerId,
@@ -129,7 +204,7 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
     cancel_url: deps.env.CHECKOUT_CANCEL_URL ?? `${base}/checkout/cancel?orderId=${orderId}`,
   };
   const productData = { name: product.name };
-  const params: Stripe.Checkout.SessionCreateParams = subscription
+  const params: Stripe.Checkout.SessionCreateParams = product.mode === 'subscription'
     ? {
         ...common,
         mode: 'subscription',
@@ -157,17 +232,16 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
         invoice_creation: { enabled: true, invoice_data: { metadata: { orderId } } },
       };
   try {
-    const session = await deps.stripe.checkout.sessions.create(params, { idempotencyKey: `settle-checkout-${orderId}` });
+    const session = await deps.stripe!.checkout.sessions.create(params, { idempotencyKey: `settle-checkout-${orderId}` });
+    if (!session.url) throw new Error('Stripe returned a Checkout Session without a URL');
     await deps.database.db.transaction().execute(async (trx) => {
       await lockOrder(trx, orderId);
-      await updateOrder(trx, orderId, { checkout_session_id: session.id });
+      await updateOrder(trx, orderId, { checkout_session_id: session.id, checkout_url: session.url });
     });
-    if (!session.url) throw new Error('Stripe returned a Checkout Session without a URL');
-    return { ok: true, orderId, checkoutSessionId: session.id, url: session.url };
+    return { ok: true, result: { ok: true, orderId, checkoutSessionId: session.id, url: session.url } };
   } catch (err) {
     deps.logger.error({ orderId, err: errorMessage(err) }, 'checkout session creation failed');
-    await cancelUnopenedCheckout(deps, orderId, err);
-    return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
+    return { ok: false, error: err };
   }
 }
 

@@ -17,6 +17,7 @@ import * as searchPerField from './20261202030000_search_per_field.js';
 import * as subscriptionPaymentRefunds from './20261202080000_subscription_payment_refunds.js';
 import * as incidentOrderOfPlanEvents from './20261203100000_incident_order_of_plan_events.js';
 import * as invoiceNumberSearch from './20261203140000_invoice_number_search.js';
+import * as checkoutIdempotency from './20261203150000_checkout_idempotency.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '20261202080000_subscription_payment_refunds': subscriptionPaymentRefunds,
   '20261203100000_incident_order_of_plan_events': incidentOrderOfPlanEvents,
   '20261203140000_invoice_number_search': invoiceNumberSearch,
+  '20261203150000_checkout_idempotency': checkoutIdempotency,
 };

@@ -13,6 +13,22 @@ export async function insertOrder(db: Db | Trx, order: NewOrder): Promise<OrderR
   return db.insertInto('orders').values(order).returningAll().executeTakeFirstOrThrow();
 }
 
+/** The order a user's `checkout.create` with this idempotency key opened, if any. */
+export async function findOrderByCheckoutKey(db: Db | Trx, userId: string, key: string): Promise<OrderRow | undefined> {
+  return db.selectFrom('orders').selectAll().where('user_id', '=', userId).where('checkout_key', '=', key).executeTakeFirst();
+}
+
+/** Free an idempotency key whose checkout never got a session (Stripe failed): the caller's retry opens a new one. */
+export async function releaseCheckoutKey(db: Db | Trx, orderId: string): Promise<void> {
+  await db.updateTable('orders').set({ checkout_key: null }).where('id', '=', orderId).where('checkout_session_id', 'is', null).execute();
+}
+
+/** Whether an error is PostgreSQL's unique violation on a checkout's idempotency key (two calls with one key at once). */
+export function isCheckoutKeyTaken(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown; message?: unknown } | null;
+  return e?.code === '23505' && (e.constraint === 'orders_checkout_key_idx' || String(e.message ?? '').includes('orders_checkout_key_idx'));
+}
+
 export async function findOrder(db: Db | Trx, orderId: string): Promise<OrderRow | undefined> {
   if (!isOrderId(orderId)) return undefined;
   return db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirst();

@@ -26,6 +26,9 @@ export interface OrderTable {
   shadow_state: ColumnType<unknown, string | null | undefined, string | null>;
   last_reconciled_at?: Date | null;
   customer_email?: string | null;
+  /** The caller's `idempotencyKey` of `checkout.create` (unique per user), and the Checkout URL it was answered with. */
+  checkout_key?: string | null;
+  checkout_url?: string | null;
   /** The Checkout mode the order was created in. */
   mode: ColumnType<'payment' | 'subscription', 'payment' | 'subscription' | undefined, 'payment' | 'subscription'>;
   created_at: Timestamp;

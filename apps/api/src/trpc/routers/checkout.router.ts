@@ -1,4 +1,4 @@
-import { countOpenOrdersForUser } from '@settle/db';
+import { countOpenOrdersForUser, findOrderByCheckoutKey } from '@settle/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createCheckout } from '../../payments/checkout.service.js';
@@ -6,10 +6,24 @@ import { domainError, router, tooManyRequests, userProcedure } from '../trpc.js'
 
 export const checkoutRouter = router({
   create: userProcedure
-    .input(z.object({ productId: z.string().min(1).max(100), quantity: z.number().int().min(1).max(100).default(1) }))
+    .input(
+      z.object({
+        productId: z.string().min(1).max(100),
+        quantity: z.number().int().min(1).max(100).default(1),
+        /** The caller's key for this checkout: a repeat with it answers the first call's order and session. */
+        idempotencyKey: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const product = ctx.deps.catalogue.get(input.productId);
       if (!product) throw domainError('NOT_FOUND', `no product ${input.productId}`);
+      // A repeat of a checkout already opened is not a new one: no rate limit, no open-orders cap.
+      const first = input.idempotencyKey ? await findOrderByCheckoutKey(ctx.deps.database.db, ctx.user.id, input.idempotencyKey) : undefined;
+      if (first) {
+        const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity, input.idempotencyKey);
+        if (!result.ok) throw domainError(result.code, result.message);
+        return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };
+      }
       // Each checkout is a Stripe API call: a user cannot spend the account's Stripe rate limit.
       const wait = await ctx.limits?.checkout(ctx.user.id);
       if (wait) throw tooManyRequests(ctx, wait, 'too many checkouts for this user');
@@ -17,7 +31,7 @@ export const checkoutRouter = router({
       if (open >= ctx.deps.env.OPEN_ORDERS_PER_USER) {
         throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `${open} unpaid orders are open for this user; pay or let one expire first` });
       }
-      const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity);
+      const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity, input.idempotencyKey);
       if (!result.ok) throw domainError(result.code, result.message);
       return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };
     }),
