@@ -19,6 +19,7 @@ import { toOrderState } from '../../payments/order.mapper.js';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
 import { toDuplicatePaymentDto, toOrderDto, toRefundDto } from '../../payments/order.mapper.js';
+import { readOrderDto, readOrderDtos } from '../../payments/order-view.js';
 import { toSubscriptionDto } from '../../payments/subscription.mapper.js';
 import { overrideOrder } from '../../payments/order-admin.service.js';
 import { refundOrder } from '../../payments/refund.service.js';
@@ -68,8 +69,10 @@ export const adminOrdersRouter = router({
       });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
+      // The same Order as `admin.orders.get` shows: with its invoice and subscription (one query each for the page).
+      const views = await readOrderDtos(ctx.deps.database.db, page);
       return {
-        items: page.map((r) => ({ ...toOrderDto(r), incidents: r.incident_states })),
+        items: views.map(({ row, dto }) => ({ ...dto, incidents: row.incident_states })),
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
@@ -218,7 +221,7 @@ export const adminOrdersRouter = router({
       const { database, catalogue, metrics, logger } = ctx.deps;
       const r = await overrideOrder({ db: database.db, catalogue, metrics, logger }, input.orderId, input.to, input.reason, ctx.admin.actor);
       if (!r.ok) throw domainError(r.code, r.message);
-      return toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id));
+      return readOrderDto(ctx.deps.database.db, r.order);
     }),
 
   reconcile: adminProcedure('operator')
@@ -245,7 +248,7 @@ export const adminOrdersRouter = router({
       }
       if (!r) throw await fail('NOT_FOUND', 'order not found');
       await audit({ changed: r.changed, stripeSays: r.commands, status: r.order.status });
-      return { changed: r.changed, stripeSays: r.commands, order: toOrderDto(r.order, await findInvoiceForOrder(ctx.deps.database.db, r.order.id)) };
+      return { changed: r.changed, stripeSays: r.commands, order: await readOrderDto(ctx.deps.database.db, r.order) };
     }),
 
   refund: adminProcedure('operator')

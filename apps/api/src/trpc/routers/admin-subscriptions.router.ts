@@ -1,4 +1,5 @@
 import {
+  findInvoiceForOrder,
   countSubscriptionsByStatusAndPlan,
   findOrder,
   findSubscription,
@@ -71,14 +72,15 @@ export const adminSubscriptionsRouter = router({
       const db = ctx.deps.database.db;
       const row = await findSubscription(db, input.subscriptionId);
       if (!row) throw domainError('NOT_FOUND', 'subscription not found');
-      const [payments, history, order] = await Promise.all([
+      const [payments, history, order, invoice] = await Promise.all([
         listSubscriptionPayments(db, [row.id]),
         listSubscriptionHistory(db, row.id),
         row.order_id ? findOrder(db, row.order_id) : Promise.resolve(undefined),
+        row.order_id ? findInvoiceForOrder(db, row.order_id) : Promise.resolve(undefined),
       ]);
       return {
         subscription: toSubscriptionDto(row, payments, ctx.deps.catalogue),
-        order: order ? toOrderDto(order, undefined, row) : null,
+        order: order ? toOrderDto(order, invoice, row) : null,
         invoices: payments.map(toSubscriptionPaymentDto),
         history: history.map(toSubscriptionHistoryDto),
       };

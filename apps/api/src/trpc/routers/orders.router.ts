@@ -1,9 +1,8 @@
-import { findInvoiceForOrder, findInvoicesForOrders, findOrder, findSubscriptionForOrder, listOrdersForUser } from '@settle/db';
+import { findOrder, listOrdersForUser } from '@settle/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { OrderId } from '../schemas.js';
-import { toOrderDto } from '../../payments/order.mapper.js';
-import { readOrderDto } from '../../payments/order-view.js';
+import { readOrderDto, readOrderDtos } from '../../payments/order-view.js';
 import { domainError, router, userProcedure } from '../trpc.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 
@@ -24,10 +23,10 @@ export const ordersRouter = router({
       const rows = await listOrdersForUser(ctx.deps.database.db, ctx.user.id, { limit: input.limit + 1, cursor });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
-      // The same Order as `orders.get`: with its invoice (one query for the page).
-      const invoices = await findInvoicesForOrders(ctx.deps.database.db, page.map((r) => r.id));
+      // The same Order as `orders.get`: with its invoice and subscription (one query each for the page).
+      const views = await readOrderDtos(ctx.deps.database.db, page);
       return {
-        items: page.map((r) => toOrderDto(r, invoices.get(r.id))),
+        items: views.map((v) => v.dto),
         nextCursor: rows.length > input.limit && last ? encodeCursor({ createdAt: last.cursor_at, id: last.id }) : null,
       };
     }),
@@ -57,7 +56,7 @@ export const ordersRouter = router({
           dirty = false;
           const row = await findOrder(db, input.orderId);
           if (row) {
-            const dto = toOrderDto(row, await findInvoiceForOrder(db, row.id));
+            const dto = await readOrderDto(db, row);
             const key = `${dto.status}|${dto.updatedAt}|${dto.invoice?.id ?? ''}`;
             if (key !== last) {
               last = key;
