@@ -66,6 +66,9 @@ describe.each(TEST_BACKENDS)('checkout and every journey through the Stripe simu
     });
     await expect(trpcClient(api.url).orders.get.query({ orderId })).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
     await expect(trpcClient(api.url, 'garbage.token.here').orders.list.query({})).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+    // The scheme name is case-insensitive (RFC 9110): `bearer` is `Bearer`.
+    const lower = await fetch(`${api.url}/trpc/orders.get?input=${encodeURIComponent(JSON.stringify({ orderId }))}`, { headers: { authorization: `bearer ${await userToken('owner_a')}` } });
+    expect(lower.status).toBe(200);
     await expect(stranger.checkout.create.mutate({ productId: 'nope' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
     await expect(stranger.checkout.create.mutate({ productId: 'credits10', quantity: 0 })).rejects.toMatchObject({ data: { code: 'BAD_REQUEST' } });
 

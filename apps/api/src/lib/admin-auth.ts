@@ -1,4 +1,5 @@
 import { ADMIN_TOKEN_PREFIX, findActiveAdminToken, touchAdminToken, type AdminRole, type Db } from '@settle/db';
+import { bearerToken } from './bearer.js';
 
 /** Who is acting in the console or through an admin API token. */
 export type AdminPrincipal = {
@@ -18,7 +19,7 @@ export function hasRole(principal: AdminPrincipal, needed: AdminRole): boolean {
 }
 
 export function isAdminToken(authorization: string | undefined): authorization is string {
-  return typeof authorization === 'string' && authorization.startsWith(`Bearer ${ADMIN_TOKEN_PREFIX}`);
+  return bearerToken(authorization)?.startsWith(ADMIN_TOKEN_PREFIX) ?? false;
 }
 
 /**
@@ -27,7 +28,8 @@ export function isAdminToken(authorization: string | undefined): authorization i
  * are demoted with them).
  */
 export async function verifyAdminToken(db: Db, authorization: string): Promise<AdminPrincipal | null> {
-  const token = authorization.slice('Bearer '.length).trim();
+  const token = bearerToken(authorization);
+  if (!token) return null;
   const row = await findActiveAdminToken(db, token);
   if (!row) return null;
   // Best effort: a failed bookkeeping write must not refuse the request.

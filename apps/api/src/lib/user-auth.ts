@@ -1,4 +1,5 @@
 import { jwtVerify } from 'jose';
+import { bearerToken } from './bearer.js';
 
 export type EndUser = { id: string };
 
@@ -16,8 +17,8 @@ export type UserTokenPolicy = {
  * signed token, or one without the required claims.
  */
 export async function verifyUserToken(authorization: string | undefined, policy: UserTokenPolicy): Promise<EndUser | null> {
-  if (!policy.secret || !authorization?.startsWith('Bearer ')) return null;
-  const token = authorization.slice('Bearer '.length).trim();
+  const token = bearerToken(authorization);
+  if (!policy.secret || !token) return null;
   if (token.split('.').length !== 3) return null;
   try {
     const { payload } = await jwtVerify(token, policy.secret, {
