@@ -148,7 +148,10 @@ function isOtherPayment(order: OrderState, paymentIntentId: string): boolean {
 
 function chargeRefunded(order: OrderState, paymentIntentId: string, amountRefunded: number, ctx: DecideContext): Decision {
   if (isOtherPayment(order, paymentIntentId)) {
-    return { outcome: 'recorded', next: order, effects: [{ type: 'record_duplicate_refund', paymentIntentId, amountRefunded }], rejection: null };
+    // As for the order's own payment: a total reported before one of its refunds failed counts it no more.
+    const theirs = (order.otherRefunds ?? []).filter((r) => r.paymentIntentId === paymentIntentId);
+    const total = chargeRefundedTotal(theirs, amountRefunded, ctx.at);
+    return { outcome: 'recorded', next: order, effects: [{ type: 'record_duplicate_refund', paymentIntentId, amountRefunded: total }], rejection: null };
   }
   return refund(order, order, chargeRefundedTotal(order.refunds, amountRefunded, ctx.at), ctx);
 }
@@ -186,9 +189,7 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
   if (prior && prior.status === facts.status && prior.amount === facts.amount && (prior.undoneAt !== null) === isUndoneRefundStatus(facts.status)) {
     return unchanged(order, 'noop');
   }
-  if (isOtherPayment(order, facts.paymentIntentId)) {
-    return { outcome: 'recorded', next: order, effects: [{ type: 'record_refund', refund: facts, undoneAt: null }], rejection: null };
-  }
+  if (isOtherPayment(order, facts.paymentIntentId)) return otherRefundChanged(order, facts, ctx);
   // Failed and canceled are final at Stripe: a pending or succeeded report delivered after one is older.
   if (prior && isUndoneRefundStatus(prior.status) && !isUndoneRefundStatus(facts.status)) return unchanged(order, 'stale');
   const undo = isUndoneRefundStatus(facts.status);
@@ -213,6 +214,26 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
   if (total === order.amountRefunded) return recorded(result(order, base, [], 'noop'));
   const reason = `refund ${facts.refundId} ${facts.status}${facts.failureReason ? `: ${facts.failureReason}` : ''}`;
   return recorded(undoRefund(order, { ...base, amountRefunded: total }, ctx, reason));
+}
+
+/**
+ * A refund of a duplicate payment was created or moved: recorded, and the order left alone. One
+ * that fails or is canceled after it was seen live is undone once: its amount comes off its
+ * payment's refunded total (the customer is owed it again, and it can be refunded again).
+ */
+function otherRefundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext): Decision {
+  const others = order.otherRefunds ?? [];
+  const prior = others.find((r) => r.refundId === facts.refundId);
+  if (prior && prior.status === facts.status && prior.amount === facts.amount) return unchanged(order, 'noop');
+  // Failed and canceled are final at Stripe: a pending or succeeded report delivered after one is older.
+  if (prior && isUndoneRefundStatus(prior.status) && !isUndoneRefundStatus(facts.status)) return unchanged(order, 'stale');
+  const undo = isUndoneRefundStatus(facts.status);
+  const undoneAt = undo ? (prior?.undoneAt ?? ctx.at) : null;
+  const firstUndo = undo && prior !== undefined && prior.undoneAt === null;
+  const record = { refundId: facts.refundId, paymentIntentId: facts.paymentIntentId, amount: facts.amount, status: facts.status, undoneAt };
+  const effects: Effect[] = [{ type: 'record_refund', refund: facts, undoneAt }];
+  if (firstUndo) effects.push({ type: 'undo_duplicate_refund', paymentIntentId: facts.paymentIntentId, amount: facts.amount });
+  return { outcome: 'recorded', next: { ...order, otherRefunds: [...others.filter((r) => r.refundId !== facts.refundId), record] }, effects, rejection: null };
 }
 
 /** Return a paid order to the status and grant its (lower) refunded total calls for. */

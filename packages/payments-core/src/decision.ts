@@ -28,7 +28,9 @@ export type Effect =
   /** A second successful payment for an order already paid: the customer was charged twice. */
   | { type: 'record_duplicate_payment'; paymentIntentId: string; amount: number; currency: string; at: number }
   /** Stripe's refunded total of a duplicate payment (its refund went through, not the order's). */
-  | { type: 'record_duplicate_refund'; paymentIntentId: string; amountRefunded: number };
+  | { type: 'record_duplicate_refund'; paymentIntentId: string; amountRefunded: number }
+  /** A refund of a duplicate payment failed or was canceled: its amount is owed to the customer again. */
+  | { type: 'undo_duplicate_refund'; paymentIntentId: string; amount: number };
 
 export type Outcome =
   /** The order changed (status, links or amounts). */

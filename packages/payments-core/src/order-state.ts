@@ -146,4 +146,9 @@ export type OrderState = {
   failureReason: string | null;
   /** Refunds of the order's payment seen so far (records of their own, kept beside the order). */
   refunds: readonly RefundRecord[];
+  /** Refunds of its duplicate payments seen so far: they never move the order, only their payment's refunded total. */
+  otherRefunds?: readonly OtherRefundRecord[];
 };
+
+/** A refund of another payment than the order's own (a duplicate payment). */
+export type OtherRefundRecord = RefundRecord & { paymentIntentId: string };

@@ -131,6 +131,23 @@ describe('duplicate payments', () => {
     expect(d.next).toBe(paid);
     const r = decide(paid, { type: 'refund_changed', paymentIntentId: 'pi_dup', refund: { refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, currency: 'usd', status: 'succeeded', reason: null, failureReason: null, createdAt: 200 } }, ctx(200));
     expect(r).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_refund' }] });
-    expect(r.next).toBe(paid);
+    // The order does not move; only the duplicate's refund is remembered beside it.
+    const { otherRefunds, ...order } = r.next;
+    expect(order).toEqual(paid);
+    expect(otherRefunds).toEqual([{ refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, status: 'succeeded', undoneAt: null }]);
+  });
+
+  it('a refund of the duplicate payment that fails is undone once: its amount is owed again, whatever arrives twice or late', () => {
+    const refundOf = (status: 'succeeded' | 'failed') => ({ type: 'refund_changed' as const, paymentIntentId: 'pi_dup', refund: { refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, currency: 'usd', status, reason: null, failureReason: null, createdAt: 200 } });
+    const live = decide(paid, refundOf('succeeded'), ctx(200)).next;
+    const failed = decide(live, refundOf('failed'), ctx(300));
+    expect(failed).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_refund', undoneAt: 300 }, { type: 'undo_duplicate_refund', paymentIntentId: 'pi_dup', amount: 2000 }] });
+    expect(failed.next.status).toBe(paid.status);
+    // Delivered again: nothing more comes off.
+    expect(decide(failed.next, refundOf('failed'), ctx(310))).toMatchObject({ outcome: 'noop', effects: [] });
+    // The succeeded report delivered after the failure is older: stale.
+    expect(decide(failed.next, refundOf('succeeded'), ctx(320))).toMatchObject({ effects: [] });
+    // A charge total reported before the failure no longer counts the failed refund.
+    expect(decide(failed.next, charged(2000, 'pi_dup'), ctx(250))).toMatchObject({ effects: [{ type: 'record_duplicate_refund', amountRefunded: 0 }] });
   });
 });

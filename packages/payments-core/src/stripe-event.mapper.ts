@@ -64,7 +64,8 @@ function paymentIntentOf(o: Obj): string | null {
 
 const isRefundStatus = (v: unknown): v is RefundStatus => typeof v === 'string' && (REFUND_STATUSES as readonly string[]).includes(v);
 
-function refundFacts(r: Obj): RefundFacts | null {
+/** A Stripe Refund object's facts, or null when it lacks what a refund must have. */
+export function refundFacts(r: Obj): RefundFacts | null {
   const refundId = str(r.id);
   const paymentIntentId = paymentIntentOf(r);
   const amount = int(r.amount);

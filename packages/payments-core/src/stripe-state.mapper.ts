@@ -1,4 +1,5 @@
 import type { PaymentCommand } from './payment-command.js';
+import { refundFacts } from './stripe-event.mapper.js';
 
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null ? (v as Obj) : null);
@@ -13,6 +14,8 @@ export type StripeSnapshot = {
   charge: unknown | null;
   /** The payment's disputes (`GET /v1/disputes?payment_intent=`), oldest or newest first. */
   disputes?: readonly unknown[];
+  /** The payment's refunds (`GET /v1/refunds?payment_intent=`): one that failed after Settle counted it is undone. */
+  refunds?: readonly unknown[];
 };
 
 export type TimedCommand = { command: PaymentCommand; at: number };
@@ -94,6 +97,14 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
     if (refunded && refunded > 0 && currency) {
       out.push({ command: { type: 'charge_refunded', paymentIntentId: piId, amountRefunded: refunded, currency }, at: now });
     }
+  }
+
+  // Each refund as its `refund.updated` would say now (oldest first): one Settle counted that has
+  // failed or been canceled since is undone; one it never heard of is recorded.
+  const refunds = (snapshot.refunds ?? []).map(asObj).filter((r): r is Obj => r !== null);
+  for (const r of [...refunds].sort((a, b) => (int(a.created) ?? 0) - (int(b.created) ?? 0))) {
+    const refund = refundFacts(r);
+    if (refund) out.push({ command: { type: 'refund_changed', paymentIntentId: refund.paymentIntentId, refund }, at: now });
   }
 
   // Disputes, oldest first, as their events would have said: opened, then closed once decided

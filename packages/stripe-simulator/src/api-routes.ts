@@ -1,6 +1,6 @@
 /** The Stripe REST endpoints the simulator answers, and the small ones that need no file of their own. */
 import { randomBytes } from 'node:crypto';
-import { createPortalSession, listDisputes, listInvoicePayments, listInvoices } from './billing-routes.js';
+import { createPortalSession, listDisputes, listRefunds, listInvoicePayments, listInvoices } from './billing-routes.js';
 import { createSession, expireSession, sessionLineItems } from './checkout-sessions.js';
 import type { SimulatorCore } from './core.js';
 import { listEvents, retrieveThinEvent } from './events-routes.js';
@@ -42,6 +42,7 @@ export function apiRoutes(sim: SimulatorCore): Route[] {
     get(/^\/v1\/charges\/([^/]+)$/, 'charge', () => s.charges),
     { method: 'POST', pattern: /^\/v1\/refunds$/, handler: (ctx) => createRefund(sim, ctx) },
     get(/^\/v1\/refunds\/([^/]+)$/, 'refund', () => s.refunds),
+    { method: 'GET', pattern: /^\/v1\/refunds$/, handler: (ctx) => listRefunds(sim, ctx) },
     get(/^\/v1\/invoices\/([^/]+)$/, 'invoice', () => s.invoices),
     get(/^\/v1\/disputes\/([^/]+)$/, 'dispute', () => s.disputes),
     { method: 'GET', pattern: /^\/v1\/disputes$/, handler: (ctx) => listDisputes(sim, ctx) },

@@ -41,6 +41,18 @@ export function listDisputes(sim: SimulatorCore, ctx: RequestContext): Reply {
   return { status: 200, body: expand(sim, listPage(all, p, '/v1/disputes', 'dispute'), p) };
 }
 
+/** `GET /v1/refunds` with `payment_intent` and `charge` filters (Stripe's refund list: how a reconciler finds a payment's refunds). */
+export function listRefunds(sim: SimulatorCore, ctx: RequestContext): Reply {
+  const p = ctx.params;
+  allowOnly(p, [...PAGE_PARAMS, 'charge', 'created', 'payment_intent']);
+  const paymentIntent = optString(p.payment_intent, 'payment_intent');
+  const charge = optString(p.charge, 'charge');
+  const all = newestFirst(sim.state.refunds.values()).filter(
+    (r) => (!paymentIntent || r.payment_intent === paymentIntent) && (!charge || r.charge === charge),
+  );
+  return { status: 200, body: expand(sim, listPage(all, p, '/v1/refunds', 'refund'), p) };
+}
+
 /** `GET /v1/invoice_payments`: by `invoice`, by `payment[type]=payment_intent&payment[payment_intent]=pi_…`, by `status`. */
 export function listInvoicePayments(sim: SimulatorCore, ctx: RequestContext): Reply {
   const p = ctx.params;

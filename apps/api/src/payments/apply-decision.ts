@@ -134,7 +134,8 @@ async function applyEffect(
     case 'restore':
     case 'record_refund':
     case 'record_duplicate_payment':
-    case 'record_duplicate_refund': {
+    case 'record_duplicate_refund':
+    case 'undo_duplicate_refund': {
       const r = await applyRefundEffect(trx, order, effect, source.eventId, writes, unit);
       applied.restored += r.restored;
       if (r.duplicatePayment) applied.duplicatePayments += 1;

@@ -1,5 +1,5 @@
 import type { DuplicatePaymentRow, InvoiceRow, OrderRow, OrderUpdate, RefundRow, SubscriptionRow } from '@settle/db';
-import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from '@settle/payments-core';
+import { isOrderStatus, type DisputeStatus, type OrderState, type OrderStatus, type OtherRefundRecord, type RefundRecord } from '@settle/payments-core';
 import { fromSeconds, toSeconds } from '../lib/epoch-seconds.js';
 
 function status(value: string): OrderStatus {
@@ -12,6 +12,13 @@ function refundRecords(row: OrderRow, refunds: readonly RefundRow[]): RefundReco
   return refunds
     .filter((r) => r.order_id === row.id && (row.payment_intent_id === null || r.payment_intent_id === row.payment_intent_id))
     .map((r) => ({ refundId: r.id, amount: Number(r.amount), status: r.status, undoneAt: toSeconds(r.undone_at) }));
+}
+
+/** The refunds of the order's duplicate payments (never the order's own). */
+function otherRefundRecords(row: OrderRow, refunds: readonly RefundRow[]): OtherRefundRecord[] {
+  return refunds
+    .filter((r) => r.order_id === row.id && row.payment_intent_id !== null && r.payment_intent_id !== row.payment_intent_id)
+    .map((r) => ({ refundId: r.id, paymentIntentId: r.payment_intent_id, amount: Number(r.amount), status: r.status, undoneAt: toSeconds(r.undone_at) }));
 }
 
 /** The order as the state machine sees it; `refunds` are its refund records (none when not loaded). */
@@ -34,6 +41,7 @@ export function toOrderState(row: OrderRow, refunds: readonly RefundRow[] = []):
     reviewReason: row.review_reason,
     failureReason: row.failure_reason,
     refunds: refundRecords(row, refunds),
+    otherRefunds: otherRefundRecords(row, refunds),
   };
 }
 

@@ -103,8 +103,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const piId = order.payment_intent_id ?? idOf(session?.payment_intent);
     const paymentIntent = piId ? await stripe.paymentIntents.retrieve(piId, { expand: ['latest_charge'] }) : null;
     // A chargeback is a fact of its own at Stripe: the PaymentIntent and its charge still say succeeded.
-    const disputes = paymentIntent && paymentIntent.status === 'succeeded' ? (await stripe.disputes.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
-    return { checkoutSession: session, paymentIntent, charge: null, disputes };
+    const paid = paymentIntent && paymentIntent.status === 'succeeded';
+    const disputes = paid ? (await stripe.disputes.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
+    // Refunds too: one that failed since Settle counted it (its events lost) is undone.
+    const refunds = paid ? (await stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
+    return { checkoutSession: session, paymentIntent, charge: null, disputes, refunds };
   }
 
   /**

@@ -1,8 +1,8 @@
-import { insertDuplicatePayment, recordDuplicateRefund, setPlan, type OrderRow, type Trx } from '@settle/db';
+import { insertDuplicatePayment, recordDuplicateRefund, setPlan, undoDuplicateRefund, type OrderRow, type Trx } from '@settle/db';
 import type { Effect } from '@settle/payments-core';
 import { moveCredits, type OrderUnitOfWork, type OrderWrites } from './order-unit-of-work.js';
 
-type RefundEffect = Extract<Effect, { type: 'restore' | 'record_refund' | 'record_duplicate_payment' | 'record_duplicate_refund' }>;
+type RefundEffect = Extract<Effect, { type: 'restore' | 'record_refund' | 'record_duplicate_payment' | 'record_duplicate_refund' | 'undo_duplicate_refund' }>;
 
 const fromSeconds = (s: number) => new Date(s * 1000);
 
@@ -67,6 +67,9 @@ export async function applyRefundEffect(
     }
     case 'record_duplicate_refund':
       await recordDuplicateRefund(trx, effect.paymentIntentId, effect.amountRefunded);
+      return { restored: 0, duplicatePayment: false };
+    case 'undo_duplicate_refund':
+      await undoDuplicateRefund(trx, effect.paymentIntentId, effect.amount);
       return { restored: 0, duplicatePayment: false };
   }
 }

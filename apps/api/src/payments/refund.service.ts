@@ -1,4 +1,4 @@
-import { beginRefundRequest, findOrder, findRefundRequest, recordAdminAction, settleRefundRequest, type AdminRefundRequestRow, type OrderRow } from '@settle/db';
+import { beginRefundRequest, findOrder, findRefundRequest, isRefundUndone, recordAdminAction, settleRefundRequest, type AdminRefundRequestRow, type OrderRow } from '@settle/db';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage, stripeFailure } from '../lib/errors.js';
 import { duplicatePaymentRefundLimit } from './refund-target.js';
@@ -54,7 +54,15 @@ export async function refundOrder(
   const value = amount ?? limit.remaining;
   if (value <= 0 || value > limit.remaining) return refused('INVALID', `amount must be between 1 and ${limit.remaining}`);
   const refundedSoFar = duplicate?.ok ? `${duplicate.paymentIntentId}-${duplicate.refundedSoFar}` : Number(order.amount_refunded);
-  const key = requestKey ?? `settle-refund-${orderId}-${refundedSoFar}-${value}`;
+  const derived = `settle-refund-${orderId}-${refundedSoFar}-${value}`;
+  let key = requestKey ?? derived;
+  if (!requestKey) {
+    // A refund that failed since (its money back on the charge, so the same totals again) is not
+    // this call's answer: a call after it is a new attempt, with a key of its own (Stripe's too).
+    for (let earlier = await findRefundRequest(db, key); earlier?.stripe_refund_id && (await isRefundUndone(db, earlier.stripe_refund_id)); earlier = await findRefundRequest(db, key)) {
+      key = `${derived}-after-${earlier.stripe_refund_id}`;
+    }
+  }
 
   const { created, request } = await db.transaction().execute((trx) =>
     beginRefundRequest(trx, {

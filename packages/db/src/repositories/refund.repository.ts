@@ -27,6 +27,12 @@ export async function upsertRefund(trx: Trx, refund: NewRefund): Promise<RefundR
     .executeTakeFirstOrThrow();
 }
 
+/** Whether Stripe reported this refund failed or canceled (its money back on the charge). */
+export async function isRefundUndone(db: Db | Trx, refundId: string): Promise<boolean> {
+  const row = await db.selectFrom('refunds').select(['status', 'undone_at']).where('id', '=', refundId).executeTakeFirst();
+  return Boolean(row && (row.undone_at !== null || row.status === 'failed' || row.status === 'canceled'));
+}
+
 /** Refunds of one order, oldest first (those of its own payment and of duplicate payments). */
 export async function listRefundsForOrder(db: Db | Trx, orderId: string): Promise<RefundRow[]> {
   return db.selectFrom('refunds').selectAll().where('order_id', '=', orderId).orderBy('stripe_created').orderBy('id').execute();
@@ -57,6 +63,15 @@ export async function recordDuplicateRefund(trx: Trx, paymentIntentId: string, a
   await trx
     .updateTable('duplicate_payments')
     .set({ amount_refunded: sql`greatest(amount_refunded, ${amountRefunded})` })
+    .where('payment_intent_id', '=', paymentIntentId)
+    .execute();
+}
+
+/** A refund of a duplicate payment failed or was canceled: its amount is no longer refunded. */
+export async function undoDuplicateRefund(trx: Trx, paymentIntentId: string, amount: number): Promise<void> {
+  await trx
+    .updateTable('duplicate_payments')
+    .set({ amount_refunded: sql`greatest(0, amount_refunded - ${amount})` })
     .where('payment_intent_id', '=', paymentIntentId)
     .execute();
 }
