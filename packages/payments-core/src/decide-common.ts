@@ -207,10 +207,16 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
     effects: [...d.effects, recordEffect],
   });
   if (!undo) {
-    return recorded(refund(order, base, liveRefundTotal(base.refunds), ctx));
+    // Stripe never lets live refunds add up to more than the charge: when the ones heard of do,
+    // one of them has failed and its report is still on the way (it undoes nothing then).
+    const live = liveRefundTotal(base.refunds);
+    const fits = base.refunds.every((r) => r.amount <= order.amount);
+    return recorded(refund(order, base, fits ? Math.min(live, order.amount) : live, ctx));
   }
   if (alreadyUndone) return recorded(result(order, base, [], 'noop'));
-  const total = Math.max(0, order.amountRefunded - facts.amount);
+  // Its amount comes off the total, but never below what the refunds still live add up to (a
+  // later refund already took its place while its failure was on the way).
+  const total = Math.max(0, order.amountRefunded - facts.amount, Math.min(order.amount, liveRefundTotal(base.refunds)));
   if (total === order.amountRefunded) return recorded(result(order, base, [], 'noop'));
   const reason = `refund ${facts.refundId} ${facts.status}${facts.failureReason ? `: ${facts.failureReason}` : ''}`;
   return recorded(undoRefund(order, { ...base, amountRefunded: total }, ctx, reason));

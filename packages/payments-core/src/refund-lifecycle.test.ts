@@ -124,6 +124,25 @@ describe('refunds larger than the payment', () => {
   });
 });
 
+describe('a refund made again after one failed, whatever order Stripe delivers them in', () => {
+  // r1 (full) fails at 300; the merchant refunds again (r2, full) at 310. Stripe never has both live.
+  const r1 = refund('re_1', 2000, 'succeeded', { createdAt: 200 });
+  const r1Failed = refund('re_1', 2000, 'failed', { createdAt: 200 });
+  const r2 = refund('re_2', 2000, 'succeeded', { createdAt: 310 });
+  it.each([
+    ['in order', [[r1, 200], [charged(2000), 200], [r1Failed, 300], [r2, 310], [charged(2000), 310]]],
+    ['the new refund before the failure', [[r1, 200], [charged(2000), 200], [r2, 310], [charged(2000), 310], [r1Failed, 300]]],
+    ['the failure last, after a stale total', [[r1, 200], [r2, 310], [charged(2000), 200], [r1Failed, 300]]],
+  ] as const)('%s: refunded once, never parked, every credit taken once', (_, steps) => {
+    const { final, decisions } = fold(steps.map(([c, at]) => [c, at] as [PaymentCommand, number]));
+    expect(final).toMatchObject({ status: 'refunded', amountRefunded: 2000, reviewReason: null });
+    expect(decisions.some((d) => d.outcome === 'parked')).toBe(false);
+    expect(decisions.flatMap((d) => effectsOf(d, 'revoke')).length).toBeGreaterThan(0);
+    // The last fact to arrive gives nothing back: the refund standing at the end holds every credit.
+    expect(effectsOf(decisions.at(-1)!, 'restore')).toEqual([]);
+  });
+});
+
 describe('duplicate payments', () => {
   it('a refund of the duplicate payment is recorded beside the order; the order does not move', () => {
     const d = decide(paid, charged(2000, 'pi_dup'), ctx(200));
