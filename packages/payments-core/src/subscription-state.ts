@@ -36,6 +36,13 @@ export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
  */
 export const ENTITLING_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'cancel_at_period_end', 'past_due'];
 
+/**
+ * Statuses a subscription can still leave (every one but `canceled`): news Settle missed may
+ * give a plan back (an `unpaid` or `paused` one paid or resumed) as well as take it away, so the
+ * reconciler asks Stripe about any of them whose period ended without news.
+ */
+export const OPEN_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = [...ENTITLING_SUBSCRIPTION_STATUSES, 'incomplete', 'unpaid', 'paused'];
+
 /** Stripe ends these for good: nothing moves a subscription out of them. */
 const TERMINAL_STRIPE_STATUSES: readonly StripeSubscriptionStatus[] = ['canceled', 'incomplete_expired'];
 

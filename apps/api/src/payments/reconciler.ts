@@ -17,13 +17,15 @@ import {
   type ReconcileAges,
 } from '@settle/db';
 import {
-  ENTITLING_SUBSCRIPTION_STATUSES,
+  OPEN_SUBSCRIPTION_STATUSES,
   commandsFromStripeSnapshot,
   commandsFromSubscriptionSnapshot,
   idOf,
+  isPaid,
   mapStripeEvent,
   subscriptionRefOf,
   type OrderRef,
+  type OrderStatus,
   type StripeEventLike,
   type SubscriptionRef,
   type TimedCommand,
@@ -119,9 +121,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const current = await findOrder(deps.db, orderId);
     if (!current) return null;
-    const payment = await applyStripeReading(current, commandsFromStripeSnapshot(await snapshot(current), Math.floor(Date.now() / 1000)), actor);
+    const read = await snapshot(current);
+    const payment = await applyStripeReading(current, commandsFromStripeSnapshot(read, Math.floor(Date.now() / 1000)), actor);
     const subscription = current.mode === 'subscription' ? await findSubscriptionForOrder(deps.db, orderId) : undefined;
-    const plan = subscription ? await reconcileSubscription(subscription.id, actor) : null;
+    // A plan whose subscription Settle never heard of (its webhooks lost): the session names it.
+    const subscriptionId = subscription?.id ?? (current.mode === 'subscription' ? idOf(read.checkoutSession?.subscription) : null);
+    const plan = subscriptionId ? await reconcileSubscription(subscriptionId, actor, payment.order) : null;
     if (!plan) return payment;
     return { order: plan.order, changed: payment.changed || plan.changed, commands: [...payment.commands, ...plan.commands] };
   }
@@ -131,18 +136,28 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
    * or an end heard of): read it and its latest invoice from Stripe and apply what they say
    * through the same use case, to the order that started it.
    */
-  async function reconcileSubscription(subscriptionId: string, actor: string): Promise<ReconcileResult | null> {
+  async function reconcileSubscription(subscriptionId: string, actor: string, startedBy?: OrderRow): Promise<ReconcileResult | null> {
     const stripe = deps.stripe;
     if (!stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
     const row = await findSubscription(deps.db, subscriptionId);
-    const order = row?.order_id ? await findOrder(deps.db, row.order_id) : undefined;
+    // Known: the order that started it. Unknown to Settle: the order whose Checkout Stripe says made it.
+    const order = row?.order_id ? await findOrder(deps.db, row.order_id) : startedBy;
     if (!order) return null;
     const subscription = await stripe.subscriptions.retrieve(subscriptionId);
     const latest = idOf(subscription.latest_invoice);
     const invoice = latest ? await stripe.invoices.retrieve(latest) : null;
-    const commands = commandsFromSubscriptionSnapshot(subscription, invoice, Math.floor(Date.now() / 1000));
+    const now = Math.floor(Date.now() / 1000);
+    const commands = commandsFromSubscriptionSnapshot(subscription, invoice, now);
     if (!commands) throw new PermanentError(`Stripe returned a subscription ${subscriptionId} or invoice ${latest} Settle cannot read`);
-    return applyStripeReading(order, commands, actor);
+    // An order not confirmed yet is confirmed by its first invoice, which renewals may have
+    // followed as the latest since (their webhooks lost with it): read it too, first.
+    let first: TimedCommand[] = [];
+    if (!isPaid(order.status as OrderStatus) && invoice?.billing_reason !== 'subscription_create') {
+      const invoices = (await stripe.invoices.list({ subscription: subscriptionId, limit: 100 })).data;
+      const opening = invoices.filter((i) => i.billing_reason === 'subscription_create').at(-1);
+      if (opening) first = (commandsFromSubscriptionSnapshot(subscription, opening, now) ?? []).filter((c) => c.command.type !== 'subscription_changed');
+    }
+    return applyStripeReading(order, [...first, ...commands], actor);
   }
 
   async function applyStripeReading(current: OrderRow, commands: TimedCommand[], actor: string): Promise<ReconcileResult> {
@@ -225,7 +240,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         await check(await claimOrdersToReconcile(deps.db, deps.ages, deps.batch), 'order', reconcileOrder);
         if (stopping) return { checked, disagreements, errors, requeuedEvents };
         const stale = await claimStaleSubscriptions(deps.db, {
-          statuses: ENTITLING_SUBSCRIPTION_STATUSES,
+          statuses: OPEN_SUBSCRIPTION_STATUSES,
           graceMinutes: deps.subscriptionStaleAfterMinutes,
           everyMinutes: deps.subscriptionStaleAfterMinutes,
           limit: deps.batch,

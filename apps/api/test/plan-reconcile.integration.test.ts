@@ -1,0 +1,65 @@
+import { TEST_BACKENDS } from '@settle/db/testing';
+import { SUBSCRIPTION_PERIOD_S, type StripeSimulator } from '@settle/stripe-simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, send, startApiWithSimulator, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+
+/**
+ * The reconciler's stale-subscription check (README, "Selling plans": "The reconciler also asks
+ * Stripe about subscriptions whose period ended SUBSCRIPTION_STALE_AFTER_MIN (120) minutes ago
+ * without news ... and applies what it finds").
+ */
+describe.each(TEST_BACKENDS)('the reconciler gives back a plan paid while its webhooks were lost, on %s', (kind) => {
+  let api: TestApi;
+  let simulator: StripeSimulator;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ api, simulator, close } = await startApiWithSimulator(kind, { UNMATCHED_MAX_ATTEMPTS: '40' }));
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it('an unpaid subscription the customer has since paid (webhooks lost) is asked about and its plan given back', async () => {
+    const userId = `user_rp_unpaid_paid_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 4 * SUBSCRIPTION_PERIOD_S;
+    await simulator.runJourney('subscription_dunning_unpaid', checkoutSessionId, { startAt });
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'unpaid' });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+    const row = await api.db.selectFrom('subscriptions').select(['current_period_end']).where('id', '=', subscriptionId).executeTakeFirstOrThrow();
+    // Settle's period ended long ago (well past the 120-minute grace) and nothing has been heard since.
+    expect(new Date(row.current_period_end!).getTime()).toBeLessThan(Date.now() - 3 * 3600_000);
+
+    // Meanwhile at Stripe (webhooks lost): the customer paid the open invoice, the subscription is active again.
+    const sub = simulator.state.subscriptions.get(subscriptionId)!;
+    const now = Math.floor(Date.now() / 1000);
+    const latest = sub.latest_invoice as string;
+    const inv = simulator.state.invoices.get(latest)!;
+    Object.assign(inv, { status: 'paid', amount_paid: inv.amount_due, amount_remaining: 0, status_transitions: { ...(inv.status_transitions as object), paid_at: now - 3600 } });
+    const items = sub.items as { data: Record<string, unknown>[] };
+    for (const item of items.data) Object.assign(item, { current_period_start: now - 86_400, current_period_end: now + SUBSCRIPTION_PERIOD_S - 86_400 });
+    Object.assign(sub, { status: 'active' });
+
+    const r = await api.settle.deps.reconciler.runOnce('test');
+    expect(r.errors).toBe(0);
+    // Paid at Stripe: the plan must be back.
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+  });
+
+  it('admin.orders.reconcile of a paid plan order whose webhooks were lost (only checkout.session.completed arrived) confirms it and gives the plan', async () => {
+    const userId = `user_rp_lost_hooks_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const run = await simulator.runJourney('subscription_renew', checkoutSessionId, { deliver: false });
+    const completed = run.events.filter((e) => e.type === 'checkout.session.completed');
+    for (const e of completed) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    const admin = await adminClient(api, 'rp_operator');
+    await admin.admin.orders.reconcile.mutate({ orderId, reason: 'customer says they paid' });
+    const order = await client.orders.get.query({ orderId });
+    // Stripe says the Checkout completed, paid, and the subscription is active with a paid first invoice.
+    expect({ status: order.status, ...(await client.entitlements.get.query()) }).toMatchObject({ status: 'succeeded', plan: 'hobby', subscriptionStatus: 'active' });
+  });
+});
