@@ -10,10 +10,13 @@ import { confirmPayment, decideCommon, link, move, recordInvoice, result, withIn
  * payment: the amount check is waived, the currency check stands, and it is said so in the audit.
  */
 export function firstInvoicePayment(invoice: InvoiceFacts): PaymentFacts {
-  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null;
+  // Paid is what the card paid and what the customer's credit balance paid (Settle keeps one
+  // Stripe customer per user: a downgrade's credit pays part of the next plan's first invoice).
+  const fromBalance = invoice.balanceApplied ?? 0;
+  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null && fromBalance === 0;
   return {
     paymentIntentId: invoice.paymentIntentId,
-    amount: invoice.amountPaid,
+    amount: invoice.amountPaid + fromBalance,
     currency: invoice.currency,
     reason: nothingDue ? 'invoice.paid (subscription_create, nothing due: trial or full discount)' : 'invoice.paid (subscription_create)',
     ...(nothingDue ? { amountWaived: 'nothing due on the first invoice' } : {}),

@@ -15,6 +15,11 @@ export type InvoiceFacts = {
   invoicePdf: string | null;
   amountDue: number;
   amountPaid: number;
+  /**
+   * What the customer's Stripe balance paid of it (`ending_balance - starting_balance`: a credit
+   * from a downgrade used up is positive, an old debt added to it negative); 0 when not known.
+   */
+  balanceApplied?: number;
   currency: string;
   subscriptionId: string | null;
   /** Stripe's `billing_reason` (`subscription_create`, `subscription_cycle`, `subscription_update`, `manual`…). */

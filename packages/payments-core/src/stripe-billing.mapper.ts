@@ -43,6 +43,13 @@ function invoiceMoney(inv: Obj): { paymentIntentId: string | null; chargeId: str
 }
 
 /** What an invoice object says, or null when it lacks what every invoice has (id, currency, created). */
+/** The customer balance an invoice used (positive: a credit paid part of it), once both balances are set. */
+function balanceApplied(inv: Record<string, unknown>): number {
+  const start = int(inv.starting_balance);
+  const end = int(inv.ending_balance);
+  return start === null || end === null ? 0 : end - start;
+}
+
 export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
   const inv = asObj(object);
   const invoiceId = str(inv.id);
@@ -65,6 +72,7 @@ export function invoiceFactsOf(object: unknown): InvoiceFacts | null {
     invoicePdf: str(inv.invoice_pdf),
     amountDue: int(inv.amount_due) ?? 0,
     amountPaid: int(inv.amount_paid) ?? 0,
+    ...(balanceApplied(inv) !== 0 ? { balanceApplied: balanceApplied(inv) } : {}),
     currency,
     subscriptionId,
     billingReason: str(inv.billing_reason),

@@ -282,6 +282,8 @@ describe('planEntitlementOf', () => {
     ['a live one beats a newer canceled one', [sub('hobby', 'active', T0), sub('pro', 'canceled', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     ['the one bought last wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
     ['a renewal of the plan bought first does not take over', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
+    ['a paid plan outranks a trial of another started later', [sub('pro', 'active', T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    ['the trial once the paid plan ends', [sub('pro', 'canceled', T0 + 10, true, false, T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'trialing', planPeriodEnd: T0 + 5 + MONTH }],
     ['the plan bought first once the one bought last stops entitling', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'unpaid', T0 + MONTH + 5, true, false, T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + 2 * MONTH }],
   ] as const)('%s', (_, subs, expected) => {
     expect(planEntitlementOf(subs)).toEqual(expected);

@@ -260,6 +260,7 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
  * end or past due; none of its payments charged back or refunded in full), with its status and
  * period end. A user paying for two plans at once gets the one bought last, whichever renews or
  * changes: the choice must not follow the last change, or the plan would swap with each renewal.
+ * A plan being paid for comes before a free trial of another, whenever the trial began.
  *
  * With none entitling: no plan, and the status of the subscription changed most recently, confirmed
  * or not (an `incomplete` first payment is reported as such; a subscription whose order an admin
@@ -267,9 +268,11 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
  * entitlement is then left to what one-time grants gave.
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
+  // A plan being paid for outranks a free trial of another: a trial started later never hides what is paid.
+  const trial = (s: PlanSubscription) => (s.status === 'trialing' ? 1 : 0);
   const entitling = subscriptions
     .filter((s) => s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack)
-    .sort((a, b) => b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];
+    .sort((a, b) => trial(a) - trial(b) || b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];
   if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
   const newest = [...subscriptions].sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status])[0];
   return newest ? { plan: null, subscriptionStatus: newest.status, planPeriodEnd: null } : null;

@@ -1,0 +1,68 @@
+import { TEST_BACKENDS } from '@settle/db/testing';
+import { buildLifecycle } from '@settle/payments-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedOrder, send, startApi, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+
+const T0 = Math.floor(Date.now() / 1000) - 90 * 86_400;
+type Ev = { id: string; type: string; created: number; data: { object: Record<string, unknown> } } & Record<string, unknown>;
+
+describe.each(TEST_BACKENDS)('plans paid for are never withheld, on %s', (kind) => {
+  let api: TestApi;
+  let n = 0;
+  beforeAll(async () => {
+    api = await startApi(kind, { UNMATCHED_MAX_ATTEMPTS: '40' });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  async function deliver(events: unknown[]) {
+    for (const e of events) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+  }
+
+  async function setup(productId = 'hobby', renewals = 1) {
+    const suffix = `rp_${++n}_${Date.now()}`;
+    const userId = `user_${suffix}`;
+    const order = await seedOrder(api.db, { userId, productId, mode: 'subscription', amount: productId === 'pro' ? 1999 : 999 });
+    const b = buildLifecycle('renewals', { orderId: order.id, userId, suffix, t0: T0, checkoutSessionId: order.checkout_session_id!, renewals });
+    const events = b.events as unknown as Ev[];
+    const lastSub = () => [...events].reverse().find((e) => e.type.startsWith('customer.subscription.'))!;
+    let seq = 1000;
+    const ev = (type: string, created: number, object: Record<string, unknown>): Ev =>
+      ({ ...lastSub(), id: `evt_${suffix}_x${++seq}`, type, created, data: { object } }) as Ev;
+    const sub = (patch: Record<string, unknown>) => ({ ...(lastSub().data.object as Record<string, unknown>), ...patch });
+    const client = trpcClient(api.url, await userToken(userId));
+    return { order, b, events, ev, sub, client, suffix, userId };
+  }
+
+  it('a first invoice paid in full, partly from the customer credit balance, confirms the order and gives the plan', async () => {
+    const { events, client, order } = await setup('hobby', 1);
+    const firstRenewal = events.findIndex((e) => e.type === 'invoice.finalized' && e.created > T0 + 86_400);
+    const start = events.slice(0, firstRenewal).map((e) => {
+      if (!e.type.startsWith('invoice.')) return e;
+      const inv = e.data.object as Record<string, unknown>;
+      if (inv.billing_reason !== 'subscription_create') return e;
+      const paid = inv.status === 'paid';
+      return { ...e, data: { object: { ...inv, total: 999, subtotal: 999, starting_balance: -500, ending_balance: 0, amount_due: 499, amount_paid: paid ? 499 : 0, amount_remaining: paid ? 0 : 499 } } };
+    });
+    await deliver(start);
+    const o = await api.db.selectFrom('orders').select('status').where('id', '=', order.id).executeTakeFirstOrThrow();
+    expect({ order: o.status, ...(await client.entitlements.get.query()) }).toMatchObject({ order: 'succeeded', plan: 'hobby', subscriptionStatus: 'active' });
+  });
+  it('a user paying for pro who then starts a free hobby trial keeps pro', async () => {
+    const suffix = `two_${++n}_${Date.now()}`;
+    const userId = `user_${suffix}`;
+    const pro = await seedOrder(api.db, { userId, productId: 'pro', mode: 'subscription', amount: 1999 });
+    const p = buildLifecycle('renewals', { orderId: pro.id, userId, suffix: `p_${suffix}`, t0: T0, checkoutSessionId: pro.checkout_session_id!, renewals: 2,
+      prices: { from: { id: 'price_pro_monthly', amount: 1999 }, to: { id: 'price_hobby_monthly', amount: 999 } } }, { from: 'pro', to: 'hobby' });
+    await deliver(p.events);
+    const client = trpcClient(api.url, await userToken(userId));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+    const hobby = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const h = buildLifecycle('trial_active', { orderId: hobby.id, userId, suffix: `h_${suffix}`, t0: T0 + 70 * 86_400, checkoutSessionId: hobby.checkout_session_id! });
+    // Only the trial's start: nothing paid for hobby yet.
+    await deliver(h.events.filter((e) => e.created <= T0 + 70 * 86_400 + 1));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+  });
+});
