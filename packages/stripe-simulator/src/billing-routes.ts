@@ -31,26 +31,22 @@ export function listInvoices(sim: SimulatorCore, ctx: RequestContext): Reply {
 
 /** `GET /v1/disputes` with `payment_intent` and `charge` filters (how a reconciler finds a payment's disputes). */
 export function listDisputes(sim: SimulatorCore, ctx: RequestContext): Reply {
-  const p = ctx.params;
-  allowOnly(p, [...PAGE_PARAMS, 'charge', 'created', 'payment_intent']);
-  const paymentIntent = optString(p.payment_intent, 'payment_intent');
-  const charge = optString(p.charge, 'charge');
-  const all = newestFirst(sim.state.disputes.values()).filter(
-    (d) => (!paymentIntent || d.payment_intent === paymentIntent) && (!charge || d.charge === charge),
-  );
-  return { status: 200, body: expand(sim, listPage(all, p, '/v1/disputes', 'dispute'), p) };
+  return listOfPayment(sim, ctx, sim.state.disputes.values(), 'dispute');
 }
 
-/** `GET /v1/refunds` with `payment_intent` and `charge` filters (Stripe's refund list: how a reconciler finds a payment's refunds). */
+/** `GET /v1/refunds` with `payment_intent` and `charge` filters (how a reconciler finds a payment's refunds). */
 export function listRefunds(sim: SimulatorCore, ctx: RequestContext): Reply {
+  return listOfPayment(sim, ctx, sim.state.refunds.values(), 'refund');
+}
+
+/** A list of the objects of one payment (`payment_intent` or `charge`), newest first, paged like Stripe's. */
+function listOfPayment(sim: SimulatorCore, ctx: RequestContext, objects: Iterable<StripeObject>, kind: 'dispute' | 'refund'): Reply {
   const p = ctx.params;
   allowOnly(p, [...PAGE_PARAMS, 'charge', 'created', 'payment_intent']);
   const paymentIntent = optString(p.payment_intent, 'payment_intent');
   const charge = optString(p.charge, 'charge');
-  const all = newestFirst(sim.state.refunds.values()).filter(
-    (r) => (!paymentIntent || r.payment_intent === paymentIntent) && (!charge || r.charge === charge),
-  );
-  return { status: 200, body: expand(sim, listPage(all, p, '/v1/refunds', 'refund'), p) };
+  const all = newestFirst(objects).filter((o) => (!paymentIntent || o.payment_intent === paymentIntent) && (!charge || o.charge === charge));
+  return { status: 200, body: expand(sim, listPage(all, p, `/v1/${kind}s`, kind), p) };
 }
 
 /** `GET /v1/invoice_payments`: by `invoice`, by `payment[type]=payment_intent&payment[payment_intent]=pi_…`, by `status`. */
