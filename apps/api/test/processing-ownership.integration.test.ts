@@ -2,6 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { claimDueEvents, insertEvents, type NewStripeEvent } from '@settle/db';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
+import type { StripeEventLike } from '@settle/payments-core';
 import { journeyEvents, type StripeEvent } from '@settle/stripe-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/lib/logger.js';
@@ -53,6 +54,19 @@ describe.each(TEST_BACKENDS)('which call processes an event, on %s', (kind) => {
     await stripe?.close();
     await database?.dispose();
   });
+  /** This worker's processor, reading Stripe through the holding server. */
+  const processorOf = (beforeApply?: (event: StripeEventLike) => void) =>
+    createInboxProcessor({
+      db: database.db,
+      catalogue: loadCatalogue(undefined),
+      stripe: createStripeClient('sk_test_holding', stripe.url),
+      retry: { baseDelayMs: 10, maxDelayMs: 20, maxAttempts: 5 },
+      unmatchedMaxAttempts: 3,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      lease: { workerId: WORKER, ms: 30_000 },
+      ...(beforeApply ? { beforeApply } : {}),
+    });
 
   it('a retry claimed while its batch still waits on Stripe for another event is processed at once, not held by the lease', async () => {
     const order = await seedOrder(database.db);
@@ -65,18 +79,8 @@ describe.each(TEST_BACKENDS)('which call processes an event, on %s', (kind) => {
 
     // The handler fails for the payment in this batch (both its passes): retried a moment later.
     let faults = 2;
-    const processor = createInboxProcessor({
-      db: database.db,
-      catalogue: loadCatalogue(undefined),
-      stripe: createStripeClient('sk_test_holding', stripe.url),
-      retry: { baseDelayMs: 10, maxDelayMs: 20, maxAttempts: 5 },
-      unmatchedMaxAttempts: 3,
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      lease: { workerId: WORKER, ms: 30_000 },
-      beforeApply: (event) => {
-        if (event.id === succeeded.id && faults-- > 0) throw new Error('injected handler fault');
-      },
+    const processor = processorOf((event) => {
+      if (event.id === succeeded.id && faults-- > 0) throw new Error('injected handler fault');
     });
 
     const batch = processor.processBatch([succeeded.id, thin.id]);
@@ -101,16 +105,7 @@ describe.each(TEST_BACKENDS)('which call processes an event, on %s', (kind) => {
     const thin = { id: `evt_thin_twice_${Date.now()}`, type: 'v1.payment_intent.succeeded', created: Math.floor(Date.now() / 1000) };
     const payload = { id: thin.id, object: 'v2.core.event', type: thin.type, created: new Date().toISOString(), livemode: false, related_object: { id: 'pi_twice', type: 'payment_intent', url: '/v1/payment_intents/pi_twice' } };
     await insertEvents(database.db, [row(thin, payload, 'pi_twice')]);
-    const processor = createInboxProcessor({
-      db: database.db,
-      catalogue: loadCatalogue(undefined),
-      stripe: createStripeClient('sk_test_holding', stripe.url),
-      retry: { baseDelayMs: 10, maxDelayMs: 20, maxAttempts: 5 },
-      unmatchedMaxAttempts: 3,
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      lease: { workerId: WORKER, ms: 30_000 },
-    });
+    const processor = processorOf();
     const first = processor.processBatch([thin.id]);
     while (stripe.held() === 0) await new Promise((r) => setTimeout(r, 20));
     // Stored a moment ago and claimed by this instance's poller as well: left to the first call.

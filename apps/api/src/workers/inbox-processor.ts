@@ -94,8 +94,8 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
   /** One processing transaction, watched while it runs. */
   const transaction = <T>(work: (trx: Trx) => Promise<T>): Promise<T> => track('processing transaction', deps.db.transaction().execute(work));
   const listeners: ((orderId: string) => void)[] = [];
-  const readLease = deps.lease ? { workerId: deps.lease.workerId, ms: Math.max(deps.lease.ms, STRIPE_READ_LEASE_MS) } : null;
   const workerId = deps.lease?.workerId;
+  const readLease = deps.lease ? { ...deps.lease, ms: Math.max(deps.lease.ms, STRIPE_READ_LEASE_MS) } : null;
   /** Reads and settles one event at a time; another worker's lease keeps it out (`lockEventForProcessing`). */
   const DIRECT_IO: EventIo = { load: (trx, id) => lockEventForProcessing(trx, id, workerId), settle: settleEvent };
   /**
@@ -316,7 +316,7 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
    * `work` for the events not already being worked on here; the others are `busy` for this call.
    * An event is released as soon as its outcome is committed (`done`), so a retry that falls due
    * meanwhile is not turned away; one turned away while its owner worked may carry this worker's
-   * lease from the claim that brought it, so its lease is dropped once the owner is done with it.
+   * lease from the claim that brought it, so its lease is dropped as the owner releases it.
    */
   async function exclusively(eventIds: string[], work: (ids: string[], done: (id: string) => void) => Promise<ProcessResult[]>): Promise<ProcessResult[]> {
     const call = Symbol('processing call');
@@ -329,13 +329,15 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
         mine.push(id);
       }
     }
-    const reclaim: string[] = [];
     const done = (id: string) => {
       if (working.get(id) !== call) return;
       working.delete(id);
       if (askedAgain.get(id) !== call) return;
       askedAgain.delete(id);
-      reclaim.push(id);
+      // A claim turned away meanwhile left its lease on it: dropped now, so the next claim takes it.
+      if (workerId) {
+        void dropLeases(deps.db, [id], workerId).catch((err: unknown) => deps.logger.warn({ eventId: id, err: errorMessage(err) }, 'could not drop a lease; it expires on its own'));
+      }
     };
     try {
       const results = mine.length > 0 ? await work(mine, done) : [];
@@ -343,9 +345,6 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
       return eventIds.map((id) => byId.get(id) ?? { status: 'busy' });
     } finally {
       for (const id of mine) done(id);
-      if (reclaim.length > 0 && workerId) {
-        await dropLeases(deps.db, reclaim, workerId).catch((err: unknown) => deps.logger.warn({ events: reclaim.length, err: errorMessage(err) }, 'could not drop leases; they expire on their own'));
-      }
     }
   }
 
