@@ -104,19 +104,13 @@ const SESSION_IN_FLIGHT_MS = 60_000;
  * Create an order and its Stripe Checkout Session. The order exists (pending, with its handler)
  * before Stripe hears of it, so an early webhook always finds it or is retried until it does.
  *
- * With the caller's `idempotencyKey`, a repeat (a retry after a lost answer, a double click)
- * answers with the first call's order and session instead of opening another: the same key for
- * another product or quantity is a CONFLICT, and a key whose first call Stripe refused is free to
- * try again.
+ * With the caller's `idempotencyKey` (a repeat is answered by `repeatedCheckout` first), the
+ * order carries the key; a second call with it racing this one gets this order.
  */
 export async function createCheckout(deps: AppDeps, userId: string, product: Product, quantity: number, idempotencyKey?: string): Promise<CheckoutResult> {
   if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
   const subscription = product.mode === 'subscription';
   if (subscription && quantity !== 1) return { ok: false, code: 'INVALID', message: `a plan (${product.id}) is bought one at a time` };
-  if (idempotencyKey) {
-    const repeat = await repeatedCheckout(deps, userId, idempotencyKey, product, quantity);
-    if (repeat) return repeat;
-  }
   let customerId: string;
   try {
     customerId = await stripeCustomerFor(deps, userId);
@@ -151,9 +145,11 @@ export async function createCheckout(deps: AppDeps, userId: string, product: Pro
 
 /**
  * The answer to a repeated `checkout.create` with this key, or null when the key opened nothing
- * yet (or its first call's checkout could never be opened: the key is freed for this one).
+ * yet (or its first call's checkout could never be opened: the key is freed for this one). Asked
+ * before `createCheckout`: a repeat is not a new checkout (no rate limit, no open-orders cap).
  */
-async function repeatedCheckout(deps: AppDeps, userId: string, key: string, product: Product, quantity: number): Promise<CheckoutResult | null> {
+export async function repeatedCheckout(deps: AppDeps, userId: string, key: string, product: Product, quantity: number): Promise<CheckoutResult | null> {
+  if (!deps.stripe) return { ok: false, code: 'PRECONDITION', message: 'Stripe is not configured on this server' };
   const db = deps.database.db;
   const first = await findOrderByCheckoutKey(db, userId, key);
   if (!first) return null;

@@ -1,7 +1,7 @@
-import { countOpenOrdersForUser, findOrderByCheckoutKey } from '@settle/db';
+import { countOpenOrdersForUser } from '@settle/db';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { createCheckout } from '../../payments/checkout.service.js';
+import { createCheckout, repeatedCheckout, type CheckoutResult } from '../../payments/checkout.service.js';
 import { domainError, router, tooManyRequests, userProcedure } from '../trpc.js';
 
 export const checkoutRouter = router({
@@ -17,13 +17,13 @@ export const checkoutRouter = router({
     .mutation(async ({ ctx, input }) => {
       const product = ctx.deps.catalogue.get(input.productId);
       if (!product) throw domainError('NOT_FOUND', `no product ${input.productId}`);
-      // A repeat of a checkout already opened is not a new one: no rate limit, no open-orders cap.
-      const first = input.idempotencyKey ? await findOrderByCheckoutKey(ctx.deps.database.db, ctx.user.id, input.idempotencyKey) : undefined;
-      if (first) {
-        const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity, input.idempotencyKey);
+      const answer = (result: CheckoutResult) => {
         if (!result.ok) throw domainError(result.code, result.message);
         return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };
-      }
+      };
+      // A repeat of a checkout already opened is not a new one: no rate limit, no open-orders cap.
+      const repeat = input.idempotencyKey ? await repeatedCheckout(ctx.deps, ctx.user.id, input.idempotencyKey, product, input.quantity) : null;
+      if (repeat) return answer(repeat);
       // Each checkout is a Stripe API call: a user cannot spend the account's Stripe rate limit.
       const wait = await ctx.limits?.checkout(ctx.user.id);
       if (wait) throw tooManyRequests(ctx, wait, 'too many checkouts for this user');
@@ -31,8 +31,6 @@ export const checkoutRouter = router({
       if (open >= ctx.deps.env.OPEN_ORDERS_PER_USER) {
         throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `${open} unpaid orders are open for this user; pay or let one expire first` });
       }
-      const result = await createCheckout(ctx.deps, ctx.user.id, product, input.quantity, input.idempotencyKey);
-      if (!result.ok) throw domainError(result.code, result.message);
-      return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };
+      return answer(await createCheckout(ctx.deps, ctx.user.id, product, input.quantity, input.idempotencyKey));
     }),
 });
