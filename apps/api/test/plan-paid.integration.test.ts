@@ -1,5 +1,5 @@
 import { TEST_BACKENDS } from '@settle/db/testing';
-import { buildLifecycle } from '@settle/payments-core/testing';
+import { buildLifecycle, PERIOD_S } from '@settle/payments-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedOrder, send, startApi, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
@@ -50,6 +50,52 @@ describe.each(TEST_BACKENDS)('plans paid for are never withheld, on %s', (kind) 
     const o = await api.db.selectFrom('orders').select('status').where('id', '=', order.id).executeTakeFirstOrThrow();
     expect({ order: o.status, ...(await client.entitlements.get.query()) }).toMatchObject({ order: 'succeeded', plan: 'hobby', subscriptionStatus: 'active' });
   });
+  it('a first invoice paid wholly from the credit balance reads active, not trialing, with no subscription events', async () => {
+    const { events, client, order, b } = await setup('hobby', 1);
+    const firstRenewal = events.findIndex((e) => e.type === 'invoice.finalized' && e.created > T0 + 86_400);
+    // Nothing charged: no PaymentIntent, and the subscription's own events are not subscribed to.
+    const charged = ['customer.subscription.', 'payment_intent.', 'invoice_payment.', 'charge.'];
+    const start = events.slice(0, firstRenewal).filter((e) => !charged.some((p) => e.type.startsWith(p))).map((e) => {
+      if (!e.type.startsWith('invoice.')) return e;
+      const inv = e.data.object as Record<string, unknown>;
+      return { ...e, data: { object: { ...inv, total: 999, subtotal: 999, starting_balance: -999, ending_balance: 0, amount_due: 0, amount_paid: 0, amount_remaining: 0 } } };
+    });
+    await deliver(start);
+    const o = await api.db.selectFrom('orders').select('status').where('id', '=', order.id).executeTakeFirstOrThrow();
+    expect({ order: o.status, ...(await client.entitlements.get.query()) }).toMatchObject({ order: 'succeeded', plan: 'hobby', subscriptionStatus: 'active' });
+    const sub = await api.db.selectFrom('subscriptions').select(['status', 'trial_end']).where('id', '=', b.subscriptionId).executeTakeFirstOrThrow();
+    expect(sub).toEqual({ status: 'active', trial_end: null });
+  });
+
+  it.each(['invoice first', 'subscription first'])('a first period free by coupon reads active, not trialing, %s', async (order) => {
+    const suffix = `free_${++n}_${Date.now()}`;
+    const userId = `user_${suffix}`;
+    const o = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const b = buildLifecycle('free_first_period', { orderId: o.id, userId, suffix, t0: T0, checkoutSessionId: o.checkout_session_id! });
+    // Stripe's order: the subscription (active) a second before its $0 invoice; delivered either way.
+    const stripeOrder = [...b.events].sort((x, y) => x.created - y.created);
+    await deliver(order === 'invoice first' ? [...stripeOrder].reverse() : stripeOrder);
+    const client = trpcClient(api.url, await userToken(userId));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const sub = await api.db.selectFrom('subscriptions').select(['status', 'trial_end', 'status_inferred']).where('id', '=', b.subscriptionId).executeTakeFirstOrThrow();
+    expect(sub).toEqual({ status: 'active', trial_end: null, status_inferred: false });
+    const paid = await api.db.selectFrom('orders').select('status').where('id', '=', o.id).executeTakeFirstOrThrow();
+    expect(paid.status).toBe('succeeded');
+  });
+
+  it('a trial delivered invoice first reads trialing, with Stripe\'s trial end', async () => {
+    const suffix = `trial_${++n}_${Date.now()}`;
+    const userId = `user_${suffix}`;
+    const o = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const b = buildLifecycle('trial_active', { orderId: o.id, userId, suffix, t0: T0, checkoutSessionId: o.checkout_session_id! });
+    const start = b.events.filter((e) => e.created <= T0 + 1);
+    await deliver([...start.filter((e) => e.type.startsWith('invoice.')), ...start.filter((e) => !e.type.startsWith('invoice.'))]);
+    const client = trpcClient(api.url, await userToken(userId));
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'trialing' });
+    const sub = await api.db.selectFrom('subscriptions').select(['status', 'trial_end', 'status_inferred']).where('id', '=', b.subscriptionId).executeTakeFirstOrThrow();
+    expect({ ...sub, trial_end: sub.trial_end?.getTime() }).toEqual({ status: 'trialing', trial_end: (T0 + PERIOD_S) * 1000, status_inferred: false });
+  });
+
   it('a user paying for pro who then starts a free hobby trial keeps pro', async () => {
     const suffix = `two_${++n}_${Date.now()}`;
     const userId = `user_${suffix}`;

@@ -2,6 +2,7 @@ import type { OrderState } from './order-state.js';
 import type { InvoiceFacts, PaymentCommand } from './payment-command.js';
 import type { PaymentFacts } from './confirmation.js';
 import type { DecideContext, Decision } from './decision.js';
+import { nothingPaidOn } from './subscription-state.js';
 import { confirmPayment, decideCommon, link, move, recordInvoice, result, withInvoice } from './decide-common.js';
 
 /**
@@ -13,7 +14,7 @@ export function firstInvoicePayment(invoice: InvoiceFacts): PaymentFacts {
   // Paid is what the card paid and what the customer's credit balance paid (Settle keeps one
   // Stripe customer per user: a downgrade's credit pays part of the next plan's first invoice).
   const fromBalance = invoice.balanceApplied ?? 0;
-  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null && fromBalance === 0;
+  const nothingDue = nothingPaidOn(invoice);
   return {
     paymentIntentId: invoice.paymentIntentId,
     amount: invoice.amountPaid + fromBalance,

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decide } from './decide.js';
-import { firstInvoicePayment } from './decide-new.js';
 import type { OrderState } from './order-state.js';
 import type { PaymentCommand } from './payment-command.js';
 import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
@@ -12,7 +11,7 @@ import {
   type SubscriptionPayment,
   type SubscriptionPaymentChange,
 } from './subscription-payment.js';
-import { decideSubscription, planEntitlementOf, type SubscriptionFacts, type SubscriptionState } from './subscription-state.js';
+import { decideSubscription, firstInvoiceFacts, planEntitlementOf, type SubscriptionFacts, type SubscriptionState } from './subscription-state.js';
 import { LIFECYCLES, buildLifecycle, type Lifecycle } from './testing/subscription-lifecycles.js';
 
 const T0 = 1_760_000_000;
@@ -66,14 +65,7 @@ function apply(m: Model, c: PaymentCommand, at: number): boolean {
     m.payments.set(c.invoice.invoiceId, known ? mergeSubscriptionPayment(known, { kind: 'invoice', invoice: c.invoice }) : paymentFromInvoice(c.invoice, c.invoice.subscriptionId));
     if (c.type === 'subscription_invoice_paid' && c.billingReason === 'subscription_create') {
       m.order = decide(m.order, c, { at, grant: { kind: 'plan', plan: m.plan } }).next;
-      if (!m.sub || m.sub.stripeStatus === 'incomplete') {
-        const nothingDue = firstInvoicePayment(c.invoice).amountWaived !== undefined;
-        applySubscriptionFacts(m, {
-          subscriptionId: c.subscriptionId, customerId: null, stripeStatus: nothingDue ? 'trialing' : 'active', cancelAtPeriodEnd: false,
-          currentPeriodEnd: c.invoice.periodEnd, priceId: c.invoice.priceId, orderId: m.order.id, userId: m.order.userId,
-          trialEnd: nothingDue ? c.invoice.periodEnd : null, latestInvoiceId: c.invoice.invoiceId,
-        }, at);
-      }
+      applySubscriptionFacts(m, firstInvoiceFacts(c.invoice, c.subscriptionId, { orderId: m.order.id, userId: m.order.userId }), at);
     }
     return true;
   }

@@ -7,6 +7,7 @@ import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 import {
   STRIPE_SUBSCRIPTION_STATUSES,
   decideSubscription,
+  firstInvoiceFacts,
   planEntitlementOf,
   subscriptionStatusOf,
   type StripeSubscriptionStatus,
@@ -30,7 +31,7 @@ const state = (stripeStatus: StripeSubscriptionStatus, statusAt: number, patch: 
   const cancelAtPeriodEnd = patch.cancelAtPeriodEnd ?? false;
   return {
     id: SUB, stripeStatus, status: subscriptionStatusOf(stripeStatus, cancelAtPeriodEnd), cancelAtPeriodEnd,
-    currentPeriodEnd: T0 + MONTH, statusAt, priceId: 'price_pro', plan: 'pro', planAt: statusAt, unknownPriceId: null, ...patch,
+    currentPeriodEnd: T0 + MONTH, statusAt, priceId: 'price_pro', plan: 'pro', planAt: statusAt, unknownPriceId: null, inferred: false, ...patch,
   };
 };
 
@@ -194,6 +195,35 @@ describe('the plan follows the price', () => {
 
   it('a fact without a price keeps the plan the order bought', () => {
     expect(decideSubscription(null, facts('active', { priceId: null }), T0, planOf, 'hobby').next.plan).toBe('hobby');
+  });
+});
+
+describe('what the first paid invoice implies', () => {
+  const invoice = (amount: number, balanceApplied = 0) => ({
+    invoiceId: 'in_1', number: null, status: 'paid', hostedInvoiceUrl: null, invoicePdf: null, amountDue: amount, amountPaid: amount, balanceApplied,
+    currency: 'usd', subscriptionId: SUB, billingReason: 'subscription_create', periodStart: T0, periodEnd: T0 + MONTH, priceId: 'price_pro',
+    paymentIntentId: amount > 0 ? 'pi_1' : null, chargeId: null, attemptCount: amount > 0 ? 1 : 0,
+  });
+  const inferred = (amount: number, balanceApplied = 0) => firstInvoiceFacts(invoice(amount, balanceApplied), SUB, { orderId: 'ord_1', userId: 'user_1' });
+
+  it('is active when money paid it (by card or from the credit balance) and trialing when nothing did', () => {
+    expect(inferred(2000)).toMatchObject({ stripeStatus: 'active', trialEnd: null, inferred: true });
+    expect(inferred(0, 2000)).toMatchObject({ stripeStatus: 'active', trialEnd: null, inferred: true });
+    expect(inferred(0)).toMatchObject({ stripeStatus: 'trialing', trialEnd: T0 + MONTH, inferred: true });
+  });
+
+  it('completes an incomplete subscription, and never overrules what a subscription object said', () => {
+    const completed = decideSubscription(state('incomplete', T0), inferred(2000), T0 + 1, planOf, 'pro');
+    expect(completed.next).toMatchObject({ status: 'active', statusAt: T0 + 1, inferred: true });
+    const overruled = decideSubscription(state('past_due', T0), inferred(2000), T0 + 5, planOf, 'pro');
+    expect(overruled).toMatchObject({ statusTaken: false, next: { status: 'past_due', inferred: false } });
+  });
+
+  it('gives way to an older subscription object, except an incomplete one the payment moved past', () => {
+    const guess = decideSubscription(null, inferred(0), T0 + 1, planOf, 'pro').next;
+    expect(guess).toMatchObject({ status: 'trialing', inferred: true });
+    expect(decideSubscription(guess, facts('active'), T0, planOf, 'pro')).toMatchObject({ statusTaken: true, next: { status: 'active', statusAt: T0, inferred: false } });
+    expect(decideSubscription(guess, facts('incomplete'), T0, planOf, 'pro')).toMatchObject({ stale: true, next: { status: 'trialing', inferred: true } });
   });
 });
 

@@ -1,3 +1,5 @@
+import type { InvoiceFacts } from './payment-command.js';
+
 /**
  * The subscription state machine: Stripe's subscription statuses, the status Settle exposes,
  * and the order-proof rule that decides whether a subscription fact (a `customer.subscription.*`
@@ -83,6 +85,11 @@ export type SubscriptionFacts = {
   /** Epoch seconds; set while a trial is scheduled or running. */
   trialEnd: number | null;
   latestInvoiceId: string | null;
+  /**
+   * Settle's inference, not a Stripe subscription object (see `firstInvoiceFacts`): it only
+   * starts a subscription or completes an `incomplete` one, and gives way to Stripe's word.
+   */
+  inferred?: boolean;
 };
 
 /** The part of a subscription the state machine decides on. */
@@ -102,6 +109,8 @@ export type SubscriptionState = {
   planAt: number;
   /** The newest version's price when the catalogue does not know it: the subscription waits for review. */
   unknownPriceId: string | null;
+  /** The status is Settle's inference from the first paid invoice, not yet confirmed by a subscription object. */
+  inferred: boolean;
 };
 
 /** The catalogue's answer for a price: the plan it sells, or null when the price is not in the catalogue. */
@@ -113,6 +122,8 @@ export type SubscriptionDecision = {
   changed: boolean;
   /** The fact is older than what set the current state, so it was ignored. */
   stale: boolean;
+  /** The fact's status replaced the known one (its plan may count even when its status does not). */
+  statusTaken: boolean;
 };
 
 export function isStripeSubscriptionStatus(value: unknown): value is StripeSubscriptionStatus {
@@ -195,6 +206,38 @@ export function planPriceOf(facts: Pick<SubscriptionFacts, 'priceId' | 'priceIds
 }
 
 /**
+ * Whether a subscription's first invoice was started without money: nothing due, nothing paid by
+ * card or by the customer's credit balance, no PaymentIntent (a trial, or a discount of 100%).
+ */
+export function nothingPaidOn(invoice: InvoiceFacts): boolean {
+  return invoice.amountDue === 0 && invoice.amountPaid === 0 && invoice.paymentIntentId === null && (invoice.balanceApplied ?? 0) === 0;
+}
+
+/**
+ * What a subscription's first paid invoice implies about it, for when Stripe's subscription
+ * events are late or not subscribed to: started for the invoice's period, `trialing` when nothing
+ * was paid (a trial is the common case; a 100% discount is `active`, which Stripe's subscription
+ * object then says), else `active`. Inferred: see `SubscriptionFacts.inferred`.
+ */
+export function firstInvoiceFacts(invoice: InvoiceFacts, subscriptionId: string, owner: { orderId: string; userId: string }): SubscriptionFacts {
+  const free = nothingPaidOn(invoice);
+  return {
+    subscriptionId,
+    customerId: null,
+    stripeStatus: free ? 'trialing' : 'active',
+    cancelAtPeriodEnd: false,
+    currentPeriodEnd: invoice.periodEnd,
+    priceId: invoice.priceId,
+    ...(invoice.priceIds ? { priceIds: invoice.priceIds } : {}),
+    orderId: owner.orderId,
+    userId: owner.userId,
+    trialEnd: free ? invoice.periodEnd : null,
+    latestInvoiceId: invoice.invoiceId,
+    inferred: true,
+  };
+}
+
+/**
  * Decide what a subscription fact from an event created at `at` does to the known state. The
  * status part is replaced only by a later version (see `compareSubscriptionVersions`), so an
  * older `customer.subscription.updated` delivered after `deleted` never resurrects the
@@ -224,8 +267,17 @@ export function decideSubscription(
     plan: current?.plan ?? initialPlan,
     planAt: current?.planAt ?? 0,
     unknownPriceId,
+    inferred: facts.inferred ?? false,
   };
-  const verdict = current ? compareSubscriptionVersions(candidate, current) : 1;
+  // Stripe's own word replaces an inference even when it is older, so the result is the same in
+  // any delivery order: a $0 first invoice is inferred `trialing`, but a coupon's subscription is
+  // `active`, and its `customer.subscription.created` is often a second older than the invoice.
+  // Except `incomplete`, which the paid invoice has already moved past.
+  const givesWay = current?.inferred === true && !candidate.inferred && candidate.stripeStatus !== 'incomplete';
+  // An inference's status only ever starts a subscription or completes an incomplete one: what
+  // Stripe's subscription objects said stands. Its price still counts for the plan, on the plan's clock.
+  const overruled = candidate.inferred && current !== null && current.stripeStatus !== 'incomplete';
+  const verdict = !current || givesWay ? 1 : overruled ? -1 : compareSubscriptionVersions(candidate, current);
   const base = verdict > 0 ? candidate : current!;
   // Later known price wins; at the same second the larger plan name, so the order never matters.
   const takesPlan = planned !== null && (
@@ -233,7 +285,7 @@ export function decideSubscription(
   );
   const next: SubscriptionState = takesPlan ? { ...base, plan: planned.plan, planAt: planned.planAt } : base;
   const changed = current === null || (Object.keys(next) as (keyof SubscriptionState)[]).some((k) => next[k] !== current[k]);
-  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed };
+  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed, statusTaken: verdict > 0 };
 }
 
 /** A subscription as the entitlement sees it. */

@@ -19,6 +19,7 @@ import {
 import {
   decideSubscription,
   describePaymentChange,
+  firstInvoiceFacts,
   isMoneyBackCommand,
   isMoneyTakenBack,
   isOrderStatus,
@@ -117,9 +118,9 @@ function statusReason(facts: SubscriptionFacts): string {
 
 /**
  * Apply one subscription fact from an event created at `at`: keep the newer version (and the
- * newest known plan), write the timeline, then update the user's plan. `completesIncomplete`
- * is for facts Settle infers (the first paid invoice): they only ever move a subscription out of
- * `incomplete` (or create it), never overrule what Stripe's subscription objects said.
+ * newest known plan), write the timeline, then update the user's plan. Facts Settle infers
+ * (`firstInvoiceFacts`) only ever start a subscription or move it out of `incomplete`, and give
+ * way to what Stripe's subscription objects say (see `decideSubscription`).
  */
 export async function applySubscriptionFacts(
   trx: Trx,
@@ -129,14 +130,10 @@ export async function applySubscriptionFacts(
   facts: SubscriptionFacts,
   at: number,
   source: SubscriptionChangeSource,
-  opts: { notice?: 'trial_will_end' | undefined; completesIncomplete?: boolean } = {},
+  opts: { notice?: 'trial_will_end' | undefined } = {},
 ): Promise<SubscriptionOutcome> {
   const row = await lockSubscription(trx, facts.subscriptionId);
   const userId = row?.user_id ?? order.user_id;
-  if (opts.completesIncomplete && row && row.stripe_status !== 'incomplete') {
-    await syncPlanEntitlement(trx, userId);
-    return { changed: false, stale: false, subscriptionId: facts.subscriptionId };
-  }
   const current = row ? toSubscriptionState(row) : null;
   const d = decideSubscription(current, facts, at, deps.catalogue.planOfPriceFor(product), planOf(product));
   if (d.changed) {
@@ -156,7 +153,9 @@ export async function applySubscriptionFacts(
       current_period_end: fromSeconds(next.currentPeriodEnd),
       cancel_at_period_end: next.cancelAtPeriodEnd,
       status_stripe_at: new Date(next.statusAt * 1000),
-      trial_end: fromSeconds(facts.trialEnd),
+      status_inferred: next.inferred,
+      // An overruled inference's guess at a trial is not written (Stripe's trial_end is, from any version).
+      trial_end: facts.inferred && !d.statusTaken ? null : fromSeconds(facts.trialEnd),
       latest_invoice_id: next.statusAt === at ? facts.latestInvoiceId : null,
     });
     const id = facts.subscriptionId;
@@ -237,24 +236,6 @@ function moneyBackChange(command: PaymentCommand, at: number): SubscriptionPayme
     default:
       return null;
   }
-}
-
-/** The facts the first paid invoice implies when Stripe's subscription events are late or not subscribed to. */
-function firstInvoiceFacts(order: OrderRow, subscriptionId: string, invoice: InvoiceFacts): SubscriptionFacts {
-  const nothingDue = invoice.amountDue === 0 && invoice.amountPaid === 0;
-  return {
-    subscriptionId,
-    customerId: null,
-    stripeStatus: nothingDue ? 'trialing' : 'active',
-    cancelAtPeriodEnd: false,
-    currentPeriodEnd: invoice.periodEnd,
-    priceId: invoice.priceId,
-    ...(invoice.priceIds ? { priceIds: invoice.priceIds } : {}),
-    orderId: order.id,
-    userId: order.user_id,
-    trialEnd: nothingDue ? invoice.periodEnd : null,
-    latestInvoiceId: invoice.invoiceId,
-  };
 }
 
 /**
@@ -338,9 +319,8 @@ export async function afterSubscriptionOrderDecision(
     const r = await recordSubscriptionPayment(trx, deps, invoice.subscriptionId, { invoiceId: invoice.invoiceId }, { kind: 'invoice', invoice }, source);
     outcome = { changed: r.changed, stale: false, subscriptionId: invoice.subscriptionId };
     if (command?.type === 'subscription_invoice_paid' && command.billingReason === 'subscription_create') {
-      const sub = await applySubscriptionFacts(trx, deps, order, product, firstInvoiceFacts(order, invoice.subscriptionId, invoice), at, source, {
-        completesIncomplete: true,
-      });
+      const facts = firstInvoiceFacts(invoice, invoice.subscriptionId, { orderId: order.id, userId: order.user_id });
+      const sub = await applySubscriptionFacts(trx, deps, order, product, facts, at, source);
       outcome = { ...sub, changed: sub.changed || r.changed };
     }
   }

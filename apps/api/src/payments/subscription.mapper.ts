@@ -32,6 +32,7 @@ export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
     plan: row.plan,
     planAt: toSeconds(row.plan_stripe_at) ?? 0,
     unknownPriceId: row.unknown_price_id,
+    inferred: row.status_inferred,
   };
 }
 

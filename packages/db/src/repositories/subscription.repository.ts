@@ -33,10 +33,13 @@ export async function saveSubscription(trx: Trx, row: NewSubscription): Promise<
         current_period_end: eb.ref('excluded.current_period_end'),
         cancel_at_period_end: eb.ref('excluded.cancel_at_period_end'),
         status_stripe_at: eb.ref('excluded.status_stripe_at'),
+        status_inferred: eb.ref('excluded.status_inferred'),
         plan: eb.ref('excluded.plan'),
         plan_stripe_at: eb.ref('excluded.plan_stripe_at'),
         unknown_price_id: eb.ref('excluded.unknown_price_id'),
-        trial_end: sql`coalesce(${eb.ref('excluded.trial_end')}, subscriptions.trial_end)`,
+        // Stripe's word on the trial replaces the inference's guess (a coupon's subscription has none).
+        trial_end: sql`case when subscriptions.status_inferred and not ${eb.ref('excluded.status_inferred')} then ${eb.ref('excluded.trial_end')}
+          else coalesce(${eb.ref('excluded.trial_end')}, subscriptions.trial_end) end`,
         latest_invoice_id: sql`coalesce(${eb.ref('excluded.latest_invoice_id')}, subscriptions.latest_invoice_id)`,
         updated_at: sql`now()`,
       })),

@@ -19,6 +19,8 @@ export interface SubscriptionTable {
   cancel_at_period_end: ColumnType<boolean, boolean | undefined, boolean>;
   /** Stripe `created` of the event that set the status (order-proofing). */
   status_stripe_at: Date;
+  /** The status is Settle's inference from the first paid invoice until a subscription object says otherwise. */
+  status_inferred: ColumnType<boolean, boolean | undefined, boolean>;
   /** Stripe `created` of the fact whose catalogue price set `plan` (the plan has its own clock). */
   plan_stripe_at: Date | null;
   /** The current item's price when the catalogue does not know it: waits for review, last known plan kept. */

@@ -22,6 +22,7 @@ export const LIFECYCLES = [
   'dispute_won',
   'trial_active',
   'trial_canceled',
+  'free_first_period',
   'unknown_price',
 ] as const;
 export type Lifecycle = (typeof LIFECYCLES)[number];
@@ -142,24 +143,29 @@ export function buildLifecycle(lifecycle: Lifecycle, input: LifecycleInput, plan
   const from = prices.from;
   const to = prices.to;
   const trial = lifecycle === 'trial_active' || lifecycle === 'trial_canceled';
+  const free = lifecycle === 'free_first_period';
 
   // Checkout starts the subscription.
-  emit('customer.subscription.created', t0, subscription(trial ? 'trialing' : 'incomplete', t0, from, trial ? { trial_start: t0, trial_end: t0 + PERIOD_S } : {}));
-  if (trial) {
+  if (free) {
+    // A coupon takes the whole first period off: Stripe starts the subscription `active` (not a
+    // trial), and its first invoice, paid at $0 with no PaymentIntent, comes a second later.
+    emit('customer.subscription.created', t0, subscription('active', t0, from, { discounts: [`di_${s}`] }));
+    emit('invoice.paid', t0 + 1, invoice(`in_${s}_1`, 'subscription_create', 'paid', { amount: 0, periodStart: t0, price: from.id, attempts: 0 }));
+  } else if (trial) {
     // A trial's first invoice is $0 and has no PaymentIntent behind it.
+    emit('customer.subscription.created', t0, subscription('trialing', t0, from, { trial_start: t0, trial_end: t0 + PERIOD_S }));
     emit('invoice.paid', t0, invoice(`in_${s}_1`, 'subscription_create', 'paid', { amount: 0, periodStart: t0, price: from.id, attempts: 0 }));
-    invoices += 1;
-    paid += 1;
     status = 'trialing';
   } else {
+    emit('customer.subscription.created', t0, subscription('incomplete', t0, from));
     paidInvoice(1, 'subscription_create', t0 + 1, { amount: from.amount, periodStart: t0, price: from.id });
     emit('customer.subscription.updated', t0 + 1, subscription('active', t0, from));
-    invoices += 1;
-    paid += 1;
   }
+  invoices += 1;
+  paid += 1;
   emit('checkout.session.completed', t0 + 1, {
-    id: input.checkoutSessionId ?? `cs_${s}`, object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: trial ? 'no_payment_required' : 'paid',
-    amount_total: trial ? 0 : from.amount, currency, customer, subscription: sub, payment_intent: null, metadata: { orderId: input.orderId },
+    id: input.checkoutSessionId ?? `cs_${s}`, object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: trial || free ? 'no_payment_required' : 'paid',
+    amount_total: trial || free ? 0 : from.amount, currency, customer, subscription: sub, payment_intent: null, metadata: { orderId: input.orderId },
   });
 
   const t1 = t0 + PERIOD_S;
@@ -280,6 +286,9 @@ export function buildLifecycle(lifecycle: Lifecycle, input: LifecycleInput, plan
       plan = null;
       break;
     }
+    case 'free_first_period':
+      // The journey ends within the free period: nothing after the first invoice says `active` again.
+      break;
     case 'unknown_price': {
       emit('customer.subscription.updated', t0 + 10 * 86_400, subscription('active', t0, { id: `price_unknown_${s}` }));
       review = true;
