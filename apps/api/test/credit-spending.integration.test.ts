@@ -32,6 +32,9 @@ describe.each(TEST_BACKENDS)('spending credits (entitlements.consume) on %s', (k
       { credits: -3, idempotencyKey: 'k' },
       { credits: 1.5, idempotencyKey: 'k' },
       { credits: 1, idempotencyKey: '' },
+      { credits: 1, idempotencyKey: '   ' },
+      // Not trimmed into another key: " k " would have repeated a spend under "k".
+      { credits: 1, idempotencyKey: ' k ' },
       { credits: 1 },
       { credits: '2', idempotencyKey: 'k' },
     ];

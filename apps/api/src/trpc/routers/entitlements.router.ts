@@ -5,8 +5,15 @@ import { domainError, router, userProcedure } from '../trpc.js';
 
 const ConsumeInput = z.object({
   credits: z.number().int('credits must be a whole number').positive('credits must be at least 1').max(1_000_000_000),
-  /** The host's key for this spend: a retry with the same key spends nothing more. */
-  idempotencyKey: z.string().trim().min(1, 'idempotencyKey is required').max(255),
+  /**
+   * The host's key for this spend: a retry with the same key spends nothing more. Taken exactly as
+   * sent: a key with spaces around it is refused, not trimmed (" job " would repeat "job").
+   */
+  idempotencyKey: z
+    .string()
+    .min(1, 'idempotencyKey is required')
+    .max(255)
+    .refine((k) => k.trim() === k, 'idempotencyKey must not start or end with whitespace'),
   reason: z.string().trim().min(1).max(500).optional(),
 });
 
