@@ -363,6 +363,14 @@ describe.each(TEST_BACKENDS)('thin events, foreign objects and duplicate payment
     expect(stripe.seen()).toBe(asked);
   });
 
+  it('a thin notification whose related object is a singleton (no id: v1.balance.available, v1.customer.discount.*) is stored and settled as unsupported, not refused', async () => {
+    const n = { ...thin('v1.balance.available', null), related_object: { type: 'balance', url: '/v1/balance' } };
+    const r = await send(api, n);
+    expect(r.status).toBe(200);
+    await waitForInbox(api.db);
+    expect(await row(n.id)).toMatchObject({ state: 'processed', outcome: 'unsupported', object_id: null });
+  });
+
   it('a thin notification with a bad signature is refused with 400 and not stored', async () => {
     const n = thin('v1.payment_intent.succeeded', null, 'evt_x');
     const r = await send(api, n, { secret: 'whsec_someone_else' });

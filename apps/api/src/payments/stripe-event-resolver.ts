@@ -14,7 +14,7 @@ export type ThinNotification = {
   created: string;
   livemode?: boolean;
   snapshot_event?: string | null;
-  related_object?: { id: string; type: string; url: string } | null;
+  related_object?: { id?: string; type: string; url: string } | null;
 };
 
 /**
@@ -90,7 +90,7 @@ export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotificatio
     const notification = stripe.parseEventNotificationWithoutVerification(JSON.stringify(n)) as { fetchRelatedObject(): Promise<unknown> };
     object = await notification.fetchRelatedObject();
   } catch (err) {
-    throw new StripeLookupFailed(`could not fetch ${n.related_object.type} ${n.related_object.id} of ${n.id}: Stripe ${stripeError(err)}`);
+    throw new StripeLookupFailed(`could not fetch ${n.related_object.type} ${n.related_object.id ?? n.related_object.url} of ${n.id}: Stripe ${stripeError(err)}`);
   }
   return {
     kind: 'event',

@@ -31,7 +31,8 @@ const ThinNotificationEnvelope = z.object({
   created: z.string().datetime({ offset: true }),
   livemode: z.boolean().optional(),
   snapshot_event: z.string().max(255).optional().nullable(),
-  related_object: z.object({ id: z.string().max(255), type: z.string(), url: z.string() }).nullable().optional(),
+  // A singleton's (`v1.balance.available`, `v1.customer.discount.*`) names no id: only its type and url.
+  related_object: z.object({ id: z.string().max(255).optional(), type: z.string(), url: z.string() }).nullable().optional(),
 });
 
 export type ThinVerification =
