@@ -93,6 +93,11 @@ describe('mapStripeEvent: supported events', () => {
       { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
     ['charge.dispute.closed', dispute({ status: 'warning_closed' }), piOnlyRef,
       { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+    ['charge.dispute.closed', dispute({ status: 'prevented' }), piOnlyRef,
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+    // Dispute prevention (2025-08-27.basil): created already stopped, it never opens.
+    ['charge.dispute.created', dispute({ status: 'prevented' }), piOnlyRef,
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
     ['charge.dispute.closed', dispute({ status: 'lost' }), piOnlyRef,
       { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: false }],
   ])('%s → command', (type, object, ref, command) => {

@@ -241,6 +241,13 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const disputeId = str(o.id);
       if (!pi || !disputeId) return unsupported('dispute without payment intent');
       const ref: OrderRef = { orderId: null, checkoutSessionId: null, paymentIntentId: pi };
+      const status = str(o.status);
+      // `prevented` (API 2025-08-27 and later, dispute prevention): stopped before it became a
+      // chargeback, so the money stays with the merchant (a resolution that refunds the customer
+      // arrives as the refund's own events). Over as soon as it is known, on either event.
+      if (status === 'prevented') {
+        return { supported: true, ref, command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: true } };
+      }
       if (event.type === 'charge.dispute.created') {
         return {
           supported: true,
@@ -249,7 +256,6 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
         };
       }
       // `won` and `warning_closed` leave the money with the merchant; `lost` does not.
-      const status = str(o.status);
       if (status !== 'won' && status !== 'lost' && status !== 'warning_closed') {
         return unsupported(`dispute closed with status ${String(status)}`);
       }

@@ -16,6 +16,7 @@ export const PAYMENT_JOURNEYS = [
   'full_refund',
   'dispute_won',
   'dispute_lost',
+  'dispute_prevented',
 ] as const;
 export type PaymentJourney = (typeof PAYMENT_JOURNEYS)[number];
 
@@ -52,6 +53,7 @@ export const EXPECTED_OUTCOME: Record<PaymentJourney, { new: JourneyExpectation;
   full_refund: same({ status: 'refunded', grants: 1, revoked: true, invoice: true }),
   dispute_won: same({ status: 'succeeded', grants: 1, revoked: false, invoice: true }),
   dispute_lost: same({ status: 'charged_back', grants: 1, revoked: true, invoice: true }),
+  dispute_prevented: same({ status: 'succeeded', grants: 1, revoked: false, invoice: true }),
 };
 
 function same(e: JourneyExpectation) {
@@ -234,6 +236,17 @@ export function journeyEvents(journey: PaymentJourney, input: JourneyInput): Str
         e('charge.refunded', at, p.chargeObj('succeeded', { amount_refunded: amount, refunded: amount === p.charged })),
         e('refund.updated', at + 1, refund),
       ];
+    }
+    case 'dispute_prevented': {
+      // Dispute prevention (API 2025-08-27.basil): the issuer's case is stopped before it becomes
+      // a chargeback; the dispute is made already `prevented` and closed so, and no money moves.
+      const dp = rand('dp', s);
+      const dispute = {
+        id: dp, object: 'dispute', amount: p.charged, charge: p.charge, created: t + 3600, currency: input.currency,
+        payment_intent: p.pi, reason: 'fraudulent', status: 'prevented', is_charge_refundable: true, livemode: false, metadata: {},
+        payment_method_details: { type: 'card', card: { brand: 'visa', case_type: 'block', network_reason_code: '10.4' } },
+      };
+      return [...card(), e('charge.dispute.created', t + 3600, dispute), e('charge.dispute.closed', t + 3601, dispute)];
     }
     case 'dispute_won':
     case 'dispute_lost': {
