@@ -50,6 +50,15 @@ describe('decideShadow', () => {
     expect(r.shadow.status).toBe(shadowStatus);
   });
 
+  it('an underpaid order both handlers end up parking is one disagreement (legacy parks first), not two', () => {
+    // Legacy parks on the Checkout completion; the new handler parks the same order when the
+    // (same, short) payment arrives. From then on both hold it for review: they agree.
+    const short: PaymentCommand = { type: 'payment_succeeded', paymentIntentId: 'pi_1', amount: 1500, currency: 'usd' };
+    const r = run([[completed('paid', 1500), 1], [short, 2]]);
+    expect([r.legacy.status, r.shadow.status]).toEqual(['needs_review', 'needs_review']);
+    expect(r.kinds).toEqual(['review_differs']);
+  });
+
   it('the disagreement carries both sides', () => {
     const s = decideShadow(order('legacy'), order('new'), completed('unpaid'), { at: 1, grant: GRANT });
     expect(s.disagreement).toEqual({

@@ -48,7 +48,12 @@ export function decideShadow(
     kind = 'legacy_confirms_unpaid_session';
   } else if (isPaid(legacyStatus) && (newStatus === 'failed' || newStatus === 'canceled') && shadow.outcome === 'applied') {
     kind = 'legacy_paid_new_failed';
-  } else if ((decision.outcome === 'parked') !== (shadow.outcome === 'parked')) {
+  } else if (
+    // One parks while the other does not hold the order for review. A handler parking an order
+    // the other parked on an earlier event is the two agreeing again, not a disagreement.
+    (decision.outcome === 'parked' && newStatus !== 'needs_review') ||
+    (shadow.outcome === 'parked' && legacyStatus !== 'needs_review')
+  ) {
     kind = 'review_differs';
   }
   return {
