@@ -59,6 +59,33 @@ describe('decideShadow', () => {
     expect(r.kinds).toEqual(['review_differs']);
   });
 
+  it('a plan’s trial (nothing due) is no disagreement, whichever of its Checkout completion and $0 first invoice comes first', () => {
+    // Legacy starts the plan on the Checkout completion, the new handler on the $0 first invoice:
+    // both grant it, without money, and neither is an async payment confirmed before it settled.
+    const PLAN: GrantSpec = { kind: 'plan', plan: 'pro' };
+    const trialCompleted: PaymentCommand = {
+      type: 'checkout_completed', checkoutSessionId: 'cs_1', paymentIntentId: null, paymentStatus: 'no_payment_required', amount: 0, currency: 'usd', subscriptionId: 'sub_1',
+    };
+    const invoice = {
+      invoiceId: 'in_1', number: 'INV-1', status: 'paid', hostedInvoiceUrl: null, invoicePdf: null, amountDue: 0, amountPaid: 0, currency: 'usd',
+      subscriptionId: 'sub_1', billingReason: 'subscription_create', periodStart: 1, periodEnd: 14 * DAY, priceId: 'price_pro',
+      paymentIntentId: null, chargeId: null, attemptCount: 0, createdAt: 1, finalizedAt: 1, paidAt: 1,
+    };
+    const firstInvoicePaid: PaymentCommand = { type: 'subscription_invoice_paid', subscriptionId: 'sub_1', billingReason: 'subscription_create', periodEnd: 14 * DAY, invoice };
+    for (const steps of [[trialCompleted, firstInvoicePaid], [firstInvoicePaid, trialCompleted]]) {
+      let legacy = order('legacy');
+      let shadow = order('new');
+      const kinds: DisagreementKind[] = [];
+      for (const command of steps) {
+        const s = decideShadow(legacy, shadow, command, { at: 1, grant: PLAN });
+        [legacy, shadow] = [s.decision.next, s.shadow.next];
+        if (s.disagreement) kinds.push(s.disagreement.kind);
+      }
+      expect([legacy.status, shadow.status]).toEqual(['succeeded', 'succeeded']);
+      expect(kinds).toEqual([]);
+    }
+  });
+
   it('the disagreement carries both sides', () => {
     const s = decideShadow(order('legacy'), order('new'), completed('unpaid'), { at: 1, grant: GRANT });
     expect(s.disagreement).toEqual({

@@ -44,7 +44,9 @@ export function decideShadow(
   const legacyStatus = decision.next.status;
   const newStatus = shadow.next.status;
   let kind: DisagreementKind | null = null;
-  if (grants(decision) && command.type === 'checkout_completed' && command.paymentStatus !== 'paid' && !isPaid(newStatus)) {
+  // `unpaid` is money still on its way (async methods); `no_payment_required` is a plan's trial or
+  // a free checkout, which the new handler grants too (on the $0 first invoice), not an unpaid session.
+  if (grants(decision) && command.type === 'checkout_completed' && command.paymentStatus === 'unpaid' && !isPaid(newStatus)) {
     kind = 'legacy_confirms_unpaid_session';
   } else if (isPaid(legacyStatus) && (newStatus === 'failed' || newStatus === 'canceled') && shadow.outcome === 'applied') {
     kind = 'legacy_paid_new_failed';
