@@ -35,7 +35,7 @@ describe.each(TEST_BACKENDS)('what an admin override does to credits on %s', (ki
 
   const credits = async (userId: string) =>
     Number((await sql<{ c: number }>`select coalesce(sum(delta), 0)::int as c from credit_ledger where user_id = ${userId}`.execute(api.db)).rows[0]?.c ?? 0);
-  const override = (orderId: string, to: 'refunded' | 'succeeded' | 'needs_review', reason: string) => admin.admin.orders.override.mutate({ orderId, to, reason });
+  const override = (orderId: string, to: 'refunded' | 'succeeded' | 'needs_review' | 'failed', reason: string) => admin.admin.orders.override.mutate({ orderId, to, reason });
 
   it('an underpaid order parked for review, refunded and marked refunded, grants nothing', async () => {
     const userId = `u_override_underpaid_${kind}`;
@@ -70,6 +70,22 @@ describe.each(TEST_BACKENDS)('what an admin override does to credits on %s', (ki
     expect((await orderState(api.db, order.id)).order.status).toBe('refunded');
     expect(await credits(userId)).toBe(0);
     await override(order.id, 'succeeded', 'refund bounced at the bank; the money is ours');
+    const after = await orderState(api.db, order.id);
+    expect(after.order.status).toBe('succeeded');
+    expect(after.grants).toEqual([expect.objectContaining({ credits: 10, credits_revoked: 0, revoked_at: null })]);
+    expect(await credits(userId)).toBe(10);
+  });
+
+  it('an order confirmed by hand, then marked failed, whose payment Stripe then confirms, holds its credits again', async () => {
+    const userId = `u_override_failed_then_paid_${kind}`;
+    const order = await seedOrder(api.db, { userId });
+    await override(order.id, 'succeeded', 'SEPA settled, webhook lost');
+    expect(await credits(userId)).toBe(10);
+    await override(order.id, 'failed', 'the bank says the debit bounced');
+    expect(await credits(userId)).toBe(0);
+    // The debit did settle after all: Stripe's payment_intent.succeeded confirms the order.
+    expect((await send(api, payment(order.id).succeeded(t0))).status).toBe(200);
+    await waitForInbox(api.db);
     const after = await orderState(api.db, order.id);
     expect(after.order.status).toBe('succeeded');
     expect(after.grants).toEqual([expect.objectContaining({ credits: 10, credits_revoked: 0, revoked_at: null })]);

@@ -78,7 +78,9 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
   const base = link(order, { paymentIntentId: payment.paymentIntentId });
   const d = move(order, base, 'succeeded', ctx, payment.reason, { paidAt: ctx.at, failureReason: null });
   if (d.outcome !== 'applied' || d.next.status !== 'succeeded') return d;
-  let effects: Effect[] = [...d.effects, { type: 'grant', grant: ctx.grant }];
+  // The grant is given once per order: one an admin took back (an override to `failed`) is given
+  // back whole, or the order would be paid with nothing granted.
+  let effects: Effect[] = [...d.effects, { type: 'grant', grant: ctx.grant }, { type: 'restore', grant: ctx.grant, creditsRevoked: 0, reason: 'payment_confirmed' }];
   let next = d.next;
   // Refunds and disputes seen before this payment were recorded on the order: settle them now,
   // after the grant, so what was taken back is revoked.

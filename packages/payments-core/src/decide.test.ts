@@ -372,7 +372,7 @@ describe('refunds', () => {
     const { final, decisions } = fold(order('pending'), [[refunded(amount), 300], [COMMANDS.payment_succeeded, 100]]);
     expect(decisions[0]).toMatchObject({ outcome: 'applied', next: { status: 'pending', amountRefunded: amount }, effects: [] });
     expect(final).toMatchObject({ status, amountRefunded: amount, paidAt: 100 });
-    expect(decisions[1]!.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'audit', 'revoke']);
+    expect(decisions[1]!.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'restore', 'audit', 'revoke']);
     expect(revokes(decisions[1]!.effects)).toEqual([{ type: 'revoke', grant: CREDITS, creditsRevoked: credits, reason: 'refund' }]);
   });
 

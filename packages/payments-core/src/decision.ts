@@ -18,10 +18,11 @@ export type Effect =
   | { type: 'revoke'; grant: GrantSpec; creditsRevoked: number; reason: 'refund' | 'chargeback' }
   /**
    * Bring the revoked part of the order's grant back down to `creditsRevoked` (a refund failed,
-   * or an admin says the order is paid after all): the difference is credited again; a plan taken
+   * an admin says the order is paid after all, or its payment confirms after an admin took the
+   * grant back): the difference is credited again; a plan taken
    * back by a full refund is given back.
    */
-  | { type: 'restore'; grant: GrantSpec; creditsRevoked: number; reason: 'refund_failed' | 'override' }
+  | { type: 'restore'; grant: GrantSpec; creditsRevoked: number; reason: 'refund_failed' | 'override' | 'payment_confirmed' }
   | { type: 'record_invoice'; invoice: InvoiceFacts }
   /** Keep the refund's own record (amount, status, reason, times) up to date. */
   | { type: 'record_refund'; refund: RefundFacts; undoneAt: number | null }

@@ -263,7 +263,7 @@ describe('subscription journeys', () => {
     const d = decide(order, first.command, { at: T0 + 1, grant: PLAN });
     expect(d.outcome).toBe('applied');
     expect(d.next.status).toBe('succeeded');
-    expect(d.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'record_invoice']);
+    expect(d.effects.map((e) => e.type)).toEqual(['audit', 'grant', 'restore', 'record_invoice']);
     const again = decide(d.next, first.command, { at: T0 + 1, grant: PLAN });
     expect(again).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_invoice' }] });
     expect(decide(d.next, renewal.command, { at: T0 + MONTH, grant: PLAN })).toMatchObject({ outcome: 'recorded', next: d.next });
