@@ -1,4 +1,4 @@
-import { createInboxWriter, knownEventIds, UnstorableEventError, newestStoredEventTime, recordAdminAction, type Db, type InboxWriter, type NewStripeEvent } from '@settle/db';
+import { createInboxWriter, knownEventIds, snapshotEventsNamed, UnstorableEventError, newestStoredEventTime, recordAdminAction, type Db, type InboxWriter, type NewStripeEvent } from '@settle/db';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { errorMessage } from '../lib/errors.js';
@@ -76,7 +76,9 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     const fresh = events.filter((e) => !seen.has(e.id));
     for (const e of fresh) seen.add(e.id);
     p.listed += fresh.length;
-    const known = await knownEventIds(deps.db, fresh.map((e) => e.id));
+    const ids = fresh.map((e) => e.id);
+    // Known by their own id (a snapshot endpoint), or by the thin notification that named them (an event destination).
+    const known = new Set([...(await knownEventIds(deps.db, ids)), ...(await snapshotEventsNamed(deps.db, ids))]);
     // Oldest first, so processing sees them roughly in Stripe's order (it does not depend on it).
     for (const e of fresh.filter((x) => !known.has(x.id)).reverse()) {
       if (stopping) throw new Error('shutting down');

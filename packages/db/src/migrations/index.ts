@@ -19,6 +19,7 @@ import * as incidentOrderOfPlanEvents from './20261203100000_incident_order_of_p
 import * as invoiceNumberSearch from './20261203140000_invoice_number_search.js';
 import * as checkoutIdempotency from './20261203150000_checkout_idempotency.js';
 import * as subscriptionStatusInferred from './20261203160000_subscription_status_inferred.js';
+import * as thinSnapshotIndex from './20261203170000_thin_snapshot_index.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '20261203140000_invoice_number_search': invoiceNumberSearch,
   '20261203150000_checkout_idempotency': checkoutIdempotency,
   '20261203160000_subscription_status_inferred': subscriptionStatusInferred,
+  '20261203170000_thin_snapshot_index': thinSnapshotIndex,
 };

@@ -27,6 +27,18 @@ export async function knownEventIds(db: Db | Trx, ids: string[]): Promise<Set<st
   return new Set(rows.map((r) => r.id));
 }
 
+/**
+ * Which of these snapshot event ids a stored thin notification names (`snapshot_event`): the
+ * same change, received through an event destination.
+ */
+export async function snapshotEventsNamed(db: Db | Trx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql<{ id: string }>`
+    select distinct payload->>'snapshot_event' as id from stripe_events
+    where (payload->>'snapshot_event') is not null and (payload->>'snapshot_event') = any(${ids}::text[])`.execute(db);
+  return new Set(rows.rows.map((r) => r.id));
+}
+
 /** Store one event; returns whether this call stored it (false: known already). */
 export async function insertEvent(db: Db | Trx, event: NewStripeEvent): Promise<boolean> {
   return (await insertEvents(db, [event])).has(event.id);
