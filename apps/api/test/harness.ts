@@ -113,7 +113,12 @@ export async function waitForInbox(db: Db, timeoutMs = 20_000): Promise<void> {
   for (;;) {
     const r = await sql<{ n: number }>`select count(*)::int as n from stripe_events where state in ('pending', 'failed')`.execute(db);
     if (Number(r.rows[0]?.n) === 0) return;
-    if (Date.now() > deadline) throw new Error(`inbox not drained after ${timeoutMs} ms (${r.rows[0]?.n} left)`);
+    if (Date.now() > deadline) {
+      const left = await sql<Record<string, unknown>>`
+        select id, type, state, attempts, next_attempt_at, locked_by, locked_until, now() as at, last_error from stripe_events
+        where state in ('pending', 'failed') order by received_at limit 5`.execute(db);
+      throw new Error(`inbox not drained after ${timeoutMs} ms (${r.rows[0]?.n} left): ${JSON.stringify(left.rows)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
