@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { claimDueEvents, insertEvents, type NewStripeEvent } from '@settle/db';
+import { claimDueEvents, insertEvents, releaseLeases, sql, type NewStripeEvent } from '@settle/db';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
 import type { StripeEventLike } from '@settle/payments-core';
 import { journeyEvents, type StripeEvent } from '@settle/stripe-simulator';
@@ -99,6 +99,29 @@ describe.each(TEST_BACKENDS)('which call processes an event, on %s', (kind) => {
 
     stripe.release();
     await batch;
+  });
+
+  // One connection on PGlite: a transaction of the test's own would keep the processor out altogether.
+  it.skipIf(kind === 'pglite')('an event whose row another transaction holds when its Stripe read returns is left for the next claim at once, not kept under the read lease', async () => {
+    const thin = { id: `evt_thin_locked_${Date.now()}`, type: 'v1.payment_intent.succeeded', created: Math.floor(Date.now() / 1000) };
+    const payload = { id: thin.id, object: 'v2.core.event', type: thin.type, created: new Date().toISOString(), livemode: false, related_object: { id: 'pi_locked', type: 'payment_intent', url: '/v1/payment_intents/pi_locked' } };
+    await insertEvents(database.db, [row(thin, payload, 'pi_locked')]);
+    const processor = processorOf();
+    const call = processor.processBatch([thin.id]);
+    while (stripe.held() === 0) await new Promise((r) => setTimeout(r, 20));
+    // Stripe answers while something else (a console read, another instance's claim) holds the row.
+    const [result] = await database.db.transaction().execute(async (trx) => {
+      await sql`select id from stripe_events where id = ${thin.id} for update`.execute(trx);
+      stripe.release();
+      return call;
+    });
+    expect(result).toEqual({ status: 'busy' });
+    // Nothing was decided: any worker may take it now, not only this one once its lease ends.
+    await expect.poll(async () => {
+      const claimed = await claimDueEvents(database.db, { limit: 100, leaseMs: 30_000, workerId: 'another-instance' });
+      await releaseLeases(database.db, 'another-instance');
+      return claimed;
+    }, { timeout: 5_000 }).toContain(thin.id);
   });
 
   it('an event reaching the processor twice while it waits on Stripe is read from Stripe once', async () => {

@@ -342,6 +342,13 @@ export function createInboxProcessor(deps: InboxProcessorDeps): InboxProcessor {
     try {
       const results = mine.length > 0 ? await work(mine, done) : [];
       const byId = new Map(mine.map((id, i) => [id, results[i]!]));
+      // Left undecided (its row was another transaction's at that moment): any worker may take it
+      // at the next claim, not only this one once the lease it took for a claim or a Stripe read
+      // ends. Not waited for: the drop itself waits for that transaction.
+      const untouched = mine.filter((id) => byId.get(id)?.status === 'busy');
+      if (workerId && untouched.length > 0) {
+        void dropLeases(deps.db, untouched, workerId).catch((err: unknown) => deps.logger.warn({ events: untouched.length, err: errorMessage(err) }, 'could not drop leases; they expire on their own'));
+      }
       return eventIds.map((id) => byId.get(id) ?? { status: 'busy' });
     } finally {
       for (const id of mine) done(id);
