@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest, type DatabaseHandle } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -49,6 +49,11 @@ export type SettleOptions = {
    * (started once migrations have run, stopped on close).
    */
   processingProcesses?: ProcessingProcesses;
+  /**
+   * A database already open (tests: an in-memory PGlite started from a migrated dump) instead of
+   * the one `DATABASE_URL` / `PGLITE_DIR` name. It is migrated like any other and closed on close.
+   */
+  database?: DatabaseHandle;
 };
 
 /** The composition root: builds every part from the parsed environment. */
@@ -58,7 +63,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   // migrations, the first admin, the schedules (reconciler, recovery, outbox) and host webhooks.
   const processingOnly = env.SETTLE_ROLE === 'worker';
   const offloaded = options.processingProcesses ?? null;
-  const database = await createDatabase({
+  const database = options.database ?? await createDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.PGLITE_DIR,
     poolMax: env.DATABASE_POOL_MAX,

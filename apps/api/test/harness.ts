@@ -29,12 +29,17 @@ export async function startApi(
   env: Record<string, string> = {},
   options: SettleOptions & { database?: TestDatabase } = {},
 ): Promise<TestApi> {
+  const { database: given, ...settleOptions } = options;
   let database: TestDatabase | null = null;
   let databaseUrl: string | null = null;
+  /** On PGlite (unless the test names its own folder): a fresh in-memory database from the migrated dump, the API's to close. */
+  let embedded: TestDatabase | null = null;
   if (kind === 'postgres') {
-    database = options.database ?? (await createTestDatabase('postgres'));
+    database = given ?? (await createTestDatabase('postgres'));
     databaseUrl = database.url;
-    if (!options.database) await database.close();
+    if (!given) await database.close();
+  } else if (!env.PGLITE_DIR && !env.DATABASE_URL) {
+    embedded = await createTestDatabase('pglite');
   }
   const parsed = parseEnv({
     NODE_ENV: 'test',
@@ -54,7 +59,7 @@ export async function startApi(
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DIR: 'memory://' }),
     ...env,
   });
-  const settle = await createSettle(parsed, { logger: createLogger(parsed.LOG_LEVEL), ...options });
+  const settle = await createSettle(parsed, { logger: createLogger(parsed.LOG_LEVEL), ...settleOptions, ...(embedded ? { database: embedded } : {}) });
   const url = await settle.listen();
   return {
     settle,
@@ -63,7 +68,7 @@ export async function startApi(
     databaseUrl,
     async close() {
       await settle.close();
-      if (database && !options.database) await database.dispose();
+      if (database && !given) await database.dispose();
     },
   };
 }

@@ -16,6 +16,8 @@ export type DatabaseHandle = {
   description: string;
   /** The pg pool when on PostgreSQL (LISTEN/NOTIFY and raw prepared statements use it). */
   pool: pg.Pool | null;
+  /** The embedded database when on PGlite. */
+  pglite: PGlite | null;
   close(): Promise<void>;
 };
 
@@ -24,6 +26,11 @@ export type DatabaseOptions = {
   databaseUrl?: string | undefined;
   /** PGlite data folder, or `memory://` for an in-memory database. */
   pgliteDir?: string | undefined;
+  /**
+   * An in-memory PGlite starts from this dump of a data folder (`PGlite.dumpDataDir`) instead of
+   * an empty cluster: the tests' fresh databases start from one already migrated (see testing.ts).
+   */
+  pgliteDataDir?: Blob | undefined;
   poolMax?: number | undefined;
   /** Fail a connection attempt after this long instead of waiting forever (PostgreSQL only). */
   connectTimeoutMs?: number | undefined;
@@ -149,12 +156,15 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
-    return { db, kind: 'postgres', description: redactConnectionString(options.databaseUrl), pool, close: () => db.destroy() };
+    return { db, kind: 'postgres', description: redactConnectionString(options.databaseUrl), pool, pglite: null, close: () => db.destroy() };
   }
   const dir = options.pgliteDir ?? './.data/pglite';
   const memory = dir.startsWith('memory://');
   if (!memory) mkdirSync(resolve(dir), { recursive: true });
-  const pglite = new PGlite(memory ? 'memory://' : resolve(dir), { extensions: { pg_trgm } });
+  const pglite = new PGlite(memory ? 'memory://' : resolve(dir), {
+    extensions: { pg_trgm },
+    ...(memory && options.pgliteDataDir ? { loadDataDir: options.pgliteDataDir } : {}),
+  });
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
@@ -162,6 +172,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     kind: 'pglite',
     description: memory ? 'pglite (in memory)' : `pglite at ${resolve(dir)}`,
     pool: null,
+    pglite,
     close: async () => {
       await db.destroy();
       if (!pglite.closed) await pglite.close();

@@ -1,7 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { createDatabase, type DatabaseHandle, type DatabaseKind } from './connect.js';
 import { migrateToLatest } from './migrate.js';
+import { migrations } from './migrations/index.js';
 
 /**
  * The backends database tests run on: PGlite always, PostgreSQL too when `DATABASE_URL` is set
@@ -16,10 +21,51 @@ export type TestDatabase = DatabaseHandle & {
   dispose(): Promise<void>;
 };
 
+const SEED_PREFIX = 'settle-pglite-migrated-';
+let seed: Promise<Blob> | null = null;
+
+/**
+ * A dump of an in-memory PGlite with every migration applied. Starting PGlite runs `initdb` in
+ * WebAssembly (seconds of CPU, more than all the migrations); loading a dump of a migrated one
+ * takes a fraction of that. Made once per migration set and PGlite version, and kept in the
+ * system's temporary folder for every test process (written whole, then renamed into place).
+ */
+export function migratedPgliteDataDir(): Promise<Blob> {
+  seed ??= (async () => {
+    // PGlite's version: its package.json, found above its entry point (the package exports no other path to it).
+    let dir = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+    while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+    const hash = createHash('sha256').update(readFileSync(join(dir, 'package.json')));
+    for (const [name, m] of Object.entries(migrations)) hash.update(`\0${name}\0${String(m.up)}\0${String(m.down)}`);
+    const file = join(tmpdir(), `${SEED_PREFIX}${hash.digest('hex').slice(0, 16)}.tar`);
+    try {
+      return new Blob([readFileSync(file)]);
+    } catch {
+      // Not made yet (or made for other migrations): make it.
+    }
+    const handle = await createDatabase({ pgliteDir: 'memory://' });
+    try {
+      await migrateToLatest(handle.db);
+      const dump = await handle.pglite!.dumpDataDir('none');
+      const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+      renameSync(partial, file);
+      for (const old of readdirSync(tmpdir())) {
+        if (old.startsWith(SEED_PREFIX) && join(tmpdir(), old) !== file && old.endsWith('.tar')) rmSync(join(tmpdir(), old), { force: true });
+      }
+      return dump;
+    } finally {
+      await handle.close();
+    }
+  })();
+  return seed;
+}
+
 /** A fresh, migrated, throwaway database of the given kind. */
 export async function createTestDatabase(kind: DatabaseKind, opts: { poolMax?: number } = {}): Promise<TestDatabase> {
   if (kind === 'pglite') {
-    const handle = await createDatabase({ pgliteDir: 'memory://' });
+    const handle = await createDatabase({ pgliteDir: 'memory://', pgliteDataDir: await migratedPgliteDataDir() });
+    // Nothing to do unless the dump is behind the migrations.
     await migrateToLatest(handle.db);
     return { ...handle, url: null, dispose: () => handle.close() };
   }
