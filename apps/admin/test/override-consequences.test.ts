@@ -60,6 +60,15 @@ describe('overrideConsequences says what decideOverride does to the grant', () =
     }
   }
 
+  it('says so when Stripe reported a refund on an order an override is about to grant in full', () => {
+    const holding: GrantHolding = { spec: { kind: 'credits', credits: 10 }, granted: null, takenBy: null };
+    const parked = overrideConsequences('needs_review', 'succeeded', holding, { amount: 500, currency: 'usd' });
+    expect(parked).toContainEqual(expect.stringMatching(/^Stripe has reported \$5\.00 refunded on this order/));
+    // Nothing refunded, or an override that grants nothing: no such line.
+    expect(overrideConsequences('needs_review', 'succeeded', holding, { amount: 0, currency: 'usd' })).toHaveLength(4);
+    expect(overrideConsequences('needs_review', 'canceled', holding, { amount: 500, currency: 'usd' })).toHaveLength(4);
+  });
+
   it('names the credits a chargeback took when Succeeded gives them back', () => {
     const lines = overrideConsequences('charged_back', 'succeeded', { spec: { kind: 'credits', credits: 10 }, granted: { kind: 'credits', credits: 10, creditsRevoked: 10 }, takenBy: 'the chargeback' });
     expect(lines[1]).toMatch(/^The 10 credits taken by the chargeback are given back/);

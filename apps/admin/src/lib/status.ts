@@ -1,4 +1,5 @@
 import type { RouterOutputs } from '../trpc.js';
+import { money } from './format.js';
 
 export type OrderStatus = RouterOutputs['admin']['orders']['get']['order']['status'];
 
@@ -75,10 +76,20 @@ function grantConsequence(from: OrderStatus, to: OrderStatus, h: GrantHolding): 
  * What an override from one status to another will do, in an operator's words: the grant moves by
  * where the order goes, not where it comes from (mirrors payments-core's decideOverride).
  */
-export function overrideConsequences(from: OrderStatus, to: OrderStatus, holding: GrantHolding): string[] {
+export function overrideConsequences(
+  from: OrderStatus,
+  to: OrderStatus,
+  holding: GrantHolding,
+  /** What Stripe has reported refunded on the order (kept on it even while it waits for review). */
+  refunded?: { amount: number; currency: string },
+): string[] {
+  const grants = to === 'succeeded' || (!ORDER_STATUS_META[from].paid && ORDER_STATUS_META[to].paid);
   return [
     `The order's status changes from “${ORDER_STATUS_META[from].label}” to “${ORDER_STATUS_META[to].label}”.`,
     grantConsequence(from, to, holding),
+    ...(refunded && refunded.amount > 0 && grants
+      ? [`Stripe has reported ${money(refunded.amount, refunded.currency)} refunded on this order: the grant does not take that refund into account. Reconcile with Stripe first if unsure.`]
+      : []),
     'Nothing is sent to Stripe: no charge, capture or refund happens.',
     'Your name, the reason and the time are written to the order timeline and the audit log.',
   ];

@@ -404,7 +404,7 @@ function OverrideForm({ data }: { data: Detail }) {
             Order <code>{order.orderId}</code> ({money(order.amount, order.currency)}):
           </p>
           <ul className="consequences">
-            {overrideConsequences(order.status, to, grantHolding(data, grantSpec.data ?? null)).map((line) => (
+            {overrideConsequences(order.status, to, grantHolding(data, grantSpec.data ?? null), { amount: order.amountRefunded, currency: order.currency }).map((line) => (
               <li key={line}>{line}</li>
             ))}
           </ul>
