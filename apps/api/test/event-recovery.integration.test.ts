@@ -158,4 +158,14 @@ describe.each(TEST_BACKENDS)('which events a recovery run scans on %s', (kind) =
     expect(await recovery.recover({ trigger: 'schedule' })).toEqual({ listed: 3, stored: 2, alreadyKnown: 1 });
     expect(await storedIds()).toEqual(['evt_during_gap', 'evt_just_now_pending', 'evt_last_heard']);
   });
+
+  it('an event a Stripe test clock dated in the future does not move the default window past the real ones', async () => {
+    await inInbox(atStripe('evt_real', now - 3_600, true));
+    // A test clock advanced a month: its events carry the simulated time.
+    await inInbox(atStripe('evt_test_clock', now + 30 * 86_400, true));
+    atStripe('evt_missed', now - 1_800, true);
+
+    expect(await recovery.recover({ trigger: 'schedule' })).toMatchObject({ stored: 1 });
+    expect(await storedIds()).toEqual(['evt_missed', 'evt_real', 'evt_test_clock']);
+  });
 });
