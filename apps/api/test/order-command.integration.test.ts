@@ -122,6 +122,18 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
     expect((await admin.admin.orders.reconcile.mutate({ orderId: viaReconciler.orderId, reason: 'again' })).changed).toBe(false);
   });
 
+  it('a dispute Stripe prevented, which Settle heard nothing of, leaves a reconciled order paid, as its events would have', async () => {
+    const client = trpcClient(api.url, await userToken(`user_prevented_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'credits10' });
+    const run = await simulator.runJourney('dispute_prevented', checkoutSessionId, { deliver: false });
+    for (const e of run.events.filter((e) => !e.type.startsWith('charge.dispute.'))) await send(api, e);
+    await waitForInbox(api.db);
+    await admin.admin.orders.reconcile.mutate({ orderId, reason: 'ticket: bank says the dispute was stopped' });
+    const o = await outcome(orderId);
+    expect({ status: o.status, revoked: o.grants.map((g) => g.revoked) }).toEqual({ status: 'succeeded', revoked: [0] });
+    expect(o.audit.map((a) => a.to)).not.toContain('disputed');
+  });
+
   it('a plan order is reconciled with its subscription: a cancelation Settle never heard of ends the plan', async () => {
     const userId = `user_plan_reconcile_${kind}`;
     const client = trpcClient(api.url, await userToken(userId));

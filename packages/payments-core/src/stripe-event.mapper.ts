@@ -123,6 +123,19 @@ export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * What a dispute's status says of the money, shared by the webhook's mapping and the
+ * reconciler's reading of Stripe: `won` (won, or an inquiry closed as `warning_closed`) and
+ * `prevented` (API 2025-08-27 and later, dispute prevention: stopped before it became a
+ * chargeback; a resolution that refunds the customer arrives as the refund's own events) leave it
+ * with the merchant, `lost` does not, anything else is still `open`.
+ */
+export function disputeOutcome(status: unknown): 'open' | 'won' | 'lost' | 'prevented' {
+  if (status === 'won' || status === 'warning_closed') return 'won';
+  if (status === 'lost' || status === 'prevented') return status;
+  return 'open';
+}
+
+/**
  * Maps a Stripe event to a domain command and the references that find its order.
  * Anything Settle does not act on maps to "not supported": recorded, never an error.
  */
@@ -241,11 +254,9 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const disputeId = str(o.id);
       if (!pi || !disputeId) return unsupported('dispute without payment intent');
       const ref: OrderRef = { orderId: null, checkoutSessionId: null, paymentIntentId: pi };
-      const status = str(o.status);
-      // `prevented` (API 2025-08-27 and later, dispute prevention): stopped before it became a
-      // chargeback, so the money stays with the merchant (a resolution that refunds the customer
-      // arrives as the refund's own events). Over as soon as it is known, on either event.
-      if (status === 'prevented') {
+      const outcome = disputeOutcome(o.status);
+      // Over as soon as it is known, on either event.
+      if (outcome === 'prevented') {
         return { supported: true, ref, command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: true } };
       }
       if (event.type === 'charge.dispute.created') {
@@ -255,14 +266,11 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
           command: { type: 'dispute_opened', paymentIntentId: pi, disputeId, amount: int(o.amount) ?? 0 },
         };
       }
-      // `won` and `warning_closed` leave the money with the merchant; `lost` does not.
-      if (status !== 'won' && status !== 'lost' && status !== 'warning_closed') {
-        return unsupported(`dispute closed with status ${String(status)}`);
-      }
+      if (outcome === 'open') return unsupported(`dispute closed with status ${String(o.status)}`);
       return {
         supported: true,
         ref,
-        command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: status !== 'lost' },
+        command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: outcome === 'won' },
       };
     }
     case 'invoice.finalized':

@@ -43,6 +43,16 @@ describe('commandsFromStripeSnapshot', () => {
     ]);
   });
 
+  it('reads a prevented dispute as closed with the money kept, never opened (as its events say)', () => {
+    const cmds = commandsFromStripeSnapshot({
+      checkoutSession: null,
+      paymentIntent: { id: 'pi_7', status: 'succeeded', amount_received: 995, currency: 'usd', latest_charge: { id: 'ch_7', created: 20, amount_refunded: 0, currency: 'usd' } },
+      charge: null,
+      disputes: [{ id: 'dp_prevented', payment_intent: 'pi_7', amount: 995, created: 30, status: 'prevented' }],
+    }, 99);
+    expect(cmds.slice(1)).toEqual([{ command: { type: 'dispute_closed', paymentIntentId: 'pi_7', disputeId: 'dp_prevented', won: true }, at: 99 }]);
+  });
+
   it('reads nothing from an open session with a fresh intent', () => {
     expect(commandsFromStripeSnapshot({ checkoutSession: { id: 'cs_5', status: 'open', payment_status: 'unpaid' }, paymentIntent: { id: 'pi_5', status: 'requires_payment_method' }, charge: null }, 1)).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import type { PaymentCommand } from './payment-command.js';
-import { refundFacts } from './stripe-event.mapper.js';
+import { disputeOutcome, refundFacts } from './stripe-event.mapper.js';
 
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null ? (v as Obj) : null);
@@ -108,17 +108,17 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
   }
 
   // Disputes, oldest first, as their events would have said: opened, then closed once decided
-  // (`won` and `warning_closed` leave the money with the merchant; `lost` does not).
+  // (see `disputeOutcome`); one prevented never opened.
   const disputes = (snapshot.disputes ?? []).map(asObj).filter((d): d is Obj => d !== null && str(d.id) !== null);
   for (const d of [...disputes].sort((a, b) => (int(a.created) ?? 0) - (int(b.created) ?? 0))) {
     const disputeId = str(d.id)!;
     const disputePi = str(d.payment_intent) ?? piId;
     if (!disputePi) continue;
     const created = int(d.created) ?? now;
-    out.push({ command: { type: 'dispute_opened', paymentIntentId: disputePi, disputeId, amount: int(d.amount) ?? 0 }, at: created });
-    const status = str(d.status);
-    if (status === 'won' || status === 'lost' || status === 'warning_closed') {
-      out.push({ command: { type: 'dispute_closed', paymentIntentId: disputePi, disputeId, won: status !== 'lost' }, at: Math.max(created, now) });
+    const outcome = disputeOutcome(d.status);
+    if (outcome !== 'prevented') out.push({ command: { type: 'dispute_opened', paymentIntentId: disputePi, disputeId, amount: int(d.amount) ?? 0 }, at: created });
+    if (outcome !== 'open') {
+      out.push({ command: { type: 'dispute_closed', paymentIntentId: disputePi, disputeId, won: outcome !== 'lost' }, at: Math.max(created, now) });
     }
   }
   return out;
