@@ -216,13 +216,13 @@ describe('what the first paid invoice implies', () => {
     const completed = decideSubscription(state('incomplete', T0), inferred(2000), T0 + 1, planOf, 'pro');
     expect(completed.next).toMatchObject({ status: 'active', statusAt: T0 + 1, inferred: true });
     const overruled = decideSubscription(state('past_due', T0), inferred(2000), T0 + 5, planOf, 'pro');
-    expect(overruled).toMatchObject({ statusTaken: false, next: { status: 'past_due', inferred: false } });
+    expect(overruled).toMatchObject({ next: { status: 'past_due', statusAt: T0, inferred: false } });
   });
 
   it('gives way to an older subscription object, except an incomplete one the payment moved past', () => {
     const guess = decideSubscription(null, inferred(0), T0 + 1, planOf, 'pro').next;
     expect(guess).toMatchObject({ status: 'trialing', inferred: true });
-    expect(decideSubscription(guess, facts('active'), T0, planOf, 'pro')).toMatchObject({ statusTaken: true, next: { status: 'active', statusAt: T0, inferred: false } });
+    expect(decideSubscription(guess, facts('active'), T0, planOf, 'pro')).toMatchObject({ changed: true, next: { status: 'active', statusAt: T0, inferred: false } });
     expect(decideSubscription(guess, facts('incomplete'), T0, planOf, 'pro')).toMatchObject({ stale: true, next: { status: 'trialing', inferred: true } });
   });
 });

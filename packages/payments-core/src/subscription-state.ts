@@ -122,8 +122,6 @@ export type SubscriptionDecision = {
   changed: boolean;
   /** The fact is older than what set the current state, so it was ignored. */
   stale: boolean;
-  /** The fact's status replaced the known one (its plan may count even when its status does not). */
-  statusTaken: boolean;
 };
 
 export function isStripeSubscriptionStatus(value: unknown): value is StripeSubscriptionStatus {
@@ -285,7 +283,7 @@ export function decideSubscription(
   );
   const next: SubscriptionState = takesPlan ? { ...base, plan: planned.plan, planAt: planned.planAt } : base;
   const changed = current === null || (Object.keys(next) as (keyof SubscriptionState)[]).some((k) => next[k] !== current[k]);
-  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed, statusTaken: verdict > 0 };
+  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed };
 }
 
 /** A subscription as the entitlement sees it. */

@@ -154,8 +154,8 @@ export async function applySubscriptionFacts(
       cancel_at_period_end: next.cancelAtPeriodEnd,
       status_stripe_at: new Date(next.statusAt * 1000),
       status_inferred: next.inferred,
-      // An overruled inference's guess at a trial is not written (Stripe's trial_end is, from any version).
-      trial_end: facts.inferred && !d.statusTaken ? null : fromSeconds(facts.trialEnd),
+      // An inference's guess at a trial is written only while the status is that inference's (Stripe's trial_end always is).
+      trial_end: facts.inferred && !next.inferred ? null : fromSeconds(facts.trialEnd),
       latest_invoice_id: next.statusAt === at ? facts.latestInvoiceId : null,
     });
     const id = facts.subscriptionId;
