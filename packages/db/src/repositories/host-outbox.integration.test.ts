@@ -8,6 +8,7 @@ import {
   countReplayedDeliveries,
   enqueueOrderUpdated,
   hostOutboxHealth,
+  listDeliveries,
   lockDeadDeliveriesSince,
   recordDeliveryAttempt,
   releaseDeliveryLeases,
@@ -102,6 +103,25 @@ describe.each(TEST_BACKENDS)('credit spends and the host outbox on %s', (kind) =
     expect(rows[1]!.payload.data).toEqual({ userId: 'u_seq', orderId: 'o1', status: 'succeeded' });
     expect(rows[2]!.payload.data).toMatchObject({ credits: 3, plan: 'pro' });
     expect(rows[3]!.payload.data).toMatchObject({ credits: 3, plan: null, subscriptionStatus: 'canceled' });
+  });
+
+  it('pages the console list through messages written in one transaction (same time to the microsecond)', async () => {
+    await t.db.transaction().execute(async (trx) => {
+      for (const orderId of ['o1', 'o2', 'o3']) await enqueueOrderUpdated(trx, { userId: 'u_page', orderId, status: 'succeeded' });
+    });
+    // Sub-millisecond digits, as now() nearly always has: a cursor cut to milliseconds loses them.
+    await t.db.updateTable('host_deliveries').set({ created_at: '2026-11-30T10:00:00.123456Z' }).where('user_id', '=', 'u_page').execute();
+    const seen: string[] = [];
+    let cursor: { createdAt: string; id: string } | undefined;
+    for (let page = 0; page < 5; page++) {
+      const rows = await listDeliveries(t.db, { userId: 'u_page', cursor, limit: 1 });
+      const last = rows.at(-1);
+      if (!last) break;
+      seen.push(last.id);
+      cursor = { createdAt: last.cursor_at, id: last.id };
+    }
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen).size).toBe(3);
   });
 
   it('claims one message per user at a time, in sequence order, under a lease; dead ones stop blocking', async () => {

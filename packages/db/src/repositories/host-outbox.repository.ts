@@ -278,12 +278,9 @@ export async function listDeliveries(db: Db, f: DeliveryListFilter) {
   if (f.state) q = q.where('state', '=', f.state);
   if (f.userId) q = q.where('user_id', '=', f.userId);
   if (f.type) q = q.where('type', '=', f.type);
-  if (f.cursor) {
-    const c = f.cursor;
-    q = q.where((eb) =>
-      eb.or([eb('created_at', '<', new Date(c.createdAt)), eb.and([eb('created_at', '=', new Date(c.createdAt)), eb('id', '<', c.id)])]),
-    );
-  }
+  // The cursor's time as text, to the microsecond: a JS Date would cut it to milliseconds and skip
+  // the rest of a transaction's messages, which share its `now()`.
+  if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id}::uuid)`);
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 
