@@ -68,7 +68,10 @@ export function startHostWebhookSender(opts: HostWebhookSenderOptions): HostWebh
         signal: AbortSignal.timeout(opts.timeoutMs),
       });
       responseStatus = res.status;
-      responseBody = (await res.text().catch(() => '')).slice(0, RESPONSE_KEEP_CHARS);
+      // PostgreSQL text cannot hold NUL, which a binary or UTF-16 answer is full of: kept as is, the
+      // attempt could never be recorded, and the message would be sent again every lease, forever,
+      // holding back the user's later messages.
+      responseBody = (await res.text().catch(() => '')).slice(0, RESPONSE_KEEP_CHARS).replaceAll('\u0000', '\uFFFD');
     } catch (err) {
       error = errorMessage(err);
     }
