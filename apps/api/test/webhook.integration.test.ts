@@ -162,6 +162,27 @@ describe.each(TEST_BACKENDS)('Stripe webhook over HTTP on %s', (kind) => {
       const row = await api.db.selectFrom('stripe_events').selectAll().where('id', '=', ev.id).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ state: 'processed', outcome: 'unsupported' });
     });
+
+    it('stores an event of a type Settle never acts on already settled: never claimed or attempted; the types it acts on wait for processing', async () => {
+      const journey = journeyEvents('card_success', { orderId: '00000000-0000-4000-8000-00000000cafe', checkoutSessionId: 'cs_test_on_receipt', amount: 995, currency: 'usd', startAt: now() });
+      const [charge] = byType(journey, 'charge.succeeded');
+      const [intent] = byType(journey, 'payment_intent.created');
+      // Processing held back: whatever the row says right after the 2xx is what the route stored.
+      const held = await startApi(kind, { WORKER_CONCURRENCY: '0' });
+      const attempted = () => held.db.selectFrom('stripe_events').select(['id', 'state', 'outcome', 'attempts', 'processed_at']);
+      try {
+        expect((await send(held, charge)).status).toBe(200);
+        expect((await send(held, intent)).status).toBe(200);
+        const stored = await attempted().where('id', '=', charge!.id).executeTakeFirstOrThrow();
+        expect(stored).toMatchObject({ state: 'processed', outcome: 'unsupported', attempts: 0 });
+        expect(stored.processed_at).not.toBeNull();
+        expect(await attempted().where('id', '=', intent!.id).executeTakeFirstOrThrow()).toMatchObject({ state: 'pending', outcome: null, attempts: 0, processed_at: null });
+        // A redelivery is a duplicate like any other.
+        expect(JSON.parse((await send(held, charge)).body)).toEqual({ received: true, duplicate: true });
+      } finally {
+        await held.close();
+      }
+    });
   });
 });
 

@@ -61,6 +61,15 @@ function isThinTypeRead(type: string): boolean {
   return type === EVENT_GENERATION_RESOLVED || (type.startsWith('v1.') && HANDLED_EVENT_TYPES.has(type.slice(3)));
 }
 
+/**
+ * Whether Settle acts on a stored event of this type at all (`thin`: a thin notification's type).
+ * One it does not is settled as `unsupported` as it is stored (see the webhook route), so it never
+ * costs a processing round, a claim or a Stripe read.
+ */
+export function actsOnEventType(type: string, thin: boolean): boolean {
+  return thin ? isThinTypeRead(type) : HANDLED_EVENT_TYPES.has(type);
+}
+
 export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotification): Promise<ThinResolution> {
   if (!isThinTypeRead(n.type)) return { kind: 'unsupported', reason: `thin event type ${n.type} is not one Settle acts on` };
   if (!stripe) throw new StripeLookupFailed(`thin event ${n.id} needs the Stripe API, which is not configured on this server`);

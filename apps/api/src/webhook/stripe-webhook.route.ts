@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import type { Metrics } from '../lib/metrics.js';
 import { errorMessage } from '../lib/errors.js';
+import { actsOnEventType } from '../payments/stripe-event-resolver.js';
 import { isThinNotificationBody, verifyThinNotification } from './thin-event.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -108,7 +109,7 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
       const thin = verifyThinNotification(body, signature, deps.secrets, deps.toleranceSeconds);
       if (!thin.ok) return refuse(400, thin.outcome, thin.error);
       if (signedAt(signature) > Date.now() / 1000 + deps.toleranceSeconds) return refuse(400, 'bad_signature', 'timestamp outside the tolerance zone');
-      return store(req, reply, thin.row);
+      return store(req, reply, settledOnReceipt(thin.row, true));
     }
 
     let json: unknown;
@@ -135,7 +136,7 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     if (!isStripeEventEnvelope(json)) return refuse(400, 'bad_request', 'body is not a Stripe event');
     const event = json;
     const object = event.data.object;
-    return store(req, reply, {
+    return store(req, reply, settledOnReceipt({
       id: event.id,
       type: event.type,
       object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
@@ -143,7 +144,7 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
       api_version: event.api_version ?? null,
       livemode: event.livemode ?? false,
       payload: body.toString('utf8'),
-    });
+    }, false));
   }
 
   /** Store a verified event (snapshot or thin), then acknowledge: 2xx only after the commit. */
@@ -163,9 +164,19 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
     }
     (stored ? counted.stored : counted.duplicate).inc();
     reply.code(200).header('content-type', JSON_CONTENT).send(stored ? ACK_STORED : ACK_DUPLICATE);
-    if (stored) deps.afterStore(row.id);
+    if (stored && row.state === undefined) deps.afterStore(row.id);
     return reply;
   }
+}
+
+/**
+ * An event of a type Settle never acts on (`charge.updated`, `customer.created`, …) is stored
+ * already settled as `unsupported` (processed on receipt, no attempt), instead of pending: the
+ * outcome processing would reach, without its claim, transaction and row update. Replay still
+ * puts it back in the queue like any other event.
+ */
+function settledOnReceipt(row: NewStripeEvent, thin: boolean): NewStripeEvent {
+  return actsOnEventType(row.type, thin) ? row : { ...row, state: 'processed', outcome: 'unsupported' };
 }
 
 /** The `t=` of a `Stripe-Signature` header (seconds), or 0 when absent. */

@@ -231,8 +231,12 @@ export function storableForm(payload: string): string | null {
  */
 const PREPARED_INSERT = {
   name: 'settle_inbox_insert',
-  text: `insert into stripe_events (id, type, object_id, stripe_created, api_version, livemode, payload)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::boolean[], $7::jsonb[])
+  // A row stored already settled (a type Settle never acts on: its state and outcome given) is
+  // processed as of its insert; every other row is pending, as the column's default says.
+  text: `insert into stripe_events (id, type, object_id, stripe_created, api_version, livemode, payload, state, outcome, processed_at)
+         select id, type, object_id, stripe_created, api_version, livemode, payload, coalesce(state, 'pending'), outcome, case when state is not null then now() end
+         from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::boolean[], $7::jsonb[], $8::text[], $9::text[])
+              as e(id, type, object_id, stripe_created, api_version, livemode, payload, state, outcome)
          on conflict (id) do nothing
          returning id`,
 };
@@ -254,6 +258,8 @@ async function insertPrepared(pool: pg.Pool, unordered: NewStripeEvent[]): Promi
       col((e) => e.api_version ?? null),
       col((e) => e.livemode ?? false),
       col((e) => e.payload),
+      col((e) => e.state ?? null),
+      col((e) => e.outcome ?? null),
     ],
   });
   return new Set(result.rows.map((r) => r.id));

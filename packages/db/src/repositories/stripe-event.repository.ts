@@ -13,7 +13,8 @@ export async function insertEvents(db: Db | Trx, events: NewStripeEvent[]): Prom
   if (events.length === 0) return new Set();
   const rows = await db
     .insertInto('stripe_events')
-    .values(events)
+    // A row stored already settled (its state given) is processed as of its insert.
+    .values(events.map((e) => (e.state === undefined || e.state === 'pending' ? e : { ...e, processed_at: sql<Date>`now()` })))
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
     .execute();
