@@ -124,6 +124,18 @@ describe.each(TEST_BACKENDS)('limits, throttling and truthful errors on %s', (ki
     expect((await call(url, 'products.list', 'query', undefined, { ip: '198.51.100.31' })).status).toBe(200);
   });
 
+  it('a host backend calling for many users from one address is limited per user, not by the per-address limit; calls without a valid token are limited per address', async () => {
+    // 12 users × 10 calls from one address: past the 100 per minute per address, within 40 per user.
+    const replies: Reply[] = [];
+    for (let i = 0; i < 12; i++) replies.push(await call(url, 'entitlements.get', 'query', undefined, { ip: '198.51.100.40', token: await sign(`host_user_${i}`), batch: 10 }));
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    // A bad token is no way around the per-address limit.
+    const forged: Reply[] = [];
+    for (let i = 0; i < 11; i++) forged.push(await call(url, 'entitlements.get', 'query', undefined, { ip: '198.51.100.41', token: 'not.a.jwt', batch: 10 }));
+    expect(forged.slice(0, 10).every((r) => r.errors.every((e) => e.code === 'UNAUTHORIZED'))).toBe(true);
+    expect(forged[10]!.status).toBe(429);
+  });
+
   it('caps live status streams per user', async () => {
     const token = await sign('stream_user');
     const order = await seedOrder(setup.api.db, { userId: 'stream_user' });

@@ -42,24 +42,41 @@ export function tooManyRequests(ctx: Context, waitSeconds: number, what: string)
   return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `${what}; try again in ${waitSeconds} s` });
 }
 
-/** Every procedure: the per-address rate limit, and the error boundary (see `toPublicError`). */
+/** Every procedure: the error boundary (see `toPublicError`). */
 const base = t.procedure.use(async ({ ctx, path, next }) => {
-  if (ctx.limits && ctx.http) {
-    const wait = await ctx.limits.request(ctx.http.ip);
-    if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests from this address');
-  }
   const result = await next();
   if (!result.ok && isUnexpected(result.error)) throw toPublicError(result.error.cause, ctx.deps.logger, { path });
   return result;
 });
 
+/** The per-address rate limit. */
+async function limitAddress(ctx: Context) {
+  if (!ctx.limits || !ctx.http) return;
+  const wait = await ctx.limits.request(ctx.http.ip);
+  if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests from this address');
+}
+
+/** Public and admin procedures: within the per-address rate limit. */
+const addressLimited = base.use(async ({ ctx, next }) => {
+  await limitAddress(ctx);
+  return next();
+});
+
 export const router = t.router;
-export const publicProcedure = base;
+export const publicProcedure = addressLimited;
 export const createCallerFactory = t.createCallerFactory;
 
-/** End-user procedures: a valid `Authorization: Bearer <JWT>` from the host app, within the per-user rate limit. */
+/**
+ * End-user procedures: a valid `Authorization: Bearer <JWT>` from the host app, within the per-user
+ * rate limit. A call with a valid token is limited per user only: a host's backend calls for all
+ * its users from one address (spending credits, reading entitlements), which the per-address limit
+ * would cap for all of them together. A call without one counts against its address.
+ */
 export const userProcedure = base.use(async ({ ctx, next }) => {
-  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid user token is required' });
+  if (!ctx.user) {
+    await limitAddress(ctx);
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid user token is required' });
+  }
   if (ctx.limits) {
     const wait = await ctx.limits.userRequest(ctx.user.id);
     if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests for this user');
@@ -72,7 +89,7 @@ export const userProcedure = base.use(async ({ ctx, next }) => {
  * (viewer reads; operator overrides, reconciles, refunds, replays; owner changes flags and admins).
  */
 export function adminProcedure(role: AdminRole) {
-  return base.use(({ ctx, type, next }) => {
+  return addressLimited.use(({ ctx, type, next }) => {
     if (!ctx.admin) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an admin session or API token is required' });
     // SameSite=Strict keeps the cookie off cross-site requests but not off same-site ones (sibling
     // subdomains); a token is never sent implicitly, so only sessions need the origin check.
