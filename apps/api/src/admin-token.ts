@@ -1,4 +1,4 @@
-import { ADMIN_ROLES, createAdminToken, createDatabase, migrateToLatest, recordAdminAction, revokeAdminToken, type AdminRole } from '@settle/db';
+import { ADMIN_ROLES, createAdminToken, createDatabase, migrateDatabase, recordAdminAction, revokeAdminToken, type AdminRole } from '@settle/db';
 import { parseEnv } from './env.js';
 import { pgliteLockHolder } from './lib/pglite-lock.js';
 
@@ -30,7 +30,7 @@ if (server) {
 }
 const database = await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
 try {
-  await migrateToLatest(database.db);
+  await migrateDatabase(database);
   if (command === 'create') {
     const { token } = await createAdminToken(database.db, { name, role: roleArg as AdminRole, createdBy: 'cli' });
     await recordAdminAction(database.db, { actor: 'cli', action: 'tokens.create', target: `token:${name}`, reason: 'admin-token CLI', details: { role: roleArg } });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateToLatest, type DatabaseHandle } from '@settle/db';
+import { countEventsInOtherApiVersions, countOrdersMissingInvoice, countSubscriptionsNeedingReview, createDatabase, hostOutboxHealth, inboxHealth, migrateDatabase, type DatabaseHandle } from '@settle/db';
 import { DEFAULT_RETRY_POLICY, type StripeEventLike } from '@settle/payments-core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -72,7 +72,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   });
   if (!processingOnly) {
     try {
-      const applied = await migrateToLatest(database.db);
+      const applied = await migrateDatabase(database);
       if (applied.length) logger.info({ applied }, 'migrations applied');
       await bootstrapFirstAdmin(database.db, env, logger);
     } catch (err) {

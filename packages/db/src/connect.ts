@@ -181,6 +181,27 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 }
 
 /**
+ * `work` on a connection without the pool's query timeouts: start-up migrations, which may
+ * legitimately run for minutes on a large database (an index build, or waiting for another
+ * instance's migrations) and say so themselves (`set local statement_timeout = 0`), which the
+ * client's own read timeout would not hear. The idle-in-transaction timeout stays: a client
+ * partitioned mid-migration must not hold its locks on the server. On PostgreSQL a pool of one
+ * connection, closed after; on PGlite (no timeouts) the database itself.
+ */
+export async function withoutQueryTimeouts<T>(handle: DatabaseHandle, work: (db: Db) => Promise<T>): Promise<T> {
+  if (!handle.pool) return work(handle.db);
+  const { statement_timeout: _server, query_timeout: _client, ...options } = handle.pool.options;
+  const pool = new pg.Pool({ ...options, max: 1 });
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
  * One query on a pooled connection, released exactly once (a broken one is discarded). Used
  * instead of `pool.query`, whose error path can release a client twice when the server
  * terminates connections.
