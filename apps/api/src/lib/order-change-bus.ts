@@ -92,10 +92,11 @@ export function createOrderChangeBus(database: DatabaseHandle, logger: Logger): 
       if (retry) clearTimeout(retry);
       if (heartbeat) clearInterval(heartbeat);
       if (client) {
+        // Discarded rather than UNLISTENed and reused: ending the session ends the LISTEN, and
+        // no query waits on a database that may not answer (shutdown keeps to its deadline).
         const c = client;
         client = null;
-        await c.query(`UNLISTEN ${CHANNEL}`).catch(() => {});
-        c.release();
+        c.release(true);
       }
     },
   };

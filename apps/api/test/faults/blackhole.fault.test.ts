@@ -131,3 +131,35 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     expect(problems).toEqual([]);
   }, 180_000);
 });
+
+describe.skipIf(!process.env.DATABASE_URL)('SIGTERM while PostgreSQL is silent (blackhole)', () => {
+  const cluster = useCluster();
+  let proxy: ReturnType<typeof tcpProxy> | undefined;
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('exits 0 within SHUTDOWN_TIMEOUT_MS, not held by a connection that never answers', async () => {
+    const target = new URL(cluster.database.url!);
+    proxy = tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxyPort = await freePort();
+    await proxy.listen(proxyPort);
+    const viaProxy = new URL(cluster.database.url!);
+    viaProxy.host = `127.0.0.1:${proxyPort}`;
+    const shutdownMs = 3_000;
+    const api = await cluster.spawn({ DATABASE_URL: viaProxy.toString(), SHUTDOWN_TIMEOUT_MS: String(shutdownMs), LOG_LEVEL: 'info' });
+    // Started all the way (its signal handlers are set once it listens and its flags are read).
+    while (!api.output().includes('Settle API listening')) await sleep(50);
+    proxy.set('blackhole');
+    await sleep(500);
+    const termAt = Date.now();
+    api.proc.kill('SIGTERM');
+    const exit = await api.exited;
+    const stoppedInMs = Date.now() - termAt;
+    console.log(`blackhole: SIGTERM to exit in ${stoppedInMs} ms (SHUTDOWN_TIMEOUT_MS ${shutdownMs})`);
+    expect(exit, api.output()).toEqual({ code: 0, signal: null });
+    // The deadline, plus the last half second for background work and second for the pool (app.ts),
+    // and a busy machine's slack; still before main.ts gives up (+5 s, exit code 1).
+    expect(stoppedInMs).toBeLessThan(shutdownMs + 4_000);
+  }, 60_000);
+});
