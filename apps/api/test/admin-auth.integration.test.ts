@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { createAdminToken, type AdminRole } from '@settle/db';
 import { TEST_BACKENDS } from '@settle/db/testing';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../src/trpc/root.js';
 import { seedOrder, startApi, type TestApi } from './harness.js';
@@ -266,5 +268,36 @@ describe.each(TEST_BACKENDS)('admin authentication and roles on %s', (kind) => {
     const cookie = await login(api, 'viewer@settle.test', 'viewer-password-123');
     await api.db.updateTable('admin_sessions').set({ expires_at: new Date(Date.now() - 1000) }).execute();
     expect((await call(api, 'auth.me', 'query', undefined, { cookie })).code).toBe('UNAUTHORIZED');
+  });
+});
+
+describe('a first start with no admin account to sign in with', () => {
+  /** The API's warnings and errors at start-up, with the given settings. */
+  async function startupWarnings(env: Record<string, string>): Promise<string[]> {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const api = await startApi('pglite', env, { logger: pino({ level: 'warn' }, sink) });
+    await api.close();
+    return lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+  }
+
+  it('says how to create the first owner, when neither ADMIN_EMAIL nor ADMIN_PASSWORD is set', async () => {
+    const warnings = await startupWarnings({});
+    expect(warnings.find((m) => /no admin account/.test(m))).toMatch(/ADMIN_EMAIL.*ADMIN_PASSWORD/);
+  });
+
+  it('names the missing half when only ADMIN_EMAIL is set', async () => {
+    const warnings = await startupWarnings({ ADMIN_EMAIL: OWNER.email });
+    expect(warnings.find((m) => /no admin account/.test(m))).toMatch(/ADMIN_PASSWORD is not set/);
+  });
+
+  it('says nothing once an owner is created', async () => {
+    const warnings = await startupWarnings({ ADMIN_EMAIL: OWNER.email, ADMIN_PASSWORD: OWNER.password });
+    expect(warnings.filter((m) => /no admin account/.test(m))).toEqual([]);
   });
 });

@@ -46,10 +46,17 @@ export function isTrustedOrigin(headers: { origin?: string | undefined; referer?
   return allowed.has(url.origin) || (headers.host !== undefined && url.host === headers.host.toLowerCase());
 }
 
-/** Create the first owner from ADMIN_EMAIL/ADMIN_PASSWORD when there is no admin account at all. */
+/**
+ * Create the first owner from ADMIN_EMAIL/ADMIN_PASSWORD when there is no admin account at all.
+ * Without both, say so: the console's sign-in can only answer "no such account".
+ */
 export async function bootstrapFirstAdmin(db: Db, env: Env, logger: Logger): Promise<void> {
-  if (!env.ADMIN_EMAIL || !env.ADMIN_PASSWORD) return;
   if ((await countAdminUsers(db)) > 0) return;
+  if (!env.ADMIN_EMAIL || !env.ADMIN_PASSWORD) {
+    const missing = !env.ADMIN_EMAIL && !env.ADMIN_PASSWORD ? 'ADMIN_EMAIL and ADMIN_PASSWORD are not set' : `${env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'} is not set`;
+    logger.warn(`no admin account yet, so nobody can sign in to the console: ${missing}. Set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create the first owner`);
+    return;
+  }
   const passwordHash = await hashPassword(env.ADMIN_PASSWORD);
   const email = env.ADMIN_EMAIL;
   const created = await db.transaction().execute(async (trx) => {
