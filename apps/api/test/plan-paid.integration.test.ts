@@ -108,7 +108,14 @@ describe.each(TEST_BACKENDS)('plans paid for are never withheld, on %s', (kind) 
     const hobby = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
     const h = buildLifecycle('trial_active', { orderId: hobby.id, userId, suffix: `h_${suffix}`, t0: T0 + 70 * 86_400, checkoutSessionId: hobby.checkout_session_id! });
     // Only the trial's start: nothing paid for hobby yet.
-    await deliver(h.events.filter((e) => e.created <= T0 + 70 * 86_400 + 1));
+    const trialStart = h.events.filter((e) => e.created <= T0 + 70 * 86_400 + 1);
+    await deliver(trialStart);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+    // The customer cancels the trial so as not to be charged: Stripe says trialing, cancel at period end. Still nothing paid for hobby.
+    const created = trialStart.find((e) => e.type === 'customer.subscription.created')!;
+    const asked = T0 + 71 * 86_400;
+    await deliver([{ ...created, id: `evt_h_${suffix}_cancel`, type: 'customer.subscription.updated', created: asked,
+      data: { object: { ...(created.data.object as Record<string, unknown>), cancel_at_period_end: true, cancel_at: T0 + 70 * 86_400 + PERIOD_S, canceled_at: asked } } }]);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
   });
 });

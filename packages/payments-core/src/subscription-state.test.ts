@@ -292,8 +292,11 @@ describe('subscription journeys', () => {
 });
 
 describe('planEntitlementOf', () => {
-  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt) =>
-    ({ plan, status, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack });
+  const STRIPE_STATUS: Record<SubscriptionState['status'], StripeSubscriptionStatus> = {
+    trialing: 'trialing', active: 'active', cancel_at_period_end: 'active', past_due: 'past_due', unpaid: 'unpaid', paused: 'paused', incomplete: 'incomplete', canceled: 'canceled',
+  };
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt, stripeStatus = STRIPE_STATUS[status]) =>
+    ({ plan, status, stripeStatus, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack });
 
   it.each([
     ['no subscriptions', [], null],
@@ -313,6 +316,8 @@ describe('planEntitlementOf', () => {
     ['the one bought last wins', [sub('hobby', 'active', T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
     ['a renewal of the plan bought first does not take over', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'active', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + 5 + MONTH }],
     ['a paid plan outranks a trial of another started later', [sub('pro', 'active', T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    // The customer scheduled the trial's cancellation (so as not to be charged): still a trial, nothing paid.
+    ['a paid plan outranks a trial of another set to cancel at its end', [sub('pro', 'active', T0), sub('hobby', 'cancel_at_period_end', T0 + 5, true, false, T0 + 5, 'trialing')], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     ['the trial once the paid plan ends', [sub('pro', 'canceled', T0 + 10, true, false, T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'trialing', planPeriodEnd: T0 + 5 + MONTH }],
     ['the plan bought first once the one bought last stops entitling', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'unpaid', T0 + MONTH + 5, true, false, T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + 2 * MONTH }],
   ] as const)('%s', (_, subs, expected) => {

@@ -290,6 +290,8 @@ export function decideSubscription(
 export type PlanSubscription = {
   plan: string | null;
   status: SubscriptionStatus;
+  /** Stripe's own status: a trial whose cancellation is scheduled shows `cancel_at_period_end` but is still `trialing`. */
+  stripeStatus: StripeSubscriptionStatus;
   currentPeriodEnd: number | null;
   statusAt: number;
   /** When the purchase that started it was made (its order's creation; any clock, compared only with each other's). */
@@ -318,8 +320,9 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
  * entitlement is then left to what one-time grants gave.
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
-  // A plan being paid for outranks a free trial of another: a trial started later never hides what is paid.
-  const trial = (s: PlanSubscription) => (s.status === 'trialing' ? 1 : 0);
+  // A plan being paid for outranks a free trial of another: a trial started later never hides what
+  // is paid, nor does one the customer has since set to cancel at its end (Stripe still says trialing).
+  const trial = (s: PlanSubscription) => (s.stripeStatus === 'trialing' ? 1 : 0);
   const entitling = subscriptions
     .filter((s) => s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack)
     .sort((a, b) => trial(a) - trial(b) || b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];

@@ -82,6 +82,7 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
     return {
       plan: state.plan,
       status: state.status,
+      stripeStatus: state.stripeStatus,
       currentPeriodEnd: state.currentPeriodEnd,
       statusAt: state.statusAt,
       // The purchase's time (its order's), not the row's: rows are made in whatever order Stripe's events arrive.
