@@ -1,7 +1,7 @@
 import { TEST_BACKENDS } from '@settle/db/testing';
 import { buildLifecycle, PERIOD_S } from '@settle/payments-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedOrder, send, startApi, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
+import { adminClient, seedOrder, send, startApi, trpcClient, userToken, waitForInbox, type TestApi } from './harness.js';
 
 const T0 = Math.floor(Date.now() / 1000) - 90 * 86_400;
 type Ev = { id: string; type: string; created: number; data: { object: Record<string, unknown> } } & Record<string, unknown>;
@@ -114,8 +114,13 @@ describe.each(TEST_BACKENDS)('plans paid for are never withheld, on %s', (kind) 
     // The customer cancels the trial so as not to be charged: Stripe says trialing, cancel at period end. Still nothing paid for hobby.
     const created = trialStart.find((e) => e.type === 'customer.subscription.created')!;
     const asked = T0 + 71 * 86_400;
+    const admin = await adminClient(api, `mrr-${suffix}`, 'viewer');
+    const hobbyMrr = async () => (await admin.admin.subscriptions.summary.query()).mrrByPlan.find((m) => m.plan === 'hobby') ?? null;
+    const mrrBefore = await hobbyMrr();
     await deliver([{ ...created, id: `evt_h_${suffix}_cancel`, type: 'customer.subscription.updated', created: asked,
       data: { object: { ...(created.data.object as Record<string, unknown>), cancel_at_period_end: true, cancel_at: T0 + 70 * 86_400 + PERIOD_S, canceled_at: asked } } }]);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+    // Nor is the trial recurring revenue on the Overview.
+    expect(await hobbyMrr()).toEqual(mrrBefore);
   });
 });

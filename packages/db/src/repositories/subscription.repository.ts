@@ -250,14 +250,17 @@ export async function listSubscriptionsForAdmin(
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
 }
 
-/** How many subscriptions are in each status with each plan and price (the Overview's counts and MRR). */
+/**
+ * How many subscriptions are in each status with each plan and price (the Overview's counts and
+ * MRR), with Stripe's status: a trial set to cancel at its end shows `cancel_at_period_end` but pays nothing.
+ */
 export async function countSubscriptionsByStatusAndPlan(
   db: Db,
-): Promise<{ status: string; plan: string | null; stripe_price_id: string | null; product_id: string; count: number }[]> {
+): Promise<{ status: string; stripe_status: string; plan: string | null; stripe_price_id: string | null; product_id: string; count: number }[]> {
   const rows = await db
     .selectFrom('subscriptions')
-    .select(['status', 'plan', 'stripe_price_id', 'product_id', sql<string>`count(*)`.as('count')])
-    .groupBy(['status', 'plan', 'stripe_price_id', 'product_id'])
+    .select(['status', 'stripe_status', 'plan', 'stripe_price_id', 'product_id', sql<string>`count(*)`.as('count')])
+    .groupBy(['status', 'stripe_status', 'plan', 'stripe_price_id', 'product_id'])
     .execute();
   return rows.map((r) => ({ ...r, count: Number(r.count) }));
 }

@@ -25,7 +25,8 @@ export const adminSubscriptionsRouter = router({
     const mrr = new Map<string, { plan: string; currency: string; amount: number; subscriptions: number }>();
     for (const r of rows) {
       if (r.status in byStatus) byStatus[r.status as keyof typeof byStatus] += r.count;
-      if (!PAYING.includes(r.status) || !r.plan) continue;
+      // A trial pays nothing yet, even once its cancellation is scheduled (status cancel_at_period_end).
+      if (!PAYING.includes(r.status) || r.stripe_status === 'trialing' || !r.plan) continue;
       const product = (r.stripe_price_id ? ctx.deps.catalogue.byStripePrice(r.stripe_price_id) : undefined) ?? ctx.deps.catalogue.get(r.product_id);
       if (!product) continue;
       const key = `${r.plan}:${product.currency}`;
