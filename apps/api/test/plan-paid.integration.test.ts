@@ -96,6 +96,23 @@ describe.each(TEST_BACKENDS)('plans paid for are never withheld, on %s', (kind) 
     expect({ ...sub, trial_end: sub.trial_end?.getTime() }).toEqual({ status: 'trialing', trial_end: (T0 + PERIOD_S) * 1000, status_inferred: false });
   });
 
+  it('a user paying for pro keeps pro while a free hobby trial that ended unpaid is in dunning', async () => {
+    const suffix = `dun_${++n}_${Date.now()}`;
+    const userId = `user_${suffix}`;
+    const pro = await seedOrder(api.db, { userId, productId: 'pro', mode: 'subscription', amount: 1999 });
+    const p = buildLifecycle('renewals', { orderId: pro.id, userId, suffix: `p_${suffix}`, t0: T0, checkoutSessionId: pro.checkout_session_id!, renewals: 2,
+      prices: { from: { id: 'price_pro_monthly', amount: 1999 }, to: { id: 'price_hobby_monthly', amount: 999 } } }, { from: 'pro', to: 'hobby' });
+    await deliver(p.events);
+    const hobby = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    // A 30-day trial from day 50: it ends on day 80, its first charge fails and Stripe retries (past due).
+    const h = buildLifecycle('trial_canceled', { orderId: hobby.id, userId, suffix: `h_${suffix}`, t0: T0 + 50 * 86_400, checkoutSessionId: hobby.checkout_session_id! });
+    await deliver(h.events.filter((e) => e.type !== 'customer.subscription.deleted'));
+    const client = trpcClient(api.url, await userToken(userId));
+    const hobbySub = await api.db.selectFrom('subscriptions').select('status').where('id', '=', h.subscriptionId).executeTakeFirstOrThrow();
+    expect(hobbySub.status).toBe('past_due');
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'pro', subscriptionStatus: 'active' });
+  });
+
   it('a user paying for pro who then starts a free hobby trial keeps pro', async () => {
     const suffix = `two_${++n}_${Date.now()}`;
     const userId = `user_${suffix}`;

@@ -99,7 +99,7 @@ function run(events: readonly StripeEventLike[], plan: string) {
   const entitlement = m.sub
     ? planEntitlementOf([{
         plan: m.sub.plan, status: m.sub.status, stripeStatus: m.sub.stripeStatus, currentPeriodEnd: m.sub.currentPeriodEnd, statusAt: m.sub.statusAt,
-        confirmed: m.order.status === 'succeeded', moneyTakenBack: payments.some(isMoneyTakenBack),
+        confirmed: m.order.status === 'succeeded', moneyTakenBack: payments.some(isMoneyTakenBack), moneyPaid: payments.some((p) => p.amountPaid > 0),
       }])
     : null;
   return { sub: m.sub, payments, entitlement, orderStatus: m.order.status, waiting: waiting.length };

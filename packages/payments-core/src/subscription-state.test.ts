@@ -295,8 +295,8 @@ describe('planEntitlementOf', () => {
   const STRIPE_STATUS: Record<SubscriptionState['status'], StripeSubscriptionStatus> = {
     trialing: 'trialing', active: 'active', cancel_at_period_end: 'active', past_due: 'past_due', unpaid: 'unpaid', paused: 'paused', incomplete: 'incomplete', canceled: 'canceled',
   };
-  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt, stripeStatus = STRIPE_STATUS[status]) =>
-    ({ plan, status, stripeStatus, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack });
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt, stripeStatus = STRIPE_STATUS[status], moneyPaid = stripeStatus !== 'trialing') =>
+    ({ plan, status, stripeStatus, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack, moneyPaid });
 
   it.each([
     ['no subscriptions', [], null],
@@ -318,6 +318,9 @@ describe('planEntitlementOf', () => {
     ['a paid plan outranks a trial of another started later', [sub('pro', 'active', T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     // The customer scheduled the trial's cancellation (so as not to be charged): still a trial, nothing paid.
     ['a paid plan outranks a trial of another set to cancel at its end', [sub('pro', 'active', T0), sub('hobby', 'cancel_at_period_end', T0 + 5, true, false, T0 + 5, 'trialing')], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    // The trial ended and its first charge failed: Stripe retries (past due), but nothing was ever paid for it.
+    ['a paid plan outranks a trial of another that ended unpaid', [sub('pro', 'active', T0), sub('hobby', 'past_due', T0 + 5, true, false, T0 + 5, 'past_due', false)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
+    ['a plan bought last and paid for, now past due, still wins', [sub('pro', 'active', T0), sub('hobby', 'past_due', T0 + 5, true, false, T0 + 5, 'past_due', true)], { plan: 'hobby', subscriptionStatus: 'past_due', planPeriodEnd: T0 + 5 + MONTH }],
     ['the trial once the paid plan ends', [sub('pro', 'canceled', T0 + 10, true, false, T0), sub('hobby', 'trialing', T0 + 5)], { plan: 'hobby', subscriptionStatus: 'trialing', planPeriodEnd: T0 + 5 + MONTH }],
     ['the plan bought first once the one bought last stops entitling', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'unpaid', T0 + MONTH + 5, true, false, T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + 2 * MONTH }],
   ] as const)('%s', (_, subs, expected) => {

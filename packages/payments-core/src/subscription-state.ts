@@ -300,6 +300,8 @@ export type PlanSubscription = {
   confirmed: boolean;
   /** Whether a payment of this subscription was charged back or refunded in full (see `isMoneyTakenBack`). */
   moneyTakenBack: boolean;
+  /** Whether money ever paid one of its invoices (a trial's $0 first invoice is none). */
+  moneyPaid: boolean;
 };
 
 export type PlanEntitlement = { plan: string | null; subscriptionStatus: SubscriptionStatus; planPeriodEnd: number | null };
@@ -312,7 +314,8 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
  * end or past due; none of its payments charged back or refunded in full), with its status and
  * period end. A user paying for two plans at once gets the one bought last, whichever renews or
  * changes: the choice must not follow the last change, or the plan would swap with each renewal.
- * A plan being paid for comes before a free trial of another, whenever the trial began.
+ * A plan being paid for comes before a free trial of another, whenever the trial began, and
+ * before a trial that ended unpaid and is in dunning.
  *
  * With none entitling: no plan, and the status of the subscription changed most recently, confirmed
  * or not (an `incomplete` first payment is reported as such; a subscription whose order an admin
@@ -321,8 +324,9 @@ export type PlanEntitlement = { plan: string | null; subscriptionStatus: Subscri
  */
 export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): PlanEntitlement | null {
   // A plan being paid for outranks a free trial of another: a trial started later never hides what
-  // is paid, nor does one the customer has since set to cancel at its end (Stripe still says trialing).
-  const trial = (s: PlanSubscription) => (s.stripeStatus === 'trialing' ? 1 : 0);
+  // is paid, nor does one the customer has since set to cancel at its end (Stripe still says
+  // trialing), nor one that ended with its first charge failing (past due, nothing ever paid).
+  const trial = (s: PlanSubscription) => (s.stripeStatus === 'trialing' || (s.stripeStatus === 'past_due' && !s.moneyPaid) ? 1 : 0);
   const entitling = subscriptions
     .filter((s) => s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack)
     .sort((a, b) => trial(a) - trial(b) || b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];

@@ -76,6 +76,7 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
   const subs = await listSubscriptionsForUser(trx, userId);
   const payments = await listSubscriptionPayments(trx, subs.map((s) => s.id));
   const takenBack = new Set(payments.filter((p) => isMoneyTakenBack(toSubscriptionPayment(p))).map((p) => p.subscription_id));
+  const moneyPaid = new Set(payments.filter((p) => Number(p.amount_paid) > 0).map((p) => p.subscription_id));
   const e = planEntitlementOf(subs.map((s) => {
     const state = toSubscriptionState(s);
     const orderStatus = s.order_status !== null && isOrderStatus(s.order_status) ? s.order_status : null;
@@ -89,6 +90,7 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
       startedAt: (s.order_created_at ?? s.created_at).getTime(),
       confirmed: orderStatus !== null && isPaid(orderStatus),
       moneyTakenBack: takenBack.has(s.id) || (orderStatus !== null && TAKEN_BACK.includes(orderStatus)),
+      moneyPaid: moneyPaid.has(s.id),
     };
   }));
   if (!e) return;
