@@ -15,6 +15,17 @@ async function timedDelivery(url: string, ev: StripeEvent) {
   return { status: r.status, ms: Date.now() - started };
 }
 
+/** A TCP proxy in front of the cluster's PostgreSQL, and the database URL that goes through it. */
+async function proxiedDatabase(databaseUrl: string) {
+  const target = new URL(databaseUrl);
+  const proxy = tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxyPort = await freePort();
+  await proxy.listen(proxyPort);
+  const viaProxy = new URL(databaseUrl);
+  viaProxy.host = `127.0.0.1:${proxyPort}`;
+  return { proxy, port: proxyPort, url: viaProxy.toString() };
+}
+
 describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to PostgreSQL (blackhole), then a reset', () => {
   const cluster = useCluster();
   let proxy: ReturnType<typeof tcpProxy> | undefined;
@@ -26,14 +37,10 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     const random = seededRandom(7);
     const { orders, events } = await planJourneys(cluster.database.db, 60, random, PAYMENT_JOURNEYS);
     const deliveries = deliveryOrder(events, { duplicates: 0.2, shuffle: true, random });
-    const target = new URL(cluster.database.url!);
-    proxy = tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxyPort = await freePort();
-    await proxy.listen(proxyPort);
-    const viaProxy = new URL(cluster.database.url!);
-    viaProxy.host = `127.0.0.1:${proxyPort}`;
+    const proxied = await proxiedDatabase(cluster.database.url!);
+    proxy = proxied.proxy;
     const api = await cluster.spawn({
-      DATABASE_URL: viaProxy.toString(),
+      DATABASE_URL: proxied.url,
       DATABASE_POOL_MAX: '4',
       DATABASE_QUERY_TIMEOUT_MS: '2000',
       DATABASE_CONNECT_TIMEOUT_MS: '1500',
@@ -111,7 +118,7 @@ describe.skipIf(!process.env.DATABASE_URL)('a silent network partition to Postgr
     const answer = await asked.text();
     expect(asked.status).toBe(503);
     expect(answer).toMatch(/SERVICE_UNAVAILABLE/);
-    expect(answer).not.toMatch(new RegExp(`${proxyPort}|127\\.0\\.0\\.1|ECONN|terminated`));
+    expect(answer).not.toMatch(new RegExp(`${proxied.port}|127\\.0\\.0\\.1|ECONN|terminated`));
     proxy.set('forward');
     const last = await sendAll(rest, () => [api.url], { concurrency: 8, deadlineMs: 60_000 });
     for (const d of rest) acknowledged.add(d.id);
@@ -140,14 +147,10 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGTERM while PostgreSQL is silent (
   });
 
   it('exits 0 within SHUTDOWN_TIMEOUT_MS, not held by a connection that never answers', async () => {
-    const target = new URL(cluster.database.url!);
-    proxy = tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxyPort = await freePort();
-    await proxy.listen(proxyPort);
-    const viaProxy = new URL(cluster.database.url!);
-    viaProxy.host = `127.0.0.1:${proxyPort}`;
+    const proxied = await proxiedDatabase(cluster.database.url!);
+    proxy = proxied.proxy;
     const shutdownMs = 3_000;
-    const api = await cluster.spawn({ DATABASE_URL: viaProxy.toString(), SHUTDOWN_TIMEOUT_MS: String(shutdownMs), LOG_LEVEL: 'info' });
+    const api = await cluster.spawn({ DATABASE_URL: proxied.url, SHUTDOWN_TIMEOUT_MS: String(shutdownMs), LOG_LEVEL: 'info' });
     // Started all the way (its signal handlers are set once it listens and its flags are read).
     while (!api.output().includes('Settle API listening')) await sleep(50);
     proxy.set('blackhole');
