@@ -33,6 +33,7 @@ import { createStripeClient } from '../src/lib/stripe-client.js';
 import { loadCatalogue } from '../src/payments/product-catalogue.js';
 import { createInboxProcessor } from '../src/workers/inbox-processor.js';
 import { startEventWorker } from '../src/workers/event-worker.js';
+import { settledOnReceipt } from '../src/webhook/stripe-webhook.route.js';
 
 /** CPU time so far of every process named `postgres` on this machine (server on the same host). */
 function postgresCpuMs(): number {
@@ -85,11 +86,12 @@ try {
     const object = e.data.object as { id?: unknown; object?: unknown };
     const objectId = typeof object.id === 'string' ? object.id : null;
     const row = { id: e.id, type: e.type, object_id: objectId, stripe_created: new Date(e.created * 1000), api_version: e.api_version ?? null, livemode: false, payload: JSON.stringify(e) };
-    if (THIN_MS === null) return row;
+    // Stored as the webhook route stores it: a type Settle never acts on is settled on receipt.
+    if (THIN_MS === null) return settledOnReceipt(row, false);
     // As an event destination sends it; a redelivery keeps the notification's id.
     const id = `evt_thin_${e.id}`;
     const related = { id: objectId, type: object.object, url: `/v1/${String(object.object)}s/${objectId}` };
-    return { ...row, id, type: `v1.${e.type}`, api_version: null, payload: JSON.stringify({ id, object: 'v2.core.event', type: `v1.${e.type}`, created: new Date(e.created * 1000).toISOString(), livemode: false, snapshot_event: e.id, related_object: related }) };
+    return settledOnReceipt({ ...row, id, type: `v1.${e.type}`, api_version: null, payload: JSON.stringify({ id, object: 'v2.core.event', type: `v1.${e.type}`, created: new Date(e.created * 1000).toISOString(), livemode: false, snapshot_event: e.id, related_object: related }) }, true);
   });
   for (const stmt of (process.env.BENCH_ALTER ?? '').split(';').filter((x) => x.trim())) await database.pool!.query(stmt);
   for (let i = 0; i < rows.length; i += 500) await insertEvents(database.db, rows.slice(i, i + 500));

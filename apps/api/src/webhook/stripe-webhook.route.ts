@@ -175,7 +175,7 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
  * outcome processing would reach, without its claim, transaction and row update. Replay still
  * puts it back in the queue like any other event.
  */
-function settledOnReceipt(row: NewStripeEvent, thin: boolean): NewStripeEvent {
+export function settledOnReceipt(row: NewStripeEvent, thin: boolean): NewStripeEvent {
   return actsOnEventType(row.type, thin) ? row : { ...row, state: 'processed', outcome: 'unsupported' };
 }
 
