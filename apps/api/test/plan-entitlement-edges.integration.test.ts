@@ -65,6 +65,36 @@ describe.each(TEST_BACKENDS)('plan entitlement edge cases on %s', (kind) => {
     expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled', planPeriodEnd: null });
   });
 
+  it('the console reports an active plan as not granted once an operator parks its order or overrides it to refunded, as the entitlement does', async () => {
+    const userId = `user_ovr_${kind}_${++n}`;
+    const o = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });
+    const b = buildLifecycle('renewals', { orderId: o.id, userId, suffix: `ovr_${kind}_${n}`, t0: T0, checkoutSessionId: o.checkout_session_id!, renewals: 1 });
+    await deliver(b.events);
+    const client = trpcClient(api.url, await userToken(userId));
+    const operator = await adminClient(api, `op_ovr_${kind}_${n}`);
+    const viewer = await adminClient(api, `viewer_ovr_${kind}_${n}`, 'viewer');
+    /** What every admin door says about the subscription: the list, its page, and its plan order's page. */
+    const consoleSays = async () => {
+      const listed = (await viewer.admin.subscriptions.list.query({ userId })).items;
+      const { subscription } = await viewer.admin.subscriptions.get.query({ subscriptionId: b.subscriptionId });
+      const ofOrder = (await viewer.admin.orders.get.query({ orderId: o.id })).subscription;
+      expect(listed).toHaveLength(1);
+      expect(listed[0]).toEqual(subscription);
+      expect(ofOrder).toEqual(subscription);
+      return subscription;
+    };
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    expect(await consoleSays()).toMatchObject({ status: 'active', plan: 'hobby', grantsPlan: true, moneyTakenBack: false, orderConfirmed: true, orderStatus: 'succeeded' });
+
+    await operator.admin.orders.override.mutate({ orderId: o.id, to: 'needs_review', reason: 'customer says the card was stolen' });
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    expect(await consoleSays()).toMatchObject({ status: 'active', grantsPlan: false, moneyTakenBack: false, orderConfirmed: false, orderStatus: 'needs_review' });
+
+    await operator.admin.orders.override.mutate({ orderId: o.id, to: 'refunded', reason: 'refunded by hand in the Stripe dashboard' });
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    expect(await consoleSays()).toMatchObject({ status: 'active', grantsPlan: false, moneyTakenBack: true, orderStatus: 'refunded' });
+  });
+
   it('a subscription whose first payment failed is reported as incomplete, not as no subscription', async () => {
     const userId = `user_inc_${kind}_${++n}`;
     const o = await seedOrder(api.db, { userId, productId: 'hobby', mode: 'subscription', amount: 999 });

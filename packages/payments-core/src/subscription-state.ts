@@ -298,13 +298,22 @@ export type PlanSubscription = {
   startedAt: number;
   /** Whether the order that started it is confirmed (paid, not refunded or charged back). */
   confirmed: boolean;
-  /** Whether a payment of this subscription was charged back or refunded in full (see `isMoneyTakenBack`). */
+  /** Whether a payment of this subscription was charged back or refunded in full (see `isMoneyTakenBack`), or its order was. */
   moneyTakenBack: boolean;
   /** Whether money ever paid one of its invoices (a trial's $0 first invoice is none). */
   moneyPaid: boolean;
 };
 
 export type PlanEntitlement = { plan: string | null; subscriptionStatus: SubscriptionStatus; planPeriodEnd: number | null };
+
+/**
+ * Whether a subscription entitles its user to its plan: its order is confirmed, its status gives
+ * access, it has a plan, and none of its money went back. The one rule behind `planEntitlementOf`
+ * and what the console says a subscription grants.
+ */
+export function grantsPlan(s: PlanSubscription): boolean {
+  return s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack;
+}
 
 /**
  * What a user's subscriptions entitle them to. Only subscriptions whose order is confirmed
@@ -328,7 +337,7 @@ export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): P
   // trialing), nor one that ended with its first charge failing (past due, nothing ever paid).
   const trial = (s: PlanSubscription) => (s.stripeStatus === 'trialing' || (s.stripeStatus === 'past_due' && !s.moneyPaid) ? 1 : 0);
   const entitling = subscriptions
-    .filter((s) => s.confirmed && isEntitling(s.status) && s.plan !== null && !s.moneyTakenBack)
+    .filter(grantsPlan)
     .sort((a, b) => trial(a) - trial(b) || b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];
   if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
   const newest = [...subscriptions].sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status])[0];

@@ -134,25 +134,53 @@ export const INBOX_STATE_META: Record<InboxState, { label: string; tone: Tone; h
 
 export type SubscriptionStatus = RouterOutputs['admin']['subscriptions']['list']['items'][number]['status'];
 
-/** Settle's subscription statuses (payments-core's `SubscriptionStatus`), with what each means for access. */
-export const SUBSCRIPTION_STATUS_META: Record<SubscriptionStatus, { label: string; tone: Tone; hint: string }> = {
-  trialing: { label: 'Trialing', tone: 'info', hint: 'In a free trial: plan granted, nothing paid yet' },
-  active: { label: 'Active', tone: 'good', hint: 'Paid up: plan granted' },
-  cancel_at_period_end: { label: 'Cancels at period end', tone: 'warn', hint: 'Paid until the period ends, then canceled' },
-  past_due: { label: 'Past due', tone: 'warn', hint: 'A renewal failed; Stripe is retrying, the plan is kept meanwhile' },
-  unpaid: { label: 'Unpaid', tone: 'bad', hint: "Stripe's retries are exhausted: plan taken" },
-  paused: { label: 'Paused', tone: 'neutral', hint: 'Paused (trial ended without a payment method): plan taken' },
-  incomplete: { label: 'Incomplete', tone: 'neutral', hint: 'The first invoice is not paid yet: no plan' },
-  canceled: { label: 'Canceled', tone: 'neutral', hint: 'Ended: plan taken' },
+/**
+ * Settle's subscription statuses (payments-core's `SubscriptionStatus`), with what each means for
+ * access: `keepsPlan` as payments-core's `isEntitling` (its order confirmed and its money kept).
+ */
+export const SUBSCRIPTION_STATUS_META: Record<SubscriptionStatus, { label: string; tone: Tone; keepsPlan: boolean; hint: string }> = {
+  trialing: { label: 'Trialing', tone: 'info', keepsPlan: true, hint: 'In a free trial: plan granted, nothing paid yet' },
+  active: { label: 'Active', tone: 'good', keepsPlan: true, hint: 'Paid up: plan granted' },
+  cancel_at_period_end: { label: 'Cancels at period end', tone: 'warn', keepsPlan: true, hint: 'Paid until the period ends, then canceled' },
+  past_due: { label: 'Past due', tone: 'warn', keepsPlan: true, hint: 'A renewal failed; Stripe is retrying, the plan is kept meanwhile' },
+  unpaid: { label: 'Unpaid', tone: 'bad', keepsPlan: false, hint: "Stripe's retries are exhausted: plan taken" },
+  paused: { label: 'Paused', tone: 'neutral', keepsPlan: false, hint: 'Paused (trial ended without a payment method): plan taken' },
+  incomplete: { label: 'Incomplete', tone: 'neutral', keepsPlan: false, hint: 'The first invoice is not paid yet: no plan' },
+  canceled: { label: 'Canceled', tone: 'neutral', keepsPlan: false, hint: 'Ended: plan taken' },
 };
 export const SUBSCRIPTION_STATUSES = Object.keys(SUBSCRIPTION_STATUS_META) as SubscriptionStatus[];
 
 /** How the console shows a subscription status (one it does not know yet is shown as is). */
-export function subscriptionStatusMeta(status: string): { label: string; tone: Tone; hint: string } {
-  return SUBSCRIPTION_STATUS_META[status as SubscriptionStatus] ?? { label: status, tone: 'neutral', hint: '' };
+export function subscriptionStatusMeta(status: string): { label: string; tone: Tone; keepsPlan: boolean; hint: string } {
+  return SUBSCRIPTION_STATUS_META[status as SubscriptionStatus] ?? { label: status, tone: 'neutral', keepsPlan: false, hint: '' };
 }
 
-/** What a subscription gives the customer now: its status's meaning, unless a payment of it went back. */
-export function subscriptionAccessHint(s: { status: string; moneyTakenBack: boolean }): string {
-  return s.moneyTakenBack ? 'A payment was charged back or refunded in full: plan taken' : subscriptionStatusMeta(s.status).hint;
+/** What the console needs to say whether a subscription grants its plan; the API decides `grantsPlan` by the entitlement's rule. */
+export type SubscriptionAccess = { status: string; plan: string | null; grantsPlan: boolean; moneyTakenBack: boolean; orderConfirmed: boolean; orderStatus: string | null };
+
+/**
+ * Why a subscription gives no plan although its status would keep one, in words; null when it
+ * grants its plan or its status already says it does not. The console must never claim a plan
+ * the entitlement does not give: money that went back (a payment's, or its order's) or an order
+ * not confirmed overrule the status.
+ */
+export function planWithheldReason(s: SubscriptionAccess): string | null {
+  if (s.grantsPlan) return null;
+  const order = s.orderStatus === null ? null : ORDER_STATUS_META[s.orderStatus as OrderStatus]?.label.toLowerCase() ?? s.orderStatus;
+  if (s.moneyTakenBack) {
+    return s.orderStatus === 'refunded' || s.orderStatus === 'charged_back'
+      ? `Its order is ${order}: plan taken`
+      : 'A payment was charged back or refunded in full: plan taken';
+  }
+  if (!subscriptionStatusMeta(s.status).keepsPlan) return null;
+  if (!s.orderConfirmed) {
+    if (s.orderStatus === 'needs_review') return 'Its order is parked for review: no plan until an admin confirms it';
+    return order ? `Its order is ${order}, not confirmed: no plan` : 'No order of Settle’s started it: no plan';
+  }
+  return 'Its price gives no known plan: no plan';
+}
+
+/** What a subscription gives the customer now: its status's meaning, unless something overrules it (see `planWithheldReason`). */
+export function subscriptionAccessHint(s: SubscriptionAccess): string {
+  return planWithheldReason(s) ?? subscriptionStatusMeta(s.status).hint;
 }

@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { SubscriptionStatusBadge } from '../components/SubscriptionStatusBadge.js';
 import { Badge, Copyable, Fact, PageHeader, QueryView, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
-import { subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
+import { planWithheldReason, subscriptionAccessHint, subscriptionStatusMeta } from '../lib/status.js';
 import { Link } from '../router.js';
 import { trpc, type RouterOutputs } from '../trpc.js';
 
@@ -32,7 +32,7 @@ export function SubscriptionFacts({ subscription: s, linkToDetail = false }: { s
       <Fact label="Status"><SubscriptionStatusBadge status={s.status} /> <span className="muted">Stripe: {s.stripeStatus}</span></Fact>
       <Fact label="Plan">
         {s.plan ?? <span className="muted">none</span>}
-        {s.moneyTakenBack && <> <Badge tone="bad">a payment went back: no plan</Badge></>}
+        {planWithheldReason(s) && <> <Badge tone="bad">{planWithheldReason(s)}</Badge></>}
       </Fact>
       <Fact label="Price"><Copyable value={s.stripePriceId} label="price id" /></Fact>
       {s.reviewReason && <Fact label="Review"><span className="field-error">{s.reviewReason}</span></Fact>}

@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { SubscriptionStatusBadge } from '../components/SubscriptionStatusBadge.js';
 import { Badge, Empty, ErrorBox, PageHeader, Pager, Spinner, Time } from '../components/ui.js';
 import { dateTime, money } from '../lib/format.js';
-import { SUBSCRIPTION_STATUSES, subscriptionStatusMeta, type SubscriptionStatus } from '../lib/status.js';
+import { planWithheldReason, SUBSCRIPTION_STATUSES, subscriptionStatusMeta, type SubscriptionAccess, type SubscriptionStatus } from '../lib/status.js';
 import { Link, setParams } from '../router.js';
 import { trpc } from '../trpc.js';
 
@@ -87,7 +87,7 @@ export function SubscriptionsPage({ params }: { params: URLSearchParams }) {
                     </td>
                     <td>
                       <SubscriptionStatusBadge status={s.status} />
-                      {s.moneyTakenBack && <> <Badge tone="bad" title="A payment was charged back or refunded in full: no plan">money back</Badge></>}
+                      <PlanWithheldBadge subscription={s} />
                     </td>
                     <td>
                       {s.plan ?? <span className="muted">none</span>}
@@ -115,4 +115,11 @@ export function SubscriptionsPage({ params }: { params: URLSearchParams }) {
       )}
     </div>
   );
+}
+
+/** Flags a subscription whose status would keep its plan but which gives none: the money went back, or its order is not confirmed. */
+function PlanWithheldBadge({ subscription: s }: { subscription: SubscriptionAccess }) {
+  const withheld = planWithheldReason(s);
+  if (!withheld) return null;
+  return <> <Badge tone="bad" title={withheld}>{s.moneyTakenBack ? 'money back' : 'no plan'}</Badge></>;
 }

@@ -21,16 +21,12 @@ import {
   describePaymentChange,
   firstInvoiceFacts,
   isMoneyBackCommand,
-  isMoneyTakenBack,
-  isOrderStatus,
-  isPaid,
   mergeSubscriptionPayment,
   paymentChanged,
   paymentFromInvoice,
   planPriceOf,
   planEntitlementOf,
   type InvoiceFacts,
-  type OrderStatus,
   type PaymentCommand,
   type SubscriptionFacts,
   type SubscriptionPayment,
@@ -38,7 +34,7 @@ import {
   type SubscriptionState,
 } from '@settle/payments-core';
 import type { Product, ProductCatalogue } from './product-catalogue.js';
-import { fromSeconds, toSubscriptionPayment, toSubscriptionPaymentRow, toSubscriptionState } from './subscription.mapper.js';
+import { fromSeconds, toPlanSubscription, toSubscriptionPayment, toSubscriptionPaymentRow, toSubscriptionState } from './subscription.mapper.js';
 
 /**
  * What happens to a subscription and its payments. The order that started a subscription is
@@ -62,9 +58,6 @@ export type SubscriptionOutcome = { changed: boolean; stale: boolean; subscripti
 
 export const planOf = (product: Product): string | null => ('plan' in product.grant ? product.grant.plan : null);
 
-/** Paid orders whose money went back: their plan was revoked with the refund or chargeback. */
-const TAKEN_BACK: readonly OrderStatus[] = ['refunded', 'charged_back'];
-
 /**
  * Bring a user's plan entitlement in line with their subscriptions and the money behind them
  * (see `planEntitlementOf`). A user without subscriptions keeps what grants gave them.
@@ -75,24 +68,7 @@ export async function syncPlanEntitlement(trx: Trx, userId: string): Promise<voi
   await lockEntitlementRow(trx, userId);
   const subs = await listSubscriptionsForUser(trx, userId);
   const payments = await listSubscriptionPayments(trx, subs.map((s) => s.id));
-  const takenBack = new Set(payments.filter((p) => isMoneyTakenBack(toSubscriptionPayment(p))).map((p) => p.subscription_id));
-  const moneyPaid = new Set(payments.filter((p) => Number(p.amount_paid) > 0).map((p) => p.subscription_id));
-  const e = planEntitlementOf(subs.map((s) => {
-    const state = toSubscriptionState(s);
-    const orderStatus = s.order_status !== null && isOrderStatus(s.order_status) ? s.order_status : null;
-    return {
-      plan: state.plan,
-      status: state.status,
-      stripeStatus: state.stripeStatus,
-      currentPeriodEnd: state.currentPeriodEnd,
-      statusAt: state.statusAt,
-      // The purchase's time (its order's), not the row's: rows are made in whatever order Stripe's events arrive.
-      startedAt: (s.order_created_at ?? s.created_at).getTime(),
-      confirmed: orderStatus !== null && isPaid(orderStatus),
-      moneyTakenBack: takenBack.has(s.id) || (orderStatus !== null && TAKEN_BACK.includes(orderStatus)),
-      moneyPaid: moneyPaid.has(s.id),
-    };
-  }));
+  const e = planEntitlementOf(subs.map((s) => toPlanSubscription(s, payments)));
   if (!e) return;
   await setPlanEntitlement(trx, userId, { plan: e.plan, subscriptionStatus: e.subscriptionStatus, planPeriodEnd: fromSeconds(e.planPeriodEnd) });
 }

@@ -1,10 +1,15 @@
-import type { NewSubscriptionPayment, SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow } from '@settle/db';
+import type { NewSubscriptionPayment, SubscriptionHistoryRow, SubscriptionPaymentRow, SubscriptionRow, SubscriptionWithOrderRow } from '@settle/db';
 import {
+  grantsPlan,
   isInvoiceStatus,
   isMoneyTakenBack,
+  isOrderStatus,
+  isPaid,
   isStripeSubscriptionStatus,
   isSubscriptionStatus,
   REFUND_STATUSES,
+  type OrderStatus,
+  type PlanSubscription,
   type RefundStatus,
   type SubscriptionPayment,
   type SubscriptionState,
@@ -33,6 +38,32 @@ export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
     planAt: toSeconds(row.plan_stripe_at) ?? 0,
     unknownPriceId: row.unknown_price_id,
     inferred: row.status_inferred,
+  };
+}
+
+/** Paid orders whose money went back: their plan was revoked with the refund or chargeback. */
+const TAKEN_BACK: readonly OrderStatus[] = ['refunded', 'charged_back'];
+
+/**
+ * A stored subscription as the entitlement sees it (`planEntitlementOf`, `grantsPlan`): its state,
+ * whether its order is confirmed, and whether money went back, through one of its payments
+ * (`payments` may hold other subscriptions' too) or through its order.
+ */
+export function toPlanSubscription(row: SubscriptionWithOrderRow, payments: readonly SubscriptionPaymentRow[]): PlanSubscription {
+  const state = toSubscriptionState(row);
+  const mine = payments.filter((p) => p.subscription_id === row.id);
+  const orderStatus = row.order_status !== null && isOrderStatus(row.order_status) ? row.order_status : null;
+  return {
+    plan: state.plan,
+    status: state.status,
+    stripeStatus: state.stripeStatus,
+    currentPeriodEnd: state.currentPeriodEnd,
+    statusAt: state.statusAt,
+    // The purchase's time (its order's), not the row's: rows are made in whatever order Stripe's events arrive.
+    startedAt: (row.order_created_at ?? row.created_at).getTime(),
+    confirmed: orderStatus !== null && isPaid(orderStatus),
+    moneyTakenBack: mine.some((p) => isMoneyTakenBack(toSubscriptionPayment(p))) || (orderStatus !== null && TAKEN_BACK.includes(orderStatus)),
+    moneyPaid: mine.some((p) => Number(p.amount_paid) > 0),
   };
 }
 
@@ -150,8 +181,14 @@ export type SubscriptionDto = {
   nextInvoice: { at: string | null; amount: number | null; currency: string | null } | null;
   /** The open invoice Stripe is retrying, while in dunning. */
   dunning: { invoiceId: string; attempts: number; amountDue: number; currency: string } | null;
-  /** Whether a payment of it was charged back or refunded in full (the plan is then taken). */
+  /** Whether a payment of it was charged back or refunded in full, or its order was (the plan is then taken). */
   moneyTakenBack: boolean;
+  /** The status of the order that started it (null when Settle has no such order). */
+  orderStatus: string | null;
+  /** Whether that order is confirmed (paid; Stripe calling the subscription active is not enough). */
+  orderConfirmed: boolean;
+  /** Whether it entitles its user to its plan, by the entitlement's own rule (`grantsPlan`). */
+  grantsPlan: boolean;
   createdAt: string;
   updatedAt: string;
 };
@@ -185,8 +222,9 @@ export function toSubscriptionPaymentDto(row: SubscriptionPaymentRow): Subscript
 
 const RENEWING = ['trialing', 'active', 'past_due'];
 
-export function toSubscriptionDto(row: SubscriptionRow, payments: readonly SubscriptionPaymentRow[], catalogue: ProductCatalogue): SubscriptionDto {
+export function toSubscriptionDto(row: SubscriptionWithOrderRow, payments: readonly SubscriptionPaymentRow[], catalogue: ProductCatalogue): SubscriptionDto {
   const mine = payments.filter((p) => p.subscription_id === row.id).map(toSubscriptionPaymentDto);
+  const entitlement = toPlanSubscription(row, payments);
   const product = (row.stripe_price_id ? catalogue.byStripePrice(row.stripe_price_id) : undefined) ?? catalogue.get(row.product_id);
   const retried = mine.filter((p) => p.status === 'open' && p.attemptCount > 0).at(-1);
   const lastRenewal = mine.filter((p) => p.billingReason === 'subscription_cycle' && p.priceId === row.stripe_price_id).at(-1);
@@ -211,7 +249,10 @@ export function toSubscriptionDto(row: SubscriptionRow, payments: readonly Subsc
     dunning: retried && ['past_due', 'unpaid'].includes(row.status)
       ? { invoiceId: retried.invoiceId, attempts: retried.attemptCount, amountDue: retried.amountDue, currency: retried.currency }
       : null,
-    moneyTakenBack: mine.some((p) => p.moneyTakenBack),
+    moneyTakenBack: entitlement.moneyTakenBack,
+    orderStatus: row.order_status,
+    orderConfirmed: entitlement.confirmed,
+    grantsPlan: grantsPlan(entitlement),
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
   };

@@ -79,8 +79,11 @@ export async function lockOrderOfSubscriptionRef(
   return order ? { order, subscriptionId } : undefined;
 }
 
+/** A subscription with the status and creation time of the order that started it (null when Settle has no such order). */
+export type SubscriptionWithOrderRow = SubscriptionRow & { order_status: string | null; order_created_at: Date | null };
+
 /** A user's subscriptions, each with the status of the order that started it. */
-export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<(SubscriptionRow & { order_status: string | null; order_created_at: Date | null })[]> {
+export async function listSubscriptionsForUser(db: Db | Trx, userId: string): Promise<SubscriptionWithOrderRow[]> {
   return db
     .selectFrom('subscriptions')
     .leftJoin('orders', 'orders.id', 'subscriptions.order_id')
@@ -238,16 +241,23 @@ export async function findSubscription(db: Db | Trx, subscriptionId: string): Pr
 
 export type SubscriptionCursor = { createdAt: string; id: string };
 
-/** Subscriptions for the console, newest first, with a keyset cursor on (created_at, id). */
+/**
+ * Subscriptions for the console, newest first, with a keyset cursor on (created_at, id), each with
+ * its order's status: whether it grants its plan depends on that order too.
+ */
 export async function listSubscriptionsForAdmin(
   db: Db,
   f: { status?: string | undefined; userId?: string | undefined; cursor?: SubscriptionCursor | undefined; limit: number },
-): Promise<(SubscriptionRow & { cursor_at: string })[]> {
-  let q = db.selectFrom('subscriptions').selectAll().select(cursorTime('created_at').as('cursor_at'));
-  if (f.status) q = q.where('status', '=', f.status);
-  if (f.userId) q = q.where('user_id', '=', f.userId);
-  if (f.cursor) q = q.where(sql<boolean>`(created_at, id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id})`);
-  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+): Promise<(SubscriptionWithOrderRow & { cursor_at: string })[]> {
+  let q = db
+    .selectFrom('subscriptions')
+    .leftJoin('orders', 'orders.id', 'subscriptions.order_id')
+    .selectAll('subscriptions')
+    .select(['orders.status as order_status', 'orders.created_at as order_created_at', cursorTime('subscriptions.created_at').as('cursor_at')]);
+  if (f.status) q = q.where('subscriptions.status', '=', f.status);
+  if (f.userId) q = q.where('subscriptions.user_id', '=', f.userId);
+  if (f.cursor) q = q.where(sql<boolean>`(subscriptions.created_at, subscriptions.id) < (${f.cursor.createdAt}::timestamptz, ${f.cursor.id})`);
+  return q.orderBy('subscriptions.created_at', 'desc').orderBy('subscriptions.id', 'desc').limit(f.limit).execute();
 }
 
 /**

@@ -99,7 +99,9 @@ export const adminOrdersRouter = router({
         /** The buyer's e-mail as Checkout collected it (search finds orders by it; the console shows it). */
         customerEmail: row.customer_email,
         /** A plan order's subscription: what the plan is doing now, whatever the order's own status. */
-        subscription: subscription ? toSubscriptionDto(subscription, payments, ctx.deps.catalogue) : null,
+        subscription: subscription
+          ? toSubscriptionDto({ ...subscription, order_status: row.status, order_created_at: row.created_at }, payments, ctx.deps.catalogue)
+          : null,
         events: events.map((e) => ({
           eventId: e.id,
           type: e.type,

@@ -80,7 +80,7 @@ export const adminSubscriptionsRouter = router({
         row.order_id ? findInvoiceForOrder(db, row.order_id) : Promise.resolve(undefined),
       ]);
       return {
-        subscription: toSubscriptionDto(row, payments, ctx.deps.catalogue),
+        subscription: toSubscriptionDto({ ...row, order_status: order?.status ?? null, order_created_at: order?.created_at ?? null }, payments, ctx.deps.catalogue),
         order: order ? toOrderDto(order, invoice, row) : null,
         invoices: payments.map(toSubscriptionPaymentDto),
         history: history.map(toSubscriptionHistoryDto),
