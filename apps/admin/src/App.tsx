@@ -95,7 +95,10 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const subscriptionMatch = /^\/subscriptions\/([^/]+)$/.exec(path);
   const deliveryMatch = /^\/deliveries\/([^/]+)$/.exec(path);
   const customerMatch = /^\/customers\/([^/]+)$/.exec(path);
-  if (path === '/') page = <OverviewPage />;
+  // A page whose section needs a higher role says so, rather than "Not found": the link was shared, or the role was lowered.
+  const gate = NAV.find((n) => n.to === section && n.to !== '/');
+  if (gate && !can(me, gate.role)) page = <RoleRequired page={gate.label} role={gate.role} me={me} />;
+  else if (path === '/') page = <OverviewPage />;
   else if (subscriptionMatch) page = <SubscriptionDetailPage subscriptionId={decodeURIComponent(subscriptionMatch[1]!)} />;
   else if (path === '/subscriptions') page = <SubscriptionsPage params={params} />;
   else if (deliveryMatch) page = <DeliveryDetailPage deliveryId={decodeURIComponent(deliveryMatch[1]!)} me={me} />;
@@ -107,7 +110,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   else if (path === '/events') page = <EventsPage params={params} me={me} />;
   else if (path === '/rollout') page = <RolloutPage me={me} />;
   else if (path === '/audit') page = <AuditPage params={params} />;
-  else if (path === '/accounts' && can(me, 'owner')) page = <AccountsPage me={me} />;
+  else if (path === '/accounts') page = <AccountsPage me={me} />;
   else
     page = (
       <div>
@@ -157,6 +160,19 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
       <main id="main" ref={mainRef} tabIndex={-1} className="content">
         {page}
       </main>
+    </div>
+  );
+}
+
+/** What a signed-in admin sees on a page their role does not open: which role it needs, and theirs. */
+function RoleRequired({ page, role, me }: { page: string; role: Role; me: Me }) {
+  return (
+    <div>
+      <h1 id="page-title" tabIndex={-1}>{page}: {role} role needed</h1>
+      <p>
+        This page needs the <strong>{role}</strong> role; you are signed in as <strong>{me.email ?? me.actor}</strong> with the{' '}
+        <strong>{me.role}</strong> role. Ask an owner to change your role. <Link to="/">Go to the overview</Link>.
+      </p>
     </div>
   );
 }

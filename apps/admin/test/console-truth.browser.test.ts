@@ -1,6 +1,7 @@
 /**
- * The console tells an operator what the customer actually has, in a real browser (Debian's
- * Chromium, never a downloaded one) against a real API on PGlite serving the freshly built console.
+ * The console tells an admin the truth, in a real browser (Debian's Chromium, never a downloaded
+ * one) against a real API on PGlite serving the freshly built console: the plan a subscription
+ * really gives, and which role a page needs.
  */
 import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -82,6 +83,30 @@ describe.skipIf(NO_BROWSER)('the console tells the truth', () => {
       const facts = page.locator('dl.facts').filter({ hasText: sub.subscriptionId });
       await facts.getByText(hint).waitFor({ timeout: 5_000 });
       expect(await page.locator('main').textContent()).not.toContain('plan granted');
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a viewer or an operator opening an owner page is told it needs the owner role, not that it does not exist', { timeout: 120_000 }, async () => {
+    const owner = await adminClient(api, 'owner_truth_roles', 'owner');
+    for (const role of ['viewer', 'operator'] as const) {
+      const who = { email: `${role}.truth@settle.test`, password: `${role}-password-1234` };
+      await owner.admin.users.create.mutate({ ...who, role, reason: 'checking what the console says to a lower role' });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+      page = await context.newPage();
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await signIn(who);
+      expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).count()).toBe(0);
+
+      await page.goto(`${api.url}/admin/accounts`);
+      await heading('Accounts: owner role needed').waitFor({ timeout: 5_000 });
+      const main = page.locator('main');
+      expect(await main.textContent()).toContain(`you are signed in as ${who.email} with the ${role} role`);
+      expect(await main.textContent()).not.toContain('Not found');
+      // A page that really does not exist still says so.
+      await page.goto(`${api.url}/admin/no-such-page`);
+      await heading('Not found').waitFor();
+      await context.close();
     }
     expect(pageErrors).toEqual([]);
   });
