@@ -240,7 +240,7 @@ describe.each(TEST_BACKENDS.flatMap((kind) => (['new', 'legacy'] as const).map((
   let close: () => Promise<void>;
   beforeAll(async () => {
     const file = join(tmpdir(), `settle-trial-catalogue-${process.pid}-${kind}-${handler}.json`);
-    writeFileSync(file, JSON.stringify(DEMO_PRODUCTS.map((p) => (p.id === 'hobby' ? { ...p, trialDays: 7 } : p))));
+    writeFileSync(file, JSON.stringify(DEMO_PRODUCTS.map((p) => (p.id === 'hobby' ? { ...p, trialDays: 7 } : p.id === 'pro' ? { ...p, trialDays: 30 } : p))));
     // The legacy handler is the rollback path: a trial must not end up waiting for review there either.
     ({ api, simulator, close } = await startApiWithSimulator(kind, { PRODUCTS_FILE: file, HANDLER_MODE: handler }));
   });
@@ -261,5 +261,30 @@ describe.each(TEST_BACKENDS.flatMap((kind) => (['new', 'legacy'] as const).map((
     await waitForInbox(api.db);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'trialing' });
     expect(await client.orders.get.query({ orderId })).toMatchObject({ status: 'succeeded', reviewReason: null, handler, subscription: { status: 'trialing' } });
+  });
+
+  it('gives the trial once per plan: a checkout after a trial that ended is paid from day one; another plan still has its trial', async () => {
+    const userId = `user_trial_again_${kind}_${handler}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const first = await client.checkout.create.mutate({ productId: 'hobby' });
+    expect(simulator.sessionParams(first.checkoutSessionId)?.trialPeriodDays).toBe(7);
+    // The trial ends, its first charge is declined on every retry, and Stripe cancels the subscription.
+    const run = await simulator.runJourney('subscription_trial_canceled', first.checkoutSessionId, { startAt: Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S });
+    expect(run.deliveries.every((d) => d.ok)).toBe(true);
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
+
+    const idempotencyKey = `again-${kind}-${handler}`;
+    const again = await client.checkout.create.mutate({ productId: 'hobby', idempotencyKey });
+    expect(simulator.sessionParams(again.checkoutSessionId)?.trialPeriodDays).toBeNull();
+    // The caller is told: the plan has a trial, but not for this customer again.
+    expect([first.trial, again.trial]).toEqual([{ offered: true, days: 7 }, { offered: false, days: 7, reason: 'plan_subscribed_before' }]);
+    // A repeat of that checkout answers the same.
+    expect(await client.checkout.create.mutate({ productId: 'hobby', idempotencyKey })).toEqual(again);
+
+    // A trial of another plan is another product's trial.
+    const pro = await client.checkout.create.mutate({ productId: 'pro' });
+    expect(pro.trial).toEqual({ offered: true, days: 30 });
+    expect(simulator.sessionParams(pro.checkoutSessionId)?.trialPeriodDays).toBe(30);
   });
 });

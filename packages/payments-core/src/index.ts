@@ -17,3 +17,4 @@ export * from './stripe-state.mapper.js';
 export * from './subscription-state.js';
 export * from './subscription-payment.js';
 export * from './subscription-snapshot.js';
+export * from './trial-offer.js';

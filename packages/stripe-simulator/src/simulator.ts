@@ -32,10 +32,10 @@ import { runJourney } from './journey-runner.js';
 import { failRefund } from './refunds.js';
 import { eventGenerationFailureResolved, type V2EventNotification } from './thin-events.js';
 import type { Journey, StripeEvent } from './journeys.js';
-import type { SimulatorState } from './state.js';
+import type { SessionExtras, SimulatorState } from './state.js';
 
 export { EVENT_FORMATS, SimulatorError, type EventDelivery, type EventFormat, type JourneyRun, type JourneyRunOptions, type StripeSimulatorOptions } from './core.js';
-export type { DeliveryState, KnownPrice, SimulatorState, StripeObject, ThinEvent, V2Event } from './state.js';
+export type { DeliveryState, KnownPrice, SessionExtras, SimulatorState, StripeObject, ThinEvent, V2Event } from './state.js';
 export type { V2EventNotification } from './thin-events.js';
 
 export type StripeSimulator = {
@@ -53,6 +53,8 @@ export type StripeSimulator = {
   runJourney(journey: Journey, sessionId: string | null, opts?: JourneyRunOptions): Promise<JourneyRun>;
   /** Every event so far, oldest first. */
   events(): StripeEvent[];
+  /** What a Checkout Session was created with that its object does not show (e.g. `subscription_data.trial_period_days`). */
+  sessionParams(sessionId: string): SessionExtras | undefined;
   /**
    * Whether processing this event should fail: true for events of a journey run with `fail`
    * (snapshot or thin id) until `fix`. Meant for the receiver's processing hook (Settle's
@@ -106,6 +108,7 @@ export async function startStripeSimulator(opts: StripeSimulatorOptions = {}): P
     },
     runJourney: (journey, sessionId, runOpts) => runJourney(sim, journey, sessionId, runOpts),
     events: () => [...sim.state.events.values()],
+    sessionParams: (sessionId) => structuredClone(sim.sessionExtras.get(sessionId)),
     failsProcessing: (eventId) => sim.failsProcessing(eventId),
     fix: (eventId) => sim.fix(eventId),
     failRefund: (refundId, failureReason) => failRefund(sim, refundId, failureReason),

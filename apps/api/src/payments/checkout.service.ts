@@ -5,6 +5,7 @@ import {
   isCheckoutKeyTaken,
   releaseCheckoutKey,
   findSubscriptionCheckoutBlock,
+  hadSubscriptionToPlanBefore,
   enqueueOrderUpdated,
   insertOrder,
   insertTransition,
@@ -16,7 +17,7 @@ import {
   type Trx,
 } from '@settle/db';
 import type Stripe from 'stripe';
-import type { Handler } from '@settle/payments-core';
+import { trialOfferFor, type Handler, type TrialOffer } from '@settle/payments-core';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
 import { toOrderState } from './order.mapper.js';
@@ -26,7 +27,8 @@ import { initialShadowState } from './shadow-state.js';
 import { applyOrderCommand, reportOrderChange } from './order-command.js';
 
 export type CheckoutResult =
-  | { ok: true; orderId: string; checkoutSessionId: string; url: string }
+  /** `trial`: the plan's free trial this checkout gives, or says it withheld (see `trialOfferFor`); null without one. */
+  | { ok: true; orderId: string; checkoutSessionId: string; url: string; trial: TrialOffer | null }
   | { ok: false; code: 'NOT_FOUND' | 'PRECONDITION' | 'UNAVAILABLE' | 'INVALID' | 'CONFLICT'; message: string };
 
 /** How long an unpaid subscription checkout keeps the user from opening another for the same plan. */
@@ -156,7 +158,7 @@ export async function repeatedCheckout(deps: AppDeps, userId: string, key: strin
   if (first.product_id !== product.id || Number(first.quantity) !== quantity) {
     return { ok: false, code: 'CONFLICT', message: `idempotencyKey ${key} was used for another checkout (${first.product_id} × ${first.quantity}); use a new key for a new checkout` };
   }
-  if (first.checkout_session_id) return answerFromSession(deps, first, first.checkout_session_id);
+  if (first.checkout_session_id) return answerFromSession(deps, first, first.checkout_session_id, product);
   if (first.status !== 'pending') {
     // Stripe refused its session: that call answered an error, and a retry is a new attempt.
     await releaseCheckoutKey(db, first.id);
@@ -172,8 +174,9 @@ export async function repeatedCheckout(deps: AppDeps, userId: string, key: strin
 }
 
 /** The first call's answer: its session's URL as recorded, else as Stripe has it (closed sessions have none). */
-async function answerFromSession(deps: AppDeps, order: OrderRow, sessionId: string): Promise<CheckoutResult> {
-  if (order.checkout_url) return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url: order.checkout_url };
+async function answerFromSession(deps: AppDeps, order: OrderRow, sessionId: string, product: Product): Promise<CheckoutResult> {
+  const trial = await trialOfferOf(deps, { orderId: order.id, userId: order.user_id, product });
+  if (order.checkout_url) return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url: order.checkout_url, trial };
   let url: string | null;
   try {
     url = (await deps.stripe!.checkout.sessions.retrieve(sessionId)).url;
@@ -182,7 +185,25 @@ async function answerFromSession(deps: AppDeps, order: OrderRow, sessionId: stri
     return { ok: false, code: 'UNAVAILABLE', message: 'payment provider unavailable; try again' };
   }
   if (!url) return { ok: false, code: 'CONFLICT', message: `the checkout of this idempotencyKey is closed (order ${order.id} is ${order.status}); use a new key for a new checkout` };
-  return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url };
+  return { ok: true, orderId: order.id, checkoutSessionId: sessionId, url, trial };
+}
+
+/** Every catalogue product that sells the plan (a monthly and a yearly price, say). */
+function planProductIds(deps: AppDeps, plan: string): string[] {
+  return deps.catalogue.list().filter((p) => p.mode === 'subscription' && 'plan' in p.grant && p.grant.plan === plan).map((p) => p.id);
+}
+
+/**
+ * The free trial an order's checkout gives: the product's, once per customer and plan. Asked the
+ * same way for the first call and any repeat, so both answer (and ask Stripe for) the same trial.
+ */
+async function trialOfferOf(deps: AppDeps, o: { orderId: string; userId: string; product: Product }): Promise<TrialOffer | null> {
+  const { product } = o;
+  if (!product.trialDays || !('plan' in product.grant)) return trialOfferFor(product.trialDays, false);
+  const plan = product.grant.plan;
+  const productIds = planProductIds(deps, plan);
+  const hadPlan = await hadSubscriptionToPlanBefore(deps.database.db, { userId: o.userId, plan, productIds, orderId: o.orderId });
+  return trialOfferFor(product.trialDays, hadPlan);
 }
 
 /** Ask Stripe for the order's Checkout Session (idempotent per order) and link it to the order with its URL. */
@@ -191,6 +212,13 @@ async function openSession(
   o: { orderId: string; userId: string; product: Product; quantity: number; customerId: string },
 ): Promise<{ ok: true; result: CheckoutResult } | { ok: false; error: unknown }> {
   const { orderId, userId, product, quantity, customerId } = o;
+  let trial: TrialOffer | null;
+  try {
+    trial = product.mode === 'subscription' ? await trialOfferOf(deps, { orderId, userId, product }) : null;
+  } catch (err) {
+    deps.logger.error({ orderId, err: errorMessage(err) }, 'trial eligibility lookup failed');
+    return { ok: false, error: err };
+  }
   const base = deps.env.PUBLIC_URL.replace(/\/$/, '');
   const common = {
     customer: customerId,
@@ -213,7 +241,8 @@ async function openSession(
         // subscriptions always invoice, so there is no `invoice_creation`.
         subscription_data: {
           metadata: { orderId, userId, productId: product.id },
-          ...(product.trialDays ? { trial_period_days: product.trialDays } : {}),
+          // One trial per customer and plan: a returning customer pays from day one.
+          ...(trial?.offered ? { trial_period_days: trial.days } : {}),
         },
       }
     : {
@@ -234,7 +263,8 @@ async function openSession(
       await lockOrder(trx, orderId);
       await updateOrder(trx, orderId, { checkout_session_id: session.id, checkout_url: session.url });
     });
-    return { ok: true, result: { ok: true, orderId, checkoutSessionId: session.id, url: session.url } };
+    if (trial && !trial.offered) deps.logger.info({ orderId, userId, productId: product.id }, 'free trial not offered again: the user had this plan before');
+    return { ok: true, result: { ok: true, orderId, checkoutSessionId: session.id, url: session.url, trial } };
   } catch (err) {
     deps.logger.error({ orderId, err: errorMessage(err) }, 'checkout session creation failed');
     return { ok: false, error: err };
@@ -275,7 +305,7 @@ async function refuseSecondSubscription(deps: AppDeps, trx: Trx, userId: string,
   if (!('plan' in product.grant)) return;
   const plan = product.grant.plan;
   await lockEntitlementRow(trx, userId);
-  const productIds = deps.catalogue.list().filter((p) => p.mode === 'subscription' && 'plan' in p.grant && p.grant.plan === plan).map((p) => p.id);
+  const productIds = planProductIds(deps, plan);
   const block = await findSubscriptionCheckoutBlock(trx, { userId, plan, productIds, openMinutes: OPEN_SUBSCRIPTION_CHECKOUT_MINUTES });
   if (!block) return;
   throw new CheckoutRefused(

@@ -186,6 +186,29 @@ export async function findSubscriptionCheckoutBlock(
   return order ? { kind: 'order', orderId: order.id, status: order.status } : undefined;
 }
 
+/**
+ * Whether the user had a subscription to the plan before this order was opened, in any status
+ * (canceled and `incomplete_expired` included): by its current plan, or by the product that
+ * started it (a trial of the plan since moved to another one still was a trial of it). The
+ * order's own subscription does not count, nor one Settle learnt of after the order was opened,
+ * so a repeat of the order's checkout answers what its first call did.
+ */
+export async function hadSubscriptionToPlanBefore(
+  db: Db | Trx,
+  q: { userId: string; plan: string; productIds: string[]; orderId: string },
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('subscriptions')
+    .select('subscriptions.id')
+    .where('subscriptions.user_id', '=', q.userId)
+    .where((eb) => eb.or([eb('subscriptions.plan', '=', q.plan), ...(q.productIds.length > 0 ? [eb('subscriptions.product_id', 'in', q.productIds)] : [])]))
+    .where((eb) => eb.or([eb('subscriptions.order_id', 'is', null), eb('subscriptions.order_id', '<>', q.orderId)]))
+    .where((eb) => eb('subscriptions.created_at', '<', eb.selectFrom('orders').select('orders.created_at').where('orders.id', '=', q.orderId)))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subscription payments (one per invoice) and the subscription's timeline
 

@@ -19,7 +19,8 @@ export const checkoutRouter = router({
       if (!product) throw domainError('NOT_FOUND', `no product ${input.productId}`);
       const answer = (result: CheckoutResult) => {
         if (!result.ok) throw domainError(result.code, result.message);
-        return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url };
+        // `trial`: `{offered: true, days}`, or `{offered: false, days, reason}` when the plan's trial was had before; null without one.
+        return { orderId: result.orderId, checkoutSessionId: result.checkoutSessionId, url: result.url, trial: result.trial };
       };
       // A repeat of a checkout already opened is not a new one: no rate limit, no open-orders cap.
       const repeat = input.idempotencyKey ? await repeatedCheckout(ctx.deps, ctx.user.id, input.idempotencyKey, product, input.quantity) : null;
