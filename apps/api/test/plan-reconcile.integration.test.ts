@@ -48,6 +48,49 @@ describe.each(TEST_BACKENDS)('the reconciler gives back a plan paid while its we
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
   });
 
+  it('a cancellation scheduled before the period end ends the plan there: planPeriodEnd is cancel_at, and a lost deletion is asked about once it has passed', async () => {
+    const userId = `user_rp_cancel_at_${kind}`;
+    const client = trpcClient(api.url, await userToken(userId));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const now = Math.floor(Date.now() / 1000);
+    const startAt = now - 5 * 86_400;
+    const run = await simulator.runJourney('subscription_renew', checkoutSessionId, { deliver: false, startAt });
+    // Only the start reaches Settle: a month paid, its period ends 25 days from now.
+    const start = run.events.filter((e) => e.created <= startAt + 1);
+    for (const e of start) expect((await send(api, e)).status).toBe(200);
+    await waitForInbox(api.db);
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+    const { current_period_end: periodEnd } = await api.db.selectFrom('subscriptions').select('current_period_end').where('id', '=', subscriptionId).executeTakeFirstOrThrow();
+    expect(new Date(periodEnd!).getTime()).toBeGreaterThan(Date.now() + 20 * 86_400_000);
+
+    // Two days ago the customer (or the host, through the API) set cancel_at to three hours ago:
+    // Stripe ends the subscription there, prorated, well before the period's end.
+    const cancelAt = now - 3 * 3600;
+    const asked = now - 2 * 86_400;
+    const last = [...start].reverse().find((e) => e.type.startsWith('customer.subscription.'))!;
+    const scheduled = {
+      ...last, id: `evt_rp_cancel_at_${kind}`, type: 'customer.subscription.updated', created: asked,
+      data: {
+        object: { ...(last.data.object as Record<string, unknown>), status: 'active', cancel_at: cancelAt, cancel_at_period_end: false, canceled_at: asked },
+        previous_attributes: { cancel_at: null, canceled_at: null },
+      },
+    };
+    expect((await send(api, scheduled)).status).toBe(200);
+    await waitForInbox(api.db);
+    // The host is told the plan ends at cancel_at, not at the period's end.
+    expect(await client.entitlements.get.query()).toMatchObject({
+      plan: 'hobby', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: new Date(cancelAt * 1000).toISOString(),
+    });
+
+    // Stripe ended it at cancel_at; customer.subscription.deleted never reached Settle.
+    const sub = simulator.state.subscriptions.get(subscriptionId)!;
+    Object.assign(sub, { status: 'canceled', cancel_at: cancelAt, canceled_at: asked, ended_at: cancelAt });
+    const r = await api.settle.deps.reconciler.runOnce('test');
+    expect(r.errors).toBe(0);
+    // Past cancel_at and the grace, the stale check asked Stripe: the plan is gone, not kept until the period's end.
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
+  });
+
   it('admin.orders.reconcile of a paid plan order whose webhooks were lost (only checkout.session.completed arrived) confirms it and gives the plan', async () => {
     const userId = `user_rp_lost_hooks_${kind}`;
     const client = trpcClient(api.url, await userToken(userId));

@@ -1,5 +1,5 @@
 import { sql } from '@settle/db';
-import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
+import { createTestDatabase, migrateDownTo, type TestDatabase } from '@settle/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from './harness.js';
@@ -14,6 +14,7 @@ describe.skipIf(!process.env.DATABASE_URL)('an upgrade whose migration outlasts 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     // The release before the snapshot-event index (its build locks the inbox against writes).
+    await migrateDownTo(database.db, INDEX_MIGRATION);
     await sql`drop index stripe_events_snapshot_event_idx`.execute(database.db);
     await sql`delete from kysely_migration where name = ${INDEX_MIGRATION}`.execute(database.db);
   });

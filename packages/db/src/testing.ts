@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { createDatabase, type DatabaseHandle, type DatabaseKind } from './connect.js';
+import { Migrator } from 'kysely/migration';
+import type { Db } from './database.js';
 import { migrateToLatest } from './migrate.js';
 import { migrations } from './migrations/index.js';
 
@@ -97,4 +99,13 @@ export async function createTestDatabase(kind: DatabaseKind, opts: { poolMax?: n
       }
     },
   };
+}
+
+/**
+ * Undo every migration after `name` (newest first, by their own `down`): the schema of the
+ * release whose last migration it was, for upgrade tests.
+ */
+export async function migrateDownTo(db: Db, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(String(error));
 }

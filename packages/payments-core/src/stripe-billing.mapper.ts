@@ -137,6 +137,7 @@ export function subscriptionFactsOf(object: unknown, deleted = false): Subscript
     cancelAtPeriodEnd: sub.cancel_at_period_end === true || int(sub.cancel_at) !== null,
     // Current API versions keep the period on the items; older ones on the subscription.
     currentPeriodEnd: int(firstItem.current_period_end) ?? int(sub.current_period_end),
+    cancelAt: int(sub.cancel_at),
     priceId: idOf(firstItem.price) ?? idOf(firstItem.plan),
     ...several(pricesOf(items.map((i) => idOf(i.price) ?? idOf(i.plan)))),
     orderId: str(meta.orderId),

@@ -200,7 +200,7 @@ describe('mapStripeEvent: subscriptions', () => {
   });
   const facts = (patch: Record<string, unknown> = {}) => ({
     subscriptionId: SUB, customerId: 'cus_QXg1o8vcGmoR32', stripeStatus: 'active', cancelAtPeriodEnd: false,
-    currentPeriodEnd: 1724540530, priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', trialEnd: null, latestInvoiceId: null, ...patch,
+    currentPeriodEnd: 1724540530, cancelAt: null, priceId: 'price_pro', orderId: 'ord_1', userId: 'user_1', trialEnd: null, latestInvoiceId: null, ...patch,
   });
   const subInvoice = (patch: Record<string, unknown> = {}) => invoice({
     metadata: {}, billing_reason: 'subscription_create',
@@ -215,7 +215,9 @@ describe('mapStripeEvent: subscriptions', () => {
     ['customer.subscription.updated', subscription(), facts()],
     ['customer.subscription.updated', subscription({ cancel_at_period_end: true }), facts({ cancelAtPeriodEnd: true })],
     // Newer API versions schedule the cancellation with `cancel_at`.
-    ['customer.subscription.updated', subscription({ cancel_at: 1724540530 }), facts({ cancelAtPeriodEnd: true })],
+    ['customer.subscription.updated', subscription({ cancel_at: 1724540530 }), facts({ cancelAtPeriodEnd: true, cancelAt: 1724540530 })],
+    // A cancellation before the period's end (Stripe ends it there, prorated).
+    ['customer.subscription.updated', subscription({ cancel_at: 1722000000 }), facts({ cancelAtPeriodEnd: true, cancelAt: 1722000000 })],
     // Older API versions: the period on the subscription itself.
     ['customer.subscription.updated', subscription({ items: { object: 'list', data: [] }, current_period_end: 1724540999 }), facts({ currentPeriodEnd: 1724540999, priceId: null })],
     ['customer.subscription.deleted', subscription({ status: 'canceled' }), facts({ stripeStatus: 'canceled' })],

@@ -98,7 +98,7 @@ function run(events: readonly StripeEventLike[], plan: string) {
   const payments = [...m.payments.values()].sort((a, b) => a.invoiceId.localeCompare(b.invoiceId));
   const entitlement = m.sub
     ? planEntitlementOf([{
-        plan: m.sub.plan, status: m.sub.status, stripeStatus: m.sub.stripeStatus, currentPeriodEnd: m.sub.currentPeriodEnd, statusAt: m.sub.statusAt,
+        plan: m.sub.plan, status: m.sub.status, stripeStatus: m.sub.stripeStatus, currentPeriodEnd: m.sub.currentPeriodEnd, cancelAt: m.sub.cancelAt, statusAt: m.sub.statusAt,
         confirmed: m.order.status === 'succeeded', moneyTakenBack: payments.some(isMoneyTakenBack), moneyPaid: payments.some((p) => p.amountPaid > 0),
       }])
     : null;

@@ -7,6 +7,7 @@ import { mapStripeEvent, type StripeEventLike } from './stripe-event.mapper.js';
 import {
   STRIPE_SUBSCRIPTION_STATUSES,
   decideSubscription,
+  effectivePeriodEnd,
   firstInvoiceFacts,
   planEntitlementOf,
   subscriptionStatusOf,
@@ -17,6 +18,7 @@ import {
 
 const T0 = 1_721_948_530;
 const MONTH = 30 * 86_400;
+const DAY = 86_400;
 const SUB = 'sub_1PgafmB7WZ01zgkWwyRHS12y';
 const META = { orderId: 'ord_1', userId: 'user_1' };
 const PLAN: GrantSpec = { kind: 'plan', plan: 'pro' };
@@ -31,7 +33,7 @@ const state = (stripeStatus: StripeSubscriptionStatus, statusAt: number, patch: 
   const cancelAtPeriodEnd = patch.cancelAtPeriodEnd ?? false;
   return {
     id: SUB, stripeStatus, status: subscriptionStatusOf(stripeStatus, cancelAtPeriodEnd), cancelAtPeriodEnd,
-    currentPeriodEnd: T0 + MONTH, statusAt, priceId: 'price_pro', plan: 'pro', planAt: statusAt, unknownPriceId: null, inferred: false, ...patch,
+    currentPeriodEnd: T0 + MONTH, cancelAt: null, statusAt, priceId: 'price_pro', plan: 'pro', planAt: statusAt, unknownPriceId: null, inferred: false, ...patch,
   };
 };
 
@@ -295,8 +297,8 @@ describe('planEntitlementOf', () => {
   const STRIPE_STATUS: Record<SubscriptionState['status'], StripeSubscriptionStatus> = {
     trialing: 'trialing', active: 'active', cancel_at_period_end: 'active', past_due: 'past_due', unpaid: 'unpaid', paused: 'paused', incomplete: 'incomplete', canceled: 'canceled',
   };
-  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt, stripeStatus = STRIPE_STATUS[status], moneyPaid = stripeStatus !== 'trialing') =>
-    ({ plan, status, stripeStatus, currentPeriodEnd: statusAt + MONTH, statusAt, startedAt, confirmed, moneyTakenBack, moneyPaid });
+  const sub = (plan: string, status: SubscriptionState['status'], statusAt: number, confirmed = true, moneyTakenBack = false, startedAt = statusAt, stripeStatus = STRIPE_STATUS[status], moneyPaid = stripeStatus !== 'trialing', cancelAt: number | null = null) =>
+    ({ plan, status, stripeStatus, currentPeriodEnd: statusAt + MONTH, cancelAt, statusAt, startedAt, confirmed, moneyTakenBack, moneyPaid });
 
   it.each([
     ['no subscriptions', [], null],
@@ -307,6 +309,9 @@ describe('planEntitlementOf', () => {
     ['active', [sub('pro', 'active', T0)], { plan: 'pro', subscriptionStatus: 'active', planPeriodEnd: T0 + MONTH }],
     ['past due keeps the plan', [sub('pro', 'past_due', T0)], { plan: 'pro', subscriptionStatus: 'past_due', planPeriodEnd: T0 + MONTH }],
     ['cancel at period end keeps the plan', [sub('pro', 'cancel_at_period_end', T0)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + MONTH }],
+    // Stripe ends it at cancel_at, prorated: the plan's end is there, not at the period's end.
+    ['a cancellation before the period end ends the plan there', [sub('pro', 'cancel_at_period_end', T0, true, false, T0, 'active', true, T0 + 10 * DAY)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + 10 * DAY }],
+    ['a cancellation in a later period leaves this one to renew', [sub('pro', 'cancel_at_period_end', T0, true, false, T0, 'active', true, T0 + 2 * MONTH)], { plan: 'pro', subscriptionStatus: 'cancel_at_period_end', planPeriodEnd: T0 + MONTH }],
     ['canceled clears it', [sub('pro', 'canceled', T0)], { plan: null, subscriptionStatus: 'canceled', planPeriodEnd: null }],
     ['trialing keeps the plan', [sub('pro', 'trialing', T0)], { plan: 'pro', subscriptionStatus: 'trialing', planPeriodEnd: T0 + MONTH }],
     ['unpaid takes it', [sub('pro', 'unpaid', T0)], { plan: null, subscriptionStatus: 'unpaid', planPeriodEnd: null }],
@@ -325,5 +330,29 @@ describe('planEntitlementOf', () => {
     ['the plan bought first once the one bought last stops entitling', [sub('hobby', 'active', T0 + MONTH, true, false, T0), sub('pro', 'unpaid', T0 + MONTH + 5, true, false, T0 + 5)], { plan: 'hobby', subscriptionStatus: 'active', planPeriodEnd: T0 + 2 * MONTH }],
   ] as const)('%s', (_, subs, expected) => {
     expect(planEntitlementOf(subs)).toEqual(expected);
+  });
+});
+
+describe('effectivePeriodEnd: the period end, or cancel_at when it comes first', () => {
+  it.each([
+    [T0 + MONTH, null, T0 + MONTH],
+    [T0 + MONTH, undefined, T0 + MONTH],
+    [T0 + MONTH, T0 + 3 * DAY, T0 + 3 * DAY],
+    [T0 + MONTH, T0 + MONTH, T0 + MONTH],
+    [T0 + MONTH, T0 + 2 * MONTH, T0 + MONTH],
+    [null, T0 + 3 * DAY, T0 + 3 * DAY],
+    [null, null, null],
+  ] as const)('period end %s, cancel_at %s → %s', (currentPeriodEnd, cancelAt, expected) => {
+    expect(effectivePeriodEnd({ currentPeriodEnd, cancelAt })).toBe(expected);
+  });
+
+  it('decideSubscription keeps Stripe\'s cancel_at, and a later fact without it clears it', () => {
+    const scheduled = decideSubscription(state('active', T0), facts('active', { cancelAtPeriodEnd: true, cancelAt: T0 + 3 * DAY }), T0 + DAY, planOf, 'pro');
+    expect(scheduled).toMatchObject({ changed: true, next: { status: 'cancel_at_period_end', cancelAt: T0 + 3 * DAY } });
+    // Moved within the same second: still a change, in either delivery order the later cancel_at wins the tie.
+    const moved = decideSubscription(scheduled.next, facts('active', { cancelAtPeriodEnd: true, cancelAt: T0 + 5 * DAY }), T0 + DAY, planOf, 'pro');
+    expect(moved).toMatchObject({ changed: true, next: { cancelAt: T0 + 5 * DAY } });
+    const undone = decideSubscription(moved.next, facts('active'), T0 + 2 * DAY, planOf, 'pro');
+    expect(undone).toMatchObject({ changed: true, next: { status: 'active', cancelAt: null } });
   });
 });

@@ -72,6 +72,11 @@ export type SubscriptionFacts = {
   cancelAtPeriodEnd: boolean;
   /** Epoch seconds; on the subscription's items in current API versions, top-level in older ones. */
   currentPeriodEnd: number | null;
+  /**
+   * Stripe's `cancel_at` (epoch seconds): when a scheduled cancellation ends the subscription. It
+   * may fall before `currentPeriodEnd` (Stripe then ends it there, prorated). Absent: none.
+   */
+  cancelAt?: number | null;
   /** The price of the subscription's first item. */
   priceId: string | null;
   /**
@@ -99,6 +104,8 @@ export type SubscriptionState = {
   status: SubscriptionStatus;
   cancelAtPeriodEnd: boolean;
   currentPeriodEnd: number | null;
+  /** Stripe's `cancel_at` (epoch seconds), or null: see `effectivePeriodEnd`. */
+  cancelAt: number | null;
   /** Stripe `created` of the event that set this state (epoch seconds). */
   statusAt: number;
   /** The item's price in the newest version (null: not told, e.g. an inline price). */
@@ -157,7 +164,18 @@ export function isEntitling(status: SubscriptionStatus): boolean {
   return ENTITLING_SUBSCRIPTION_STATUSES.includes(status);
 }
 
-type Versioned = Pick<SubscriptionState, 'stripeStatus' | 'cancelAtPeriodEnd' | 'currentPeriodEnd' | 'statusAt' | 'priceId'>;
+/**
+ * When the subscription ends or renews next, as known now: the period end, or Stripe's `cancel_at`
+ * when that comes first (a cancellation scheduled before the period's end ends it there). What the
+ * host sees as the plan's end, and when the reconciler expects news. A `cancel_at` in a later
+ * period leaves this one to renew.
+ */
+export function effectivePeriodEnd(s: { currentPeriodEnd: number | null; cancelAt?: number | null | undefined }): number | null {
+  if (s.cancelAt === null || s.cancelAt === undefined) return s.currentPeriodEnd;
+  return s.currentPeriodEnd === null ? s.cancelAt : Math.min(s.cancelAt, s.currentPeriodEnd);
+}
+
+type Versioned = Pick<SubscriptionState, 'stripeStatus' | 'cancelAtPeriodEnd' | 'currentPeriodEnd' | 'statusAt' | 'priceId'> & { cancelAt?: number | null };
 
 /**
  * The total order on subscription facts: terminal first (a canceled subscription stays
@@ -174,6 +192,7 @@ function versionKey(s: Versioned): number[] {
     SUBSCRIPTION_STATUS_RANK[status],
     STRIPE_SUBSCRIPTION_STATUSES.indexOf(s.stripeStatus),
     s.cancelAtPeriodEnd ? 1 : 0,
+    s.cancelAt ?? -1,
   ];
 }
 
@@ -260,6 +279,7 @@ export function decideSubscription(
     status: subscriptionStatusOf(facts.stripeStatus, facts.cancelAtPeriodEnd),
     cancelAtPeriodEnd: facts.cancelAtPeriodEnd,
     currentPeriodEnd: facts.currentPeriodEnd,
+    cancelAt: facts.cancelAt ?? null,
     statusAt: at,
     priceId: priceId ?? current?.priceId ?? null,
     plan: current?.plan ?? initialPlan,
@@ -293,6 +313,8 @@ export type PlanSubscription = {
   /** Stripe's own status: a trial whose cancellation is scheduled shows `cancel_at_period_end` but is still `trialing`. */
   stripeStatus: StripeSubscriptionStatus;
   currentPeriodEnd: number | null;
+  /** Stripe's `cancel_at`, or null: the plan ends there when that is before the period end. */
+  cancelAt: number | null;
   statusAt: number;
   /** When the purchase that started it was made (its order's creation; any clock, compared only with each other's). */
   startedAt: number;
@@ -339,7 +361,7 @@ export function planEntitlementOf(subscriptions: readonly PlanSubscription[]): P
   const entitling = subscriptions
     .filter(grantsPlan)
     .sort((a, b) => trial(a) - trial(b) || b.startedAt - a.startedAt || b.statusAt - a.statusAt)[0];
-  if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: entitling.currentPeriodEnd };
+  if (entitling) return { plan: entitling.plan, subscriptionStatus: entitling.status, planPeriodEnd: effectivePeriodEnd(entitling) };
   const newest = [...subscriptions].sort((a, b) => b.statusAt - a.statusAt || SUBSCRIPTION_STATUS_RANK[a.status] - SUBSCRIPTION_STATUS_RANK[b.status])[0];
   return newest ? { plan: null, subscriptionStatus: newest.status, planPeriodEnd: null } : null;
 }

@@ -37,6 +37,7 @@ export function SubscriptionFacts({ subscription: s, linkToDetail = false }: { s
       <Fact label="Price"><Copyable value={s.stripePriceId} label="price id" /></Fact>
       {s.reviewReason && <Fact label="Review"><span className="field-error">{s.reviewReason}</span></Fact>}
       <Fact label="Period ends">{dateTime(s.currentPeriodEnd)}</Fact>
+      {s.cancelAt && <Fact label="Cancels at">{dateTime(s.cancelAt)}</Fact>}
       {s.trialEnd && <Fact label="Trial ends">{dateTime(s.trialEnd)}</Fact>}
       <Fact label="Next invoice">
         {s.nextInvoice ? <>{s.nextInvoice.amount !== null && s.nextInvoice.currency ? money(s.nextInvoice.amount, s.nextInvoice.currency) : '?'} on {dateTime(s.nextInvoice.at)}</> : <span className="muted">none</span>}

@@ -83,7 +83,7 @@ export type ReconcilerDeps = {
   metrics: Metrics;
   ages: ReconcileAges;
   batch: number;
-  /** A subscription whose period ended this long ago with no news from Stripe is asked about. */
+  /** A subscription whose period ended (or scheduled `cancel_at` passed, if earlier) this long ago with no news from Stripe is asked about. */
   subscriptionStaleAfterMinutes: number;
   onOrderChanged: (orderId: string) => void;
 };

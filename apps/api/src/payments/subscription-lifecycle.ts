@@ -130,6 +130,7 @@ export async function applySubscriptionFacts(
       stripe_status: next.stripeStatus,
       status: next.status,
       current_period_end: fromSeconds(next.currentPeriodEnd),
+      cancel_at: fromSeconds(next.cancelAt),
       cancel_at_period_end: next.cancelAtPeriodEnd,
       status_stripe_at: new Date(next.statusAt * 1000),
       status_inferred: next.inferred,

@@ -32,6 +32,7 @@ export function toSubscriptionState(row: SubscriptionRow): SubscriptionState {
     status: row.status,
     cancelAtPeriodEnd: row.cancel_at_period_end,
     currentPeriodEnd: toSeconds(row.current_period_end),
+    cancelAt: toSeconds(row.cancel_at),
     statusAt: toSeconds(row.status_stripe_at) ?? 0,
     priceId: row.stripe_price_id,
     plan: row.plan,
@@ -58,6 +59,7 @@ export function toPlanSubscription(row: SubscriptionWithOrderRow, payments: read
     status: state.status,
     stripeStatus: state.stripeStatus,
     currentPeriodEnd: state.currentPeriodEnd,
+    cancelAt: state.cancelAt,
     statusAt: state.statusAt,
     // The purchase's time (its order's), not the row's: rows are made in whatever order Stripe's events arrive.
     startedAt: (row.order_created_at ?? row.created_at).getTime(),
@@ -169,6 +171,8 @@ export type SubscriptionDto = {
   stripeStatus: string;
   cancelAtPeriodEnd: boolean;
   currentPeriodEnd: string | null;
+  /** Stripe's scheduled cancellation, when set; it ends the subscription there even before `currentPeriodEnd`. */
+  cancelAt: string | null;
   trialEnd: string | null;
   stripePriceId: string | null;
   /** Set while the item's price is not in the catalogue (the last known plan is kept). */
@@ -238,6 +242,7 @@ export function toSubscriptionDto(row: SubscriptionWithOrderRow, payments: reado
     stripeStatus: row.stripe_status,
     cancelAtPeriodEnd: row.cancel_at_period_end,
     currentPeriodEnd: iso(row.current_period_end),
+    cancelAt: iso(row.cancel_at),
     trialEnd: iso(row.trial_end),
     stripePriceId: row.stripe_price_id,
     reviewReason: row.unknown_price_id ? `price ${row.unknown_price_id} is not in the catalogue; plan ${row.plan ?? 'none'} kept` : null,

@@ -20,6 +20,7 @@ import * as invoiceNumberSearch from './20261203140000_invoice_number_search.js'
 import * as checkoutIdempotency from './20261203150000_checkout_idempotency.js';
 import * as subscriptionStatusInferred from './20261203160000_subscription_status_inferred.js';
 import * as thinSnapshotIndex from './20261203170000_thin_snapshot_index.js';
+import * as subscriptionCancelAt from './20261203180000_subscription_cancel_at.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -44,4 +45,5 @@ export const migrations: Record<string, Migration> = {
   '20261203150000_checkout_idempotency': checkoutIdempotency,
   '20261203160000_subscription_status_inferred': subscriptionStatusInferred,
   '20261203170000_thin_snapshot_index': thinSnapshotIndex,
+  '20261203180000_subscription_cancel_at': subscriptionCancelAt,
 };

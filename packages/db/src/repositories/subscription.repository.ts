@@ -31,6 +31,7 @@ export async function saveSubscription(trx: Trx, row: NewSubscription): Promise<
         stripe_status: eb.ref('excluded.stripe_status'),
         status: eb.ref('excluded.status'),
         current_period_end: eb.ref('excluded.current_period_end'),
+        cancel_at: eb.ref('excluded.cancel_at'),
         cancel_at_period_end: eb.ref('excluded.cancel_at_period_end'),
         status_stripe_at: eb.ref('excluded.status_stripe_at'),
         status_inferred: eb.ref('excluded.status_inferred'),
@@ -300,8 +301,10 @@ export async function countSubscriptionsByStatusAndPlan(
 
 /**
  * Claim subscriptions that look stale for the reconciler: Stripe should have renewed, ended or
- * dunned them (their period ended `graceMinutes` ago) and nobody asked Stripe in the last
- * `everyMinutes`. Claiming stamps them, so concurrent instances take different ones.
+ * dunned them (their period ended, or their scheduled `cancel_at` came first, `graceMinutes` ago:
+ * payments-core's `effectivePeriodEnd`, here as `least`, which skips a null `cancel_at`) and
+ * nobody asked Stripe in the last `everyMinutes`. Claiming stamps them, so concurrent instances
+ * take different ones.
  */
 export async function claimStaleSubscriptions(
   db: Db,
@@ -312,9 +315,9 @@ export async function claimStaleSubscriptions(
     where id in (
       select id from subscriptions
       where status in (${sql.join(q.statuses)})
-        and current_period_end < now() - ${`${q.graceMinutes} minutes`}::interval
+        and least(cancel_at, current_period_end) < now() - ${`${q.graceMinutes} minutes`}::interval
         and (last_reconciled_at is null or last_reconciled_at < now() - ${`${q.everyMinutes} minutes`}::interval)
-      order by current_period_end
+      order by least(cancel_at, current_period_end)
       limit ${q.limit}
       for update skip locked
     )

@@ -16,6 +16,8 @@ export interface SubscriptionTable {
   /** The exposed status (`SubscriptionStatus` of payments-core). */
   status: string;
   current_period_end: Date | null;
+  /** Stripe's `cancel_at`: a scheduled cancellation, possibly before `current_period_end` (it then ends there). */
+  cancel_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   cancel_at_period_end: ColumnType<boolean, boolean | undefined, boolean>;
   /** Stripe `created` of the event that set the status (order-proofing). */
   status_stripe_at: Date;
