@@ -20,7 +20,7 @@ describe('the console claims a plan exactly when the entitlement grants it', () 
             const confirmed = orderStatus !== null && isPaid(orderStatus);
             // As the API's toPlanSubscription: an order refunded or charged back takes the money back too.
             const moneyTakenBack = paymentTakenBack || orderStatus === 'refunded' || orderStatus === 'charged_back';
-            const grants = grantsPlan({ plan, status, stripeStatus: 'active', currentPeriodEnd: null, statusAt: 0, startedAt: 0, confirmed, moneyTakenBack, moneyPaid: true });
+            const grants = grantsPlan({ plan, status, stripeStatus: 'active', currentPeriodEnd: null, cancelAt: null, statusAt: 0, startedAt: 0, confirmed, moneyTakenBack, moneyPaid: true });
             const s = { status, plan, grantsPlan: grants, moneyTakenBack, orderConfirmed: confirmed, orderStatus };
             const hint = subscriptionAccessHint(s);
             expect({ orderStatus, paymentTakenBack, plan, hint, claims: claimsPlan(hint) }).toEqual({ orderStatus, paymentTakenBack, plan, hint, claims: grants });
