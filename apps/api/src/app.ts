@@ -218,6 +218,9 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     webhooks: { enter: () => void (webhooksInFlight += 1), leave: () => void (webhooksInFlight -= 1) },
   });
   let closed: Promise<void> | null = null;
+  // The bind of a listen() in progress: close() waits for it (closing a server half bound is
+  // undefined), not for the rest of start-up.
+  let binding: Promise<string> | null = null;
 
   return {
     app,
@@ -225,8 +228,19 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     worker,
     progress,
     async listen() {
-      const url = await app.listen({ port: env.PORT, host: env.HOST });
-      if (flags.source === 'settle') await flags.start(selfUrl(env.HOST, app));
+      if (closed) throw new Error('Settle is closing: not listening');
+      binding = app.listen({ port: env.PORT, host: env.HOST });
+      const url = await binding;
+      // Start-up goes on after the bind (the flag source may take UNLEASH_STARTUP_TIMEOUT_MS);
+      // a close() meanwhile owns the shutdown, and nothing more is started behind it.
+      if (closed) return url;
+      if (flags.source === 'settle') {
+        await flags.start(selfUrl(env.HOST, app)).catch((err: unknown) => {
+          // Its query cut by the shutdown closing the database: nothing to report.
+          if (!closed) throw err;
+        });
+      }
+      if (closed) return url;
       // Only against a real Stripe account (a key from the environment), never a test's injected client.
       if (env.STRIPE_SECRET_KEY) recovery.start(env.RECOVER_INTERVAL_MS);
       return url;
@@ -238,6 +252,7 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
         const left = () => Math.max(0, deadline - Date.now());
         accepting = false;
         flags.close();
+        await binding?.catch(() => {});
         // Schedules stop first, so nothing new starts while requests drain.
         const runs = Promise.all([reconciler.stop(left()), recovery.stop(left()), outboxRetention.stop()]);
         await closeServer(app, left());

@@ -2,8 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { journeyEvents } from '@settle/stripe-simulator';
 import pg from 'pg';
+import { createTestDatabase } from '@settle/db/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { seedOrder, send, startApi, userToken, type TestApi } from './harness.js';
+import { createSettle } from '../src/app.js';
+import { parseEnv } from '../src/env.js';
+import { createLogger } from '../src/lib/logger.js';
+import { seedOrder, send, startApi, userToken, WEBHOOK_SECRET, type TestApi } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -103,5 +107,20 @@ describe.skipIf(!process.env.DATABASE_URL)('graceful shutdown: in-flight request
     const startedAt = Date.now();
     await api.settle.close();
     expect(Date.now() - startedAt).toBeLessThan(1_500 + 1_500);
+  });
+});
+
+/** A SIGTERM can come while start-up is still under way (main.ts installs its handlers first). */
+describe('shutdown racing start-up', () => {
+  it('close() while listen() is still binding: the server ends up closed, not listening behind the shutdown', async () => {
+    const env = parseEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', PGLITE_DIR: 'memory://', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, USER_JWT_SECRET: 'test-user-jwt-secret-0123456789' });
+    const settle = await createSettle(env, { logger: createLogger('silent'), database: await createTestDatabase('pglite') });
+    const listening = settle.listen();
+    await settle.close();
+    const url = await listening;
+    await sleep(300);
+    expect(settle.app.server.listening).toBe(false);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    await expect(settle.listen()).rejects.toThrow(/closing/);
   });
 });

@@ -125,6 +125,8 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
           if (!selfUrl) throw new Error('the self-served flag source needs the API base URL');
           // Known at once from the database; the SDK then polls this API's own client endpoint.
           const rows = await listFeatureFlags(deps.db);
+          // Closed while the database answered (a shutdown during start-up): open nothing.
+          if (closed) return;
           open(`${selfUrl.replace(/\/$/, '')}/api/`, env.UNLEASH_API_TOKEN ?? null, rows.map(toClientFeature));
         }
         const ready = await source!.waitUntilReady(env.UNLEASH_STARTUP_TIMEOUT_MS);
