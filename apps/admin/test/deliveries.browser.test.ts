@@ -124,4 +124,41 @@ describe.skipIf(skip)('host webhook deliveries in the console', () => {
     await page.screenshot({ path: join(SCREENSHOTS, '04-customer-ledger.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
+
+  it('sends a pending delivery waiting for a retry hours away at once with Send now', { timeout: 120_000 }, async () => {
+    host.mode = 'ok';
+    // A message that failed once while the host was down and now waits an hour for its retry
+    // (written so in its own transaction: the sender never sees it due).
+    await grantCredits(api.db, 'u_waiting', 3, (trx) =>
+      trx
+        .updateTable('host_deliveries')
+        .set({ attempts: 1, last_error: 'HTTP 500', next_attempt_at: new Date(Date.now() + 3_600_000) })
+        .where('user_id', '=', 'u_waiting')
+        .execute(),
+    );
+    const [waiting] = await api.db.selectFrom('host_deliveries').select('id').where('user_id', '=', 'u_waiting').execute();
+
+    await page.goto(`${api.url}/admin/deliveries/${waiting!.id}`);
+    // Signed in already when the test before it ran.
+    const heading = page.getByRole('heading', { level: 1, name: /^Delivery / });
+    const signIn = page.getByRole('button', { name: 'Sign in' });
+    await heading.or(signIn).waitFor();
+    if (await signIn.isVisible()) {
+      await page.getByLabel('Email').fill(OWNER.email);
+      await page.getByLabel('Password').fill(OWNER.password);
+      await signIn.click();
+    }
+    await heading.waitFor();
+    await page.getByRole('button', { name: 'Send now' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: 'Send this webhook now?' }).waitFor();
+    expect(await dialog.textContent()).toContain('attempts so far still count');
+    await dialog.getByLabel('Reason (required)').fill('host endpoint fixed, INC-78');
+    await dialog.getByRole('button', { name: 'Send now' }).click();
+    await dialog.getByText('The delivery is due now').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, '05-send-now.png'), fullPage: true });
+    await expect.poll(() => host.accepted('u_waiting').length, { timeout: 5_000 }).toBe(1);
+    expect(host.accepted('u_waiting')[0]!.webhookId).toBe(waiting!.id);
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
-import { applyCreditDelta, createAdminToken, insertOrder, sql, type DatabaseKind, type Db } from '@settle/db';
+import { applyCreditDelta, createAdminToken, insertOrder, sql, type DatabaseKind, type Db, type Trx } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { SignJWT } from 'jose';
@@ -108,8 +108,12 @@ export async function seedOrder(
 }
 
 /** Give a user credits as a paid order's grant does (ledger entry, host webhook), for tests about spending them. */
-export async function grantCredits(db: Db, userId: string, credits: number): Promise<void> {
-  await db.transaction().execute((trx) => applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' }));
+/** Give a user credits; `alsoInTransaction` runs in the same transaction, after the grant. */
+export async function grantCredits(db: Db, userId: string, credits: number, alsoInTransaction?: (trx: Trx) => Promise<unknown>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await applyCreditDelta(trx, { userId, orderId: null, delta: credits, reason: 'grant' });
+    await alsoInTransaction?.(trx);
+  });
 }
 
 /** Wait until no inbox event is due or being retried (bounded). */

@@ -173,6 +173,63 @@ describe.each(TEST_BACKENDS)('webhooks to the host app on %s', (kind) => {
     });
   });
 
+  describe('a host back after an outage, with a message hours away from its next retry', () => {
+    let api: TestApi;
+    let host: HostReceiver;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      host = await startHostReceiver(SECRET);
+      ({ api, close } = await startApiWithSimulator(kind, {
+        HOST_WEBHOOK_URL: host.url,
+        HOST_WEBHOOK_SECRET: SECRET,
+        // After the first failure, the next attempt is an hour away.
+        HOST_WEBHOOK_RETRY_DELAYS_MS: '0,3600000',
+        HOST_WEBHOOK_MAX_ATTEMPTS: '10',
+      }));
+    });
+    afterAll(async () => {
+      await close?.();
+      await host?.close();
+    });
+
+    it('replaying a pending delivery sends it (and the older ones of its user it waits behind) right away, keeping its attempts, audited', async () => {
+      host.mode = 'fail';
+      const { token } = await createAdminToken(api.db, { name: `ops-now-${kind}`, role: 'operator', createdBy: 'test' });
+      const admin = trpcClient(api.url, token);
+      const client = trpcClient(api.url, await userToken('u_dora'));
+      await grantCredits(api.db, 'u_dora', 5);
+      await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'a' });
+      await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'b' });
+      await until(() => host.requests.filter((r) => r.body.data.userId === 'u_dora').length === 1, 'the first attempt');
+      const waiting = await admin.admin.deliveries.list.query({ state: 'pending', userId: 'u_dora' });
+      expect(waiting.items.map((d) => [d.sequence, d.attempts])).toEqual([
+        [3, 0],
+        [2, 0],
+        [1, 1],
+      ]);
+      const first = waiting.items[2]!;
+      expect(new Date(first.nextAttemptAt!).getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+
+      host.mode = 'ok';
+      // The user's latest message: it waits behind the first, which is what gets sent now.
+      const replay = await admin.admin.deliveries.replay.mutate({ deliveryId: waiting.items[0]!.deliveryId, reason: 'host fixed, INC-51' });
+      expect(replay).toMatchObject({ requested: 1, requeued: 0, alreadyPending: 1, dueNow: 1 });
+      await until(() => host.accepted('u_dora').length === 3, 'the waiting messages', 5_000);
+      expect(host.accepted('u_dora').map((r) => [r.body.sequence, r.body.data.credits])).toEqual([
+        [1, 5],
+        [2, 4],
+        [3, 3],
+      ]);
+      expect(host.accepted('u_dora')[0]!.webhookId).toBe(first.deliveryId);
+      // Its retry budget went on where it was: the failed attempt still counts.
+      const sent = await admin.admin.deliveries.get.query({ deliveryId: first.deliveryId });
+      expect(sent).toMatchObject({ state: 'delivered', attempts: 2 });
+      const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'deliveries.replay').where('target', '=', `delivery:${waiting.items[0]!.deliveryId}`).execute();
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ reason: 'host fixed, INC-51', details: { previousState: 'pending', dueNow: [first.deliveryId] } });
+    });
+  });
+
   describe('every order status change, whichever door it comes through', () => {
     let api: TestApi;
     let simulator: StripeSimulator;

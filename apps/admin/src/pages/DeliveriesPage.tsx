@@ -136,9 +136,9 @@ export function DeliveryDetailPage({ deliveryId, me }: { deliveryId: string; me:
     <>
       <PageHeader title={`Delivery ${d.deliveryId.slice(0, 8)}…`}>
         <Badge tone={meta.tone}>{meta.label}</Badge>
-        {can(me, 'operator') && d.state !== 'pending' && (
+        {can(me, 'operator') && (
           <button type="button" className="btn" onClick={() => setReplaying(true)}>
-            Replay
+            {d.state === 'pending' ? 'Send now' : 'Replay'}
           </button>
         )}
       </PageHeader>
@@ -181,12 +181,13 @@ export function DeliveryDetailPage({ deliveryId, me }: { deliveryId: string; me:
           </ol>
         )}
       </section>
-      {replaying && <ReplayOne deliveryId={d.deliveryId} onClose={() => setReplaying(false)} />}
+      {replaying && <ReplayOne deliveryId={d.deliveryId} pending={d.state === 'pending'} onClose={() => setReplaying(false)} />}
     </>
   );
 }
 
-function ReplayOne({ deliveryId, onClose }: { deliveryId: string; onClose: () => void }) {
+/** A dead or delivered delivery starts its retry schedule over; a pending one is sent at the next chance. */
+function ReplayOne({ deliveryId, pending, onClose }: { deliveryId: string; pending: boolean; onClose: () => void }) {
   const [reason, setReason] = useState('');
   const [done, setDone] = useState(false);
   const refresh = useRefreshDeliveries();
@@ -201,20 +202,31 @@ function ReplayOne({ deliveryId, onClose }: { deliveryId: string; onClose: () =>
   return (
     <ConfirmDialog
       open
-      title={done ? 'Replay queued' : 'Send this webhook again?'}
-      confirmLabel={done ? 'Close' : 'Replay delivery'}
+      title={done ? (pending ? 'Sending now' : 'Replay queued') : pending ? 'Send this webhook now?' : 'Send this webhook again?'}
+      confirmLabel={done ? 'Close' : pending ? 'Send now' : 'Replay delivery'}
       busy={replay.isPending}
       confirmDisabled={!done && reason.trim().length < 3}
       onCancel={onClose}
       onConfirm={() => (done ? onClose() : replay.mutate({ deliveryId, reason: reason.trim() }))}
     >
       {done ? (
-        <p role="status">The delivery is back in the queue with a fresh retry budget.</p>
+        <p role="status">
+          {pending
+            ? 'The delivery is due now: it is sent at the next chance, right after any older message of this user still waiting.'
+            : 'The delivery is back in the queue with a fresh retry budget.'}
+        </p>
       ) : (
         <>
-          <p>
-            It is sent again with the same <code>webhook-id</code> and sequence, from the first step of the retry schedule. A host that already has it drops it.
-          </p>
+          {pending ? (
+            <p>
+              It is not waiting for its next retry any more: it is sent at the next chance (the host fixed, say), after the older messages of this user still
+              waiting, which are sent now too. Its attempts so far still count towards the retry limit.
+            </p>
+          ) : (
+            <p>
+              It is sent again with the same <code>webhook-id</code> and sequence, from the first step of the retry schedule. A host that already has it drops it.
+            </p>
+          )}
           <div className="field">
             <label htmlFor="delivery-replay-reason">Reason (required)</label>
             <input id="delivery-replay-reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="e.g. host endpoint fixed, INC-77" />

@@ -324,6 +324,26 @@ export async function requeueDeliveries(trx: Trx, ids: string[]): Promise<Date> 
   return at;
 }
 
+/**
+ * Make a pending delivery due now, keeping its attempts (the retry budget goes on where it was),
+ * with every older pending delivery of its user: it is sent only after them (per-user order), so
+ * they are what it waits behind. Deliveries already due are left as they are. Returns the ids
+ * brought forward and the time stamped on them (`countReplayedDeliveries` follows it).
+ */
+export async function bringDeliveriesForward(trx: Trx, d: { userId: string; sequence: number }): Promise<{ ids: string[]; at: Date }> {
+  const at = new Date();
+  const rows = await trx
+    .updateTable('host_deliveries')
+    .set({ next_attempt_at: sql`now()`, replayed_at: at })
+    .where('user_id', '=', d.userId)
+    .where('state', '=', 'pending')
+    .where('sequence', '<=', d.sequence)
+    .where('next_attempt_at', '>', sql<Date>`now()`)
+    .returning('id')
+    .execute();
+  return { ids: rows.map((r) => r.id), at };
+}
+
 /** Deliveries replayed at or after `since`, by state: the progress of a bulk replay. */
 export async function countReplayedDeliveries(db: Db, since: Date): Promise<Record<HostDeliveryState, number>> {
   const rows = await db
