@@ -13,6 +13,7 @@ import {
   recordDeliveryAttempt,
   releaseDeliveryLeases,
   requeueDeliveries,
+  writeHostMessages,
 } from './host-outbox.repository.js';
 
 const attempt = (status: number) => ({ attemptedAt: new Date(), durationMs: 3, responseStatus: status, responseBody: null, error: null });
@@ -103,6 +104,33 @@ describe.each(TEST_BACKENDS)('credit spends and the host outbox on %s', (kind) =
     expect(rows[1]!.payload.data).toEqual({ userId: 'u_seq', orderId: 'o1', status: 'succeeded' });
     expect(rows[2]!.payload.data).toMatchObject({ credits: 3, plan: 'pro' });
     expect(rows[3]!.payload.data).toMatchObject({ credits: 3, plan: null, subscriptionStatus: 'canceled' });
+  });
+
+  it('a transaction whose id an old, delivered row already carries (ids start over on another cluster) writes its changes as new messages', async () => {
+    const userId = 'u_moved';
+    // Its first message went out long ago, on the cluster the data came from.
+    await t.db.insertInto('entitlements').values({ user_id: userId, plan: null, subscription_status: null, plan_period_end: null }).execute();
+    await sql`update entitlements set host_sequence = 2 where user_id = ${userId}`.execute(t.db);
+    await t.db.transaction().execute(async (trx) => {
+      const old = (key: string, sequence: number) => sql`
+        insert into host_deliveries (id, user_id, sequence, type, payload, transaction_id, coalesce_key, state, attempts, created_at, delivered_at)
+        values (gen_random_uuid(), ${userId}, ${sequence}, 'entitlements.updated', ${JSON.stringify({ type: 'old', sequence })}::jsonb, txid_current(), ${key},
+                'delivered', 1, now() - interval '30 days', now() - interval '30 days')`;
+      await old('entitlements', 1).execute(trx);
+      await old('order:o_moved', 2).execute(trx);
+      // This transaction's changes, through both writers.
+      await applyCreditDelta(trx, { userId, orderId: null, delta: 7, reason: 'grant' });
+      await writeHostMessages(trx, [{ userId, type: 'order.updated', coalesceKey: 'order:o_moved', data: { userId, orderId: 'o_moved', status: 'refunded' } }]);
+    });
+    const rows = await deliveriesOf(userId);
+    expect(rows.map((r) => [Number(r.sequence), r.state, r.coalesce_key, r.payload.type])).toEqual([
+      [1, 'delivered', 'entitlements', 'old'],
+      [2, 'delivered', 'order:o_moved', 'old'],
+      [3, 'pending', 'entitlements', 'entitlements.updated'],
+      [4, 'pending', 'order:o_moved', 'order.updated'],
+    ]);
+    expect(rows[2]!.payload.data).toMatchObject({ credits: 7 });
+    expect(rows[3]!.payload.data).toMatchObject({ status: 'refunded' });
   });
 
   it('pages the console list through messages written in one transaction (same time to the microsecond)', async () => {

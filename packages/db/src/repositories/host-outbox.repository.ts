@@ -36,7 +36,10 @@ async function enqueue(
   const same = await trx
     .selectFrom('host_deliveries')
     .select(['id', 'sequence'])
+    // This transaction's rows: its id, and its start time (ids repeat on another cluster; see
+    // migration 20261203190000), both in the unique key.
     .where('transaction_id', '=', sql<number>`txid_current()`)
+    .where('created_at', '=', sql<Date>`now()`)
     .where('user_id', '=', m.userId)
     .where('coalesce_key', '=', m.coalesceKey)
     .executeTakeFirst();
@@ -129,6 +132,7 @@ export async function writeHostMessages(
         .selectFrom('host_deliveries')
         .select(['id', 'sequence', 'user_id', 'coalesce_key'])
         .where('transaction_id', '=', sql<number>`txid_current()`)
+        .where('created_at', '=', sql<Date>`now()`)
         .where('user_id', 'in', users)
         .execute()
     ).map((r) => [`${r.user_id}\u0000${r.coalesce_key}`, r]),
