@@ -121,7 +121,14 @@ export const EnvSchema = z
     WEBHOOK_STORE_DEADLINE_MS: z.coerce.number().int().min(100).default(5_000),
     /** Webhook events waiting for an insert, at most; past it 503 at once. */
     WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).default(5_000),
-    /** /readyz fails when an inbox insert or a processing transaction has run this long (Stripe reads between transactions are not counted), or claiming due events has failed for this long. */
+    /**
+     * /readyz fails when an inbox insert or a processing transaction has run this long (Stripe reads
+     * between transactions are not counted), or a processing process (WORKER_PROCESSES) has not
+     * reported for this long or has a transaction running this long; the database probe waits at
+     * most this (and 2 s). Failing claims of due events do not fail it: the database is shared, so
+     * they would take every instance out of the load balancer, webhooks included (they are logged
+     * and the worker tries again).
+     */
     READINESS_STALL_MS: z.coerce.number().int().min(100).default(15_000),
     /** Fastify's trustProxy: unset/false (the socket address is the client), true, a hop count, or addresses/CIDRs (comma separated). */
     TRUST_PROXY: z.string().optional(),
