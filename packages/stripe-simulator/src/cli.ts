@@ -8,7 +8,8 @@
  *       of the running simulator, which delivers the journey's webhooks; prints what each
  *       delivery got back. `--drop` loses the events of a type (recorded in Stripe's event list,
  *       never delivered: practise recovery); `--fail` marks them so that processing fails
- *       (`pnpm dev` wires this into Settle: practise Replay, after `settle-simulate fix`).
+ *       (`pnpm dev` wires this into Settle: practise Replay, after `settle-simulate fix`; only a
+ *       type Settle processes can fail: one it never acts on is settled on arrival).
  *   settle-simulate fix [evt_...]
  *       Clear the failure mark of one event, or of all; a Replay then succeeds.
  *   settle-simulate failing

@@ -187,7 +187,10 @@ export function DeliveryDetailPage({ deliveryId, me }: { deliveryId: string; me:
 }
 
 /** A dead or delivered delivery starts its retry schedule over; a pending one is sent at the next chance. */
-function ReplayOne({ deliveryId, pending, onClose }: { deliveryId: string; pending: boolean; onClose: () => void }) {
+function ReplayOne({ deliveryId, pending: pendingNow, onClose }: { deliveryId: string; pending: boolean; onClose: () => void }) {
+  // What the operator asked for, as the dialog opened: the delivery it sends may be delivered (no
+  // longer pending) by the time the answer is shown.
+  const [pending] = useState(pendingNow);
   const [reason, setReason] = useState('');
   const [done, setDone] = useState(false);
   const refresh = useRefreshDeliveries();
