@@ -67,6 +67,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.PGLITE_DIR,
     poolMax: env.DATABASE_POOL_MAX,
+    // A processing process stores no webhooks.
+    ingestPoolMax: env.SETTLE_ROLE === 'worker' ? 0 : env.WEBHOOK_POOL_MAX,
     queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
     connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
   });

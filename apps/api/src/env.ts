@@ -63,6 +63,12 @@ export const EnvSchema = z
      */
     WEBHOOK_INSERT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
     /**
+     * PostgreSQL: connections of the webhook inbox's own pool, beside DATABASE_POOL_MAX, so slow
+     * console queries or processing holding every pooled connection never keep Stripe's deliveries
+     * from being stored. 0: inserts share the main pool.
+     */
+    WEBHOOK_POOL_MAX: z.coerce.number().int().min(0).max(64).default(2),
+    /**
      * Stripe reads in flight at once per processing process (thin notifications, whose objects
      * events without an order are about). At Stripe's usual 100–300 ms a read, 8 stays well under
      * its live-mode limit of 100 reads a second; raise it with a higher limit.

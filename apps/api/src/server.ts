@@ -82,7 +82,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
 
   const inbox = createInboxWriter(deps.database.db, {
     maxConcurrentBatches: deps.database.kind === 'pglite' ? 1 : deps.env.WEBHOOK_INSERT_CONCURRENCY,
-    pool: deps.database.pool,
+    // Its own connections when it has them: deliveries are stored whatever holds the main pool.
+    pool: deps.database.ingestPool ?? deps.database.pool,
     maxQueued: deps.env.WEBHOOK_QUEUE_MAX,
     deadlineMs: deps.env.WEBHOOK_STORE_DEADLINE_MS,
     onRepaired: (eventId) => deps.logger.warn({ eventId }, 'Stripe event stored with characters PostgreSQL cannot hold replaced (U+FFFD)'),

@@ -16,6 +16,12 @@ export type DatabaseHandle = {
   description: string;
   /** The pg pool when on PostgreSQL (LISTEN/NOTIFY and raw prepared statements use it). */
   pool: pg.Pool | null;
+  /**
+   * On PostgreSQL with `ingestPoolMax`: a small pool of its own for the webhook inbox's inserts, so
+   * a pool exhausted by slow console queries or processing never keeps Stripe's deliveries from
+   * being stored (they would be answered 503 at the store deadline). Null otherwise.
+   */
+  ingestPool: pg.Pool | null;
   /** The embedded database when on PGlite. */
   pglite: PGlite | null;
   close(): Promise<void>;
@@ -32,6 +38,8 @@ export type DatabaseOptions = {
    */
   pgliteDataDir?: Blob | undefined;
   poolMax?: number | undefined;
+  /** PostgreSQL only: connections of the webhook inbox's own pool (`ingestPool`); 0 or unset: none, it shares `pool`. */
+  ingestPoolMax?: number | undefined;
   /** Fail a connection attempt after this long instead of waiting forever (PostgreSQL only). */
   connectTimeoutMs?: number | undefined;
   /**
@@ -126,37 +134,55 @@ export function redactConnectionString(url: string): string {
   }
 }
 
+/** A pg pool with the service's settings: timeouts, keepalive, and numbers parsed as numbers. */
+function newPool(connectionString: string, options: DatabaseOptions, max: number): pg.Pool {
+  const queryTimeout = options.queryTimeoutMs ?? 30_000;
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    types: pgTypes,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: options.keepAliveDelayMs ?? 10_000,
+    ...(queryTimeout > 0
+      ? {
+          statement_timeout: queryTimeout,
+          // The client waits a little longer than the server, so a reachable server's own
+          // cancellation (a clean error, connection kept) comes first.
+          query_timeout: queryTimeout + 1_000,
+          idle_in_transaction_session_timeout: queryTimeout * 2,
+        }
+      : {}),
+  });
+  // A client that loses its server emits 'error' (idle ones through the pool, checked-out ones
+  // on themselves); without a listener Node would crash the process. The query in flight fails
+  // on its own and the pool replaces the client.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 /**
  * One connection factory for the whole service: PostgreSQL when a URL is given, otherwise
  * PGlite in a local folder (or in memory), so a newcomer needs no database server.
  */
 export async function createDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const queryTimeout = options.queryTimeoutMs ?? 30_000;
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: options.poolMax ?? 10,
-      types: pgTypes,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: options.keepAliveDelayMs ?? 10_000,
-      ...(queryTimeout > 0
-        ? {
-            statement_timeout: queryTimeout,
-            // The client waits a little longer than the server, so a reachable server's own
-            // cancellation (a clean error, connection kept) comes first.
-            query_timeout: queryTimeout + 1_000,
-            idle_in_transaction_session_timeout: queryTimeout * 2,
-          }
-        : {}),
-    });
-    // A client that loses its server emits 'error' (idle ones through the pool, checked-out ones
-    // on themselves); without a listener Node would crash the process. The query in flight fails
-    // on its own and the pool replaces the client.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    const pool = newPool(options.databaseUrl, options, options.poolMax ?? 10);
+    const ingestPool = options.ingestPoolMax ? newPool(options.databaseUrl, options, options.ingestPoolMax) : null;
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
-    return { db, kind: 'postgres', description: redactConnectionString(options.databaseUrl), pool, pglite: null, close: () => db.destroy() };
+    return {
+      db,
+      kind: 'postgres',
+      description: redactConnectionString(options.databaseUrl),
+      pool,
+      ingestPool,
+      pglite: null,
+      close: async () => {
+        await db.destroy();
+        await ingestPool?.end();
+      },
+    };
   }
   const dir = options.pgliteDir ?? './.data/pglite';
   const memory = dir.startsWith('memory://');
@@ -172,6 +198,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     kind: 'pglite',
     description: memory ? 'pglite (in memory)' : `pglite at ${resolve(dir)}`,
     pool: null,
+    ingestPool: null,
     pglite,
     close: async () => {
       await db.destroy();
