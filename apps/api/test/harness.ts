@@ -73,8 +73,9 @@ export async function startApi(
   };
 }
 
-export async function userToken(userId: string): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h')
+/** A user token as a host signs it; `claims` adds to `sub`, `iat` and `exp` (e.g. `{scope: 'read'}`). */
+export async function userToken(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h')
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 

@@ -42,7 +42,7 @@ describe.each(TEST_BACKENDS)('every view of one order is the same order on %s', 
   it('orders.onStatus streams a plan order with the subscription orders.get shows', async () => {
     const userId = `views_stream_${kind}`;
     const { orderId, got } = await paid(userId, 'hobby');
-    const caller = createCallerFactory(appRouter)({ deps: api.settle.deps, user: { id: userId }, admin: null });
+    const caller = createCallerFactory(appRouter)({ deps: api.settle.deps, user: { id: userId, access: 'full' }, admin: null });
     const ac = new AbortController();
     const onStatus = caller.orders.onStatus as unknown as (input: { orderId: string }, opts: { signal: AbortSignal }) => Promise<AsyncIterableIterator<typeof got>>;
     const stream = (await onStatus({ orderId }, { signal: ac.signal }))[Symbol.asyncIterator]();

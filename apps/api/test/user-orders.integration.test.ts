@@ -27,7 +27,7 @@ describe('orders.list and orders.onStatus for the end user', () => {
 
   it('a change announced while the stream is between reads is pushed at once, not at the 15 s re-read', async () => {
     const order = await seedOrder(api.db, { userId: 'live_a' });
-    const caller = createCallerFactory(appRouter)({ deps: api.settle.deps, user: { id: 'live_a' }, admin: null });
+    const caller = createCallerFactory(appRouter)({ deps: api.settle.deps, user: { id: 'live_a', access: 'full' }, admin: null });
     const ac = new AbortController();
     // The server-side caller takes the request's abort signal as tRPC passes it to the procedure.
     const onStatus = caller.orders.onStatus as unknown as (input: { orderId: string }, opts: { signal: AbortSignal }) => Promise<AsyncIterableIterator<{ status: string }>>;

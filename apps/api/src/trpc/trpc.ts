@@ -71,8 +71,12 @@ export const createCallerFactory = t.createCallerFactory;
  * rate limit. A call with a valid token is limited per user only: a host's backend calls for all
  * its users from one address (spending credits, reading entitlements), which the per-address limit
  * would cap for all of them together. A call without one counts against its address.
+ *
+ * A read token (`"scope": "read"`) may call queries and subscriptions only: every user mutation,
+ * today's and any added later, is refused with FORBIDDEN. Invariant: no user query or subscription
+ * changes anything, since read tokens rely on the procedure type alone.
  */
-export const userProcedure = base.use(async ({ ctx, next }) => {
+export const userProcedure = base.use(async ({ ctx, type, next }) => {
   if (!ctx.user) {
     await limitAddress(ctx);
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid user token is required' });
@@ -80,6 +84,12 @@ export const userProcedure = base.use(async ({ ctx, next }) => {
   if (ctx.limits) {
     const wait = await ctx.limits.userRequest(ctx.user.id);
     if (wait !== null) throw tooManyRequests(ctx, wait, 'too many requests for this user');
+  }
+  if (type === 'mutation' && ctx.user.access !== 'full') {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: 'this token is read-only ("scope": "read"): this call needs a full user token (one without a scope claim), which only the host\'s backend should hold',
+    });
   }
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
