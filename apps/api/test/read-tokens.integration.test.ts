@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import { journeyEvents } from '@settle/stripe-simulator';
 import { createTRPCClient, httpSubscriptionLink, TRPCClientError } from '@trpc/client';
@@ -5,7 +8,19 @@ import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from '../src/payments/order.mapper.js';
 import type { AppRouter } from '../src/trpc/root.js';
-import { grantCredits, seedOrder, send, snapshot, startApiWithSimulator, trpcClient, userToken, type TestApi } from './harness.js';
+import { grantCredits, JWT_SECRET, seedOrder, send, snapshot, startApiWithSimulator, trpcClient, userToken, type TestApi } from './harness.js';
+
+const API_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** `pnpm dev-token …` as a developer runs it, signing with the test API's secret; its last line. */
+function devToken(...args: string[]): Promise<string> {
+  return new Promise((done, fail) => {
+    const env = { ...process.env, USER_JWT_SECRET: JWT_SECRET };
+    execFile(join(API_DIR, '../../node_modules/.bin/tsx'), ['src/dev-token.ts', ...args], { cwd: API_DIR, env }, (err, stdout, stderr) =>
+      err ? fail(new Error(`dev-token ${args.join(' ')}: ${err.message}\n${stderr}`)) : done(stdout.trim().split('\n').at(-1)!),
+    );
+  });
+}
 
 /** The tRPC code of a call's failure, or 'OK'; with the message, for the codes that must explain themselves. */
 const outcome = (p: Promise<unknown>) =>
@@ -120,5 +135,14 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
       expect([scope, stream]).toEqual([scope, 'UNAUTHORIZED']);
     }
     expect(await snapshot(api.db)).toEqual(before);
+  });
+
+  it('dev-token mints a read token with --read and a full one without', { timeout: 30_000 }, async () => {
+    await grantCredits(api.db, 'r_dev', 5);
+    const [read, full] = await Promise.all([devToken('r_dev', '--read'), devToken('r_dev')]);
+    const reader = trpcClient(api.url, read);
+    expect((await reader.entitlements.get.query()).credits).toBe(5);
+    expect(await codeOf(reader.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'dev-1' }))).toBe('FORBIDDEN');
+    expect(await trpcClient(api.url, full).entitlements.consume.mutate({ credits: 1, idempotencyKey: 'dev-1' })).toEqual({ credits: 4, consumed: 1 });
   });
 });
