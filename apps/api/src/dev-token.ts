@@ -1,7 +1,7 @@
 /**
  * `pnpm dev-token <userId> [--read]`: an end-user JWT (HS256, `sub` = user id, 12 h) signed with
  * USER_JWT_SECRET, or with the secret `pnpm dev` uses when none is set. For trying the API locally.
- * `--read` mints a read-only token (`"scope": "read"`), the kind a browser should hold: queries and
+ * `--read` mints a read-only token (`"settle_scope": "read"`), the kind a browser should hold: queries and
  * subscriptions only.
  */
 import { SignJWT } from 'jose';
@@ -21,5 +21,5 @@ if (!userId || rest.length > 1 || userId.startsWith('-')) {
   process.exit(2);
 }
 const secret = new TextEncoder().encode(process.env.USER_JWT_SECRET ?? DEV_USER_JWT_SECRET);
-const claims = read ? { scope: 'read' } : {};
+const claims = read ? { settle_scope: 'read' } : {};
 console.log(await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('12h').sign(secret));

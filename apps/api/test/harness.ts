@@ -73,7 +73,7 @@ export async function startApi(
   };
 }
 
-/** A user token as a host signs it; `claims` adds to `sub`, `iat` and `exp` (e.g. `{scope: 'read'}`). */
+/** A user token as a host signs it; `claims` adds to `sub`, `iat` and `exp` (e.g. `{settle_scope: 'read'}`). */
 export async function userToken(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h')
     .sign(new TextEncoder().encode(JWT_SECRET));

@@ -62,7 +62,7 @@ function watch(url: string, token: string, orderId: string, done: (seen: OrderDt
   });
 }
 
-describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (kind) => {
+describe.each(TEST_BACKENDS)('read-only user tokens ("settle_scope": "read") on %s', (kind) => {
   let setup: Awaited<ReturnType<typeof startApiWithSimulator>>;
   let api: TestApi;
   beforeAll(async () => {
@@ -76,7 +76,7 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
   it('reads entitlements, the ledger and orders, and streams an order’s status', async () => {
     await grantCredits(api.db, 'r_reader', 4);
     const order = await seedOrder(api.db, { userId: 'r_reader' });
-    const token = await userToken('r_reader', { scope: 'read' });
+    const token = await userToken('r_reader', { settle_scope: 'read' });
     const reader = trpcClient(api.url, token);
 
     expect((await reader.entitlements.get.query()).credits).toBe(4);
@@ -96,7 +96,7 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
 
   it('cannot spend credits, check out or open the billing portal: FORBIDDEN, asking for a full token, and nothing changes', async () => {
     await grantCredits(api.db, 'r_victim', 10);
-    const reader = trpcClient(api.url, await userToken('r_victim', { scope: 'read' }));
+    const reader = trpcClient(api.url, await userToken('r_victim', { settle_scope: 'read' }));
     const before = await snapshot(api.db);
 
     // The host's own key for its 3-credit export, taken first by the user for 1 credit.
@@ -111,7 +111,7 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
     expect(await snapshot(api.db)).toEqual(before);
     expect((await reader.entitlements.get.query()).credits).toBe(10);
 
-    // The host's backend, with a full token (no scope claim), spends under that key as it meant to.
+    // The host's backend, with a full token (no settle_scope claim), spends under that key as it meant to.
     const host = trpcClient(api.url, await userToken('r_victim'));
     expect(await host.entitlements.consume.mutate({ credits: 3, idempotencyKey: 'export:42', reason: 'CSV export' })).toEqual({ credits: 7, consumed: 3 });
     const { orderId } = await host.checkout.create.mutate({ productId: 'credits10' });
@@ -119,12 +119,12 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
     expect(await codeOf(host.billing.portal.mutate())).not.toBe('FORBIDDEN');
   });
 
-  it('refuses a token with any other scope as UNAUTHORIZED, reads and streams included, never as full access', async () => {
+  it('refuses a token with any other settle_scope as UNAUTHORIZED, reads and streams included, never as full access', async () => {
     await grantCredits(api.db, 'r_odd', 5);
     const order = await seedOrder(api.db, { userId: 'r_odd' });
     const before = await snapshot(api.db);
     for (const scope of ['write', 'full', 'admin', 'READ', 'read write', '', null, ['read'], { read: true }]) {
-      const token = await userToken('r_odd', { scope });
+      const token = await userToken('r_odd', { settle_scope: scope });
       const client = trpcClient(api.url, token);
       expect([scope, await codeOf(client.entitlements.get.query())]).toEqual([scope, 'UNAUTHORIZED']);
       expect([scope, await codeOf(client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'k' }))]).toEqual([scope, 'UNAUTHORIZED']);
@@ -135,6 +135,12 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("scope": "read") on %s', (k
       expect([scope, stream]).toEqual([scope, 'UNAUTHORIZED']);
     }
     expect(await snapshot(api.db)).toEqual(before);
+  });
+
+  it('a host\'s own claims, an OAuth-style scope among them, leave a token with full access', async () => {
+    await grantCredits(api.db, 'r_oauth', 2);
+    const client = trpcClient(api.url, await userToken('r_oauth', { scope: 'openid profile email', role: 'member' }));
+    expect(await client.entitlements.consume.mutate({ credits: 1, idempotencyKey: 'oauth-1' })).toEqual({ credits: 1, consumed: 1 });
   });
 
   it('dev-token mints a read token with --read and a full one without', { timeout: 30_000 }, async () => {

@@ -81,7 +81,7 @@ export async function createHostApp(config: HostAppConfig): Promise<HostApp> {
   const verifier = new Webhook(config.webhookSecret);
   const jwtKey = new TextEncoder().encode(config.userJwtSecret);
 
-  /** A Settle client acting as one user (a short-lived full token, `sub` = the user id): it never leaves this server; a browser gets only read tokens (`"scope": "read"`). */
+  /** A Settle client acting as one user (a short-lived full token, `sub` = the user id): it never leaves this server; a browser gets only read tokens (`"settle_scope": "read"`). */
   async function settleAs(userId: string) {
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('5m').sign(jwtKey);
     return createTRPCClient<AppRouter>({ links: [httpLink({ url: `${config.settleUrl}/trpc`, headers: { authorization: `Bearer ${token}` } })] });

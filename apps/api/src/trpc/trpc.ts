@@ -72,7 +72,7 @@ export const createCallerFactory = t.createCallerFactory;
  * its users from one address (spending credits, reading entitlements), which the per-address limit
  * would cap for all of them together. A call without one counts against its address.
  *
- * A read token (`"scope": "read"`) may call queries and subscriptions only: every user mutation,
+ * A read token (`"settle_scope": "read"`) may call queries and subscriptions only: every user mutation,
  * today's and any added later, is refused with FORBIDDEN. Invariant: no user query or subscription
  * changes anything, since read tokens rely on the procedure type alone.
  */
@@ -88,7 +88,7 @@ export const userProcedure = base.use(async ({ ctx, type, next }) => {
   if (type === 'mutation' && ctx.user.access !== 'full') {
     throw new TRPCError({
       code: 'FORBIDDEN',
-      message: 'this token is read-only ("scope": "read"): this call needs a full user token (one without a scope claim), which only the host\'s backend should hold',
+      message: 'this token is read-only ("settle_scope": "read"): this call needs a full user token (one without a settle_scope claim), which only the host\'s backend should hold',
     });
   }
   return next({ ctx: { ...ctx, user: ctx.user } });
