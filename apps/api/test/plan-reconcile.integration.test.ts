@@ -91,6 +91,59 @@ describe.each(TEST_BACKENDS)('the reconciler gives back a plan paid while its we
     expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'canceled' });
   });
 
+  // A renewal's money taken back while its events were lost: the subscription and its latest
+  // invoice still look healthy, only the invoice's payment (refunds, disputes) tells.
+  const TAKEN_BACK = [
+    ['subscription_renewal_dispute_lost', ['charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'], /^dispute dp_\S+ lost$/],
+    ['subscription_renewal_refund', ['refund.created', 'charge.refunded', 'refund.updated'], /refunded in full \(\d+ usd\)/],
+  ] as const;
+
+  it.each(TAKEN_BACK)('%s with its money events lost: "Reconcile now" reads the renewal\'s payment and takes the plan, once', async (journey, drop, note) => {
+    const client = trpcClient(api.url, await userToken(`user_rp_${journey}_${kind}`));
+    const { orderId, checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    await simulator.runJourney(journey, checkoutSessionId, { startAt, drop: [...drop] });
+    await waitForInbox(api.db);
+    // Settle heard of the renewal, paid, and nothing since: the plan is still given.
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+
+    const admin = await adminClient(api, `rp_${journey}`);
+    const first = await admin.admin.orders.reconcile.mutate({ orderId, reason: 'renewal money check' });
+    expect(first.changed).toBe(true);
+    // The money went back: no plan, while Stripe still says the subscription is active.
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    const detail = await admin.admin.subscriptions.get.query({ subscriptionId });
+    const renewal = detail.invoices.find((i) => i.billingReason === 'subscription_cycle')!;
+    expect(detail.history).toContainEqual(expect.objectContaining({ kind: 'payment', invoiceId: renewal.invoiceId, cause: 'reconciler', reason: expect.stringMatching(note) }));
+
+    // Asked again, Stripe says the same: nothing changes. (Not `again.changed`: re-reading the
+    // subscription a second later moves its status clock, which that flag counts; see the report.)
+    await admin.admin.orders.reconcile.mutate({ orderId, reason: 'renewal money check' });
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    const after = await admin.admin.subscriptions.get.query({ subscriptionId });
+    expect(after.history).toEqual(detail.history);
+    expect(after.invoices).toEqual(detail.invoices);
+  });
+
+  it('the stale-subscription round reads a renewal\'s payment too: a chargeback whose events were lost takes the plan', async () => {
+    const client = trpcClient(api.url, await userToken(`user_rp_stale_dispute_${kind}`));
+    const { checkoutSessionId } = await client.checkout.create.mutate({ productId: 'hobby' });
+    const startAt = Math.floor(Date.now() / 1000) - 3 * SUBSCRIPTION_PERIOD_S;
+    await simulator.runJourney('subscription_renewal_dispute_lost', checkoutSessionId, { startAt, drop: [...TAKEN_BACK[0][1]] });
+    await waitForInbox(api.db);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const subscriptionId = simulator.state.checkoutSessions.get(checkoutSessionId)!.subscription as string;
+
+    const r = await api.settle.deps.reconciler.runOnce('test');
+    expect(r.errors).toBe(0);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+    const before = await api.db.selectFrom('subscription_history').select('id').where('subscription_id', '=', subscriptionId).execute();
+    await api.settle.deps.reconciler.reconcileSubscription(subscriptionId, 'reconciler');
+    expect(await api.db.selectFrom('subscription_history').select('id').where('subscription_id', '=', subscriptionId).execute()).toEqual(before);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: null, subscriptionStatus: 'active' });
+  });
+
   it('admin.orders.reconcile of a paid plan order whose webhooks were lost (only checkout.session.completed arrived) confirms it and gives the plan', async () => {
     const userId = `user_rp_lost_hooks_${kind}`;
     const client = trpcClient(api.url, await userToken(userId));

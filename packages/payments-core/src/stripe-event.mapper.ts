@@ -62,6 +62,21 @@ function paymentIntentOf(o: Obj): string | null {
   return idOf(o.payment_intent) ?? idOf(asObj(o.charge).payment_intent);
 }
 
+/**
+ * An `invoice_payment` object (its event, or Stripe's API) as the link between its invoice and
+ * the PaymentIntent or charge that paid it; null when it lacks an id, an invoice or a payment.
+ */
+export function invoicePaymentLinkOf(object: unknown): Extract<PaymentCommand, { type: 'invoice_payment_linked' }> | null {
+  const o = asObj(object);
+  const invoiceId = idOf(o.invoice);
+  const invoicePaymentId = str(o.id);
+  const payment = asObj(o.payment);
+  if (!invoiceId || !invoicePaymentId || typeof payment.type !== 'string') return null;
+  const paymentIntentId = payment.type === 'payment_intent' ? idOf(payment.payment_intent) : null;
+  const chargeId = payment.type === 'charge' ? idOf(payment.charge) : null;
+  return { type: 'invoice_payment_linked', invoiceId, invoicePaymentId, paymentIntentId, chargeId, paid: o.status === 'paid' };
+}
+
 const isRefundStatus = (v: unknown): v is RefundStatus => typeof v === 'string' && (REFUND_STATUSES as readonly string[]).includes(v);
 
 /** A Stripe Refund object's facts, or null when it lacks what a refund must have. */
@@ -301,19 +316,9 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       return { supported: true, ref, command: { type: 'invoice_recorded', invoice: facts } };
     }
     case 'invoice_payment.paid': {
-      const invoiceId = idOf(o.invoice);
-      const invoicePaymentId = str(o.id);
-      const payment = asObj(o.payment);
-      if (!invoiceId || !invoicePaymentId || typeof payment.type !== 'string') {
-        return malformed('malformed invoice payment: it needs an id, an invoice and a payment');
-      }
-      const paymentIntentId = payment.type === 'payment_intent' ? idOf(payment.payment_intent) : null;
-      const chargeId = payment.type === 'charge' ? idOf(payment.charge) : null;
-      return {
-        supported: true,
-        ref: { orderId: null, checkoutSessionId: null, paymentIntentId: null },
-        command: { type: 'invoice_payment_linked', invoiceId, invoicePaymentId, paymentIntentId, chargeId, paid: o.status === 'paid' },
-      };
+      const command = invoicePaymentLinkOf(o);
+      if (!command) return malformed('malformed invoice payment: it needs an id, an invoice and a payment');
+      return { supported: true, ref: { orderId: null, checkoutSessionId: null, paymentIntentId: null }, command };
     }
     case 'customer.subscription.created':
     case 'customer.subscription.updated':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandsFromSubscriptionSnapshot } from './subscription-snapshot.js';
+import { commandsFromInvoiceMoney, commandsFromSubscriptionSnapshot } from './subscription-snapshot.js';
 
 const NOW = 1_730_000_000;
 const sub = (status: string) => ({
@@ -29,5 +29,40 @@ describe('commandsFromSubscriptionSnapshot', () => {
   it('is null for a malformed subscription or invoice (nothing is guessed)', () => {
     expect(commandsFromSubscriptionSnapshot({ id: 'sub_1', status: 'nonsense' }, null, NOW)).toBeNull();
     expect(commandsFromSubscriptionSnapshot(sub('active'), { id: 'in_2' }, NOW)).toBeNull();
+  });
+});
+
+describe('commandsFromInvoiceMoney', () => {
+  const paidInvoice = (id: string, created: number, reason: string) => ({ ...invoice('paid', 1), id, created, billing_reason: reason });
+  const link = (invoiceId: string, pi: string, status = 'paid') => ({
+    id: `inpay_${invoiceId}`, object: 'invoice_payment', invoice: invoiceId, status, payment: { type: 'payment_intent', payment_intent: pi },
+  });
+  const payment = (pi: string, extra: { disputes?: unknown[]; refunds?: unknown[] } = {}) => ({
+    checkoutSession: null, charge: null, disputes: [], refunds: [],
+    paymentIntent: { id: pi, object: 'payment_intent', status: 'succeeded', amount: 1999, amount_received: 1999, currency: 'usd', latest_charge: { id: `ch_${pi}`, created: NOW - 7200, amount_refunded: 0, currency: 'usd' } },
+    ...extra,
+  });
+
+  it('records each paid invoice, links its money, then says what went back, oldest invoice first', () => {
+    const lost = { id: 'dp_1', object: 'dispute', payment_intent: 'pi_2', amount: 1999, status: 'lost', created: NOW - 600 };
+    const out = commandsFromInvoiceMoney('sub_1', [
+      { invoice: paidInvoice('in_2', NOW - 3600, 'subscription_cycle'), invoicePayments: [link('in_2', 'pi_2')], payment: payment('pi_2', { disputes: [lost] }) },
+      { invoice: paidInvoice('in_1', NOW - 90_000, 'subscription_create'), invoicePayments: [link('in_1', 'pi_1')], payment: payment('pi_1') },
+    ], NOW);
+    expect(out.map((c) => c.command.type)).toEqual([
+      'invoice_recorded', 'invoice_payment_linked',
+      'invoice_recorded', 'invoice_payment_linked', 'dispute_opened', 'dispute_closed',
+    ]);
+    // Only recorded: a renewal read again never confirms or moves anything.
+    expect(out[2]!.command).toMatchObject({ type: 'invoice_recorded', invoice: { invoiceId: 'in_2', subscriptionId: 'sub_1', status: 'paid' } });
+    expect(out.at(-1)!.command).toMatchObject({ paymentIntentId: 'pi_2', disputeId: 'dp_1', won: false });
+  });
+
+  it('skips a malformed invoice and an unpaid or foreign invoice payment, keeping the rest', () => {
+    const out = commandsFromInvoiceMoney('sub_1', [
+      { invoice: { id: 'in_bad' }, invoicePayments: [], payment: null },
+      { invoice: paidInvoice('in_2', NOW - 3600, 'subscription_cycle'), invoicePayments: [link('in_2', 'pi_x', 'open'), link('in_9', 'pi_9')], payment: null },
+    ], NOW);
+    expect(out.map((c) => c.command.type)).toEqual(['invoice_recorded']);
   });
 });

@@ -1,6 +1,7 @@
-import type { PaymentCommand } from './payment-command.js';
+import { isMoneyBackCommand, type PaymentCommand } from './payment-command.js';
+import { invoicePaymentLinkOf } from './stripe-event.mapper.js';
 import { invoiceFactsOf, subscriptionFactsOf } from './stripe-billing.mapper.js';
-import type { TimedCommand } from './stripe-state.mapper.js';
+import { commandsFromStripeSnapshot, type StripeSnapshot, type TimedCommand } from './stripe-state.mapper.js';
 
 /**
  * Turn Stripe's current view of a subscription and its latest invoice (as the API returns them)
@@ -30,5 +31,38 @@ export function commandsFromSubscriptionSnapshot(subscription: unknown, latestIn
     out.push({ command, at: now });
   }
   out.push({ command: { type: 'subscription_changed', subscription: facts }, at: now });
+  return out;
+}
+
+/**
+ * One paid invoice of a subscription as the reconciler read it: the invoice, its
+ * `invoice_payment`s (since API 2025-03-31 the only link to the money), and the payment behind
+ * it read as an order's is (`StripeSnapshot`: the PaymentIntent, its refunds and disputes).
+ */
+export type InvoiceMoneyReading = { invoice: unknown; invoicePayments: readonly unknown[]; payment: StripeSnapshot | null };
+
+/**
+ * What went back on a subscription's paid invoices, as the events that were lost would have
+ * said: each invoice is recorded (only recorded: the opening invoice's confirmation and the
+ * latest invoice's effect on the subscription are `commandsFromSubscriptionSnapshot`'s), linked
+ * to its money, then its refunds and disputes follow (`commandsFromStripeSnapshot`, the same
+ * reading as a one-time order's). Oldest invoice first. Malformed invoices are skipped: one
+ * unreadable invoice must not hide another's chargeback.
+ */
+export function commandsFromInvoiceMoney(subscriptionId: string, readings: readonly InvoiceMoneyReading[], now: number): TimedCommand[] {
+  const read = readings.flatMap((r) => {
+    const invoice = invoiceFactsOf(r.invoice);
+    return invoice ? [{ ...r, invoice }] : [];
+  });
+  const out: TimedCommand[] = [];
+  for (const r of read.sort((a, b) => a.invoice.createdAt - b.invoice.createdAt)) {
+    const invoice = { ...r.invoice, subscriptionId: r.invoice.subscriptionId ?? subscriptionId };
+    out.push({ command: { type: 'invoice_recorded', invoice }, at: now });
+    for (const ip of r.invoicePayments) {
+      const link = invoicePaymentLinkOf(ip);
+      if (link?.paid && link.invoiceId === invoice.invoiceId) out.push({ command: link, at: now });
+    }
+    if (r.payment) out.push(...commandsFromStripeSnapshot(r.payment, now).filter((c) => isMoneyBackCommand(c.command)));
+  }
   return out;
 }

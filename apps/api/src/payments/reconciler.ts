@@ -18,12 +18,15 @@ import {
 } from '@settle/db';
 import {
   OPEN_SUBSCRIPTION_STATUSES,
+  commandsFromInvoiceMoney,
   commandsFromStripeSnapshot,
   commandsFromSubscriptionSnapshot,
   idOf,
+  invoiceFactsOf,
   isPaid,
   mapStripeEvent,
   subscriptionRefOf,
+  type InvoiceMoneyReading,
   type OrderRef,
   type OrderStatus,
   type StripeEventLike,
@@ -42,6 +45,16 @@ import { isThinNotification } from './stripe-event-resolver.js';
 
 /** Unmatched events read per page by the requeue: bounds the payloads held and each statement's size. */
 const REQUEUE_PAGE = 500;
+
+/**
+ * The newest paid invoices of a subscription whose money each reconciliation reads (one page
+ * of Stripe's list). Any payment of a plan taken back takes the plan, so older renewals matter
+ * too; but most chargebacks come within the card networks' 120 days and refunds soon after the
+ * charge, which twelve cover for a monthly plan (a year) and more for longer periods. Older
+ * money is left to its webhooks. Each invoice costs up to four reads (its invoice payments,
+ * PaymentIntent, refunds, disputes).
+ */
+const RECENT_PAID_INVOICES = 12;
 
 /** Every id an unmatched event's order may be found by (see `knownOrderRefs`). */
 function namedIds({ ref, subscription }: { ref: OrderRef; subscription: SubscriptionRef }): string[] {
@@ -62,7 +75,7 @@ export type DriftStats = {
 
 export type Reconciler = {
   reconcileOrder(orderId: string, actor: string): Promise<ReconcileResult | null>;
-  /** A plan's subscription and its latest invoice as Stripe has them, applied to the order that started it. */
+  /** A plan's subscription, its latest invoice and its recent paid invoices' money as Stripe has them, applied to the order that started it. */
   reconcileSubscription(subscriptionId: string, actor: string): Promise<ReconcileResult | null>;
   runOnce(trigger: string): Promise<{ checked: number; disagreements: number; errors: number; requeuedEvents: number }>;
   drift(): Promise<DriftStats>;
@@ -103,19 +116,46 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const stripe = deps.stripe!;
     const session = order.checkout_session_id ? await stripe.checkout.sessions.retrieve(order.checkout_session_id) : null;
     const piId = order.payment_intent_id ?? idOf(session?.payment_intent);
-    const paymentIntent = piId ? await stripe.paymentIntents.retrieve(piId, { expand: ['latest_charge'] }) : null;
+    const payment = piId ? await readPayment(stripe, piId) : { paymentIntent: null, charge: null, disputes: [], refunds: [] };
+    return { checkoutSession: session, ...payment };
+  }
+
+  /** One payment as Stripe has it: its PaymentIntent with its latest charge and, once paid, its disputes and refunds. */
+  async function readPayment(stripe: Stripe, paymentIntentId: string) {
+    const paymentIntent = await stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] });
     // A chargeback is a fact of its own at Stripe: the PaymentIntent and its charge still say succeeded.
-    const paid = paymentIntent && paymentIntent.status === 'succeeded';
+    const paid = paymentIntent.status === 'succeeded';
     const disputes = paid ? (await stripe.disputes.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
     // Refunds too: one that failed since Settle counted it (its events lost) is undone.
     const refunds = paid ? (await stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 100 })).data : [];
-    return { checkoutSession: session, paymentIntent, charge: null, disputes, refunds };
+    return { paymentIntent, charge: null, disputes, refunds };
+  }
+
+  /**
+   * The money behind a subscription's newest paid invoices (`RECENT_PAID_INVOICES`), each read
+   * as an order's payment is: a renewal refunded or charged back while its events were lost is
+   * only found this way. An invoice nothing was charged for (a trial, a coupon) has no money to read.
+   */
+  async function readInvoiceMoney(stripe: Stripe, subscriptionId: string): Promise<InvoiceMoneyReading[]> {
+    const invoices = (await stripe.invoices.list({ subscription: subscriptionId, status: 'paid', limit: RECENT_PAID_INVOICES })).data;
+    const readings: InvoiceMoneyReading[] = [];
+    for (const invoice of invoices) {
+      if (!invoice.id || invoice.amount_paid <= 0) continue;
+      // Since API 2025-03-31 an invoice names its PaymentIntent only through its invoice payments; older ones name it themselves.
+      const invoicePayments = (await stripe.invoicePayments.list({ invoice: invoice.id, status: 'paid', limit: 10 })).data;
+      const linked = invoicePayments.map((ip) => (ip.payment.type === 'payment_intent' ? idOf(ip.payment.payment_intent) : null)).find((id) => id !== null);
+      const paymentIntentId = linked ?? invoiceFactsOf(invoice)?.paymentIntentId ?? null;
+      const payment = paymentIntentId ? { checkoutSession: null, ...(await readPayment(stripe, paymentIntentId)) } : null;
+      readings.push({ invoice, invoicePayments, payment });
+    }
+    return readings;
   }
 
   /**
    * The order as Stripe has it: its Checkout Session, PaymentIntent, charge and disputes; for a
-   * plan, its subscription and latest invoice too (a plan's life after its first payment is its
-   * subscription's). What an admin's "reconcile" and the generation-failure path ask for.
+   * plan, its subscription, latest invoice and recent paid invoices' money too (a plan's life
+   * after its first payment is its subscription's). What an admin's "reconcile" and the
+   * generation-failure path ask for.
    */
   async function reconcileOrder(orderId: string, actor: string): Promise<ReconcileResult | null> {
     if (!deps.stripe) throw new PermanentError('Stripe is not configured; cannot reconcile');
@@ -133,8 +173,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /**
    * A subscription that looks stale (its period ended without a paid renewal, a status change
-   * or an end heard of): read it and its latest invoice from Stripe and apply what they say
-   * through the same use case, to the order that started it.
+   * or an end heard of): read it, its latest invoice and the money of its recent paid invoices
+   * (refunds and chargebacks of renewals) from Stripe and apply what they say through the same
+   * use case, to the order that started it.
    */
   async function reconcileSubscription(subscriptionId: string, actor: string, startedBy?: OrderRow): Promise<ReconcileResult | null> {
     const stripe = deps.stripe;
@@ -157,7 +198,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const opening = invoices.filter((i) => i.billing_reason === 'subscription_create').at(-1);
       if (opening) first = (commandsFromSubscriptionSnapshot(subscription, opening, now) ?? []).filter((c) => c.command.type !== 'subscription_changed');
     }
-    return applyStripeReading(order, [...first, ...commands], actor);
+    const money = commandsFromInvoiceMoney(subscriptionId, await readInvoiceMoney(stripe, subscriptionId), now);
+    return applyStripeReading(order, [...first, ...commands, ...money], actor);
   }
 
   async function applyStripeReading(current: OrderRow, commands: TimedCommand[], actor: string): Promise<ReconcileResult> {
