@@ -83,6 +83,14 @@ describe('decideSubscription', () => {
     if (!d.changed) expect(d.next).toBe(current);
   });
 
+  it('the same facts read again later move only the clocks: written (changed), not a change anyone sees (not moved)', () => {
+    const d = decideSubscription(state('active', T0, { planAt: T0 }), facts('active'), T0 + 60, planOf, 'pro');
+    expect({ changed: d.changed, moved: d.moved, status: d.next.status, statusAt: d.next.statusAt }).toEqual({ changed: true, moved: false, status: 'active', statusAt: T0 + 60 });
+    const renewed = decideSubscription(state('active', T0), facts('active', { currentPeriodEnd: T0 + 2 * MONTH }), T0 + MONTH, planOf, 'pro');
+    expect({ changed: renewed.changed, moved: renewed.moved }).toEqual({ changed: true, moved: true });
+    expect(decideSubscription(null, facts('active'), T0, planOf, 'pro').moved).toBe(true);
+  });
+
   it('is total over every pair of Stripe statuses', () => {
     for (const a of STRIPE_SUBSCRIPTION_STATUSES) {
       for (const b of STRIPE_SUBSCRIPTION_STATUSES) {

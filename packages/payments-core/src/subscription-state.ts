@@ -123,10 +123,19 @@ export type SubscriptionState = {
 /** The catalogue's answer for a price: the plan it sells, or null when the price is not in the catalogue. */
 export type PlanOfPrice = (priceId: string) => string | null;
 
+/** The fields that only say when Stripe stated a fact, not what it stated. */
+const STRIPE_CLOCKS: readonly (keyof SubscriptionState)[] = ['statusAt', 'planAt'];
+
 export type SubscriptionDecision = {
   next: SubscriptionState;
-  /** Whether `next` differs from the current state. */
+  /** Whether `next` differs from the current state (to be written). */
   changed: boolean;
+  /**
+   * Whether it differs in anything but Stripe's clocks (`statusAt`, `planAt`): what a reader of the
+   * subscription would see change. The same facts read again later (a reconciliation re-reading
+   * Stripe) move only the clocks: written, but not a change anyone is told of.
+   */
+  moved: boolean;
   /** The fact is older than what set the current state, so it was ignored. */
   stale: boolean;
 };
@@ -302,8 +311,11 @@ export function decideSubscription(
     current === null || planned.planAt > current.planAt || (planned.planAt === current.planAt && planned.plan > (current.plan ?? ''))
   );
   const next: SubscriptionState = takesPlan ? { ...base, plan: planned.plan, planAt: planned.planAt } : base;
-  const changed = current === null || (Object.keys(next) as (keyof SubscriptionState)[]).some((k) => next[k] !== current[k]);
-  return { next: changed ? next : current!, changed, stale: verdict < 0 && !changed };
+  const differs = (keys: (keyof SubscriptionState)[]) => current === null || keys.some((k) => next[k] !== current[k]);
+  const keys = Object.keys(next) as (keyof SubscriptionState)[];
+  const changed = differs(keys);
+  const moved = differs(keys.filter((k) => !STRIPE_CLOCKS.includes(k)));
+  return { next: changed ? next : current!, changed, moved, stale: verdict < 0 && !changed };
 }
 
 /** A subscription as the entitlement sees it. */

@@ -161,7 +161,9 @@ export async function applySubscriptionFacts(
     });
   }
   await syncPlanEntitlement(trx, userId);
-  return { changed: d.changed, stale: d.stale, subscriptionId: facts.subscriptionId };
+  // Written when only Stripe's clocks moved (the same facts read later), but not reported as a
+  // change: no drift, no live-status push, `noop` as the event's outcome.
+  return { changed: d.moved, stale: d.stale, subscriptionId: facts.subscriptionId };
 }
 
 export type PaymentTarget = { invoiceId: string } | { paymentIntentId: string };
