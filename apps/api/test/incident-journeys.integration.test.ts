@@ -55,6 +55,19 @@ describe.each(TEST_BACKENDS)('incident journeys from the simulator on %s', (kind
     expect(await credits(userId)).toBe(10);
   });
 
+  it('duplicate_payment delivered in any order: paid once by whichever PaymentIntent succeeded first, the other recorded as the duplicate, never parked', async () => {
+    for (const seed of [1, 2, 5, 6, 8, 15]) {
+      const userId = `user_duplicate_shuffled_${seed}_${kind}`;
+      const { orderId, checkoutSessionId } = await checkout(userId);
+      await simulator.runJourney('duplicate_payment', checkoutSessionId, { shuffle: true, seed });
+      await waitForInbox(api.db);
+      const detail = await operator.admin.orders.get.query({ orderId });
+      expect({ seed, status: detail.order.status, duplicates: detail.duplicatePayments.length, grants: detail.grants.length }).toEqual({ seed, status: 'succeeded', duplicates: 1, grants: 1 });
+      expect(detail.duplicatePayments[0]!.paymentIntentId).not.toBe(detail.order.paymentIntentId);
+      expect(await credits(userId)).toBe(10);
+    }
+  });
+
   it('foreign_objects: every event about objects Settle never created is settled at once, never retried or unmatched', async () => {
     const run = await simulator.runJourney('foreign_objects', null);
     await waitForInbox(api.db);

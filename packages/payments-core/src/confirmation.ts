@@ -52,12 +52,19 @@ export const CONFIRMATION_CHECKS: readonly ConfirmationCheck[] = [
       ? null
       : { code: 'AMOUNT_MISMATCH', message: `paid ${payment.amount ?? 'unknown'}, order amount is ${order.amount}` };
   },
+  // Another PaymentIntent than the one the order is linked to: a payment only reaches an order
+  // through that order's own id (its PaymentIntent's metadata) or its link, so it is a second
+  // payment Settle made for this order. Whichever succeeds first confirms it (and becomes the
+  // order's) and the other is a duplicate payment, in any order of delivery: parking the order
+  // when the second one's events came first withheld what was paid. Parked only when refunds or
+  // a dispute were already recorded against the linked one: they are not this payment's.
   function samePaymentIntent(order, payment) {
-    return !order.paymentIntentId || !payment.paymentIntentId || order.paymentIntentId === payment.paymentIntentId
+    const other = order.paymentIntentId && payment.paymentIntentId && order.paymentIntentId !== payment.paymentIntentId;
+    return !other || (order.amountRefunded === 0 && !order.disputeId)
       ? null
       : {
           code: 'PAYMENT_INTENT_MISMATCH',
-          message: `order is linked to ${order.paymentIntentId}, payment came from ${payment.paymentIntentId}`,
+          message: `order is linked to ${order.paymentIntentId}, with money taken back from it, and payment came from ${payment.paymentIntentId}`,
         };
   },
   function notCanceled(order) {

@@ -205,7 +205,6 @@ describe('new handler', () => {
   it.each([
     ['amount mismatch', 'pending', succeeded({ amount: 1999 }), 'AMOUNT_MISMATCH'],
     ['currency mismatch', 'pending', succeeded({ currency: 'eur' }), 'CURRENCY_MISMATCH'],
-    ['payment intent mismatch', 'processing', succeeded({ paymentIntentId: 'pi_other' }), 'PAYMENT_INTENT_MISMATCH'],
     ['paid after cancellation', 'canceled', succeeded(), 'PAID_AFTER_CANCELLATION'],
   ] as const)('%s: parked in needs_review, no grant', (_, status, command, code) => {
     const d = decide(order(status), command, ctx());
@@ -214,6 +213,23 @@ describe('new handler', () => {
     expect(d.next.status).toBe('needs_review');
     expect(d.next.reviewReason).toMatch(new RegExp(`^${code}`));
     expect(grants(d.effects)).toHaveLength(0);
+  });
+
+  it('a payment of another PaymentIntent, with a refund already recorded against the linked one: parked in needs_review', () => {
+    const d = decide(order('processing', { amountRefunded: 500 }), succeeded({ paymentIntentId: 'pi_other' }), ctx());
+    expect(d.rejection?.code).toBe('PAYMENT_INTENT_MISMATCH');
+    expect(d.next.status).toBe('needs_review');
+  });
+
+  it('a payment of another PaymentIntent of the same order, first to succeed, confirms it; the linked one succeeding later is the duplicate', () => {
+    // The second PaymentIntent's events came first: the order is still linked to the first one.
+    const d = decide(order('processing'), succeeded({ paymentIntentId: 'pi_other' }), ctx(LATER));
+    expect(d.outcome).toBe('applied');
+    expect(d.next).toMatchObject({ status: 'succeeded', paymentIntentId: 'pi_other' });
+    expect(grants(d.effects)).toEqual([{ type: 'grant', grant: CREDITS }]);
+    const later = decide(d.next, succeeded(), ctx(LATER + 1));
+    expect(later).toMatchObject({ outcome: 'recorded', rejection: { code: 'DUPLICATE_PAYMENT' } });
+    expect(grants(later.effects)).toHaveLength(0);
   });
 
   it.each(['new', 'legacy'] as const)('%s: a second, different payment for a paid order is recorded as a duplicate; the order stays, nothing granted', (handler) => {
