@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@settle/db/testing';
 import { applyCreditDelta, createAdminToken, insertOrder, sql, type DatabaseKind, type Db, type Trx } from '@settle/db';
 import { deliverEvent, type StripeEvent } from '@settle/stripe-simulator';
-import { createTRPCClient, httpLink } from '@trpc/client';
+import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import type Stripe from 'stripe';
 import { createSettle, type Settle, type SettleOptions } from '../src/app.js';
@@ -10,6 +11,7 @@ import { parseEnv } from '../src/env.js';
 import { catalogueStripePrices, DEMO_PRODUCTS } from '../src/payments/product-catalogue.js';
 import { createLogger } from '../src/lib/logger.js';
 import type { AppRouter } from '../src/trpc/root.js';
+import type { OrderDto } from '../src/payments/order.mapper.js';
 
 export const WEBHOOK_SECRET = 'whsec_test_settle_secret';
 export const JWT_SECRET = 'test-user-jwt-secret-0123456789';
@@ -178,3 +180,44 @@ export async function checkoutAs(api: TestApi, userId: string, productId = 'cred
 }
 /** Whole subscription lifecycles in Stripe's current shapes (payments-core's testing module), for tests outside apps/api too. */
 export { buildLifecycle } from '@settle/payments-core/testing';
+
+/** A client as a browser holds it: subscriptions over SSE with the token in connectionParams, the rest over HTTP. */
+export function liveClient(url: string, token: string) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({ url: `${url}/trpc`, EventSource, connectionParams: () => ({ token }) }),
+        false: httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) }),
+      }),
+    ],
+  });
+}
+
+/** Collect what `orders.onStatus` pushes until `done` says stop (15 s at most); rejects with the stream's error. */
+export function watchOrderStatus(url: string, token: string, orderId: string, done: (seen: OrderDto[]) => boolean) {
+  const seen: OrderDto[] = [];
+  return new Promise<OrderDto[]>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.unsubscribe();
+      reject(new Error(`timed out; saw ${JSON.stringify(seen.map((o) => o.status))}`));
+    }, 15_000);
+    const sub = liveClient(url, token).orders.onStatus.subscribe(
+      { orderId },
+      {
+        onData(order) {
+          seen.push(order as OrderDto);
+          if (!done(seen)) return;
+          clearTimeout(timer);
+          sub.unsubscribe();
+          resolve(seen);
+        },
+        onError(err) {
+          clearTimeout(timer);
+          sub.unsubscribe();
+          reject(err);
+        },
+      },
+    );
+  });
+}

@@ -1,52 +1,10 @@
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '@settle/db/testing';
 import { journeyEvents } from '@settle/stripe-simulator';
-import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
-import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppRouter } from '../src/trpc/root.js';
-import type { OrderDto } from '../src/payments/order.mapper.js';
-import { seedOrder, send, startApi, userToken, type TestApi } from './harness.js';
+import { seedOrder, send, startApi, userToken, watchOrderStatus as watch, type TestApi } from './harness.js';
 import { spawnApi, type ApiProcess } from './faults/cluster.js';
 
-function liveClient(url: string, token: string) {
-  return createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === 'subscription',
-        true: httpSubscriptionLink({ url: `${url}/trpc`, EventSource, connectionParams: () => ({ token }) }),
-        false: httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) }),
-      }),
-    ],
-  });
-}
 
-/** Collect what `orders.onStatus` pushes until `done` says stop (bounded by a timeout). */
-function watch(url: string, token: string, orderId: string, done: (seen: OrderDto[]) => boolean) {
-  const seen: OrderDto[] = [];
-  return new Promise<OrderDto[]>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.unsubscribe();
-      reject(new Error(`timed out; saw ${JSON.stringify(seen.map((o) => o.status))}`));
-    }, 15_000);
-    const sub = liveClient(url, token).orders.onStatus.subscribe(
-      { orderId },
-      {
-        onData(order) {
-          seen.push(order as OrderDto);
-          if (done(seen)) {
-            clearTimeout(timer);
-            sub.unsubscribe();
-            resolve(seen);
-          }
-        },
-        onError(err) {
-          clearTimeout(timer);
-          reject(err);
-        },
-      },
-    );
-  });
-}
 
 describe.each(TEST_BACKENDS)('orders.onStatus on %s', (kind) => {
   let api: TestApi;

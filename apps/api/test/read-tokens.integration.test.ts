@@ -3,12 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_BACKENDS } from '@settle/db/testing';
 import { journeyEvents } from '@settle/stripe-simulator';
-import { createTRPCClient, httpSubscriptionLink, TRPCClientError } from '@trpc/client';
-import { EventSource } from 'eventsource';
+import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrderDto } from '../src/payments/order.mapper.js';
-import type { AppRouter } from '../src/trpc/root.js';
-import { grantCredits, JWT_SECRET, seedOrder, send, snapshot, startApiWithSimulator, trpcClient, userToken, type TestApi } from './harness.js';
+import { grantCredits, JWT_SECRET, seedOrder, send, snapshot, startApiWithSimulator, trpcClient, userToken, watchOrderStatus as watch, type TestApi } from './harness.js';
 
 const API_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -33,34 +30,6 @@ const outcome = (p: Promise<unknown>) =>
   );
 const codeOf = async (p: Promise<unknown>) => (await outcome(p)).code;
 
-/** Watch `orders.onStatus` as a browser does (token in connectionParams) until `done`; rejects with the stream's error. */
-function watch(url: string, token: string, orderId: string, done: (seen: OrderDto[]) => boolean) {
-  const client = createTRPCClient<AppRouter>({ links: [httpSubscriptionLink({ url: `${url}/trpc`, EventSource, connectionParams: () => ({ token }) })] });
-  const seen: OrderDto[] = [];
-  return new Promise<OrderDto[]>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.unsubscribe();
-      reject(new Error(`timed out; saw ${JSON.stringify(seen.map((o) => o.status))}`));
-    }, 15_000);
-    const sub = client.orders.onStatus.subscribe(
-      { orderId },
-      {
-        onData(order) {
-          seen.push(order as OrderDto);
-          if (!done(seen)) return;
-          clearTimeout(timer);
-          sub.unsubscribe();
-          resolve(seen);
-        },
-        onError(err) {
-          clearTimeout(timer);
-          sub.unsubscribe();
-          reject(err);
-        },
-      },
-    );
-  });
-}
 
 describe.each(TEST_BACKENDS)('read-only user tokens ("settle_scope": "read") on %s', (kind) => {
   let setup: Awaited<ReturnType<typeof startApiWithSimulator>>;
