@@ -33,7 +33,7 @@ import { createStripeClient } from '../src/lib/stripe-client.js';
 import { loadCatalogue } from '../src/payments/product-catalogue.js';
 import { createInboxProcessor } from '../src/workers/inbox-processor.js';
 import { startEventWorker } from '../src/workers/event-worker.js';
-import { settledOnReceipt } from '../src/webhook/stripe-webhook.route.js';
+import { settledOnReceipt } from '../src/payments/stripe-event-resolver.js';
 
 /** CPU time so far of every process named `postgres` on this machine (server on the same host). */
 function postgresCpuMs(): number {

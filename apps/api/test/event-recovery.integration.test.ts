@@ -46,6 +46,10 @@ describe.each(TEST_BACKENDS)('recovering missed events from Stripe on %s', (kind
     expect((await client.orders.get.query({ orderId })).status).toBe('succeeded');
     const { grants } = await orderState(api.db, orderId);
     expect(grants).toHaveLength(1);
+    // As through the webhook route, a type Settle never acts on is stored settled, never attempted.
+    const charges = await api.db.selectFrom('stripe_events').select(['state', 'outcome', 'attempts']).where('id', 'in', lost.events.filter((e) => e.type.startsWith('charge.')).map((e) => e.id)).execute();
+    expect(charges.length).toBeGreaterThan(0);
+    expect(charges.every((c) => c.state === 'processed' && c.outcome === 'unsupported' && c.attempts === 0)).toBe(true);
 
     const again = await operator.admin.events.recover.mutate({ reason: 'check nothing is left' });
     expect(again).toMatchObject({ stored: 0, alreadyKnown: again.listed });

@@ -4,6 +4,7 @@ import type Stripe from 'stripe';
 import { errorMessage } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { settledWithin } from '../lib/within.js';
+import { settledOnReceipt } from './stripe-event-resolver.js';
 
 /** Stripe keeps events for 30 days; a little less, so a page never asks for what just expired. */
 const RETENTION_S = 30 * 86_400 - 300;
@@ -50,7 +51,7 @@ export type EventRecovery = {
 /** The inbox row of an event listed by Stripe: the same columns the webhook route stores. */
 function inboxRow(event: Stripe.Event): NewStripeEvent {
   const object = event.data.object as { id?: unknown };
-  return {
+  return settledOnReceipt({
     id: event.id,
     type: event.type,
     object_id: typeof object.id === 'string' ? object.id.slice(0, 255) : null,
@@ -58,7 +59,7 @@ function inboxRow(event: Stripe.Event): NewStripeEvent {
     api_version: event.api_version ?? null,
     livemode: event.livemode,
     payload: JSON.stringify(event),
-  };
+  }, false);
 }
 
 export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
@@ -83,8 +84,9 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
     for (const e of fresh.filter((x) => !known.has(x.id)).reverse()) {
       if (stopping) throw new Error('shutting down');
       let stored: boolean;
+      const row = inboxRow(e);
       try {
-        stored = await inbox.write(inboxRow(e));
+        stored = await inbox.write(row);
       } catch (err) {
         // Refused as the webhook would refuse it (400): the rest of the recovery goes on.
         if (!(err instanceof UnstorableEventError)) throw err;
@@ -93,7 +95,7 @@ export function createEventRecovery(deps: EventRecoveryDeps): EventRecovery {
       }
       if (stored) {
         p.stored += 1;
-        deps.processNow(e.id);
+        if (row.state === undefined) deps.processNow(e.id);
       } else {
         p.alreadyKnown += 1;
       }

@@ -1,4 +1,5 @@
 import { HANDLED_EVENT_TYPES, idOf, isChargeLevelCommand, orderIdOfInvoice, unmatchedDisposition, type OrderRef, type PaymentCommand, type PaymentIntentOwner, type StripeEventLike } from '@settle/payments-core';
+import type { NewStripeEvent } from '@settle/db';
 import type Stripe from 'stripe';
 
 /**
@@ -68,6 +69,17 @@ function isThinTypeRead(type: string): boolean {
  */
 export function actsOnEventType(type: string, thin: boolean): boolean {
   return thin ? isThinTypeRead(type) : HANDLED_EVENT_TYPES.has(type);
+}
+
+/**
+ * An event of a type Settle never acts on (`charge.updated`, `customer.created`, …) is stored
+ * already settled as `unsupported` (processed on receipt, no attempt), instead of pending: the
+ * outcome processing would reach, without its claim, transaction and row update. Replay still
+ * puts it back in the queue like any other event. Both doors into the inbox use it: the webhook
+ * route and the recovery of missed events.
+ */
+export function settledOnReceipt(row: NewStripeEvent, thin: boolean): NewStripeEvent {
+  return actsOnEventType(row.type, thin) ? row : { ...row, state: 'processed', outcome: 'unsupported' };
 }
 
 export async function resolveThinEvent(stripe: Stripe | null, n: ThinNotification): Promise<ThinResolution> {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import type { Metrics } from '../lib/metrics.js';
 import { errorMessage } from '../lib/errors.js';
-import { actsOnEventType } from '../payments/stripe-event-resolver.js';
+import { settledOnReceipt } from '../payments/stripe-event-resolver.js';
 import { isThinNotificationBody, verifyThinNotification } from './thin-event.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -169,15 +169,6 @@ export async function stripeWebhookRoute(app: FastifyInstance, deps: WebhookDeps
   }
 }
 
-/**
- * An event of a type Settle never acts on (`charge.updated`, `customer.created`, …) is stored
- * already settled as `unsupported` (processed on receipt, no attempt), instead of pending: the
- * outcome processing would reach, without its claim, transaction and row update. Replay still
- * puts it back in the queue like any other event.
- */
-export function settledOnReceipt(row: NewStripeEvent, thin: boolean): NewStripeEvent {
-  return actsOnEventType(row.type, thin) ? row : { ...row, state: 'processed', outcome: 'unsupported' };
-}
 
 /** The `t=` of a `Stripe-Signature` header (seconds), or 0 when absent. */
 function signedAt(header: string): number {
