@@ -76,7 +76,7 @@ export function confirmPayment(order: OrderState, payment: PaymentFacts, ctx: De
     return parkForReview(order, link(order, { paymentIntentId: payment.paymentIntentId }), check.rejection, ctx);
   }
   // The PaymentIntent that paid is the order's from now on (another one succeeding is the duplicate).
-  const base = { ...link(order, {}), paymentIntentId: payment.paymentIntentId ?? order.paymentIntentId };
+  const base = { ...order, paymentIntentId: payment.paymentIntentId ?? order.paymentIntentId };
   const d = move(order, base, 'succeeded', ctx, payment.reason, { paidAt: ctx.at, failureReason: null });
   if (d.outcome !== 'applied' || d.next.status !== 'succeeded') return d;
   // The grant is given once per order: one an admin took back (an override to `failed`) is given
