@@ -8,15 +8,18 @@
  *   PROF     a folder: run the API under `node --cpu-prof` and write the profile there
  *   API_ENV  more settings for the API, `NAME=value` separated by spaces
  *   BASELINE thin or sync: run that baseline server (bench/baseline-servers.ts) instead of the API, for the floor under the same load
+ *   DB_SQL   SQL run on the migrated database before the API starts (e.g. drop an index, to measure what it costs)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import { createTestDatabase } from '@settle/db/testing';
 import { PAYMENT_JOURNEYS, deliveryOrder, seededRandom } from '@settle/stripe-simulator';
 import { WEBHOOK_SECRET } from '../test/harness.js';
 import { freePort, planJourneys, waitForConvergence } from '../test/faults/cluster.js';
 import { runLoad, runLoadAtRate } from './load.js';
 const database = await createTestDatabase('postgres');
+if (process.env.DB_SQL) await sql.raw(process.env.DB_SQL).execute(database.db);
 const random = seededRandom(8);
 const N = Number(process.env.N ?? 6000);
 const { events } = await planJourneys(database.db, Math.ceil(N / 8.5), random, PAYMENT_JOURNEYS);
