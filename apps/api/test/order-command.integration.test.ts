@@ -132,6 +132,8 @@ describe.each(TEST_BACKENDS)('one order use case behind every door on %s', (kind
     const o = await outcome(orderId);
     expect({ status: o.status, revoked: o.grants.map((g) => g.revoked) }).toEqual({ status: 'succeeded', revoked: [0] });
     expect(o.audit.map((a) => a.to)).not.toContain('disputed');
+    // Recorded as what it was: prevented, not won.
+    expect((await orderState(api.db, orderId)).order).toMatchObject({ dispute_status: 'prevented' });
   });
 
   it('a plan order is reconciled with its subscription: a cancelation Settle never heard of ends the plan', async () => {

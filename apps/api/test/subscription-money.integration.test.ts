@@ -102,6 +102,18 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
   });
 
+  it('a dispute of a renewal Stripe prevented (created already `prevented`, never closed) keeps the plan and says prevented, not won', async () => {
+    const { client, deliver, built } = await lifecycle('dispute_won');
+    // Dispute prevention (2025-08-27.basil): one event, the dispute stopped before it became a chargeback.
+    const events = built.events
+      .filter((e) => e.type !== 'charge.dispute.closed')
+      .map((e) => (e.type === 'charge.dispute.created' ? { ...e, data: { ...e.data, object: { ...e.data.object, status: 'prevented' } } } : e));
+    await deliver(events);
+    expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
+    const detail = await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId });
+    expect(detail.invoices.find((i) => i.dispute)).toMatchObject({ dispute: { status: 'prevented' }, moneyTakenBack: false });
+  });
+
   it('a renewal refunded in full takes the plan', async () => {
     const { client, deliver, built } = await lifecycle('refund_renewal');
     await deliver();

@@ -1,4 +1,4 @@
-import { STATUS_RANK, canTransition, chargeRefundedTotal, isPaid, isUndoneRefundStatus, liveRefundTotal, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from './order-state.js';
+import { STATUS_RANK, canTransition, chargeRefundedTotal, isPaid, isUndoneRefundStatus, liveRefundTotal, type DisputeOutcome, type DisputeStatus, type OrderState, type OrderStatus, type RefundRecord } from './order-state.js';
 import type { InvoiceFacts, PaymentCommand, RefundFacts } from './payment-command.js';
 import { validateConfirmation, type PaymentFacts, type Rejection } from './confirmation.js';
 import type { DecideContext, Decision, Effect, GrantSpec, Outcome } from './decision.js';
@@ -299,8 +299,8 @@ function disputeOpened(order: OrderState, disputeId: string, ctx: DecideContext)
   return result(order, next, [{ type: 'audit', from: order.status, to: 'disputed', reason: `dispute ${disputeId} opened` }]);
 }
 
-function disputeClosed(order: OrderState, disputeId: string, won: boolean, ctx: DecideContext): Decision {
-  const disputeStatus: DisputeStatus = won ? 'won' : 'lost';
+function disputeClosed(order: OrderState, disputeId: string, outcome: DisputeOutcome, ctx: DecideContext): Decision {
+  const disputeStatus: DisputeStatus = outcome;
   if (order.disputeId === disputeId && order.disputeStatus !== 'open') return unchanged(order, 'noop');
   if (!isPaid(order.status)) {
     return order.disputeId === null || order.disputeId === disputeId
@@ -309,11 +309,13 @@ function disputeClosed(order: OrderState, disputeId: string, won: boolean, ctx: 
   }
   const at = Math.max(ctx.at, order.statusAt ?? ctx.at);
   const base: OrderState = { ...order, disputeId, disputeStatus };
-  if (won) {
+  // Won, or prevented before it became a chargeback: the payment stands (a refund that came with a
+  // prevention is its own event).
+  if (outcome !== 'lost') {
     if (order.status !== 'disputed') return result(order, base, []);
     const back = order.statusBeforeDispute ?? 'succeeded';
     return result(order, { ...base, status: back, statusAt: at }, [
-      { type: 'audit', from: order.status, to: back, reason: `dispute ${disputeId} won` },
+      { type: 'audit', from: order.status, to: back, reason: `dispute ${disputeId} ${outcome}` },
     ]);
   }
   if (!canTransition(order.status, 'charged_back')) return result(order, base, []);
@@ -364,7 +366,7 @@ export function decideCommon(order: OrderState, command: PaymentCommand, ctx: De
       // A dispute of a duplicate payment takes that payment's money back, not the order's: the
       // order stays paid by its own payment (its refunds are handled the same way).
       if (isOtherPayment(order, command.paymentIntentId)) return unchanged(order, 'not_applicable');
-      return command.type === 'dispute_opened' ? disputeOpened(order, command.disputeId, ctx) : disputeClosed(order, command.disputeId, command.won, ctx);
+      return command.type === 'dispute_opened' ? disputeOpened(order, command.disputeId, ctx) : disputeClosed(order, command.disputeId, command.outcome, ctx);
     case 'invoice_recorded':
       return recordInvoice(order, command.invoice);
     case 'subscription_invoice_failed': {

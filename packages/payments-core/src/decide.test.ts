@@ -56,7 +56,7 @@ const COMMANDS: Record<PaymentCommandType, PaymentCommand> = {
   payment_canceled: { type: 'payment_canceled', paymentIntentId: 'pi_1', reason: 'abandoned' },
   charge_refunded: { type: 'charge_refunded', paymentIntentId: 'pi_1', amountRefunded: 1000, currency: 'usd' },
   dispute_opened: { type: 'dispute_opened', paymentIntentId: 'pi_1', disputeId: 'dp_2', amount: 2000 },
-  dispute_closed: { type: 'dispute_closed', paymentIntentId: 'pi_1', disputeId: 'dp_1', won: false },
+  dispute_closed: { type: 'dispute_closed', paymentIntentId: 'pi_1', disputeId: 'dp_1', outcome: 'lost' },
   invoice_recorded: { type: 'invoice_recorded', invoice: INVOICE },
   refund_changed: {
     type: 'refund_changed',
@@ -173,8 +173,8 @@ const succeeded = (patch: Partial<{ paymentIntentId: string; amount: number; cur
   ({ ...COMMANDS.payment_succeeded, ...patch }) as PaymentCommand;
 const refunded = (amountRefunded: number): PaymentCommand => ({ ...COMMANDS.charge_refunded, amountRefunded }) as PaymentCommand;
 const opened = (disputeId = 'dp_1'): PaymentCommand => ({ ...COMMANDS.dispute_opened, disputeId }) as PaymentCommand;
-const closed = (won: boolean, disputeId = 'dp_1'): PaymentCommand =>
-  ({ type: 'dispute_closed', paymentIntentId: 'pi_1', disputeId, won }) as PaymentCommand;
+const closed = (won: boolean | 'prevented', disputeId = 'dp_1'): PaymentCommand =>
+  ({ type: 'dispute_closed', paymentIntentId: 'pi_1', disputeId, outcome: won === 'prevented' ? won : won ? 'won' : 'lost' }) as PaymentCommand;
 
 describe('new handler', () => {
   it('checkout completed unpaid: processing, linked, no grant', () => {
@@ -246,7 +246,7 @@ describe('new handler', () => {
   it.each(['new', 'legacy'] as const)('%s: a dispute of a duplicate payment, lost, leaves the order paid and its grant', (handler) => {
     const { final, decisions } = fold(order('succeeded', { handler }), [
       [{ type: 'dispute_opened', paymentIntentId: 'pi_2', disputeId: 'dp_dup', amount: 2000 }, 10],
-      [{ type: 'dispute_closed', paymentIntentId: 'pi_2', disputeId: 'dp_dup', won: false }, 20],
+      [{ type: 'dispute_closed', paymentIntentId: 'pi_2', disputeId: 'dp_dup', outcome: 'lost' }, 20],
     ]);
     expect(final).toMatchObject({ status: 'succeeded', disputeId: null });
     expect(decisions.map((d) => d.outcome)).toEqual(['not_applicable', 'not_applicable']);
@@ -408,6 +408,18 @@ describe('disputes', () => {
   it.each(['succeeded', 'partially_refunded'] as const)('won: back to %s', (status) => {
     const { final } = fold(order(status), [[opened(), 300], [closed(true), 400]]);
     expect(final).toMatchObject({ status, disputeStatus: 'won' });
+  });
+
+  it('prevented (Stripe stopped it before a chargeback), never opened: the order stays paid and says prevented, not won', () => {
+    const { final, last } = fold(order('succeeded'), [[closed('prevented'), 400]]);
+    expect(final).toMatchObject({ status: 'succeeded', disputeId: 'dp_1', disputeStatus: 'prevented' });
+    expect(last.effects).toEqual([]);
+  });
+
+  it('prevented after it opened: back to the status before, the audit naming the prevention', () => {
+    const { final, last } = fold(order('succeeded'), [[opened(), 300], [closed('prevented'), 400]]);
+    expect(final).toMatchObject({ status: 'succeeded', disputeStatus: 'prevented' });
+    expect(last.effects).toEqual([{ type: 'audit', from: 'disputed', to: 'succeeded', reason: 'dispute dp_1 prevented' }]);
   });
 
   it('lost: charged_back with a full revoke', () => {

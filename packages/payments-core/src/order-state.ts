@@ -100,7 +100,13 @@ export function canOverride(from: OrderStatus, to: OrderStatus): boolean {
   return from !== to;
 }
 
-export type DisputeStatus = 'open' | 'won' | 'lost';
+/**
+ * `prevented`: stopped before it became a chargeback (Stripe's dispute prevention, e.g. Visa RDR,
+ * since 2025-08-27.basil); no chargeback, and any money the customer got back comes as a refund.
+ */
+export type DisputeStatus = 'open' | 'won' | 'lost' | 'prevented';
+/** How a dispute ended. */
+export type DisputeOutcome = Exclude<DisputeStatus, 'open'>;
 
 /**
  * A refund of the order's own payment as Settle knows it. `undoneAt` is the Stripe time its

@@ -1,4 +1,5 @@
 import type { SubscriptionFacts } from './subscription-state.js';
+import type { DisputeOutcome } from './order-state.js';
 
 /**
  * Provider-neutral commands that move an order. Stripe events map to these
@@ -86,7 +87,7 @@ export type PaymentCommand =
   /** A refund was created or changed status; a failed or canceled one gives its amount back. `paymentIntentId` is the refund's. */
   | { type: 'refund_changed'; paymentIntentId: string; refund: RefundFacts }
   | { type: 'dispute_opened'; paymentIntentId: string; disputeId: string; amount: number }
-  | { type: 'dispute_closed'; paymentIntentId: string; disputeId: string; won: boolean }
+  | { type: 'dispute_closed'; paymentIntentId: string; disputeId: string; outcome: DisputeOutcome }
   | { type: 'invoice_recorded'; invoice: InvoiceFacts }
   /**
    * A subscription's invoice was paid or its payment failed. `billingReason` is Stripe's

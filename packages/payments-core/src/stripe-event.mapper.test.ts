@@ -90,16 +90,16 @@ describe('mapStripeEvent: supported events', () => {
     ['charge.dispute.created', dispute(), piOnlyRef,
       { type: 'dispute_opened', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', amount: 2000 }],
     ['charge.dispute.closed', dispute({ status: 'won' }), piOnlyRef,
-      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', outcome: 'won' }],
     ['charge.dispute.closed', dispute({ status: 'warning_closed' }), piOnlyRef,
-      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', outcome: 'won' }],
     ['charge.dispute.closed', dispute({ status: 'prevented' }), piOnlyRef,
-      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', outcome: 'prevented' }],
     // Dispute prevention (2025-08-27.basil): created already stopped, it never opens.
     ['charge.dispute.created', dispute({ status: 'prevented' }), piOnlyRef,
-      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: true }],
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', outcome: 'prevented' }],
     ['charge.dispute.closed', dispute({ status: 'lost' }), piOnlyRef,
-      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', won: false }],
+      { type: 'dispute_closed', paymentIntentId: PI, disputeId: 'dp_1Pgc71B7WZ01zgkWMevJiAUx', outcome: 'lost' }],
   ])('%s → command', (type, object, ref, command) => {
     expect(mapStripeEvent(event(type, object))).toEqual({ supported: true, ref, command });
   });

@@ -272,7 +272,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       const outcome = disputeOutcome(o.status);
       // Over as soon as it is known, on either event.
       if (outcome === 'prevented') {
-        return { supported: true, ref, command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: true } };
+        return { supported: true, ref, command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, outcome } };
       }
       if (event.type === 'charge.dispute.created') {
         return {
@@ -285,7 +285,7 @@ export function mapStripeEvent(event: StripeEventLike): MappedEvent {
       return {
         supported: true,
         ref,
-        command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, won: outcome === 'won' },
+        command: { type: 'dispute_closed', paymentIntentId: pi, disputeId, outcome },
       };
     }
     case 'invoice.finalized':

@@ -36,21 +36,21 @@ describe('commandsFromStripeSnapshot', () => {
     }, 99);
     expect(cmds.slice(1)).toEqual([
       { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_old', amount: 995 }, at: 30 },
-      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_old', won: false }, at: 99 },
+      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_old', outcome: 'lost' }, at: 99 },
       { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_inquiry', amount: 995 }, at: 35 },
-      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_inquiry', won: true }, at: 99 },
+      { command: { type: 'dispute_closed', paymentIntentId: 'pi_6', disputeId: 'dp_inquiry', outcome: 'won' }, at: 99 },
       { command: { type: 'dispute_opened', paymentIntentId: 'pi_6', disputeId: 'dp_new', amount: 995 }, at: 40 },
     ]);
   });
 
-  it('reads a prevented dispute as closed with the money kept, never opened (as its events say)', () => {
+  it('reads a prevented dispute as closed so, the money kept, never opened (as its events say)', () => {
     const cmds = commandsFromStripeSnapshot({
       checkoutSession: null,
       paymentIntent: { id: 'pi_7', status: 'succeeded', amount_received: 995, currency: 'usd', latest_charge: { id: 'ch_7', created: 20, amount_refunded: 0, currency: 'usd' } },
       charge: null,
       disputes: [{ id: 'dp_prevented', payment_intent: 'pi_7', amount: 995, created: 30, status: 'prevented' }],
     }, 99);
-    expect(cmds.slice(1)).toEqual([{ command: { type: 'dispute_closed', paymentIntentId: 'pi_7', disputeId: 'dp_prevented', won: true }, at: 99 }]);
+    expect(cmds.slice(1)).toEqual([{ command: { type: 'dispute_closed', paymentIntentId: 'pi_7', disputeId: 'dp_prevented', outcome: 'prevented' }, at: 99 }]);
   });
 
   it('reads nothing from an open session with a fresh intent', () => {

@@ -118,7 +118,7 @@ export function commandsFromStripeSnapshot(snapshot: StripeSnapshot, now: number
     const outcome = disputeOutcome(d.status);
     if (outcome !== 'prevented') out.push({ command: { type: 'dispute_opened', paymentIntentId: disputePi, disputeId, amount: int(d.amount) ?? 0 }, at: created });
     if (outcome !== 'open') {
-      out.push({ command: { type: 'dispute_closed', paymentIntentId: disputePi, disputeId, won: outcome !== 'lost' }, at: Math.max(created, now) });
+      out.push({ command: { type: 'dispute_closed', paymentIntentId: disputePi, disputeId, outcome }, at: Math.max(created, now) });
     }
   }
   return out;

@@ -29,7 +29,7 @@ function moneyChange(c: PaymentCommand, at: number): { pi: string; change: Subsc
   if (c.type === 'charge_refunded') return { pi: c.paymentIntentId, change: { kind: 'refunded', amountRefunded: c.amountRefunded, at } };
   if (c.type === 'refund_changed') return { pi: c.paymentIntentId, change: { kind: 'refund', refundId: c.refund.refundId, amount: c.refund.amount, status: c.refund.status, at } };
   if (c.type === 'dispute_opened') return { pi: c.paymentIntentId, change: { kind: 'dispute', disputeId: c.disputeId, status: 'open' } };
-  if (c.type === 'dispute_closed') return { pi: c.paymentIntentId, change: { kind: 'dispute', disputeId: c.disputeId, status: c.won ? 'won' : 'lost' } };
+  if (c.type === 'dispute_closed') return { pi: c.paymentIntentId, change: { kind: 'dispute', disputeId: c.disputeId, status: c.outcome } };
   return null;
 }
 

@@ -58,7 +58,7 @@ export type SubscriptionPaymentChange =
   | { kind: 'dispute'; disputeId: string; status: DisputeStatus };
 
 const STATUS_ORDER: Readonly<Record<InvoiceStatus, number>> = { draft: 0, open: 1, uncollectible: 2, void: 3, paid: 4 };
-const DISPUTE_ORDER: Readonly<Record<DisputeStatus, number>> = { open: 0, won: 1, lost: 2 };
+const DISPUTE_ORDER: Readonly<Record<DisputeStatus, number>> = { open: 0, won: 1, prevented: 1, lost: 2 };
 
 const first = <T>(a: T | null, b: T | null): T | null => a ?? b;
 const maxStatus = (a: InvoiceStatus, b: InvoiceStatus): InvoiceStatus => (STATUS_ORDER[b] > STATUS_ORDER[a] ? b : a);

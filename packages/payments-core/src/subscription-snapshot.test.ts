@@ -55,7 +55,7 @@ describe('commandsFromInvoiceMoney', () => {
     ]);
     // Only recorded: a renewal read again never confirms or moves anything.
     expect(out[2]!.command).toMatchObject({ type: 'invoice_recorded', invoice: { invoiceId: 'in_2', subscriptionId: 'sub_1', status: 'paid' } });
-    expect(out.at(-1)!.command).toMatchObject({ paymentIntentId: 'pi_2', disputeId: 'dp_1', won: false });
+    expect(out.at(-1)!.command).toMatchObject({ paymentIntentId: 'pi_2', disputeId: 'dp_1', outcome: 'lost' });
   });
 
   it('skips a malformed invoice and an unpaid or foreign invoice payment, keeping the rest', () => {

@@ -98,7 +98,7 @@ function SubscriptionDetail({ data }: { data: Detail }) {
                         {i.refunds.filter((r) => r.status === 'failed' || r.status === 'canceled').map((r) => (
                           <Badge key={r.refundId} tone="neutral" title={`${r.refundId}: the money stayed paid`}>refund of {money(r.amount, i.currency)} {r.status}</Badge>
                         ))}{' '}
-                        {i.dispute && <Badge tone={i.dispute.status === 'lost' ? 'bad' : i.dispute.status === 'won' ? 'good' : 'warn'}>dispute {i.dispute.status}</Badge>}
+                        {i.dispute && <Badge tone={i.dispute.status === 'lost' ? 'bad' : i.dispute.status === 'won' || i.dispute.status === 'prevented' ? 'good' : 'warn'}>dispute {i.dispute.status}</Badge>}
                         {!i.amountRefunded && !i.dispute && i.refunds.length === 0 && <span className="muted">—</span>}
                       </td>
                     </tr>

@@ -214,7 +214,7 @@ function moneyBackChange(command: PaymentCommand, at: number): SubscriptionPayme
     case 'dispute_opened':
       return { kind: 'dispute', disputeId: command.disputeId, status: 'open' };
     case 'dispute_closed':
-      return { kind: 'dispute', disputeId: command.disputeId, status: command.won ? 'won' : 'lost' };
+      return { kind: 'dispute', disputeId: command.disputeId, status: command.outcome };
     default:
       return null;
   }

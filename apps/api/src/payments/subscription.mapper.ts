@@ -8,6 +8,7 @@ import {
   isStripeSubscriptionStatus,
   isSubscriptionStatus,
   REFUND_STATUSES,
+  type DisputeStatus,
   type OrderStatus,
   type PlanSubscription,
   type RefundStatus,
@@ -151,7 +152,7 @@ export type SubscriptionPaymentDto = {
   priceId: string | null;
   paymentIntentId: string | null;
   chargeId: string | null;
-  dispute: { id: string | null; status: 'open' | 'won' | 'lost' } | null;
+  dispute: { id: string | null; status: DisputeStatus } | null;
   attemptCount: number;
   /** Charged back or refunded in full: the plan is taken while this is so. */
   moneyTakenBack: boolean;

@@ -22,6 +22,7 @@ import * as subscriptionStatusInferred from './20261203160000_subscription_statu
 import * as thinSnapshotIndex from './20261203170000_thin_snapshot_index.js';
 import * as subscriptionCancelAt from './20261203180000_subscription_cancel_at.js';
 import * as hostDeliveryTransactionStart from './20261203190000_host_delivery_transaction_start.js';
+import * as disputePrevented from './20261203210000_dispute_prevented.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   '20261203170000_thin_snapshot_index': thinSnapshotIndex,
   '20261203180000_subscription_cancel_at': subscriptionCancelAt,
   '20261203190000_host_delivery_transaction_start': hostDeliveryTransactionStart,
+  '20261203210000_dispute_prevented': disputePrevented,
 };

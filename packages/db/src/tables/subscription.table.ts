@@ -58,7 +58,7 @@ export interface SubscriptionPaymentTable {
   /** Each refund of the payment as last reported (JSON text on write): `undone_at` once it failed or was canceled. */
   refunds: ColumnType<StoredPaymentRefund[], string | undefined, string>;
   dispute_id: string | null;
-  dispute_status: 'open' | 'won' | 'lost' | null;
+  dispute_status: 'open' | 'won' | 'lost' | 'prevented' | null;
   attempt_count: number;
   stripe_created: Date;
   paid_at: Date | null;
