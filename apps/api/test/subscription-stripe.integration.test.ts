@@ -14,6 +14,7 @@ type Journey = (typeof SUBSCRIPTION_LIFECYCLE_JOURNEYS)[number];
 const SETTLE_OUTCOME: Record<Journey, { product: string; target?: string; subscriptionStatus: string; plan: string | null }> = {
   subscription_trial_active: { product: 'hobby', subscriptionStatus: 'active', plan: 'hobby' },
   subscription_trial_canceled: { product: 'hobby', subscriptionStatus: 'canceled', plan: null },
+  subscription_trial_paused: { product: 'hobby', subscriptionStatus: 'paused', plan: null },
   subscription_dunning_unpaid: { product: 'hobby', subscriptionStatus: 'unpaid', plan: null },
   subscription_upgrade: { product: 'hobby', target: 'price_pro_monthly', subscriptionStatus: 'active', plan: 'pro' },
   subscription_downgrade: { product: 'pro', target: 'price_hobby_monthly', subscriptionStatus: 'active', plan: 'hobby' },

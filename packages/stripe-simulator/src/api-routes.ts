@@ -6,6 +6,7 @@ import type { SimulatorCore } from './core.js';
 import { listEvents, retrieveThinEvent } from './events-routes.js';
 import { expand } from './expand.js';
 import { createRefund } from './refunds.js';
+import { resumeSubscription } from './subscription-recovery.js';
 import {
   allowOnly, invalid, metadataParam, noSuch, optHash, optInt, optList, optString,
   type RequestContext, type Reply, type Route,
@@ -47,6 +48,7 @@ export function apiRoutes(sim: SimulatorCore): Route[] {
     get(/^\/v1\/disputes\/([^/]+)$/, 'dispute', () => s.disputes),
     { method: 'GET', pattern: /^\/v1\/disputes$/, handler: (ctx) => listDisputes(sim, ctx) },
     get(/^\/v1\/subscriptions\/([^/]+)$/, 'subscription', () => s.subscriptions),
+    { method: 'POST', pattern: /^\/v1\/subscriptions\/([^/]+)\/resume$/, handler: (ctx, id) => resumeSubscription(sim, ctx, id) },
     get(/^\/v1\/events\/([^/]+)$/, 'event', () => s.events as unknown as Map<string, StripeObject>),
     { method: 'GET', pattern: /^\/v1\/events$/, handler: (ctx) => listEvents(sim, ctx) },
     { method: 'GET', pattern: /^\/v2\/core\/events\/([^/]+)$/, handler: (ctx, id) => retrieveThinEvent(sim, ctx, id) },

@@ -138,6 +138,11 @@ export class SimulatorCore {
     return fixed;
   }
 
+  /** Where the customer pays an invoice: the simulator's stand-in for Stripe's hosted invoice page. */
+  hostedInvoiceUrl(invoiceId: string): string {
+    return `${this.url}/i/${encodeURIComponent(invoiceId)}`;
+  }
+
   log(msg: string): void {
     this.opts.log?.(msg);
   }

@@ -1,10 +1,11 @@
-/** Stand-ins for Stripe's hosted pages: Checkout (one button per journey, then back to the site) and the customer portal. */
+/** Stand-ins for Stripe's hosted pages: Checkout (one button per journey, then back to the site), the hosted invoice page and the customer portal. */
 import type { ServerResponse } from 'node:http';
 import { SimulatorError, type SimulatorCore } from './core.js';
 import { applyJourney } from './journey-runner.js';
 import { JOURNEYS_BY_SESSION_MODE, type Journey } from './journeys.js';
 import { parseForm } from './stripe-api.js';
 import { money } from './state.js';
+import { payInvoice } from './subscription-recovery.js';
 
 export function checkoutPage(sim: SimulatorCore, method: string, path: string, raw: string, res: ServerResponse): void {
   const id = decodeURIComponent(path.slice('/c/pay/'.length));
@@ -34,6 +35,28 @@ export function checkoutPage(sim: SimulatorCore, method: string, path: string, r
     : `<p>This session is ${escapeHtml(String(session.status))}.</p>`;
   return html(200, `<h1>Pay ${escapeHtml(amount)}</h1><p>Simulated Stripe Checkout for <code>${escapeHtml(id)}</code>. Choose how the purchase goes:</p>
 <form method="post">${buttons}</form>`);
+}
+
+/**
+ * `/i/:invoiceId`: a stand-in for Stripe's hosted invoice page. GET shows what is owed; POST pays
+ * it with a new card, as a customer does there, and the webhooks follow in the background.
+ */
+export function invoicePage(sim: SimulatorCore, method: string, path: string, res: ServerResponse): void {
+  const id = decodeURIComponent(path.slice('/i/'.length));
+  const invoice = sim.state.invoices.get(id);
+  const html = htmlPage(res, 'Stripe simulator invoice');
+  if (!invoice) return html(404, `<h1>No such invoice</h1><p>${escapeHtml(id)}</p>`);
+  const label = `${escapeHtml(String(invoice.number ?? id))}: ${escapeHtml(money(Number(invoice.amount_due), String(invoice.currency)))}`;
+  if (method === 'POST') {
+    try {
+      sim.emit(payInvoice(sim, id));
+    } catch (err) {
+      return html(err instanceof SimulatorError ? err.status : 500, `<h1>Cannot pay ${label}</h1><p>${escapeHtml(String(err instanceof Error ? err.message : err))}</p>`);
+    }
+    return html(200, `<h1>Paid ${label}</h1><p>Invoice <code>${escapeHtml(id)}</code> is paid. You can close this page.</p>`);
+  }
+  const action = invoice.status === 'open' ? '<form method="post"><button>Pay</button></form>' : `<p>This invoice is ${escapeHtml(String(invoice.status))}.</p>`;
+  return html(200, `<h1>Invoice ${label}</h1><p>Simulated Stripe hosted invoice page for <code>${escapeHtml(id)}</code>.</p>${action}`);
 }
 
 /** `GET /p/session/:id`: a stand-in for Stripe's customer portal, with the way back to the site. */

@@ -3,7 +3,7 @@
  * API call (authenticated, form-decoded, answered once per idempotency key, errors in Stripe's shape).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkoutPage, portalPage } from './hosted-pages.js';
+import { checkoutPage, invoicePage, portalPage } from './hosted-pages.js';
 import { control } from './control.js';
 import { SimulatorError, type SimulatorCore } from './core.js';
 import { JOURNEYS_BY_SESSION_MODE } from './journeys.js';
@@ -32,6 +32,7 @@ export async function handleRequest(sim: SimulatorCore, routes: Route[], req: In
     if (path.startsWith('/_sim/')) return await control(sim, method, path, raw, send);
     if (path.startsWith('/c/pay/')) return checkoutPage(sim, method, path, raw, res);
     if (path.startsWith('/p/session/') && method === 'GET') return portalPage(sim, path, res);
+    if (path.startsWith('/i/') && (method === 'GET' || method === 'POST')) return invoicePage(sim, method, path, res);
 
     headers['stripe-version'] = typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : SIMULATOR_API_VERSION;
     authenticate(req.headers.authorization);

@@ -92,7 +92,11 @@ export function applyJourney(sim: SimulatorCore, journey: Journey, sessionId: st
       case 'invoice':
         if (subscription) {
           // Subscriptions always invoice; the subscription's metadata rides on `parent`.
-          object = storeObject(s, { ...obj, customer: customerId, number: obj.number === null ? null : invoiceNumber(s, obj.id) });
+          // Its hosted page is the simulator's, where the customer can pay it (see subscription-recovery.ts).
+          object = storeObject(s, {
+            ...obj, customer: customerId, number: obj.number === null ? null : invoiceNumber(s, obj.id),
+            hosted_invoice_url: obj.hosted_invoice_url === null ? null : sim.hostedInvoiceUrl(obj.id),
+          });
           break;
         }
         // Checkout makes an invoice only when `invoice_creation[enabled]` was set.

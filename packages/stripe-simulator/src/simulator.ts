@@ -21,6 +21,7 @@
  *  - `GET /_sim/failing`, `POST /_sim/fix {eventId?}`: the events marked to fail, and clearing marks;
  *  - `POST /_sim/refunds/:id/fail {failureReason?}`: a refund fails after the fact;
  *  - `GET /p/session/:id`: the customer portal page a `POST /v1/billing_portal/sessions` points to;
+ *  - `GET /i/:invoiceId`, `POST /i/:invoiceId`: an invoice's hosted page (`hosted_invoice_url`), and paying it;
  *  - `GET /_sim/sessions`, `GET /_sim/journeys`.
  */
 import { createServer } from 'node:http';

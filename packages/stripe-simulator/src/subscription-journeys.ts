@@ -17,6 +17,7 @@ export const SUBSCRIPTION_JOURNEYS = ['subscription_renew', 'subscription_past_d
 export const SUBSCRIPTION_LIFECYCLE_JOURNEYS = [
   'subscription_trial_active',
   'subscription_trial_canceled',
+  'subscription_trial_paused',
   'subscription_dunning_unpaid',
   'subscription_upgrade',
   'subscription_downgrade',
@@ -52,7 +53,7 @@ export const EXPECTED_SUBSCRIPTION_OUTCOME: Record<(typeof SUBSCRIPTION_JOURNEYS
 
 /** Where Stripe leaves the subscription after a journey (what its API answers), not what Settle decides. */
 export type StripeSubscriptionEnd = {
-  status: 'active' | 'past_due' | 'canceled' | 'unpaid';
+  status: 'active' | 'past_due' | 'canceled' | 'unpaid' | 'paused';
   invoices: number;
   paidInvoices: number;
   /** The item's price at the end: the session's, or the journey's target price (upgrade/downgrade). */
@@ -65,6 +66,7 @@ export const STRIPE_SUBSCRIPTION_END: Record<SubscriptionJourney, StripeSubscrip
   subscription_cancel: { status: 'canceled', invoices: 1, paidInvoices: 1, price: 'plan' },
   subscription_trial_active: { status: 'active', invoices: 2, paidInvoices: 2, price: 'plan' },
   subscription_trial_canceled: { status: 'canceled', invoices: 2, paidInvoices: 1, price: 'plan' },
+  subscription_trial_paused: { status: 'paused', invoices: 1, paidInvoices: 1, price: 'plan' },
   subscription_dunning_unpaid: { status: 'unpaid', invoices: 2, paidInvoices: 1, price: 'plan' },
   subscription_upgrade: { status: 'active', invoices: 2, paidInvoices: 2, price: 'target' },
   subscription_downgrade: { status: 'active', invoices: 2, paidInvoices: 2, price: 'target' },
@@ -243,6 +245,18 @@ export function subscriptionJourneyEvents(journey: SubscriptionJourney, input: S
         ...ends.events,
         ...failedAttempts(ends.inv, times, 'Subscription update', [pastDue]),
         e('customer.subscription.deleted', ended, o.subscription('canceled', { periodStart: trialEnd, latest_invoice: second, ...ends.anchor, ...canceled })),
+      ];
+    }
+    case 'subscription_trial_paused': {
+      // Checkout took no card (payment_method_collection: if_required) and the trial's end
+      // behaviour for a missing payment method is \`pause\`: no invoice, the subscription pauses.
+      const noCard = (ev: StripeEvent): StripeEvent =>
+        ev.data.object.object === 'subscription' ? { ...ev, data: { ...ev.data, object: { ...ev.data.object, default_payment_method: null } } } : ev;
+      const paused = { ...o.subscription('paused', { periodStart: t, periodEnd: trialEnd, latest_invoice: first, ...trialing }), default_payment_method: null };
+      return [
+        ...trialStart().map(noCard),
+        e('customer.subscription.paused', trialEnd, paused),
+        e('customer.subscription.updated', trialEnd, paused, { status: 'trialing' }),
       ];
     }
     case 'subscription_dunning_unpaid': {

@@ -29,6 +29,12 @@ export type SubscriptionJourneyInput = JourneyInput & {
    * invoice bills it on its own line, first. Checkout's first invoice never has it.
    */
   addOn?: PlanPrice;
+  /**
+   * The ids of a subscription that already exists (the simulator's own API acting on a stored
+   * one, e.g. a resume or a hosted invoice payment); without them a journey makes new ones.
+   * `paymentMethod` null: none on file.
+   */
+  ids?: { subscription: string; item: string; paymentMethod: string | null };
 };
 
 type Obj = Record<string, unknown>;
@@ -39,9 +45,9 @@ export type InvoiceLine = { amount: number; price: PlanPrice; start: number; end
 export function subscriptionObjects(input: SubscriptionJourneyInput) {
   const s = input.idSuffix ?? '';
   const t = input.startAt;
-  const sub = rand('sub', s);
-  const item = rand('si', s);
-  const pm = rand('pm', s);
+  const sub = input.ids?.subscription ?? rand('sub', s);
+  const item = input.ids?.item ?? rand('si', s);
+  const pm = input.ids ? input.ids.paymentMethod : rand('pm', s);
   const customer = input.customerId ?? null;
   const meta = { ...input.subscriptionMetadata };
   const currency = input.currency;
