@@ -18,3 +18,4 @@ export * from './subscription-state.js';
 export * from './subscription-payment.js';
 export * from './subscription-snapshot.js';
 export * from './trial-offer.js';
+export * from './subscription-resume.js';
