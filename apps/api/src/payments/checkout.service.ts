@@ -17,7 +17,7 @@ import {
   type Trx,
 } from '@settle/db';
 import type Stripe from 'stripe';
-import { trialOfferFor, type Handler, type TrialOffer } from '@settle/payments-core';
+import { isResumable, trialOfferFor, type Handler, type TrialOffer } from '@settle/payments-core';
 import type { AppDeps } from '../app-deps.js';
 import { errorMessage } from '../lib/errors.js';
 import { toOrderState } from './order.mapper.js';
@@ -308,9 +308,11 @@ async function refuseSecondSubscription(deps: AppDeps, trx: Trx, userId: string,
   const productIds = planProductIds(deps, plan);
   const block = await findSubscriptionCheckoutBlock(trx, { userId, plan, productIds, openMinutes: OPEN_SUBSCRIPTION_CHECKOUT_MINUTES });
   if (!block) return;
+  if (block.kind === 'order') throw new CheckoutRefused(`a ${plan} checkout is already under way (order ${block.orderId}, ${block.status}); finish or wait for it`);
+  // Unpaid, past due or paused: paying what is owed brings the plan back, a second subscription would not.
   throw new CheckoutRefused(
-    block.kind === 'subscription'
-      ? `you already have a ${plan} subscription (${block.subscriptionId}, ${block.status}); manage it instead of starting another`
-      : `a ${plan} checkout is already under way (order ${block.orderId}, ${block.status}); finish or wait for it`,
+    isResumable(block.status)
+      ? `you already have a ${plan} subscription (${block.subscriptionId}, ${block.status}); pay what is owed with billing.resume {plan: "${plan}"} instead of starting another`
+      : `you already have a ${plan} subscription (${block.subscriptionId}, ${block.status}); manage it instead of starting another`,
   );
 }

@@ -188,6 +188,24 @@ export async function findSubscriptionCheckoutBlock(
 }
 
 /**
+ * The user's subscription to `plan` that `billing.resume` acts on: the one that is not canceled
+ * (one per plan, see `findSubscriptionCheckoutBlock`; the newest by Stripe's time should there be
+ * more), else the newest canceled one, so the caller hears that it ended rather than of none.
+ */
+export async function findUserSubscriptionToPlan(db: Db | Trx, q: { userId: string; plan: string }): Promise<SubscriptionRow | undefined> {
+  return db
+    .selectFrom('subscriptions')
+    .selectAll()
+    .where('user_id', '=', q.userId)
+    .where('plan', '=', q.plan)
+    .orderBy(sql`status = 'canceled'`)
+    .orderBy('status_stripe_at', 'desc')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/**
  * Whether the user had a subscription to the plan before this order was opened, in any status
  * (canceled and `incomplete_expired` included): by its current plan, or by the product that
  * started it (a trial of the plan since moved to another one still was a trial of it). The
