@@ -63,7 +63,7 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("settle_scope": "read") on 
     expect((await reader.entitlements.get.query()).credits).toBe(14);
   });
 
-  it('cannot spend credits, check out or open the billing portal: FORBIDDEN, asking for a full token, and nothing changes', async () => {
+  it('cannot spend credits, check out, open the billing portal or resume a plan: FORBIDDEN, asking for a full token, and nothing changes', async () => {
     await grantCredits(api.db, 'r_victim', 10);
     const reader = trpcClient(api.url, await userToken('r_victim', { settle_scope: 'read' }));
     const before = await snapshot(api.db);
@@ -76,6 +76,7 @@ describe.each(TEST_BACKENDS)('read-only user tokens ("settle_scope": "read") on 
     expect(checkout.code).toBe('FORBIDDEN');
     expect(checkout.message).toMatch(/full user token/);
     expect(await codeOf(reader.billing.portal.mutate())).toBe('FORBIDDEN');
+    expect(await codeOf(reader.billing.resume.mutate({ plan: 'hobby' }))).toBe('FORBIDDEN');
 
     expect(await snapshot(api.db)).toEqual(before);
     expect((await reader.entitlements.get.query()).credits).toBe(10);
