@@ -107,7 +107,7 @@ describe.each(TEST_BACKENDS)('subscriptions are right about money on %s', (kind)
     // Dispute prevention (2025-08-27.basil): one event, the dispute stopped before it became a chargeback.
     const events = built.events
       .filter((e) => e.type !== 'charge.dispute.closed')
-      .map((e) => (e.type === 'charge.dispute.created' ? { ...e, data: { ...e.data, object: { ...e.data.object, status: 'prevented' } } } : e));
+      .map((e) => (e.type === 'charge.dispute.created' ? { ...e, data: { ...e.data, object: { ...(e.data.object as Record<string, unknown>), status: 'prevented' } } } : e));
     await deliver(events);
     expect(await client.entitlements.get.query()).toMatchObject({ plan: 'hobby', subscriptionStatus: 'active' });
     const detail = await admin.admin.subscriptions.get.query({ subscriptionId: built.subscriptionId });
