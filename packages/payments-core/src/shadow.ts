@@ -48,7 +48,13 @@ export function decideShadow(
   // a free checkout, which the new handler grants too (on the $0 first invoice), not an unpaid session.
   if (grants(decision) && command.type === 'checkout_completed' && command.paymentStatus === 'unpaid' && !isPaid(newStatus)) {
     kind = 'legacy_confirms_unpaid_session';
-  } else if (isPaid(legacyStatus) && (newStatus === 'failed' || newStatus === 'canceled') && shadow.outcome === 'applied') {
+  } else if (
+    isPaid(legacyStatus) && (newStatus === 'failed' || newStatus === 'canceled') && shadow.outcome === 'applied' &&
+    // A failure older than legacy's confirmation is an attempt that failed before the one that
+    // paid (a card declined, then accepted), delivered late: both handlers go on to the same end.
+    // A failure after it is money legacy counted that did not come (an async method failing).
+    (legacyOrder.paidAt === null || ctx.at >= legacyOrder.paidAt)
+  ) {
     kind = 'legacy_paid_new_failed';
   } else if (
     // One parks while the other does not hold the order for review. A handler parking an order
