@@ -73,6 +73,22 @@ describe.each(TEST_BACKENDS)('shadow mode on %s', (kind) => {
     expect(await disagreements(orderId)).toEqual([]);
   });
 
+  it('a report since a time counts one cohort: the orders created since then and their disagreements, whenever these were recorded', async () => {
+    const before = await newOrder(api, `shadow_user_${kind}_cohort_old`);
+    await new Promise((r) => setTimeout(r, 20));
+    const since = new Date().toISOString();
+    // The older order's disagreement is recorded after `since`: it belongs to the older cohort.
+    await runJourney(api, 'async_success', before.orderId);
+    const after = await newOrder(api, `shadow_user_${kind}_cohort_new`);
+    await runJourney(api, 'async_success', after.orderId);
+    const report = await owner.admin.rollout.report.query({ since, examplesPerKind: 5 });
+    expect(report.handlers.find((h) => h.handler === 'legacy')).toMatchObject({ orders: 1, shadowed: 1 });
+    expect(report.shadow).toMatchObject({ orders: 1, disagreements: 1 });
+    expect(report.shadow.byKind.map((k) => [k.kind, k.count, k.orders, k.examples.map((e) => e.orderId)])).toEqual([
+      ['legacy_confirms_unpaid_session', 1, 1, [after.orderId]],
+    ]);
+  });
+
   it('reports orders and outcomes per handler and the disagreements by kind', async () => {
     await owner.admin.flags.set.mutate({ mode: 'new', rolloutPercent: 100, reason: 'shadow looked right' });
     await waitForFlag(owner, { mode: 'new', rolloutPercent: 100 });
@@ -84,16 +100,16 @@ describe.each(TEST_BACKENDS)('shadow mode on %s', (kind) => {
     const viewer = trpcClient(api.url, (await createAdminToken(api.db, { name: 'report-reader', role: 'viewer', createdBy: 'test' })).token);
     const report = await viewer.admin.rollout.report.query();
     expect(report.handlers).toEqual([
-      { handler: 'legacy', orders: 4, shadowed: 4, byStatus: { pending: 1, succeeded: 3 } },
+      { handler: 'legacy', orders: 6, shadowed: 6, byStatus: { pending: 1, succeeded: 5 } },
       { handler: 'new', orders: 1, shadowed: 0, byStatus: { succeeded: 1 } },
     ]);
-    expect(report.shadow).toMatchObject({ orders: 4, disagreements: 3 });
+    expect(report.shadow).toMatchObject({ orders: 6, disagreements: 5 });
     expect(report.shadow.byKind.map((k) => [k.kind, k.description, k.count, k.orders])).toEqual([
-      ['legacy_confirms_unpaid_session', 'legacy would confirm an unpaid async session', 2, 2],
+      ['legacy_confirms_unpaid_session', 'legacy would confirm an unpaid async session', 4, 4],
       ['legacy_paid_new_failed', 'legacy counts as paid a payment the new handler sees fail or be canceled', 1, 1],
     ]);
-    expect(report.shadow.byKind[0]?.examples).toHaveLength(2);
+    expect(report.shadow.byKind[0]?.examples).toHaveLength(4);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
-    expect(metrics).toMatch(/settle_shadow_disagreements_total\{kind="legacy_confirms_unpaid_session"\} 2/);
+    expect(metrics).toMatch(/settle_shadow_disagreements_total\{kind="legacy_confirms_unpaid_session"\} 4/);
   });
 });

@@ -55,21 +55,32 @@ export async function insertShadowDisagreement(trx: Trx, d: NewShadowDisagreemen
   return row !== undefined;
 }
 
-export async function listShadowDisagreements(db: Db, opts: { since?: Date | undefined; kind?: string | undefined; limit: number }): Promise<ShadowDisagreementRow[]> {
-  let q = db.selectFrom('shadow_disagreements').selectAll();
-  if (opts.since) q = q.where('created_at', '>=', opts.since);
-  if (opts.kind) q = q.where('kind', '=', opts.kind);
-  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+/**
+ * `since`: disagreements recorded since then; `ordersSince`: disagreements of the orders created
+ * since then, whenever recorded (the cohort `countOrdersByHandler` counts).
+ */
+export async function listShadowDisagreements(
+  db: Db,
+  opts: { since?: Date | undefined; ordersSince?: Date | undefined; kind?: string | undefined; limit: number },
+): Promise<ShadowDisagreementRow[]> {
+  let q = db.selectFrom('shadow_disagreements').selectAll('shadow_disagreements');
+  if (opts.since) q = q.where('shadow_disagreements.created_at', '>=', opts.since);
+  if (opts.ordersSince) q = q.where('shadow_disagreements.order_id', 'in', ordersCreatedSince(db, opts.ordersSince));
+  if (opts.kind) q = q.where('shadow_disagreements.kind', '=', opts.kind);
+  return q.orderBy('shadow_disagreements.created_at', 'desc').orderBy('shadow_disagreements.id', 'desc').limit(opts.limit).execute();
 }
+
+const ordersCreatedSince = (db: Db, since: Date) => db.selectFrom('orders').select('orders.id').where('orders.created_at', '>=', since);
 
 export type DisagreementCount = { kind: string; disagreements: number; orders: number };
 
-export async function countShadowDisagreementsByKind(db: Db, opts: { since?: Date | undefined } = {}): Promise<DisagreementCount[]> {
+/** Disagreements by kind of the orders created since `ordersSince` (all without it), whenever recorded. */
+export async function countShadowDisagreementsByKind(db: Db, opts: { ordersSince?: Date | undefined } = {}): Promise<DisagreementCount[]> {
   let q = db
     .selectFrom('shadow_disagreements')
     .select(['kind', sql<number>`count(*)::int`.as('n'), sql<number>`count(distinct order_id)::int`.as('orders')])
     .groupBy('kind');
-  if (opts.since) q = q.where('created_at', '>=', opts.since);
+  if (opts.ordersSince) q = q.where('order_id', 'in', ordersCreatedSince(db, opts.ordersSince));
   const rows = await q.orderBy('kind').execute();
   return rows.map((r) => ({ kind: r.kind, disagreements: Number(r.n), orders: Number(r.orders) }));
 }

@@ -15,7 +15,8 @@ const describe = (kind: string) => KIND_DESCRIPTIONS[kind as DisagreementKind] ?
 export const adminRolloutRouter = router({
   /**
    * How the rollout is going: orders and their outcomes per handler (legacy orders shadowed by
-   * the new handler counted apart), and the shadow's disagreements grouped by kind.
+   * the new handler counted apart), and the shadow's disagreements grouped by kind. `since` picks
+   * one cohort: the orders created since then, and their disagreements whenever recorded.
    */
   report: adminProcedure('viewer')
     .input(
@@ -41,14 +42,14 @@ export const adminRolloutRouter = router({
           byStatus,
         };
       });
-      const kinds = await countShadowDisagreementsByKind(db, { since });
+      const kinds = await countShadowDisagreementsByKind(db, { ordersSince: since });
       const disagreements = await Promise.all(
         kinds.map(async (k) => ({
           kind: k.kind,
           description: describe(k.kind),
           count: k.disagreements,
           orders: k.orders,
-          examples: (input.examplesPerKind ? await listShadowDisagreements(db, { since, kind: k.kind, limit: input.examplesPerKind }) : []).map((d) => ({
+          examples: (input.examplesPerKind ? await listShadowDisagreements(db, { ordersSince: since, kind: k.kind, limit: input.examplesPerKind }) : []).map((d) => ({
             orderId: d.order_id,
             eventId: d.event_id,
             legacyStatus: d.legacy_status,
