@@ -19,8 +19,8 @@ describe('Prometheus /metrics', () => {
       expect(value(/^settle_webhook_requests_total\{outcome="stored"\}/)).toBe(events.length);
       expect(value(/^settle_webhook_requests_total\{outcome="duplicate"\}/)).toBe(1);
       expect(value(/^settle_webhook_requests_total\{outcome="bad_signature"\}/)).toBe(1);
-      expect(value(/^settle_order_transitions_total\{from="pending",to="succeeded",cause="stripe_event"\}/)).toBe(1);
-      expect(value(/^settle_grants_total\{action="grant"\}/)).toBe(1);
+      expect(value(/^settle_order_transitions_total\{from="pending",to="succeeded",cause="stripe_event",handler="new"\}/)).toBe(1);
+      expect(value(/^settle_grants_total\{action="grant",handler="new"\}/)).toBe(1);
       expect(value(/^settle_event_processing_latency_seconds_count\{type="payment_intent.succeeded",handler="new"/)).toBe(1);
       expect(value(/^settle_inbox_due_events /)).toBe(0);
       expect(text).toMatch(/^process_resident_memory_bytes /m);

@@ -111,5 +111,9 @@ describe.each(TEST_BACKENDS)('shadow mode on %s', (kind) => {
     expect(report.shadow.byKind[0]?.examples).toHaveLength(4);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/settle_shadow_disagreements_total\{kind="legacy_confirms_unpaid_session"\} 4/);
+    // The rollout compared in Prometheus: grants and transitions by the handler the order is under.
+    expect(metrics).toMatch(/^settle_grants_total\{action="grant",handler="legacy"\} 5$/m);
+    expect(metrics).toMatch(/^settle_grants_total\{action="grant",handler="new"\} 1$/m);
+    expect(metrics).toMatch(/^settle_order_transitions_total\{from="pending",to="succeeded",cause="stripe_event",handler="new"\} 1$/m);
   });
 });

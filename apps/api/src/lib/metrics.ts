@@ -102,14 +102,14 @@ export function createMetrics(sources: MetricsSources = {}, opts: { sourceDeadli
     }),
     transitions: new Counter({
       name: 'settle_order_transitions_total',
-      help: 'Order status transitions',
-      labelNames: ['from', 'to', 'cause'] as const,
+      help: 'Order status transitions, by the handler the order is under (compare legacy and new during a rollout)',
+      labelNames: ['from', 'to', 'cause', 'handler'] as const,
       registers: [registry],
     }),
     grants: new Counter({
       name: 'settle_grants_total',
-      help: 'Grants and revocations carried out',
-      labelNames: ['action'] as const,
+      help: 'Grants and revocations carried out, by the handler the order is under',
+      labelNames: ['action', 'handler'] as const,
       registers: [registry],
     }),
     reconciliationDrift: new Counter({

@@ -238,9 +238,10 @@ export function reportOrderChange(metrics: Metrics, logger: Logger, change: Orde
     metrics.shadowDisagreements.inc({ kind: change.disagreement.kind });
     logger.info({ orderId: change.order.id, eventId: source.eventId, ...change.disagreement }, 'shadow handler disagrees with legacy');
   }
-  for (const t of change.transitions) metrics.transitions.inc({ from: t.from, to: t.to, cause: source.cause });
-  if (change.granted) metrics.grants.inc({ action: 'grant' }, change.granted);
-  if (change.revoked) metrics.grants.inc({ action: 'revoke' }, change.revoked);
-  if (change.restored) metrics.grants.inc({ action: 'restore' }, change.restored);
+  const handler = change.handler;
+  for (const t of change.transitions) metrics.transitions.inc({ from: t.from, to: t.to, cause: source.cause, handler });
+  if (change.granted) metrics.grants.inc({ action: 'grant', handler }, change.granted);
+  if (change.revoked) metrics.grants.inc({ action: 'revoke', handler }, change.revoked);
+  if (change.restored) metrics.grants.inc({ action: 'restore', handler }, change.restored);
   if (change.duplicatePayments) metrics.duplicatePayments.inc(change.duplicatePayments);
 }
