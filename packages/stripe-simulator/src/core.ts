@@ -6,7 +6,7 @@ import { deliveryOrder, seededRandom } from './delivery-order.js';
 import { loadState, saveState } from './persistence.js';
 import type { RequestContext } from './stripe-api.js';
 import { SIMULATOR_API_VERSION, type StripeEvent } from './stripe-events.js';
-import { clone, emptyState, nowSeconds, randomId, type KnownPrice, type SessionExtras, type SimulatorState, type StripeObject } from './state.js';
+import { clone, emptyState, noteEvents, randomId, simulatedNow, type KnownPrice, type SessionExtras, type SimulatorState, type StripeObject } from './state.js';
 import { thinEventOf } from './thin-events.js';
 import { deliverUntilAcknowledged, sleep } from './webhook-delivery.js';
 
@@ -153,7 +153,7 @@ export class SimulatorCore {
       id: `evt_${randomId(24)}`,
       object: 'event',
       api_version: SIMULATOR_API_VERSION,
-      created: nowSeconds(),
+      created: simulatedNow(this.state),
       livemode: false,
       pending_webhooks: this.webhook ? 1 : 0,
       request: { id: ctx.requestId, idempotency_key: ctx.idempotencyKey },
@@ -165,6 +165,7 @@ export class SimulatorCore {
   /** Record events and deliver them in the background. */
   emit(events: StripeEvent[]): void {
     for (const ev of events) this.state.events.set(ev.id, ev);
+    noteEvents(this.state, events);
     this.persist();
     this.deliverInBackground(events);
   }

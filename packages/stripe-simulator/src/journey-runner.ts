@@ -9,7 +9,7 @@ import {
 } from './journeys.js';
 import { isRecord } from './stripe-api.js';
 import type { StripeEvent } from './stripe-events.js';
-import { clone, invoiceNumber, nowSeconds, type SimulatorState, type StripeObject } from './state.js';
+import { clone, invoiceNumber, noteEvents, nowSeconds, type SimulatorState, type StripeObject } from './state.js';
 
 type ApplyOptions = Pick<JourneyRunOptions, 'startAt' | 'drop' | 'fail' | 'targetPriceId' | 'addOnPriceId'>;
 
@@ -132,6 +132,7 @@ function withObject(sim: SimulatorCore, ev: StripeEvent, object: StripeObject): 
 
 function record(sim: SimulatorCore, journey: Journey, events: StripeEvent[], opts: ApplyOptions, on: string): StripeEvent[] {
   for (const ev of events) sim.state.events.set(ev.id, ev);
+  noteEvents(sim.state, events);
   const fail = new Set(opts.fail ?? []);
   for (const ev of events) if (fail.has(ev.type)) sim.state.failing.add(ev.id);
   sim.persist();

@@ -3,7 +3,7 @@ import { SimulatorError, type SimulatorCore } from './core.js';
 import { expand } from './expand.js';
 import { allowOnly, invalid, metadataParam, noSuch, optEnum, optInt, optString, type RequestContext, type Reply } from './stripe-api.js';
 import { event, type StripeEvent } from './stripe-events.js';
-import { clone, money, nowSeconds, randomId, type StripeObject } from './state.js';
+import { clone, money, randomId, simulatedNow, type StripeObject } from './state.js';
 
 // Top-level parameters refund creation accepts (from the SDK's RefundCreateParams); others get a 400.
 const REFUND_CREATE_PARAMS = [
@@ -50,7 +50,7 @@ export function createRefund(sim: SimulatorCore, ctx: RequestContext): Reply {
     throw invalid(`Refund amount (${money(amount, currency)}) is greater than unrefunded amount on charge (${money(remaining, currency)})`, { code: 'amount_too_large', param: 'amount' });
   }
   const reason = optEnum(p.reason, 'reason', ['duplicate', 'fraudulent', 'requested_by_customer'] as const) ?? null;
-  const now = nowSeconds();
+  const now = simulatedNow(sim.state);
   const refund: StripeObject = {
     id: `re_${randomId(24)}`,
     object: 'refund',
@@ -96,7 +96,7 @@ export function failRefund(sim: SimulatorCore, refundId: string, failureReason =
     const refunded = Math.max(0, ((charge.amount_refunded as number | undefined) ?? 0) - (refund.amount as number));
     Object.assign(charge, { amount_refunded: refunded, refunded: false });
   }
-  const now = nowSeconds();
+  const now = simulatedNow(sim.state);
   const events = ['refund.failed', 'refund.updated', 'charge.refund.updated'].map((type) => ({
     ...event(type, now, clone(refund), sim.idSuffix, type === 'refund.failed' ? undefined : previous),
     pending_webhooks: sim.webhook ? 1 : 0,

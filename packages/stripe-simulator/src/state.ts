@@ -134,6 +134,39 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** The newest `created` among each state's events (found once, then kept up by `noteEvents`). */
+const latestEventAt = new WeakMap<SimulatorState, number>();
+
+function latestOf(s: SimulatorState): number {
+  let latest = latestEventAt.get(s);
+  if (latest === undefined) {
+    latest = 0;
+    for (const ev of s.events.values()) latest = Math.max(latest, ev.created);
+    latestEventAt.set(s, latest);
+  }
+  return latest;
+}
+
+/** Record that these events happened (called wherever events are stored). */
+export function noteEvents(s: SimulatorState, events: readonly StripeEvent[]): void {
+  let latest = latestOf(s);
+  for (const ev of events) latest = Math.max(latest, ev.created);
+  latestEventAt.set(s, latest);
+}
+
+/**
+ * The time of what the API does to existing objects (a refund, a resumption, a hosted invoice
+ * paid, the events they cause). Journeys play out over simulated days and months, ahead of the
+ * wall clock (a renewal, then dunning); what follows them must come after them, as on Stripe,
+ * where time only moves forward (a test clock works the same way). So: now, or, while a journey
+ * has run ahead of now, the second after its last event.
+ */
+export function simulatedNow(s: SimulatorState): number {
+  const now = nowSeconds();
+  const latest = latestOf(s);
+  return latest > now ? latest + 1 : now;
+}
+
 export function clone<T>(v: T): T {
   return structuredClone(v);
 }

@@ -95,4 +95,23 @@ describe('bringing back a subscription that stopped being paid for', () => {
     expect(paid.at(-1)!.data).toMatchObject({ object: { status: 'active', latest_invoice: invoice.id }, previous_attributes: { status: 'unpaid' } });
     expect(await h.stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: 'paid', attempt_count: 5, next_payment_attempt: null });
   });
+
+  it('a journey started now runs weeks ahead of the wall clock; paying after it comes after it, as time only moves forward on Stripe', async () => {
+    // What `pnpm simulate subscription_dunning_unpaid` does: the renewal and its dunning play out a month and more from now.
+    const session = await h.subscriptionCheckout();
+    const run = await h.sim.runJourney('subscription_dunning_unpaid', session.id);
+    const journeyEnd = Math.max(...run.events.map((e) => e.created));
+    expect(journeyEnd).toBeGreaterThan(Math.floor(Date.now() / 1000) + SUBSCRIPTION_PERIOD_S);
+    const id = (await h.stripe.checkout.sessions.retrieve(session.id)).subscription as string;
+    const invoice = (await h.stripe.subscriptions.retrieve(id, { expand: ['latest_invoice'] })).latest_invoice as Stripe.Invoice;
+    h.receiver.received.length = 0;
+    const paid = await payOnHostedPage(invoice.hosted_invoice_url!, 7);
+    expect(Math.min(...paid.map((e) => e.created))).toBeGreaterThan(journeyEnd);
+    expect(paid.at(-1)!.data).toMatchObject({ object: { status: 'active' }, previous_attributes: { status: 'unpaid' } });
+    // A refund after it too.
+    const charge = paid.find((e) => e.type === 'charge.succeeded')!.data.object as { id: string };
+    const refund = await h.stripe.refunds.create({ charge: charge.id, amount: 100 });
+    expect(refund.created).toBeGreaterThan(Math.max(...paid.map((e) => e.created)) - 1);
+    expect(refund.created).toBeGreaterThan(journeyEnd);
+  });
 });

@@ -10,7 +10,7 @@ import { expand } from './expand.js';
 import { allowOnly, invalid, isRecord, noSuch, optEnum, type RequestContext, type Reply } from './stripe-api.js';
 import { event, rand, type StripeEvent } from './stripe-events.js';
 import { SUBSCRIPTION_PERIOD_S, subscriptionObjects, type InvoiceLine, type PlanPrice } from './subscription-objects.js';
-import { clone, invoiceNumber, nowSeconds, type StripeObject } from './state.js';
+import { clone, invoiceNumber, simulatedNow, type StripeObject } from './state.js';
 
 type Item = { id: string; quantity?: number; current_period_start: number; current_period_end: number; price: { id: string; product: string; unit_amount: number } };
 
@@ -72,7 +72,7 @@ export function resumeSubscription(sim: SimulatorCore, ctx: RequestContext, id: 
   if (sub.status !== 'paused') throw invalid(`Subscription ${id} cannot be resumed because its status is ${String(sub.status)}; only a paused subscription can be resumed.`);
   if (sub.collection_method !== 'charge_automatically') throw invalid('Only subscriptions with collection_method=charge_automatically can be resumed.');
 
-  const now = nowSeconds();
+  const now = simulatedNow(sim.state);
   const end = now + SUBSCRIPTION_PERIOD_S;
   const o = objectsOf(sim, sub, null);
   const items = itemsOf(sub);
@@ -140,7 +140,7 @@ export function payInvoice(sim: SimulatorCore, invoiceId: string, paymentMethod:
   const subscriptionId = (invoice.parent as { subscription_details?: { subscription?: string } } | null)?.subscription_details?.subscription;
   const sub = subscriptionId ? sim.state.subscriptions.get(subscriptionId) : undefined;
   if (!sub) throw new SimulatorError(409, `Invoice ${invoiceId} belongs to no subscription the simulator knows; it pays subscription invoices only.`);
-  const at = nowSeconds();
+  const at = simulatedNow(sim.state);
   const amount = Number(invoice.amount_remaining ?? invoice.amount_due);
   const c = objectsOf(sim, sub, paymentMethod).collection(invoiceId, amount, at, invoice.billing_reason === 'subscription_create' ? 'Subscription creation' : 'Subscription update');
   const chargeId = c.newCharge();
