@@ -1,8 +1,38 @@
+/**
+ * How many decimals Stripe's amounts of a currency carry: amounts are integers in the currency's
+ * smallest unit, which is not always a hundredth (https://docs.stripe.com/currencies): ¥500 is
+ * 500, 5.000 KWD is 5000. ISK and UGX are zero-decimal, but Stripe takes them with two decimals
+ * for backwards compatibility (5 ISK is 500), so they stay at 2 here.
+ */
+const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+
+export function minorDigits(currency: string): number {
+  const c = currency.toLowerCase();
+  return ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
+}
+
+/** A Stripe amount (smallest unit) as a decimal number of the currency: 995 usd → 9.95, 500 jpy → 500. */
+export function fromMinor(amount: number, currency: string): number {
+  return amount / 10 ** minorDigits(currency);
+}
+
+/** What an operator typed ("9.95", "500") as a Stripe amount; NaN when it is not a number or has more decimals than the currency. */
+export function toMinor(typed: string, currency: string): number {
+  const digits = minorDigits(currency);
+  const text = typed.trim();
+  if (!/^\d+(\.\d*)?$|^\.\d+$/.test(text)) return Number.NaN;
+  const [, decimals = ''] = text.split('.');
+  if (decimals.replace(/0+$/, '').length > digits) return Number.NaN;
+  return Math.round(Number(text) * 10 ** digits);
+}
+
 export function money(amount: number, currency: string): string {
+  const digits = minorDigits(currency);
   try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).format(amount / 100);
+    return new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).format(fromMinor(amount, currency));
   } catch {
-    return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+    return `${fromMinor(amount, currency).toFixed(digits)} ${currency.toUpperCase()}`;
   }
 }
 

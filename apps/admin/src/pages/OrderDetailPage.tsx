@@ -4,7 +4,7 @@ import { can, type Me } from '../lib/access.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { OrderStatusBadge } from '../components/OrderStatusBadge.js';
 import { Badge, Copyable, Fact, ErrorBox, PageHeader, QueryView, Time } from '../components/ui.js';
-import { dateTime, money } from '../lib/format.js';
+import { dateTime, fromMinor, minorDigits, money, toMinor } from '../lib/format.js';
 import { INBOX_STATE_META, ORDER_STATUSES, ORDER_STATUS_META, overrideConsequences, reviewOrigin, type GrantHolding, type InboxState, type OrderStatus } from '../lib/status.js';
 import { refundability } from '../lib/refundability.js';
 import { Link } from '../router.js';
@@ -462,12 +462,14 @@ function RefundForm({ data }: { data: Detail }) {
       },
     }),
   );
-  const minor = amount.trim() === '' ? refundable : Math.round(Number(amount) * 100);
+  const minor = amount.trim() === '' ? refundable : toMinor(amount, order.currency);
   const preview = useQuery({
     ...trpc.admin.orders.refundPreview.queryOptions({ orderId: order.orderId, amount: Number.isFinite(minor) && minor > 0 ? minor : 1 }),
     enabled: requestId !== null && Number.isFinite(minor) && minor > 0,
   });
-  const amountError = !Number.isFinite(minor) || minor <= 0 ? 'Enter a positive amount.' : minor > refundable ? `At most ${money(refundable, order.currency)} can be refunded.` : null;
+  // The currency's smallest unit: 0.01 for USD, 1 for JPY, 0.001 for KWD.
+  const step = (1 / 10 ** minorDigits(order.currency)).toFixed(minorDigits(order.currency));
+  const amountError = !Number.isFinite(minor) || minor <= 0 ? `Enter a positive amount${minorDigits(order.currency) === 0 ? ', in whole units' : `, with at most ${minorDigits(order.currency)} decimals`}.` : minor > refundable ? `At most ${money(refundable, order.currency)} can be refunded.` : null;
   const reasonError = reason.trim().length < 3 ? 'A reason of at least 3 characters is required.' : null;
 
   if (!rule.ok) {
@@ -497,7 +499,7 @@ function RefundForm({ data }: { data: Detail }) {
       >
         <div className="field">
           <label htmlFor="refund-amount">Amount ({order.currency.toUpperCase()})</label>
-          <input id="refund-amount" type="number" min="0.01" step="0.01" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder={(refundable / 100).toFixed(2)} aria-describedby="refund-amount-hint" aria-invalid={touched && Boolean(amountError)} />
+          <input id="refund-amount" type="number" min={step} step={step} inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder={fromMinor(refundable, order.currency).toFixed(minorDigits(order.currency))} aria-describedby="refund-amount-hint" aria-invalid={touched && Boolean(amountError)} />
           <small id="refund-amount-hint" className={touched && amountError ? 'field-error' : 'muted'}>
             {touched && amountError ? amountError : `Empty: the full ${money(refundable, order.currency)} not refunded yet.`}
           </small>
