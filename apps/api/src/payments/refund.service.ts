@@ -10,6 +10,8 @@ export type RefundResult =
 const REFUNDABLE = ['succeeded', 'partially_refunded'];
 /** A request still `requested` this long after it began is taken to have died mid-call, and is asked again. */
 const STALE_REQUEST_MS = 60_000;
+/** How long Stripe keeps an idempotency key (at least 24 h): a repeat without the caller's id is answered within it. */
+const REPEAT_WINDOW_MS = 24 * 3_600_000;
 
 /**
  * Ask Stripe to refund (part of) an order. The order's state is not touched here: Stripe's
@@ -53,14 +55,26 @@ export async function refundOrder(
   if (!limit.ok) return refused(limit.code, limit.message);
   const value = amount ?? limit.remaining;
   if (value <= 0 || value > limit.remaining) return refused('INVALID', `amount must be between 1 and ${limit.remaining}`);
-  const refundedSoFar = duplicate?.ok ? `${duplicate.paymentIntentId}-${duplicate.refundedSoFar}` : Number(order.amount_refunded);
-  const derived = `settle-refund-${orderId}-${refundedSoFar}-${value}`;
-  let key = requestKey ?? derived;
-  if (!requestKey) {
-    // A refund that failed since (its money back on the charge, so the same totals again) is not
-    // this call's answer: a call after it is a new attempt, with a key of its own (Stripe's too).
-    for (let earlier = await findRefundRequest(db, key); earlier?.stripe_refund_id && (await isRefundUndone(db, earlier.stripe_refund_id)); earlier = await findRefundRequest(db, key)) {
-      key = `${derived}-after-${earlier.stripe_refund_id}`;
+  let key = requestKey;
+  if (!key) {
+    // Without the caller's id, a repeat is the same payment and amount again (the caller lost the
+    // first answer: a timeout, a dropped connection), whatever Stripe reported meanwhile: the key
+    // names nothing that a webhook changes. The key's latest request answers a repeat while it
+    // stands; one that failed or was canceled since, or older than Stripe keeps idempotency keys
+    // (24 h), is no answer: the call is a new refund, under the next key in the series.
+    const derived = `settle-refund-${orderId}-${duplicate?.ok ? duplicate.paymentIntentId : 'order'}-${value}`;
+    for (let n = 0; ; n += 1) {
+      const candidate = n === 0 ? derived : `${derived}-${n}`;
+      const earlier = await findRefundRequest(db, candidate);
+      if (!earlier) {
+        key = candidate;
+        break;
+      }
+      const stale = Date.now() - new Date(earlier.created_at).getTime() > REPEAT_WINDOW_MS;
+      const undone = earlier.stripe_refund_id !== null && (await isRefundUndone(db, earlier.stripe_refund_id));
+      // A request whose call failed (Stripe refused or could not be heard) is asked again under
+      // its own key: if Stripe made the refund before the answer was lost, it answers that one.
+      if (!stale && !undone) return answerRepeat(earlier);
     }
   }
 
