@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { toClientFeature } from '../src/flags/flag-definition.js';
+import { NEW_HANDLER_FLAG } from '../src/flags/handler-flag.js';
+import { startApi } from './harness.js';
+import { newOrder } from './rollout-helpers.js';
+
+async function until(check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Review proof: an Unleash that answers 401 for a while (a client token rotated or revoked, a
+ * proxy's auth hiccup) makes unleash-client stop polling for good ("Stopping refresh of
+ * toggles"). Once Unleash accepts the token again, the instance never polls again: the kill
+ * switch pulled afterwards never reaches it, and it keeps routing new orders to the new handler
+ * until it is restarted.
+ */
+describe('an Unleash that briefly answers 401', () => {
+  it('is polled again once it accepts the token, so a later kill switch still applies', async () => {
+    let answer = 200;
+    let polls = 0;
+    let feature = toClientFeature({ name: NEW_HANDLER_FLAG, enabled: true, mode: 'new', rollout_percent: 100 });
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/client/features')) {
+        polls += 1;
+        res.writeHead(answer, { 'content-type': 'application/json' });
+        return res.end(answer === 200 ? JSON.stringify({ version: 2, features: [feature] }) : '{}');
+      }
+      res.writeHead(202).end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const backupDir = mkdtempSync(join(tmpdir(), 'settle-unleash-'));
+    const api = await startApi('pglite', {
+      UNLEASH_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/`,
+      UNLEASH_API_TOKEN: 'client-token',
+      UNLEASH_REFRESH_MS: '100',
+      UNLEASH_BACKUP_DIR: backupDir,
+      HANDLER_MODE: 'legacy',
+    });
+    try {
+      await until(() => api.settle.deps.flags.view().status.up === true);
+      expect((await newOrder(api, 'user_x')).handler).toBe('new');
+      answer = 401;
+      const from = polls;
+      await until(() => polls > from);
+      await new Promise((r) => setTimeout(r, 300));
+      // Unleash accepts the token again, and the owner pulls the kill switch there.
+      answer = 200;
+      feature = toClientFeature({ name: NEW_HANDLER_FLAG, enabled: false, mode: 'legacy', rollout_percent: 100 });
+      await new Promise((r) => setTimeout(r, 3_000)); // 30 refresh intervals
+      expect({ pollsAfterRecovery: polls - from > 1, mode: api.settle.deps.flags.view().mode, handler: (await newOrder(api, 'user_x')).handler }).toEqual({
+        pollsAfterRecovery: true,
+        mode: 'legacy',
+        handler: 'legacy',
+      });
+    } finally {
+      await api.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(backupDir, { recursive: true, force: true });
+    }
+  });
+});
