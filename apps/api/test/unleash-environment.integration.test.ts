@@ -11,7 +11,7 @@ const UNLEASH_URL = process.env.UNLEASH_TEST_URL;
 const ADMIN_TOKEN = process.env.UNLEASH_TEST_ADMIN_TOKEN;
 
 /**
- * Review proof: the SDK reads the environment of its client token (here `production`), while
+ * the SDK reads the environment of its client token (here `production`), while
  * `admin.flags.set` writes to UNLEASH_ENVIRONMENT (default `development`). Nothing checks that
  * they are the same: the kill switch answers "saved, applies within one poll", is audited, and
  * never reaches the flag the instances evaluate; new orders stay on the new handler.
@@ -22,7 +22,7 @@ describe.skipIf(!UNLEASH_URL || !ADMIN_TOKEN)('a production client token with th
     const res = await fetch(`${root}/api/admin/api-tokens`, {
       method: 'POST',
       headers: { authorization: ADMIN_TOKEN!, 'content-type': 'application/json' },
-      body: JSON.stringify({ tokenName: `settle-review-${Date.now()}`, type: 'client', environment: 'production', projects: ['*'] }),
+      body: JSON.stringify({ tokenName: `settle-env-${Date.now()}`, type: 'client', environment: 'production', projects: ['*'] }),
     });
     const clientToken = ((await res.json()) as { secret: string }).secret;
     // The rollout as it stands in production: everyone on the new handler.

@@ -6,7 +6,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { adminClient, startApi } from './harness.js';
 
 /**
- * Review proof: with Settle's own flag source, an instance starting while the kill switch is on
+ * with Settle's own flag source, an instance starting while the kill switch is on
  * (flag stored as legacy) is bound and ready before it has read the flag; checkouts in that
  * window get HANDLER_MODE (default `new`), the handler the kill switch is meant to keep away.
  */

@@ -17,7 +17,7 @@ async function until(check: () => boolean, timeoutMs = 10_000) {
 }
 
 /**
- * Review proof: an Unleash that answers 401 for a while (a client token rotated or revoked, a
+ * an Unleash that answers 401 for a while (a client token rotated or revoked, a
  * proxy's auth hiccup) makes unleash-client stop polling for good ("Stopping refresh of
  * toggles"). Once Unleash accepts the token again, the instance never polls again: the kill
  * switch pulled afterwards never reaches it, and it keeps routing new orders to the new handler
