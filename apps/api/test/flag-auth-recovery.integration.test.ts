@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { toClientFeature } from '../src/flags/flag-definition.js';
 import { NEW_HANDLER_FLAG } from '../src/flags/handler-flag.js';
@@ -38,20 +40,39 @@ describe('an Unleash that briefly answers 401', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const backupDir = mkdtempSync(join(tmpdir(), 'settle-unleash-'));
+    const warnings: string[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) warnings.push((JSON.parse(line) as { msg: string }).msg);
+          done();
+        },
+      }),
+    );
     const api = await startApi('pglite', {
       UNLEASH_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/`,
       UNLEASH_API_TOKEN: 'client-token',
       UNLEASH_REFRESH_MS: '100',
       UNLEASH_BACKUP_DIR: backupDir,
       HANDLER_MODE: 'legacy',
-    });
+    }, { logger });
     try {
       await until(() => api.settle.deps.flags.view().status.up === true);
       expect((await newOrder(api, 'user_x')).handler).toBe('new');
       answer = 401;
       const from = polls;
       await until(() => polls > from);
-      await new Promise((r) => setTimeout(r, 300));
+      // While Unleash refuses the token (several reopens, each refused again), new orders follow
+      // the last known flag, never HANDLER_MODE, and the source is reported down.
+      const during: string[] = [];
+      for (const until = Date.now() + 800; Date.now() < until; await new Promise((r) => setTimeout(r, 10))) {
+        const c = api.settle.deps.flags.choose('user_x');
+        during.push(`${c.handler}:${c.basis}`);
+      }
+      const reopenedWhileRefused = polls - from;
+      const gauge = /settle_flag_source_up\{source="unleash"\} 0/.test(await (await fetch(`${api.url}/metrics`)).text());
+      expect({ choices: [...new Set(during)], reopenedWhileRefused: reopenedWhileRefused >= 3, gauge }).toEqual({ choices: ['new:flag'], reopenedWhileRefused: true, gauge: true });
       // Unleash accepts the token again, and the owner pulls the kill switch there.
       answer = 200;
       feature = toClientFeature({ name: NEW_HANDLER_FLAG, enabled: false, mode: 'legacy', rollout_percent: 100 });
@@ -61,6 +82,9 @@ describe('an Unleash that briefly answers 401', () => {
         mode: 'legacy',
         handler: 'legacy',
       });
+      // Each reopen is a warning, but not each one a line: one a minute.
+      expect(warnings.filter((m) => m.includes('reopening it'))).toHaveLength(1);
+      expect(/settle_flag_source_up\{source="unleash"\} 1/.test(await (await fetch(`${api.url}/metrics`)).text())).toBe(true);
     } finally {
       await api.close();
       await new Promise<void>((r) => server.close(() => r()));

@@ -20,7 +20,7 @@ describe.skipIf(!process.env.DATABASE_URL)('an instance starting while the kill 
     await first.close();
 
     // A new instance (a restart, a scale-out) on the same database, with the default HANDLER_MODE.
-    const env = parseEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: 'whsec_x', USER_JWT_SECRET: 'x'.repeat(32), DATABASE_URL: database.url });
+    const env = parseEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: 'whsec_x', USER_JWT_SECRET: 'x'.repeat(32), DATABASE_URL: database.url! });
     const settle = await createSettle(env, { logger: createLogger('silent') });
     try {
       const listening = settle.listen();

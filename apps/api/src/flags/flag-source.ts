@@ -38,10 +38,16 @@ export type FlagSourceListener = {
   onRecovered(status: FlagSourceStatus): void;
   /** A poll succeeded (changed or unchanged). */
   onRefreshed(status: FlagSourceStatus): void;
+  /**
+   * The SDK stopped polling for good (Unleash refused its token) and will be reopened in
+   * `delayMs`, keeping the flags it knows; `attempt` counts from 1 until a poll succeeds.
+   */
+  onReopenScheduled(attempt: number, delayMs: number, error: string): void;
 };
 
 export type FlagSource = {
   readonly kind: FlagSourceKind;
+  /** The SDK evaluating now; replaced when it is reopened after Unleash refused its token. */
   readonly unleash: Unleash;
   status(): FlagSourceStatus;
   /** Resolves true once the SDK is ready, false after `timeoutMs`; never throws. */
@@ -50,10 +56,18 @@ export type FlagSource = {
 };
 
 type Shared = {
+  /** The SDK evaluating now. */
   unleash: Unleash;
+  /** A reopened SDK, until it holds the flags (then it becomes `unleash`). */
+  next: Unleash | null;
   refs: number;
   status: FlagSourceStatus;
   listeners: Set<FlagSourceListener>;
+  whenReady: Set<() => void>;
+  reopenTimer: NodeJS.Timeout | null;
+  /** Reopens since the last successful poll. */
+  reopens: number;
+  closed: boolean;
 };
 
 /**
@@ -75,9 +89,34 @@ export function isFetchFailure(message: string): boolean {
   return message.startsWith('Unleash Repository error') || / responded (\d{3}|[A-Z_]+ \(\d{3}\))/.test(message) || message.startsWith('Socket keep alive error');
 }
 
-function createShared(config: FlagSourceConfig): Shared {
-  if (config.backupDir) mkdirSync(config.backupDir, { recursive: true });
-  const unleash = new Unleash({
+/**
+ * A fetch failure after which unleash-client never polls again: on 401 or 403 its polling fetcher
+ * says "… responded 401 which means your API key is not allowed to connect. Stopping refresh of
+ * toggles" and schedules no further fetch (unleash-client 6).
+ */
+export function stopsPolling(message: string): boolean {
+  return / responded 40[13]\b/.test(message) || message.includes('Stopping refresh of toggles');
+}
+
+/** The longest wait between reopens of an SDK that Unleash keeps refusing (a revoked token). */
+const MAX_REOPEN_DELAY_MS = 300_000;
+
+/** How long to wait before reopen number `attempt` (1, 2, …): the poll interval, doubling. */
+export function reopenDelayMs(refreshMs: number, attempt: number): number {
+  return Math.min(refreshMs * 2 ** Math.min(attempt - 1, 20), Math.max(refreshMs, MAX_REOPEN_DELAY_MS));
+}
+
+function destroyQuietly(unleash: Unleash) {
+  unleash.destroy();
+  // destroy() drops the repository's listeners, but a poll still in flight (the SDK retries a
+  // failed one for seconds) reports its failure there afterwards: an unhandled 'error' event,
+  // which would crash the process. Nothing is listening any more; keep it quiet.
+  const repository = (unleash as unknown as { repository?: { on?: (event: string, fn: () => void) => void } }).repository;
+  repository?.on?.(UnleashEvents.Error, () => {});
+}
+
+function createSdk(config: FlagSourceConfig, bootstrap: FeatureInterface[]): Unleash {
+  return new Unleash({
     url: config.url,
     appName: 'settle',
     instanceId: config.instanceId,
@@ -89,16 +128,26 @@ function createShared(config: FlagSourceConfig): Shared {
     skipInstanceCountWarning: true,
     ...(config.token ? { customHeaders: { Authorization: config.token } } : {}),
     ...(config.backupDir ? { backupPath: config.backupDir } : { storageProvider: new InMemStorageProvider<ClientFeaturesResponse>() }),
-    ...(config.bootstrap?.length ? { bootstrap: { data: config.bootstrap }, bootstrapOverride: false } : {}),
+    ...(bootstrap.length ? { bootstrap: { data: bootstrap }, bootstrapOverride: false } : {}),
   });
+}
+
+function createShared(config: FlagSourceConfig): Shared {
+  if (config.backupDir) mkdirSync(config.backupDir, { recursive: true });
   const entry: Shared = {
-    unleash,
+    unleash: undefined as unknown as Unleash,
+    next: null,
     refs: 0,
     listeners: new Set(),
+    whenReady: new Set(),
+    reopenTimer: null,
+    reopens: 0,
+    closed: false,
     status: { kind: config.kind, ready: false, up: null, lastRefreshAt: null, lastError: null, consecutiveErrors: 0 },
   };
   const succeeded = () => {
     const recovered = entry.status.up === false;
+    entry.reopens = 0;
     entry.status = { ...entry.status, up: true, lastRefreshAt: new Date(), lastError: null, consecutiveErrors: 0 };
     for (const l of entry.listeners) {
       l.onRefreshed(entry.status);
@@ -110,30 +159,79 @@ function createShared(config: FlagSourceConfig): Shared {
     entry.status = { ...entry.status, up: false, lastError: message, consecutiveErrors: entry.status.consecutiveErrors + 1 };
     for (const l of entry.listeners) l.onFetchError(message, first, entry.status);
   };
-  // The SDK's own `ready` (it evaluates from now on, fetched or from its backup): before it,
-  // evaluation would answer the SDK's defaults, so callers use HANDLER_MODE instead.
-  unleash.on(UnleashEvents.Ready, () => {
+  const markReady = () => {
+    if (entry.status.ready) return;
     entry.status = { ...entry.status, ready: true };
-  });
-  // Bootstrapped flags also emit `changed`; only a poll's answer says the source is reachable.
-  let bootstrapped = Boolean(config.bootstrap?.length);
-  unleash.on(UnleashEvents.Changed, () => {
-    if (bootstrapped) {
-      bootstrapped = false;
-      return;
-    }
-    succeeded();
-  });
-  unleash.on(UnleashEvents.Unchanged, succeeded);
-  unleash.on(UnleashEvents.Error, (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    if (isFetchFailure(message)) failed(message);
-  });
-  unleash.on(UnleashEvents.Warn, (msg: unknown) => {
-    const message = msg instanceof Error ? msg.message : String(msg);
-    if (isFetchFailure(message)) failed(message);
-  });
-  void unleash.start();
+    for (const fn of entry.whenReady) fn();
+  };
+
+  /**
+   * The SDK has stopped polling: open a new one after a backoff. The stopped one keeps evaluating
+   * its last flags until the new one holds them too (bootstrapped with them), so choices never
+   * fall back to HANDLER_MODE on the way.
+   */
+  const scheduleReopen = (message: string) => {
+    if (entry.closed || entry.reopenTimer) return;
+    entry.reopens += 1;
+    const delayMs = reopenDelayMs(config.refreshMs, entry.reopens);
+    for (const l of entry.listeners) l.onReopenScheduled(entry.reopens, delayMs, message);
+    entry.reopenTimer = setTimeout(() => {
+      entry.reopenTimer = null;
+      if (entry.closed) return;
+      if (entry.next) destroyQuietly(entry.next);
+      const known = entry.unleash.getFeatureToggleDefinitions();
+      // Settle's handler flag uses no segments: the toggles alone are the whole state.
+      const next = start(known.length ? known : (config.bootstrap ?? []));
+      if (known.length) {
+        entry.next = next;
+      } else {
+        // Nothing known to lose: the new SDK takes over at once.
+        destroyQuietly(entry.unleash);
+        entry.unleash = next;
+      }
+    }, delayMs);
+    entry.reopenTimer.unref?.();
+  };
+
+  const start = (bootstrap: FeatureInterface[]): Unleash => {
+    const unleash = createSdk(config, bootstrap);
+    const current = () => unleash === entry.unleash || unleash === entry.next;
+    // The SDK's own `ready` (it evaluates from now on, fetched, from its backup or bootstrapped):
+    // before it, evaluation would answer the SDK's defaults, so callers use HANDLER_MODE instead.
+    unleash.on(UnleashEvents.Ready, () => {
+      if (unleash === entry.next) {
+        const stopped = entry.unleash;
+        entry.unleash = unleash;
+        entry.next = null;
+        destroyQuietly(stopped);
+      }
+      if (current()) markReady();
+    });
+    // Bootstrapped flags also emit `changed`; only a poll's answer says the source is reachable.
+    let bootstrapped = bootstrap.length > 0;
+    unleash.on(UnleashEvents.Changed, () => {
+      if (bootstrapped) {
+        bootstrapped = false;
+        return;
+      }
+      if (current()) succeeded();
+    });
+    unleash.on(UnleashEvents.Unchanged, () => {
+      if (current()) succeeded();
+    });
+    const onProblem = (problem: unknown) => {
+      const message = problem instanceof Error ? problem.message : String(problem);
+      if (!current() || !isFetchFailure(message)) return;
+      failed(message);
+      if (stopsPolling(message)) scheduleReopen(message);
+    };
+    unleash.on(UnleashEvents.Error, onProblem);
+    unleash.on(UnleashEvents.Warn, onProblem);
+    void unleash.start();
+    return unleash;
+  };
+
+  entry.unleash = start(config.bootstrap ?? []);
   return entry;
 }
 
@@ -151,19 +249,21 @@ export function openFlagSource(config: FlagSourceConfig, listener: FlagSourceLis
   let closed = false;
   return {
     kind: config.kind,
-    unleash: e.unleash,
+    get unleash() {
+      return e.unleash;
+    },
     status: () => e.status,
     async waitUntilReady(timeoutMs) {
       if (e.status.ready) return true;
       return new Promise<boolean>((resolve) => {
         const done = (ready: boolean) => {
           clearTimeout(timer);
-          e.unleash.off(UnleashEvents.Ready, onReady);
+          e.whenReady.delete(onReady);
           resolve(ready);
         };
         const onReady = () => done(true);
         const timer = setTimeout(() => done(e.status.ready), timeoutMs);
-        e.unleash.on(UnleashEvents.Ready, onReady);
+        e.whenReady.add(onReady);
       });
     },
     close() {
@@ -173,12 +273,10 @@ export function openFlagSource(config: FlagSourceConfig, listener: FlagSourceLis
       e.refs -= 1;
       if (e.refs === 0) {
         shared.delete(key);
-        e.unleash.destroy();
-        // destroy() drops the repository's listeners, but a poll still in flight (the SDK retries
-        // a failed one for seconds) reports its failure there afterwards: an unhandled 'error'
-        // event, which would crash the process. Nothing is listening any more; keep it quiet.
-        const repository = (e.unleash as unknown as { repository?: { on?: (event: string, fn: () => void) => void } }).repository;
-        repository?.on?.(UnleashEvents.Error, () => {});
+        e.closed = true;
+        if (e.reopenTimer) clearTimeout(e.reopenTimer);
+        if (e.next) destroyQuietly(e.next);
+        destroyQuietly(e.unleash);
       }
     },
   };

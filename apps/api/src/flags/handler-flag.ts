@@ -41,6 +41,9 @@ export type HandlerFlag = {
   close(): void;
 };
 
+/** At most one warning this often about reopening an SDK that Unleash keeps refusing. */
+const REOPEN_LOG_EVERY_MS = 60_000;
+
 export class FlagChangeRefused extends Error {
   override name = 'FlagChangeRefused';
 }
@@ -78,7 +81,23 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
     onRefreshed() {
       metrics.flagSourceUp.set({ source: kind }, 1);
     },
+    onReopenScheduled(attempt: number, delayMs: number, error: string) {
+      // A revoked token is retried for as long as it lasts: one line a minute says so.
+      const now = Date.now();
+      if (attempt > 1 && now - lastReopenLogAt < REOPEN_LOG_EVERY_MS) {
+        reopensNotLogged += 1;
+        return;
+      }
+      logger.warn(
+        { source: kind, err: error, attempt, retryInMs: delayMs, retriesNotLogged: reopensNotLogged, flag: NEW_HANDLER_FLAG },
+        'flag source refused the client token and the SDK stopped polling: reopening it; new orders follow the last known flag meanwhile',
+      );
+      lastReopenLogAt = now;
+      reopensNotLogged = 0;
+    },
   };
+  let lastReopenLogAt = 0;
+  let reopensNotLogged = 0;
 
   function open(url: string, token: string | null, bootstrap: FeatureInterface[]) {
     source = openFlagSource(
