@@ -40,6 +40,10 @@ export const EnvSchema = z
     UNLEASH_API_TOKEN: z.string().min(1).optional(),
     UNLEASH_ADMIN_TOKEN: z.string().min(1).optional(),
     UNLEASH_REFRESH_MS: z.coerce.number().int().min(50).default(15_000),
+    /**
+     * The Unleash environment `admin.flags.set` writes to (the kill switch included); it must be
+     * the one the client token reads (checked at start for `project:environment.secret` tokens).
+     */
     UNLEASH_ENVIRONMENT: z.string().min(1).default('development'),
     UNLEASH_PROJECT: z.string().min(1).default('default'),
     /** Where the SDK keeps its last known flags (used while Unleash is unreachable). */
@@ -160,6 +164,17 @@ export const EnvSchema = z
     if (env.UNLEASH_URL && !env.UNLEASH_API_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['UNLEASH_API_TOKEN'], message: 'UNLEASH_API_TOKEN is required with UNLEASH_URL' });
     }
+    const tokenEnvironment = env.UNLEASH_URL && env.UNLEASH_API_TOKEN ? unleashTokenEnvironment(env.UNLEASH_API_TOKEN) : null;
+    if (tokenEnvironment && tokenEnvironment !== '*' && tokenEnvironment !== env.UNLEASH_ENVIRONMENT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['UNLEASH_ENVIRONMENT'],
+        message:
+          `UNLEASH_API_TOKEN reads the flags of Unleash environment "${tokenEnvironment}", but UNLEASH_ENVIRONMENT is "${env.UNLEASH_ENVIRONMENT}" ` +
+          `(where admin.flags.set writes, the kill switch included): its changes would never reach this instance. ` +
+          `Set UNLEASH_ENVIRONMENT=${tokenEnvironment}, or use a client token of "${env.UNLEASH_ENVIRONMENT}"`,
+      });
+    }
     const weak = env.ADMIN_PASSWORD && env.ADMIN_EMAIL ? passwordProblem(env.ADMIN_PASSWORD, env.ADMIN_EMAIL) : null;
     if (weak) ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: weak });
     if (env.UNLEASH_ADMIN_TOKEN && !env.UNLEASH_URL) {
@@ -189,6 +204,15 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The environment an Unleash API token is for, from its `project:environment.secret` form
+ * (`default:production.abc…`, `*:development.abc…`, `[]:production.abc…`); null for tokens in
+ * any other form (an Edge or proxy token, a personal access token), which are accepted unchecked.
+ */
+export function unleashTokenEnvironment(token: string): string | null {
+  return /^[^:\s]+:([^.:\s]+)\.\S+$/.exec(token)?.[1] ?? null;
 }
 
 /** `whsec_` + standard base64 of 24–64 bytes, as Standard Webhooks (and Svix) issue them. */
