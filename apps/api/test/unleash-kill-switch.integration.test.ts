@@ -17,7 +17,9 @@ function fakeUnleash() {
   type Strategy = { id: string; name: string; parameters: Record<string, string>; constraints: unknown[]; variants: unknown[] };
   const state: { exists: boolean; enabled: boolean; strategies: Strategy[] } = { exists: false, enabled: false, strategies: [] };
   const served: { call: string; enabled: boolean; variant: string | null; rollout: string | null }[] = [];
-  const fail = { off: false };
+  const fail = { off: false, strategy: false };
+  /** The environment the client API says it serves (`query.environment`); null: not said. */
+  const client = { environment: null as string | null };
   const body = (req: IncomingMessage) =>
     new Promise<unknown>((resolve) => {
       let s = '';
@@ -41,7 +43,8 @@ function fakeUnleash() {
     if (req.method === 'GET' && url === '/api/client/features') {
       return send(200, {
         version: 2,
-        features: state.exists
+        ...(client.environment ? { query: { project: ['default'], environment: client.environment } } : {}),
+        features: client.environment && client.environment !== 'development' ? [] : state.exists
           ? [{ name: NEW_HANDLER_FLAG, type: 'release', enabled: state.enabled, project: 'default', stale: false, impressionData: false, strategies: state.strategies, variants: [] }]
           : [],
       });
@@ -57,6 +60,7 @@ function fakeUnleash() {
     }
     if (req.method === 'GET' && url === strategies) return send(200, state.strategies);
     if ((req.method === 'POST' && url === strategies) || (req.method === 'PUT' && url.startsWith(`${strategies}/`))) {
+      if (fail.strategy) return send(503, { message: 'Unleash briefly unavailable' });
       state.strategies = [{ id: 's1', ...(b as Omit<Strategy, 'id'>) }];
       snap(`${req.method} strategy`);
       return send(200, state.strategies[0]);
@@ -75,7 +79,7 @@ function fakeUnleash() {
     }
     return send(404, { message: `not faked: ${req.method} ${url}` });
   });
-  return { server, served, fail };
+  return { server, served, fail, client };
 }
 
 describe('the kill switch through Unleash\'s Admin API', () => {
@@ -122,5 +126,41 @@ describe('the kill switch through Unleash\'s Admin API', () => {
     const order = await newOrder(api, 'user_b');
     expect({ mode: api.settle.deps.flags.view().mode, handler: order.handler }).toEqual({ mode: 'shadow', handler: 'legacy' });
     fake.fail.off = false;
+  });
+
+  it('a kill switch that turned the flag off before Unleash refused the strategy is audited as applied, and says so', async () => {
+    await owner.admin.flags.set.mutate({ mode: 'new', rolloutPercent: 100, reason: 'everyone on new' });
+    await waitForFlag(owner, { mode: 'new', rolloutPercent: 100 });
+    fake.fail.strategy = true;
+    const refused = await owner.admin.flags.set.mutate({ mode: 'legacy', reason: 'incident 7: kill switch' }).then(
+      () => null,
+      (err: { message: string; data?: { code?: string } }) => ({ code: err.data?.code, message: err.message }),
+    );
+    fake.fail.strategy = false;
+    expect(refused?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(refused?.message).toMatch(/only part of the change.*turned the flag off in environment "development": every new order is on legacy.*answered 503/);
+    // It took effect: the flag is off, new orders are on legacy.
+    await waitForFlag(owner, { mode: 'legacy' });
+    expect((await newOrder(api, 'user_c')).handler).toBe('legacy');
+    const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'flags.set').orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
+    expect({ reason: audit.reason, details: audit.details }).toMatchObject({
+      reason: 'incident 7: kill switch',
+      details: { source: 'unleash', mode: 'legacy', outcome: 'partly_applied', applied: ['off'], before: { mode: 'new', rolloutPercent: 100 } },
+    });
+  });
+
+  it('a change Unleash saved in one environment while the client token reads another is answered UNAVAILABLE, not "saved"', async () => {
+    fake.client.environment = 'production';
+    try {
+      await expect(owner.admin.flags.set.mutate({ mode: 'legacy', reason: 'kill switch into the wrong environment' })).rejects.toMatchObject({
+        message: expect.stringMatching(/saved in Unleash environment "development" \(project "default"\), but instances read environment "production"/),
+        data: { code: 'SERVICE_UNAVAILABLE' },
+      });
+      // What Unleash accepted is audited all the same.
+      const audit = await api.db.selectFrom('admin_audit').selectAll().where('action', '=', 'flags.set').orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
+      expect(audit.reason).toBe('kill switch into the wrong environment');
+    } finally {
+      fake.client.environment = null;
+    }
   });
 });

@@ -121,6 +121,12 @@ function FlagForm({ flag }: { flag: Flag }) {
         void queryClient.invalidateQueries({ queryKey: trpc.admin.rollout.pathKey() });
         void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
       },
+      // A refusal may come after part of the change took effect (its message says which part,
+      // and it is audited): show the flag as it now is.
+      onError: () => {
+        void queryClient.invalidateQueries({ queryKey: trpc.admin.flags.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.admin.audit.list.pathKey() });
+      },
     }),
   );
   const reasonOk = reason.trim().length >= 3;
@@ -189,7 +195,7 @@ function FlagForm({ flag }: { flag: Flag }) {
             <li>Every instance picks it up within {duration(flag.refreshIntervalMs)}.</li>
           </ul>
           <p>Reason: <q>{reason.trim()}</q></p>
-          {set.isError && <ErrorBox error={set.error} title="The change was refused" />}
+          {set.isError && <ErrorBox error={set.error} title="The change did not go through as asked" />}
         </ConfirmDialog>
       )}
     </section>

@@ -6,7 +6,7 @@ import type { Env } from '../env.js';
 import type { Metrics } from '../lib/metrics.js';
 import { ROLLOUT_VARIANT, settingOf, toClientFeature, type FlagSetting } from './flag-definition.js';
 import { openFlagSource, type FlagSource, type FlagSourceKind, type FlagSourceStatus } from './flag-source.js';
-import { createUnleashAdmin, type UnleashAdmin } from './unleash-admin.js';
+import { createUnleashAdmin, UnleashAdminError, type AppliedStep, type ServedToClients, type UnleashAdmin } from './unleash-admin.js';
 
 /** The one flag that routes new orders between the handlers. */
 export const NEW_HANDLER_FLAG = 'settle.new-payment-handler';
@@ -41,11 +41,31 @@ export type HandlerFlag = {
   close(): void;
 };
 
+/** How long a change written to Unleash may take to be served to the client token (its cache). */
+const SERVED_WITHIN_MS = 5_000;
+
 /** At most one warning this often about reopening an SDK that Unleash keeps refusing. */
 const REOPEN_LOG_EVERY_MS = 60_000;
 
 export class FlagChangeRefused extends Error {
   override name = 'FlagChangeRefused';
+}
+
+/** Unleash saved the change, but its client API does not serve it to the instances' client token. */
+export class FlagChangeNotServed extends Error {
+  override name = 'FlagChangeNotServed';
+}
+
+/** The writes Unleash accepted, in words an operator can act on. */
+function describeApplied(applied: readonly AppliedStep[], setting: FlagSetting, env: Env): string {
+  const where = `environment "${env.UNLEASH_ENVIRONMENT}"`;
+  const words: Record<AppliedStep, string> = {
+    created: `created the flag in project "${env.UNLEASH_PROJECT}" (served off: new orders on legacy)`,
+    off: `turned the flag off in ${where}: every new order is on legacy`,
+    strategy: `wrote its rollout in ${where} (${setting.mode} ${setting.rolloutPercent}%${setting.mode === 'legacy' ? ', kept while the flag is off' : ''})`,
+    on: `turned the flag on in ${where}`,
+  };
+  return applied.map((step) => words[step]).join('; ');
 }
 
 /** The configured source of the handler flag, evaluated by one shared unleash-client per process. */
@@ -117,6 +137,38 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
     );
   }
 
+  /**
+   * Read back what Unleash serves the instances' client token (what every SDK polls) and say why
+   * it is not `setting`, or null when it is. Unleash's client API may lag its Admin API briefly,
+   * so a differing flag is read again until SERVED_WITHIN_MS; another environment or project is
+   * final at once. A read that fails proves nothing either way: logged, not an error.
+   */
+  async function servedProblem(unleashAdmin: UnleashAdmin, setting: FlagSetting): Promise<string | null> {
+    const saved = `saved in Unleash environment "${env.UNLEASH_ENVIRONMENT}" (project "${env.UNLEASH_PROJECT}")`;
+    const deadline = Date.now() + SERVED_WITHIN_MS;
+    for (;;) {
+      let served: ServedToClients;
+      try {
+        served = await unleashAdmin.servedToClients(NEW_HANDLER_FLAG, env.UNLEASH_API_TOKEN!);
+      } catch (err) {
+        logger.warn({ flag: NEW_HANDLER_FLAG, err: err instanceof Error ? err.message : String(err) }, 'handler flag saved in Unleash; could not read back what the instances are served');
+        return null;
+      }
+      if (served.environment !== null && served.environment !== env.UNLEASH_ENVIRONMENT) {
+        return `${saved}, but instances read environment "${served.environment}" with their client token (UNLEASH_API_TOKEN): the change does not reach them. Set UNLEASH_ENVIRONMENT=${served.environment} or use a client token of "${env.UNLEASH_ENVIRONMENT}"`;
+      }
+      if (served.projects !== null && !served.projects.includes('*') && !served.projects.includes(env.UNLEASH_PROJECT)) {
+        return `${saved}, but instances read project(s) ${served.projects.map((p) => `"${p}"`).join(', ')} with their client token (UNLEASH_API_TOKEN): the change does not reach them. Set UNLEASH_PROJECT or use a client token of "${env.UNLEASH_PROJECT}"`;
+      }
+      const seen = settingOf(served.flag ?? undefined);
+      if (seen?.mode === setting.mode && seen.rolloutPercent === setting.rolloutPercent) return null;
+      if (Date.now() >= deadline) {
+        return `${saved}, but instances read ${seen ? `${seen.mode} ${seen.rolloutPercent}%` : 'no such flag'} with their client token ${SERVED_WITHIN_MS / 1000} s later: check the token's environment and project, or a proxy (Unleash Edge) in between`;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   const view = (): FlagView => {
     const definition = source?.status().ready ? source.unleash.getFeatureToggleDefinition(NEW_HANDLER_FLAG) : undefined;
     const setting = settingOf(definition);
@@ -170,14 +222,32 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
       const before = view();
       if (kind === 'unleash') {
         if (!admin) throw new FlagChangeRefused('the flag lives in Unleash and UNLEASH_ADMIN_TOKEN is not set: change it in Unleash');
-        await admin.apply(NEW_HANDLER_FLAG, setting);
-        await recordAdminAction(db, {
-          actor: change.actor,
-          action: 'flags.set',
-          target: `flag:${NEW_HANDLER_FLAG}`,
-          reason: change.reason,
-          details: { source: kind, ...setting, before: { mode: before.mode, rolloutPercent: before.rolloutPercent, defined: before.defined } },
-        });
+        const audit = (outcome: Record<string, unknown>) =>
+          recordAdminAction(db, {
+            actor: change.actor,
+            action: 'flags.set',
+            target: `flag:${NEW_HANDLER_FLAG}`,
+            reason: change.reason,
+            details: { source: kind, ...setting, before: { mode: before.mode, rolloutPercent: before.rolloutPercent, defined: before.defined }, ...outcome },
+          });
+        let applied: AppliedStep[];
+        try {
+          applied = await admin.apply(NEW_HANDLER_FLAG, setting);
+        } catch (err) {
+          if (!(err instanceof UnleashAdminError) || err.applied.length === 0) throw err;
+          // Unleash accepted part of the change and that part is live: it is audited like any
+          // change, and the answer says what took effect rather than "refused".
+          await audit({ outcome: 'partly_applied', applied: err.applied, error: err.message });
+          const message = `Unleash accepted only part of the change, and that part is live (audited): ${describeApplied(err.applied, setting, env)}. Then: ${err.message}`;
+          logger.error({ flag: NEW_HANDLER_FLAG, source: kind, ...setting, applied: err.applied, actor: change.actor, err: err.message }, 'handler flag change partly applied');
+          throw new UnleashAdminError(err.status, message, err.applied);
+        }
+        await audit({ applied });
+        const notServed = await servedProblem(admin, setting);
+        if (notServed) {
+          logger.error({ flag: NEW_HANDLER_FLAG, source: kind, ...setting, actor: change.actor, problem: notServed }, 'handler flag saved in Unleash, but not what the instances are served');
+          throw new FlagChangeNotServed(notServed);
+        }
       } else {
         await db.transaction().execute(async (trx) => {
           const previous = await findFeatureFlag(trx, NEW_HANDLER_FLAG);

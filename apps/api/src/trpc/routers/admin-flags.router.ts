@@ -1,6 +1,6 @@
 import { FLAG_MODES, findFeatureFlag } from '@settle/db';
 import { z } from 'zod';
-import { FlagChangeRefused } from '../../flags/handler-flag.js';
+import { FlagChangeNotServed, FlagChangeRefused } from '../../flags/handler-flag.js';
 import { UnleashAdminError } from '../../flags/unleash-admin.js';
 import { adminProcedure, domainError, router } from '../trpc.js';
 
@@ -54,6 +54,7 @@ export const adminFlagsRouter = router({
         return { ...setting, source: current.source, appliesWithinMs: ctx.deps.flags.refreshIntervalMs };
       } catch (err) {
         if (err instanceof FlagChangeRefused) throw domainError('PRECONDITION', err.message);
+        if (err instanceof FlagChangeNotServed) throw domainError('UNAVAILABLE', err.message);
         if (err instanceof UnleashAdminError) {
           ctx.deps.logger.error({ status: err.status, err: err.message }, 'Unleash refused the flag change');
           throw domainError('UNAVAILABLE', err.message);
