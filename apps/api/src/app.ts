@@ -170,8 +170,10 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     onOrderChanged: (orderId) => orderChanges.publish(orderId),
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
-  // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens.
+  // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens,
+  // starting from the flags stored now.
   if (flags.source === 'unleash' && !processingOnly) await flags.start(null);
+  if (flags.source === 'settle' && !processingOnly) await flags.load();
   const processNow = (id: string) => (offloaded ? offloaded.processNow(id) : worker.processNow(id));
   const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow });
   const deps: AppDeps = {
@@ -187,7 +189,12 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     metrics,
     jwtSecret: env.USER_JWT_SECRET ? new TextEncoder().encode(env.USER_JWT_SECRET) : null,
     flags,
-    chooseHandler: async (userId) => flags.choose(userId),
+    // A checkout that arrives while the flag source starts (the API is bound, its SDK not yet
+    // ready) waits for it, bounded by UNLEASH_STARTUP_TIMEOUT_MS, rather than take HANDLER_MODE.
+    chooseHandler: async (userId) => {
+      await flags.started();
+      return flags.choose(userId);
+    },
     processNow,
     processingProcesses: offloaded,
     hostWebhooks,
@@ -231,17 +238,20 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     progress,
     async listen() {
       if (closed) throw new Error('Settle is closing: not listening');
-      binding = app.listen({ port: env.PORT, host: env.HOST });
-      const url = await binding;
+      const bound = app.listen({ port: env.PORT, host: env.HOST });
+      binding = bound;
+      // The self-served source starts as the port opens, not after: checkouts and /readyz wait
+      // for it from the first connection on.
+      const flagsStarted = flags.source === 'settle' ? flags.start(bound.then(() => selfUrl(env.HOST, app))) : null;
+      flagsStarted?.catch(() => {}); // awaited below, once bound
+      const url = await bound;
       // Start-up goes on after the bind (the flag source may take UNLEASH_STARTUP_TIMEOUT_MS);
       // a close() meanwhile owns the shutdown, and nothing more is started behind it.
       if (closed) return url;
-      if (flags.source === 'settle') {
-        await flags.start(selfUrl(env.HOST, app)).catch((err: unknown) => {
-          // Its query cut by the shutdown closing the database: nothing to report.
-          if (!closed) throw err;
-        });
-      }
+      await flagsStarted?.catch((err: unknown) => {
+        // Its query cut by the shutdown closing the database: nothing to report.
+        if (!closed) throw err;
+      });
       if (closed) return url;
       // Only against a real Stripe account (a key from the environment), never a test's injected client.
       if (env.STRIPE_SECRET_KEY) recovery.start(env.RECOVER_INTERVAL_MS);

@@ -156,6 +156,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions): Promise<F
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ ok: false, reason: 'shutting down' });
+    // Checkouts wait for it meanwhile; a load balancer should not send them yet.
+    if (deps.flags.startingUp()) return reply.code(503).send({ ok: false, reason: 'handler flag loading' });
     const stallMs = deps.env.READINESS_STALL_MS;
     if (inbox.stalledForMs() > stallMs) return reply.code(503).send({ ok: false, reason: 'webhook inserts are stalled' });
     const wedged = opts.progress?.oldest();

@@ -29,10 +29,20 @@ export type HandlerFlag = {
   readonly source: FlagSourceKind;
   readonly refreshIntervalMs: number;
   /**
-   * Start the SDK. The self-served source needs the API's own base URL, so it starts once the API
-   * listens; until then (and whenever the flag cannot be evaluated) new orders get HANDLER_MODE.
+   * Read the flags stored in Settle's database (the self-served source), before the API listens:
+   * the SDK starts with them, so no order is created before the stored flag (a kill switch) is known.
    */
-  start(selfUrl: string | null): Promise<void>;
+  load(): Promise<void>;
+  /**
+   * Start the SDK. The self-served source needs the API's own base URL, so it starts as the API
+   * binds (`selfUrl` resolves once it is bound); start-up is bounded by UNLEASH_STARTUP_TIMEOUT_MS.
+   * Whenever the flag cannot be evaluated, new orders get HANDLER_MODE.
+   */
+  start(selfUrl: string | Promise<string> | null): Promise<void>;
+  /** True from `start` until the SDK is ready or start-up timed out. */
+  startingUp(): boolean;
+  /** Resolves once start-up is over (at once if it is not under way); never rejects. */
+  started(): Promise<void>;
   /** Evaluate the flag for a new order of this user (the SDK's rollout, sticky on the user id). */
   choose(userId: string): HandlerChoice;
   view(): FlagView;
@@ -78,6 +88,9 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
       : null;
   let source: FlagSource | null = null;
   let starting: Promise<void> | null = null;
+  let startedUp = false;
+  /** The self-served source's stored flags, read before the API listens. */
+  let stored: FeatureInterface[] | null = null;
   let closed = false;
   const emptyStatus: FlagSourceStatus = { kind, ready: false, up: null, lastRefreshAt: null, lastError: null, consecutiveErrors: 0 };
 
@@ -187,6 +200,11 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
   return {
     source: kind,
     refreshIntervalMs: env.UNLEASH_REFRESH_MS,
+    async load() {
+      if (kind === 'settle') stored = (await listFeatureFlags(deps.db)).map(toClientFeature);
+    },
+    startingUp: () => starting !== null && !startedUp,
+    started: () => (starting ? starting.catch(() => {}) : Promise.resolve()),
     start(selfUrl) {
       starting ??= (async () => {
         if (closed) return;
@@ -194,17 +212,21 @@ export function createHandlerFlag(deps: { env: Env; db: Db; logger: Logger; metr
           open(env.UNLEASH_URL!, env.UNLEASH_API_TOKEN ?? null, []);
         } else {
           if (!selfUrl) throw new Error('the self-served flag source needs the API base URL');
-          // Known at once from the database; the SDK then polls this API's own client endpoint.
-          const rows = await listFeatureFlags(deps.db);
-          // Closed while the database answered (a shutdown during start-up): open nothing.
+          const base = await selfUrl;
+          // Known at once from the database (read before the API listens, unless `load` was
+          // skipped); the SDK then polls this API's own client endpoint.
+          const rows = stored ?? (await listFeatureFlags(deps.db)).map(toClientFeature);
+          // Closed meanwhile (a shutdown during start-up): open nothing.
           if (closed) return;
-          open(`${selfUrl.replace(/\/$/, '')}/api/`, env.UNLEASH_API_TOKEN ?? null, rows.map(toClientFeature));
+          open(`${base.replace(/\/$/, '')}/api/`, env.UNLEASH_API_TOKEN ?? null, rows);
         }
         const ready = await source!.waitUntilReady(env.UNLEASH_STARTUP_TIMEOUT_MS);
         const v = view();
         if (ready) logger.info({ source: kind, flag: NEW_HANDLER_FLAG, mode: v.mode, rolloutPercent: v.rolloutPercent, defined: v.defined }, 'handler flag ready');
         else logger.warn({ source: kind, timeoutMs: env.UNLEASH_STARTUP_TIMEOUT_MS }, `handler flag not known yet: new orders get HANDLER_MODE=${env.HANDLER_MODE} until it is`);
-      })();
+      })().finally(() => {
+        startedUp = true;
+      });
       return starting;
     },
     choose(userId) {
