@@ -6,9 +6,10 @@ import { createLogger } from '../src/lib/logger.js';
 import { adminClient, startApi } from './harness.js';
 
 /**
- * with Settle's own flag source, an instance starting while the kill switch is on
- * (flag stored as legacy) is bound and ready before it has read the flag; checkouts in that
- * window get HANDLER_MODE (default `new`), the handler the kill switch is meant to keep away.
+ * With Settle's own flag source, an instance starting while the kill switch is on (flag stored as
+ * legacy) must not serve a checkout with HANDLER_MODE (default `new`, the handler the kill switch
+ * keeps away) between opening its port and its SDK knowing the flag: it reads the stored flag
+ * before it listens, and a checkout in that window waits for the SDK (bounded).
  */
 describe.skipIf(!process.env.DATABASE_URL)('an instance starting while the kill switch is on', () => {
   it('never creates an order on the new handler', async () => {
