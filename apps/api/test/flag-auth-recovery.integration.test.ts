@@ -19,11 +19,10 @@ async function until(check: () => boolean, timeoutMs = 10_000) {
 }
 
 /**
- * an Unleash that answers 401 for a while (a client token rotated or revoked, a
- * proxy's auth hiccup) makes unleash-client stop polling for good ("Stopping refresh of
- * toggles"). Once Unleash accepts the token again, the instance never polls again: the kill
- * switch pulled afterwards never reaches it, and it keeps routing new orders to the new handler
- * until it is restarted.
+ * An Unleash that answers 401 for a while (a client token rotated or revoked, a proxy's auth
+ * hiccup) makes unleash-client stop polling for good ("Stopping refresh of toggles"). Settle
+ * reopens the SDK on a backoff, keeping the flags it knew, so once Unleash accepts the token
+ * again a kill switch pulled afterwards still reaches the instance without a restart.
  */
 describe('an Unleash that briefly answers 401', () => {
   it('is polled again once it accepts the token, so a later kill switch still applies', async () => {
