@@ -7,7 +7,10 @@ import { adminProcedure, domainError, router } from '../trpc.js';
 const Reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(500);
 
 export const adminFlagsRouter = router({
-  /** The handler flag as this instance evaluates it: mode, rollout, source and its health. */
+  /**
+   * The handler flag as this instance evaluates it: mode, rollout, source and its health. Any
+   * admin role reads it (on-call must see whether the kill switch is on); only owners change it.
+   */
   get: adminProcedure('viewer').query(async ({ ctx }) => {
     const v = ctx.deps.flags.view();
     const stored = v.source === 'settle' ? await findFeatureFlag(ctx.deps.database.db, v.flag) : undefined;
