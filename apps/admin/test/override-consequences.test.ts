@@ -67,6 +67,9 @@ describe('overrideConsequences says what decideOverride does to the grant', () =
     // Nothing refunded, or an override that grants nothing: no such line.
     expect(overrideConsequences('needs_review', 'succeeded', holding, { amount: 0, currency: 'usd' })).toHaveLength(4);
     expect(overrideConsequences('needs_review', 'canceled', holding, { amount: 500, currency: 'usd' })).toHaveLength(4);
+    // Partially refunded takes the refunded share back, and says so.
+    expect(overrideConsequences('needs_review', 'partially_refunded', holding, { amount: 500, currency: 'usd' })).toContainEqual(expect.stringMatching(/refunded share of the grant is taken back/));
+    expect(parked).toContainEqual(expect.stringMatching(/choose “Partially refunded” to take the refunded share back/));
   });
 
   it('names the credits a chargeback took when Succeeded gives them back', () => {

@@ -55,6 +55,8 @@ describe.each(TEST_BACKENDS)('checkout and every journey through the Stripe simu
     expect(s1.customer).toBe(s2.customer);
     const order = await first.client.orders.get.query({ orderId: first.orderId });
     expect(order).toMatchObject({ amount: 1990, currency: 'usd', quantity: 2, status: 'pending' });
+    // What it was sold with is kept on it: refunds take back by it, whatever the catalogue becomes.
+    expect((await orderState(api.db, first.orderId)).order.grant_spec).toEqual({ kind: 'credits', credits: 20, partialRefund: 'proportional' });
   });
 
   it('shows an order to its owner only, validates input, and pages a user\'s orders', async () => {

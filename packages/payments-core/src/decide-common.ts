@@ -227,8 +227,10 @@ function refundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext
 
 /**
  * A refund of a duplicate payment was created or moved: recorded, and the order left alone. One
- * that fails or is canceled after it was seen live is undone once: its amount comes off its
- * payment's refunded total (the customer is owed it again, and it can be refunded again).
+ * that fails or is canceled is undone once, also when its failure is the first report of it (its
+ * creation still on the way): its amount comes off its payment's refunded total, never below what
+ * that payment's refunds still in force add up to (the customer is owed it again, and it can be
+ * refunded again).
  */
 function otherRefundChanged(order: OrderState, facts: RefundFacts, ctx: DecideContext): Decision {
   const others = order.otherRefunds ?? [];
@@ -238,11 +240,15 @@ function otherRefundChanged(order: OrderState, facts: RefundFacts, ctx: DecideCo
   if (prior && isUndoneRefundStatus(prior.status) && !isUndoneRefundStatus(facts.status)) return unchanged(order, 'stale');
   const undo = isUndoneRefundStatus(facts.status);
   const undoneAt = undo ? (prior?.undoneAt ?? ctx.at) : null;
-  const firstUndo = undo && prior !== undefined && prior.undoneAt === null;
+  const firstUndo = undo && (prior === undefined || prior.undoneAt === null);
   const record = { refundId: facts.refundId, paymentIntentId: facts.paymentIntentId, amount: facts.amount, status: facts.status, undoneAt };
+  const nextOthers = [...others.filter((r) => r.refundId !== facts.refundId), record];
   const effects: Effect[] = [{ type: 'record_refund', refund: facts, undoneAt }];
-  if (firstUndo) effects.push({ type: 'undo_duplicate_refund', paymentIntentId: facts.paymentIntentId, amount: facts.amount });
-  return { outcome: 'recorded', next: { ...order, otherRefunds: [...others.filter((r) => r.refundId !== facts.refundId), record] }, effects, rejection: null };
+  if (firstUndo) {
+    const floor = liveRefundTotal(nextOthers.filter((r) => r.paymentIntentId === facts.paymentIntentId));
+    effects.push({ type: 'undo_duplicate_refund', paymentIntentId: facts.paymentIntentId, amount: facts.amount, floor });
+  }
+  return { outcome: 'recorded', next: { ...order, otherRefunds: nextOthers }, effects, rejection: null };
 }
 
 /** Return a paid order to the status and grant its (lower) refunded total calls for. */

@@ -31,7 +31,8 @@ export type Effect =
   /** Stripe's refunded total of a duplicate payment (its refund went through, not the order's). */
   | { type: 'record_duplicate_refund'; paymentIntentId: string; amountRefunded: number }
   /** A refund of a duplicate payment failed or was canceled: its amount is owed to the customer again. */
-  | { type: 'undo_duplicate_refund'; paymentIntentId: string; amount: number };
+  /** `floor`: what that payment's refunds still in force add up to; its refunded total never goes below it. */
+  | { type: 'undo_duplicate_refund'; paymentIntentId: string; amount: number; floor: number };
 
 export type Outcome =
   /** The order changed (status, links or amounts). */

@@ -47,6 +47,18 @@ describe('decideOverride', () => {
     expect(r.ok && r.decision.effects.slice(1)).toEqual(expected);
   });
 
+  it('partially refunded, with refunds Stripe reported while the order was in review: the grant is given less the refunded share', () => {
+    const parked = { ...order('needs_review'), amountRefunded: 500 };
+    const r = decideOverride(parked, 'partially_refunded', 'card owner confirmed; a quarter was refunded meanwhile', { at: 500, grant });
+    expect(r.ok && r.decision.effects.slice(1)).toEqual([{ type: 'grant', grant }, { type: 'revoke', grant, creditsRevoked: 2, reason: 'refund' }]);
+    // From a paid status too (the grant was given already: it is brought to the kept share).
+    const paid = { ...order('succeeded', 100), amountRefunded: 1000 };
+    const p = decideOverride(paid, 'partially_refunded', 'half refunded outside Settle', { at: 500, grant });
+    expect(p.ok && p.decision.effects.slice(1)).toEqual([{ type: 'revoke', grant, creditsRevoked: 5, reason: 'refund' }]);
+    // Marked succeeded, the admin says the money was kept: the grant is whole (the console warns of the refunds).
+    expect(decideOverride(parked, 'succeeded', 'overpayment refunded', { at: 500, grant })).toMatchObject({ ok: true, decision: { effects: [{ type: 'audit' }, { type: 'grant' }, { type: 'restore' }] } });
+  });
+
   it('refuses a blank reason and a move to the same status', () => {
     expect(decideOverride(order('pending'), 'succeeded', '  ', { at: 1, grant })).toMatchObject({ ok: false, code: 'REASON_REQUIRED' });
     expect(decideOverride(order('pending'), 'pending', 'why', { at: 1, grant })).toMatchObject({ ok: false, code: 'SAME_STATUS' });

@@ -1,5 +1,6 @@
 import { canOverride, isPaid, type OrderState, type OrderStatus } from './order-state.js';
 import type { Decision, Effect, GrantSpec } from './decision.js';
+import { creditsToRevoke } from './decide-common.js';
 
 export type OverrideRejection = { ok: false; code: 'SAME_STATUS' | 'REASON_REQUIRED'; message: string };
 
@@ -16,7 +17,9 @@ const TAKES_BACK: readonly OrderStatus[] = ['refunded', 'charged_back', 'cancele
  * - a status that takes the money back (refunded, charged back, canceled, failed): nothing is
  *   granted, and whatever was granted is taken back.
  * - a paid status in between (partially refunded, disputed) reached from an unpaid one: the grant
- *   is given, as when the payment confirmed.
+ *   is given, as when the payment confirmed. Partially refunded, with refunds recorded: the
+ *   refunded share of the grant is taken back (an admin who says the money was kept in full
+ *   chooses `succeeded`, e.g. after refunding what was overpaid).
  * - anything else (pending, processing, requires action, needs review): grants stay as they are.
  * `at` is the admin's clock (epoch seconds).
  */
@@ -42,6 +45,11 @@ export function decideOverride(
   } else if (becomesPaid) {
     effects.push({ type: 'grant', grant: ctx.grant });
   }
+  // Partially refunded, with refunds Stripe reported (kept while the order was in review): the
+  // grant ends at what was kept, the refunded share taken back as a refund would (the policy of
+  // the product decides how much). Idempotent: a revocation brings the grant to a total.
+  const share = to === 'partially_refunded' && order.amountRefunded > 0 ? creditsToRevoke(ctx.grant, order, Math.min(order.amountRefunded, order.amount)) : 0;
+  if (share > 0) effects.push({ type: 'revoke', grant: ctx.grant, creditsRevoked: share, reason: 'refund' });
   const next: OrderState = {
     ...order,
     status: to,

@@ -160,7 +160,7 @@ describe('duplicate payments', () => {
     const refundOf = (status: 'succeeded' | 'failed') => ({ type: 'refund_changed' as const, paymentIntentId: 'pi_dup', refund: { refundId: 're_d', paymentIntentId: 'pi_dup', amount: 2000, currency: 'usd', status, reason: null, failureReason: null, createdAt: 200 } });
     const live = decide(paid, refundOf('succeeded'), ctx(200)).next;
     const failed = decide(live, refundOf('failed'), ctx(300));
-    expect(failed).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_refund', undoneAt: 300 }, { type: 'undo_duplicate_refund', paymentIntentId: 'pi_dup', amount: 2000 }] });
+    expect(failed).toMatchObject({ outcome: 'recorded', effects: [{ type: 'record_refund', undoneAt: 300 }, { type: 'undo_duplicate_refund', paymentIntentId: 'pi_dup', amount: 2000, floor: 0 }] });
     expect(failed.next.status).toBe(paid.status);
     // Delivered again: nothing more comes off.
     expect(decide(failed.next, refundOf('failed'), ctx(310))).toMatchObject({ outcome: 'noop', effects: [] });

@@ -87,9 +87,11 @@ export function overrideConsequences(
   return [
     `The order's status changes from “${ORDER_STATUS_META[from].label}” to “${ORDER_STATUS_META[to].label}”.`,
     grantConsequence(from, to, holding),
-    ...(refunded && refunded.amount > 0 && grants
-      ? [`Stripe has reported ${money(refunded.amount, refunded.currency)} refunded on this order: the grant does not take that refund into account. Reconcile with Stripe first if unsure.`]
-      : []),
+    ...(refunded && refunded.amount > 0 && to === 'partially_refunded'
+      ? [`Stripe has reported ${money(refunded.amount, refunded.currency)} refunded on this order: the refunded share of the grant is taken back, as a refund would (by the product's partial-refund policy).`]
+      : refunded && refunded.amount > 0 && grants
+        ? [`Stripe has reported ${money(refunded.amount, refunded.currency)} refunded on this order: the grant does not take that refund into account (choose “Partially refunded” to take the refunded share back). Reconcile with Stripe first if unsure.`]
+        : []),
     'Nothing is sent to Stripe: no charge, capture or refund happens.',
     'Your name, the reason and the time are written to the order timeline and the audit log.',
   ];

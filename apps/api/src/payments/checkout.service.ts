@@ -84,6 +84,8 @@ export async function openOrder(
       status: 'pending',
       handler,
       stripe_customer_id: o.stripeCustomerId,
+      // What it grants as sold today: later refunds and disputes take back by this, whatever the catalogue becomes.
+      grant_spec: JSON.stringify(deps.catalogue.grantFor(o.product, o.quantity)),
       ...(o.checkoutKey ? { checkout_key: o.checkoutKey } : {}),
     });
     if (shadow) await updateOrder(trx, orderId, { shadow_state: JSON.stringify(initialShadowState(toOrderState(row))) });

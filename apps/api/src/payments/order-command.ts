@@ -20,7 +20,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { applyDecision, type AppliedEffects, type DecisionSource } from './apply-decision.js';
 import { toOrderState } from './order.mapper.js';
-import { productOfOrder, type Product, type ProductCatalogue } from './product-catalogue.js';
+import { grantOfOrder, productOfOrder, type Product, type ProductCatalogue } from './product-catalogue.js';
 import { afterOrderDecision } from './order-followups.js';
 import { DIRECT_WRITES, type OrderUnitOfWork } from './order-unit-of-work.js';
 import { readShadowState } from './shadow-state.js';
@@ -107,8 +107,11 @@ export async function applyOrderCommand(
     row = await lockTarget(trx, target);
   }
   if (!row) return { status: 'no_order' };
-  const product = productOfOrder(context.catalogue, row);
-  if (command.kind === 'stripe' && isSubscriptionOnly(command.command, row)) {
+  // A plan order follows its product in the catalogue (plan changes); a one-time order needs only
+  // what it was sold with, so a product retired since does not stop its refunds and disputes.
+  const subscriptionOnly = command.kind === 'stripe' && isSubscriptionOnly(command.command, row);
+  const product = row.mode === 'subscription' || subscriptionOnly ? productOfOrder(context.catalogue, row) : null;
+  if (product && command.kind === 'stripe' && subscriptionOnly) {
     await unit?.writePending(trx);
     unit?.forget(row.id);
     return changeSubscription(trx, row, product, command.command, context, source);
@@ -121,7 +124,7 @@ export async function applyOrderCommand(
     ? await writes.listRefunds(trx, row.id)
     : [];
   const before = toOrderState(row, refunds);
-  const ctx = { at: context.at, grant: context.catalogue.grantFor(product, row.quantity) };
+  const ctx = { at: context.at, grant: grantOfOrder(context.catalogue, row) };
   let decision: Decision;
   let shadow: { before: OrderState; decided: ShadowDecision } | null = null;
   if (command.kind === 'override') {

@@ -1,7 +1,7 @@
 import { enqueueOrderUpdated, recordCustomerEmail, type OrderRow, type Trx } from '@settle/db';
 import type { Decision, Disagreement, OrderState, PaymentCommand, ShadowDecision } from '@settle/payments-core';
 import type { DecisionSource } from './apply-decision.js';
-import type { Product } from './product-catalogue.js';
+import { productOfOrder, type Product } from './product-catalogue.js';
 import { recordShadowDecision } from './shadow-state.js';
 import { afterSubscriptionOrderDecision } from './subscription-lifecycle.js';
 import type { ProductCatalogue } from './product-catalogue.js';
@@ -14,7 +14,8 @@ export type DecidedOrder = {
   before: OrderRow;
   /** The row after the decision. */
   order: OrderRow;
-  product: Product;
+  /** The catalogue product of a plan order (its plan changes follow the catalogue); null for a one-time order. */
+  product: Product | null;
   /** The Stripe fact decided on; null for an admin override. */
   paymentCommand: PaymentCommand | null;
   /** The e-mail a Checkout Session collected, when the command came from one. */
@@ -42,7 +43,7 @@ export async function afterOrderDecision(trx: Trx, d: DecidedOrder): Promise<Fol
     else await recordCustomerEmail(trx, order.id, d.customerEmail);
   }
   const sub = before.mode === 'subscription'
-    ? await afterSubscriptionOrderDecision(trx, { catalogue: d.catalogue }, before, d.product, d.paymentCommand, d.at, d.source)
+    ? await afterSubscriptionOrderDecision(trx, { catalogue: d.catalogue }, before, d.product ?? productOfOrder(d.catalogue, before), d.paymentCommand, d.at, d.source)
     : null;
   const disagreement =
     d.shadow && (await recordShadowDecision(trx, order.id, d.source.eventId, d.shadow.before, d.shadow.decided))

@@ -69,6 +69,21 @@ export function createCatalogue(products: Product[]): ProductCatalogue {
   };
 }
 
+const StoredGrant = z.union([
+  z.object({ kind: z.literal('credits'), credits: z.number().int().nonnegative(), partialRefund: z.enum(['proportional', 'none']) }),
+  z.object({ kind: z.literal('plan'), plan: z.string().min(1) }),
+]);
+
+/**
+ * What an order grants: what its checkout stored (the catalogue of the day it was sold), or, for an
+ * order from before that was kept, what its product grants by today's catalogue.
+ */
+export function grantOfOrder(catalogue: ProductCatalogue, order: { id: string; product_id: string; quantity: number; grant_spec?: unknown }): GrantSpec {
+  const stored = StoredGrant.safeParse(order.grant_spec);
+  if (stored.success) return stored.data;
+  return catalogue.grantFor(productOfOrder(catalogue, order), order.quantity);
+}
+
 /** The product an order was bought as. An order whose product left the catalogue is a broken invariant. */
 export function productOfOrder(catalogue: ProductCatalogue, order: { id: string; product_id: string }): Product {
   const product = catalogue.get(order.product_id);

@@ -69,7 +69,7 @@ export async function applyRefundEffect(
       await recordDuplicateRefund(trx, effect.paymentIntentId, effect.amountRefunded);
       return { restored: 0, duplicatePayment: false };
     case 'undo_duplicate_refund':
-      await undoDuplicateRefund(trx, effect.paymentIntentId, effect.amount);
+      await undoDuplicateRefund(trx, effect.paymentIntentId, effect.amount, effect.floor);
       return { restored: 0, duplicatePayment: false };
   }
 }

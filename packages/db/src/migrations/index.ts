@@ -23,6 +23,8 @@ import * as thinSnapshotIndex from './20261203170000_thin_snapshot_index.js';
 import * as subscriptionCancelAt from './20261203180000_subscription_cancel_at.js';
 import * as hostDeliveryTransactionStart from './20261203190000_host_delivery_transaction_start.js';
 import * as disputePrevented from './20261203210000_dispute_prevented.js';
+import * as missingInvoicePaidStatuses from './20261203220000_missing_invoice_paid_statuses.js';
+import * as orderGrantSpec from './20261203230000_order_grant_spec.js';
 
 /** Every migration, by its frozen, timestamped name. Add new files here; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +52,6 @@ export const migrations: Record<string, Migration> = {
   '20261203180000_subscription_cancel_at': subscriptionCancelAt,
   '20261203190000_host_delivery_transaction_start': hostDeliveryTransactionStart,
   '20261203210000_dispute_prevented': disputePrevented,
+  '20261203220000_missing_invoice_paid_statuses': missingInvoicePaidStatuses,
+  '20261203230000_order_grant_spec': orderGrantSpec,
 };

@@ -197,9 +197,13 @@ export async function claimOrdersToReconcile(db: Db, ages: ReconcileAges, limit:
   return rows.rows.map((r) => r.id);
 }
 
-/** Paid one-time orders whose invoice has not arrived `minutes` after payment. */
+/**
+ * Paid one-time orders whose invoice has not arrived `minutes` after payment, in whatever paid
+ * status (refunded or disputed since included). The statuses are the partial index's
+ * (`orders_paid_payment_idx`), written out so the planner matches them.
+ */
 export function missingInvoice(minutes: number) {
-  return sql<boolean>`orders.status = 'succeeded' and orders.mode = 'payment'
+  return sql<boolean>`orders.mode = 'payment' and orders.status in ('succeeded', 'partially_refunded', 'refunded', 'disputed', 'charged_back')
     and orders.paid_at < now() - ${`${minutes} minutes`}::interval
     and not exists (select 1 from invoices i where i.order_id = orders.id)`;
 }

@@ -67,11 +67,14 @@ export async function recordDuplicateRefund(trx: Trx, paymentIntentId: string, a
     .execute();
 }
 
-/** A refund of a duplicate payment failed or was canceled: its amount is no longer refunded. */
-export async function undoDuplicateRefund(trx: Trx, paymentIntentId: string, amount: number): Promise<void> {
+/**
+ * A refund of a duplicate payment failed or was canceled: its amount is no longer refunded, down to
+ * `floor` (what that payment's refunds still in force add up to) at the lowest.
+ */
+export async function undoDuplicateRefund(trx: Trx, paymentIntentId: string, amount: number, floor = 0): Promise<void> {
   await trx
     .updateTable('duplicate_payments')
-    .set({ amount_refunded: sql`greatest(0, amount_refunded - ${amount})` })
+    .set({ amount_refunded: sql`greatest(${Math.max(0, floor)}::bigint, amount_refunded - ${amount}::bigint)` })
     .where('payment_intent_id', '=', paymentIntentId)
     .execute();
 }

@@ -24,6 +24,8 @@ export interface OrderTable {
   failure_reason: string | null;
   /** The new handler's copy of the order (its `OrderState`) for orders created in shadow mode; null otherwise. */
   shadow_state: ColumnType<unknown, string | null | undefined, string | null>;
+  /** What the order grants as its checkout's catalogue said (JSON of payments-core's `GrantSpec`); null for orders from before it was kept. */
+  grant_spec?: ColumnType<unknown, string | null | undefined, string | null>;
   last_reconciled_at?: Date | null;
   customer_email?: string | null;
   /** The caller's `idempotencyKey` of `checkout.create` (unique per user), and the Checkout URL it was answered with. */
