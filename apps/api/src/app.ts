@@ -171,9 +171,8 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
   });
   const flags = createHandlerFlag({ env, db: database.db, logger, metrics, instanceId: `${hostname()}:${process.pid}` });
   // A real Unleash is polled from the start; Settle's own flag endpoint once the API listens,
-  // starting from the flags stored now.
+  // starting from the flags stored, read just before it binds.
   if (flags.source === 'unleash' && !processingOnly) await flags.start(null);
-  if (flags.source === 'settle' && !processingOnly) await flags.load();
   const processNow = (id: string) => (offloaded ? offloaded.processNow(id) : worker.processNow(id));
   const recovery = createEventRecovery({ db: database.db, stripe, logger, metrics, processNow });
   const deps: AppDeps = {
@@ -238,7 +237,15 @@ export async function createSettle(env: Env, options: SettleOptions = {}): Promi
     progress,
     async listen() {
       if (closed) throw new Error('Settle is closing: not listening');
-      const bound = app.listen({ port: env.PORT, host: env.HOST });
+      // The stored flag (a kill switch) is known before the first connection is accepted. A
+      // close() meanwhile waits for the bind (`binding`) and then closes the server.
+      const bound = (async () => {
+        if (flags.source === 'settle') await flags.load().catch((err: unknown) => {
+          // Its query cut by the shutdown closing the database: the SDK starts from its endpoint's first poll.
+          if (!closed) throw err;
+        });
+        return app.listen({ port: env.PORT, host: env.HOST });
+      })();
       binding = bound;
       // The self-served source starts as the port opens, not after: checkouts and /readyz wait
       // for it from the first connection on.

@@ -38,7 +38,8 @@ export type ApiProcess = {
 };
 
 /** Start a real API process (its own Node, its own pool and workers) against `databaseUrl`. */
-export async function spawnApi(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+/** `until`: return once the process's log matches it (start-up under way), instead of once `/readyz` answers 200. */
+export async function spawnApi(databaseUrl: string, env: Record<string, string> = {}, port?: number, opts: { until?: RegExp } = {}): Promise<ApiProcess> {
   const p = port ?? (await freePort());
   // The benchmark runs the built bundle (SETTLE_API_DIST=1), as production does; tests run sources.
   const args = process.env.SETTLE_API_DIST ? [...(process.env.SETTLE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SETTLE_CPU_PROF}`] : []), DIST] : ['--import', 'tsx', MAIN];
@@ -80,6 +81,7 @@ export async function spawnApi(databaseUrl: string, env: Record<string, string> 
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`API process exited during start:\n${log}`);
+    if (opts.until?.test(log)) break;
     try {
       const r = await fetch(`${url}/readyz`);
       if (r.ok) break;

@@ -34,12 +34,13 @@ describe.skipIf(!process.env.DATABASE_URL)('graceful shutdown on SIGTERM', () =>
 describe.skipIf(!process.env.DATABASE_URL)('graceful shutdown on SIGTERM during start-up', () => {
   const cluster = useCluster();
 
-  it('a SIGTERM while start-up still runs (the flag source waiting on the database, readiness already green) closes just as gracefully: exit 0, leases released, nothing lost', async () => {
+  it('a SIGTERM while start-up still runs (the stored flag read waiting on the database, before the port opens) closes just as gracefully: exit 0, leases released, nothing lost', async () => {
     const db = cluster.database.db;
     const random = seededRandom(11);
     const { orders, events } = await planJourneys(db, 30, random, PAYMENT_JOURNEYS);
     const deliveries = deliveryOrder(events, { duplicates: 0.1, shuffle: true, random });
-    // A slow database for the flag source's first read: start-up is held after the bind, inside listen().
+    // A slow database for the flag source's first read: start-up is held inside listen(), before the
+    // bind (no order may be created before the stored flag, a kill switch, is known).
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let locked!: () => void;
@@ -53,7 +54,7 @@ describe.skipIf(!process.env.DATABASE_URL)('graceful shutdown on SIGTERM during 
     });
     await isLocked;
     try {
-      const a = await cluster.spawn();
+      const a = await cluster.spawn({ LOG_LEVEL: 'info' }, undefined, { until: /"msg":"database ready"/ });
       let live: ApiProcess | null = a;
       const sending = sendAll(deliveries, () => (live ? [live.url] : []), { concurrency: 8, deadlineMs: 60_000 });
       await new Promise((r) => setTimeout(r, 700));

@@ -10,8 +10,8 @@ export function useCluster() {
   const procs: ApiProcess[] = [];
   const cluster = {
     database: undefined as unknown as TestDatabase,
-    async spawn(env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
-      const p = await spawnApi(cluster.database.url!, env, port);
+    async spawn(env: Record<string, string> = {}, port?: number, opts: { until?: RegExp } = {}): Promise<ApiProcess> {
+      const p = await spawnApi(cluster.database.url!, env, port, opts);
       procs.push(p);
       return p;
     },
